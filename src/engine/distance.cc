@@ -1,0 +1,42 @@
+#include "engine/distance.h"
+
+#include <array>
+
+namespace vectord::engine {
+namespace {
+
+struct KernelTable {
+  std::array<KernelSet, 3> sets;
+  size_t count = 0;
+};
+
+KernelTable DetectKernels() {
+  KernelTable table;
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) {
+    table.sets[table.count++] = {"avx512", kernels::L2SquaredAvx512, kernels::InnerProductAvx512};
+  }
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    table.sets[table.count++] = {"avx2", kernels::L2SquaredAvx2, kernels::InnerProductAvx2};
+  }
+#endif
+  table.sets[table.count++] = {"scalar", kernels::L2SquaredScalar, kernels::InnerProductScalar};
+  return table;
+}
+
+const KernelTable& Table() {
+  static const KernelTable table = DetectKernels();
+  return table;
+}
+
+}  // namespace
+
+const KernelSet& ActiveKernels() { return Table().sets[0]; }
+
+const KernelSet* AvailableKernels(size_t* count) {
+  *count = Table().count;
+  return Table().sets.data();
+}
+
+}  // namespace vectord::engine

@@ -1,0 +1,39 @@
+// Distance kernels over float vectors, with the fastest implementation for
+// this CPU chosen once at start-up (AVX-512, AVX2+FMA, or portable C++).
+//
+// The binary is built for baseline x86-64; only the files that hold the
+// AVX2 and AVX-512 kernels are compiled with those instruction sets, and they
+// run only on CPUs that report them. All kernels are pure functions: safe to
+// call from any number of threads.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+namespace vectord::engine {
+
+using DistanceKernel = float (*)(const float* a, const float* b, size_t dim);
+
+struct KernelSet {
+  std::string_view name;         // "avx512", "avx2", "scalar"
+  DistanceKernel l2_squared;     // sum (a_i - b_i)^2
+  DistanceKernel inner_product;  // sum a_i * b_i
+};
+
+// The kernels in use in this process.
+const KernelSet& ActiveKernels();
+
+// Every implementation this CPU can run, best first (for tests and benches).
+// The scalar set is always last.
+const KernelSet* AvailableKernels(size_t* count);
+
+namespace kernels {
+float L2SquaredScalar(const float* a, const float* b, size_t dim);
+float InnerProductScalar(const float* a, const float* b, size_t dim);
+float L2SquaredAvx2(const float* a, const float* b, size_t dim);
+float InnerProductAvx2(const float* a, const float* b, size_t dim);
+float L2SquaredAvx512(const float* a, const float* b, size_t dim);
+float InnerProductAvx512(const float* a, const float* b, size_t dim);
+}  // namespace kernels
+
+}  // namespace vectord::engine

@@ -1,0 +1,39 @@
+// Portable kernels: the reference every SIMD kernel is tested against, and the
+// fallback on CPUs without AVX2. Four partial sums let the compiler keep
+// several additions in flight without reassociating a single chain.
+#include "engine/distance.h"
+
+namespace vectord::engine::kernels {
+
+float L2SquaredScalar(const float* a, const float* b, size_t dim) {
+  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  size_t i = 0;
+  for (; i + 4 <= dim; i += 4) {
+    float d0 = a[i] - b[i], d1 = a[i + 1] - b[i + 1];
+    float d2 = a[i + 2] - b[i + 2], d3 = a[i + 3] - b[i + 3];
+    s0 += d0 * d0;
+    s1 += d1 * d1;
+    s2 += d2 * d2;
+    s3 += d3 * d3;
+  }
+  for (; i < dim; ++i) {
+    float d = a[i] - b[i];
+    s0 += d * d;
+  }
+  return (s0 + s1) + (s2 + s3);
+}
+
+float InnerProductScalar(const float* a, const float* b, size_t dim) {
+  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  size_t i = 0;
+  for (; i + 4 <= dim; i += 4) {
+    s0 += a[i] * b[i];
+    s1 += a[i + 1] * b[i + 1];
+    s2 += a[i + 2] * b[i + 2];
+    s3 += a[i + 3] * b[i + 3];
+  }
+  for (; i < dim; ++i) s0 += a[i] * b[i];
+  return (s0 + s1) + (s2 + s3);
+}
+
+}  // namespace vectord::engine::kernels

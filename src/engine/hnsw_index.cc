@@ -1,0 +1,892 @@
+#include "engine/hnsw_index.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <limits>
+#include <new>
+#include <unordered_map>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace vectord::engine {
+namespace {
+
+constexpr uint64_t kNoEntry = ~uint64_t{0};
+constexpr int kMaxLevel = 30;
+
+uint64_t PackEntry(int level, uint32_t slot) { return (static_cast<uint64_t>(level) << 32) | slot; }
+int EntryLevel(uint64_t entry) { return static_cast<int>(entry >> 32); }
+uint32_t EntrySlot(uint64_t entry) { return static_cast<uint32_t>(entry); }
+
+constexpr uint8_t StateValue(SlotState s) { return static_cast<uint8_t>(s); }
+
+inline void CpuRelax() {
+#if defined(__x86_64__)
+  _mm_pause();
+#endif
+}
+
+inline void PrefetchVector(const float* p) {
+#if defined(__x86_64__)
+  const char* c = reinterpret_cast<const char*>(p);
+  _mm_prefetch(c, _MM_HINT_T0);
+  _mm_prefetch(c + 64, _MM_HINT_T0);
+  _mm_prefetch(c + 128, _MM_HINT_T0);
+  _mm_prefetch(c + 192, _MM_HINT_T0);
+#else
+  (void)p;
+#endif
+}
+
+struct ByDistance {
+  template <typename C>
+  bool operator()(const C& a, const C& b) const {
+    return a.distance < b.distance;
+  }
+};
+struct ByDistanceReversed {
+  template <typename C>
+  bool operator()(const C& a, const C& b) const {
+    return a.distance > b.distance;
+  }
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Validation
+
+Status ValidateOptions(const IndexOptions& o) {
+  if (o.dimension < 1 || o.dimension > kMaxDimension) {
+    return Status::InvalidArgument("dimension must be between 1 and " +
+                                   std::to_string(kMaxDimension) + ", got " +
+                                   std::to_string(o.dimension));
+  }
+  if (o.m < kMinM || o.m > kMaxM) {
+    return Status::InvalidArgument("m must be between " + std::to_string(kMinM) + " and " +
+                                   std::to_string(kMaxM) + ", got " + std::to_string(o.m));
+  }
+  if (o.ef_construction < 1 || o.ef_construction > kMaxEf) {
+    return Status::InvalidArgument("ef_construction must be between 1 and " +
+                                   std::to_string(kMaxEf) + ", got " +
+                                   std::to_string(o.ef_construction));
+  }
+  if (o.ef_search < 1 || o.ef_search > kMaxEf) {
+    return Status::InvalidArgument("ef_search must be between 1 and " + std::to_string(kMaxEf) +
+                                   ", got " + std::to_string(o.ef_search));
+  }
+  if (o.metric != Metric::kCosine && o.metric != Metric::kEuclidean && o.metric != Metric::kDot) {
+    return Status::InvalidArgument("unknown metric");
+  }
+  return Status::Ok();
+}
+
+Status ValidateVector(std::span<const float> vector, Metric metric) {
+  bool all_zero = true;
+  for (size_t i = 0; i < vector.size(); ++i) {
+    float v = vector[i];
+    if (std::isnan(v)) return Status::InvalidArgument("vector[" + std::to_string(i) + "] is NaN");
+    if (std::isinf(v)) {
+      return Status::InvalidArgument("vector[" + std::to_string(i) + "] is infinite");
+    }
+    all_zero = all_zero && v == 0.0f;
+  }
+  if (metric == Metric::kCosine && all_zero) {
+    return Status::InvalidArgument("zero vector has no direction for cosine distance");
+  }
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------
+// Storage
+
+HnswIndex::Chunk::Chunk(size_t slot_count, size_t row_bytes)
+    : slots(slot_count),
+      rows_bytes(slot_count * row_bytes),
+      rows(nullptr),
+      nodes(new Node[slot_count]),
+      upper_links(new std::unique_ptr<uint32_t[]>[slot_count]),
+      ids(new std::string[slot_count]),
+      payloads(new std::string[slot_count]) {
+  // Anonymous pages are zero-filled and take memory only when first touched,
+  // so the unused tail of the newest chunk costs address space, not RAM.
+  void* p = mmap(nullptr, rows_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  rows = static_cast<std::byte*>(p);
+}
+
+HnswIndex::Chunk::~Chunk() { munmap(rows, rows_bytes); }
+
+struct HnswIndex::Scratch {
+  std::vector<uint16_t> visited;
+  uint16_t epoch = 0;
+  std::vector<Candidate> candidates;  // min-heap on distance
+  std::vector<Candidate> results;     // max-heap on distance, at most ef
+  std::vector<Candidate> selection;
+  std::vector<Candidate> prune;
+  std::vector<uint32_t> links;
+  std::vector<uint32_t> more_links;
+  std::vector<float> query;
+
+  void BeginVisit(size_t slots) {
+    if (visited.size() < slots) {
+      visited.assign(std::max(slots, visited.size() * 2), 0);
+      epoch = 0;
+    }
+    if (++epoch == 0) {
+      std::fill(visited.begin(), visited.end(), 0);
+      epoch = 1;
+    }
+  }
+  // Marks slot visited; false when it already was (or lies beyond the
+  // snapshot this search started with, i.e. was inserted meanwhile).
+  bool Visit(uint32_t slot) {
+    if (slot >= visited.size() || visited[slot] == epoch) return false;
+    visited[slot] = epoch;
+    return true;
+  }
+};
+
+// Borrows a Scratch from the index's pool for the life of one operation.
+class HnswIndex::ScratchLease {
+ public:
+  explicit ScratchLease(const HnswIndex& index) : index_(index) {
+    {
+      std::lock_guard lock(index_.scratch_mutex_);
+      if (!index_.scratch_pool_.empty()) {
+        scratch_ = std::move(index_.scratch_pool_.back());
+        index_.scratch_pool_.pop_back();
+      }
+    }
+    if (!scratch_) {
+      scratch_ = std::make_unique<Scratch>();
+      scratch_->links.resize(index_.level0_capacity_ + 1);
+      scratch_->more_links.resize(index_.level0_capacity_ + 1);
+      scratch_->query.resize(index_.vector_floats_);
+    }
+  }
+  ~ScratchLease() {
+    std::lock_guard lock(index_.scratch_mutex_);
+    index_.scratch_pool_.push_back(std::move(scratch_));
+  }
+  ScratchLease(const ScratchLease&) = delete;
+  ScratchLease& operator=(const ScratchLease&) = delete;
+
+  Scratch& operator*() { return *scratch_; }
+
+ private:
+  const HnswIndex& index_;
+  std::unique_ptr<Scratch> scratch_;
+};
+
+HnswIndex::HnswIndex(const IndexOptions& options)
+    : options_(options),
+      level0_capacity_(2 * options.m),
+      upper_capacity_(options.m),
+      vector_floats_((options.dimension + 15) / 16 * 16),
+      row_bytes_(((vector_floats_ * sizeof(float) + (1 + 2 * options.m) * sizeof(uint32_t)) + 63) /
+                 64 * 64),
+      level_multiplier_(1.0 / std::log(static_cast<double>(options.m))),
+      rng_state_(options.seed) {
+  entry_.store(kNoEntry, std::memory_order_relaxed);
+  const KernelSet& k = ActiveKernels();
+  if (options.metric == Metric::kEuclidean) {
+    kernel_ = k.l2_squared;
+    sign_ = 1.0f;
+  } else {
+    kernel_ = k.inner_product;
+    sign_ = -1.0f;
+  }
+}
+
+HnswIndex::~HnswIndex() {
+  for (auto& c : chunks_) delete c.load(std::memory_order_relaxed);
+}
+
+Result<std::unique_ptr<HnswIndex>> HnswIndex::Create(const IndexOptions& options) {
+  VECTORD_RETURN_IF_ERROR(ValidateOptions(options));
+  return std::unique_ptr<HnswIndex>(new HnswIndex(options));
+}
+
+HnswIndex::Location HnswIndex::Locate(uint32_t slot) const {
+  uint64_t s = uint64_t{slot} + (uint64_t{1} << kFirstChunkShift);
+  int chunk = std::bit_width(s) - 1 - kFirstChunkShift;
+  uint32_t offset = static_cast<uint32_t>(s - (uint64_t{1} << (chunk + kFirstChunkShift)));
+  return {chunks_[chunk].load(std::memory_order_acquire), offset};
+}
+
+Status HnswIndex::EnsureCapacity(uint32_t slots) {
+  if (slots > kMaxSlots) return Status::NoSpace("index is full");
+  uint64_t capacity = 0;
+  for (int c = 0; c < kChunkCount; ++c) {
+    uint64_t chunk_slots = uint64_t{1} << (c + kFirstChunkShift);
+    if (chunks_[c].load(std::memory_order_relaxed) == nullptr) {
+      if (capacity >= slots) break;
+      try {
+        chunks_[c].store(new Chunk(chunk_slots, row_bytes_), std::memory_order_release);
+      } catch (const std::bad_alloc&) {
+        return Status::NoSpace("out of memory growing the index to " + std::to_string(slots) +
+                               " slots");
+      }
+    }
+    capacity += chunk_slots;
+  }
+  return Status::Ok();
+}
+
+float* HnswIndex::VectorOf(uint32_t slot) const {
+  Location loc = Locate(slot);
+  return reinterpret_cast<float*>(loc.chunk->rows + loc.offset * row_bytes_);
+}
+
+uint32_t* HnswIndex::Level0LinksOf(uint32_t slot) const {
+  return reinterpret_cast<uint32_t*>(reinterpret_cast<std::byte*>(VectorOf(slot)) +
+                                     vector_floats_ * sizeof(float));
+}
+
+uint32_t* HnswIndex::LinksOf(uint32_t slot, int level) const {
+  if (level == 0) return Level0LinksOf(slot);
+  Location loc = Locate(slot);
+  return loc.chunk->upper_links[loc.offset].get() + (level - 1) * (upper_capacity_ + 1);
+}
+
+uint8_t HnswIndex::LevelOf(uint32_t slot) const {
+  Location loc = Locate(slot);
+  return loc.chunk->nodes[loc.offset].level;
+}
+
+uint8_t HnswIndex::StateOf(uint32_t slot) const {
+  Location loc = Locate(slot);
+  return loc.chunk->nodes[loc.offset].state.load(std::memory_order_acquire);
+}
+
+void HnswIndex::SetState(uint32_t slot, uint8_t state) {
+  Location loc = Locate(slot);
+  loc.chunk->nodes[loc.offset].state.store(state, std::memory_order_release);
+}
+
+void HnswIndex::LockNode(uint32_t slot) const {
+  Location loc = Locate(slot);
+  std::atomic<uint8_t>& lock = loc.chunk->nodes[loc.offset].lock;
+  while (lock.exchange(1, std::memory_order_acquire) != 0) {
+    while (lock.load(std::memory_order_relaxed) != 0) CpuRelax();
+  }
+}
+
+void HnswIndex::UnlockNode(uint32_t slot) const {
+  Location loc = Locate(slot);
+  loc.chunk->nodes[loc.offset].lock.store(0, std::memory_order_release);
+}
+
+uint32_t HnswIndex::CopyLinks(uint32_t slot, int level, uint32_t* out) const {
+  LockNode(slot);
+  const uint32_t* links = LinksOf(slot, level);
+  uint32_t count = links[0];
+  std::copy_n(links + 1, count, out);
+  UnlockNode(slot);
+  return count;
+}
+
+float HnswIndex::ReportedDistance(float internal) const {
+  switch (options_.metric) {
+    case Metric::kEuclidean: return std::sqrt(std::max(0.0f, internal));
+    case Metric::kCosine: return 1.0f + internal;
+    case Metric::kDot: return internal;
+  }
+  return internal;
+}
+
+void HnswIndex::PrepareVector(std::span<const float> input, float* out, float* norm) const {
+  if (options_.metric != Metric::kCosine) {
+    std::copy(input.begin(), input.end(), out);
+    *norm = 1.0f;
+    return;
+  }
+  double sum = 0;
+  for (float v : input) sum += static_cast<double>(v) * v;
+  double length = std::sqrt(sum);
+  for (size_t i = 0; i < input.size(); ++i) out[i] = static_cast<float>(input[i] / length);
+  *norm = static_cast<float>(length);
+}
+
+std::vector<float> HnswIndex::OriginalVector(uint32_t slot) const {
+  const float* v = VectorOf(slot);
+  std::vector<float> out(v, v + options_.dimension);
+  if (options_.metric == Metric::kCosine) {
+    Location loc = Locate(slot);
+    float norm = loc.chunk->nodes[loc.offset].norm;
+    for (float& x : out) x *= norm;
+  }
+  return out;
+}
+
+int HnswIndex::RandomLevel() {
+  // splitmix64: small, fast, and fully determined by the seed.
+  uint64_t z = (rng_state_ += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  z ^= z >> 31;
+  double u = (static_cast<double>(z >> 11) + 1.0) * 0x1.0p-53;  // (0, 1]
+  int level = static_cast<int>(-std::log(u) * level_multiplier_);
+  return std::min(level, kMaxLevel);
+}
+
+// ---------------------------------------------------------------------------
+// Graph search
+
+void HnswIndex::GreedyDescend(const float* query, int from_level, int to_level, uint32_t* current,
+                              float* current_distance, Scratch& s) const {
+  uint32_t* links = s.links.data();
+  for (int level = from_level; level > to_level; --level) {
+    bool moved = true;
+    while (moved) {
+      moved = false;
+      uint32_t count = CopyLinks(*current, level, links);
+      for (uint32_t i = 0; i < count; ++i) {
+        float d = Distance(query, VectorOf(links[i]));
+        if (d < *current_distance) {
+          *current_distance = d;
+          *current = links[i];
+          moved = true;
+        }
+      }
+    }
+  }
+}
+
+template <bool kForSearch>
+void HnswIndex::SearchLayer(const float* query, uint32_t entry, float entry_distance, size_t ef,
+                            int level, const SlotBitset* filter, Scratch& s) const {
+  auto accept = [&](uint32_t slot) {
+    if constexpr (!kForSearch) return true;
+    return StateOf(slot) == StateValue(SlotState::kLive) &&
+           (filter == nullptr || filter->Test(slot));
+  };
+  s.BeginVisit(slot_count());
+  s.candidates.clear();
+  s.results.clear();
+  s.Visit(entry);
+  s.candidates.push_back({entry_distance, entry});
+  if (accept(entry)) s.results.push_back({entry_distance, entry});
+  float bound = s.results.empty() ? std::numeric_limits<float>::infinity() : entry_distance;
+
+  while (!s.candidates.empty()) {
+    Candidate current = s.candidates.front();
+    if (current.distance > bound && s.results.size() >= ef) break;
+    std::pop_heap(s.candidates.begin(), s.candidates.end(), ByDistanceReversed{});
+    s.candidates.pop_back();
+
+    uint32_t count = CopyLinks(current.slot, level, s.links.data());
+    // Keep the unvisited neighbours and start fetching their vectors before
+    // computing any distance, so the memory loads overlap.
+    uint32_t fresh = 0;
+    for (uint32_t i = 0; i < count; ++i) {
+      uint32_t n = s.links[i];
+      if (!s.Visit(n)) continue;
+      s.links[fresh++] = n;
+      PrefetchVector(VectorOf(n));
+    }
+    for (uint32_t i = 0; i < fresh; ++i) {
+      uint32_t n = s.links[i];
+      if (i + 1 < fresh) PrefetchVector(VectorOf(s.links[i + 1]));
+      float d = Distance(query, VectorOf(n));
+      if (s.results.size() < ef || d < bound) {
+        s.candidates.push_back({d, n});
+        std::push_heap(s.candidates.begin(), s.candidates.end(), ByDistanceReversed{});
+        if (accept(n)) {
+          s.results.push_back({d, n});
+          std::push_heap(s.results.begin(), s.results.end(), ByDistance{});
+          if (s.results.size() > ef) {
+            std::pop_heap(s.results.begin(), s.results.end(), ByDistance{});
+            s.results.pop_back();
+          }
+          bound = s.results.front().distance;
+        }
+      }
+    }
+  }
+}
+
+void HnswIndex::SelectNeighbours(std::vector<Candidate>& candidates, size_t max_count,
+                                 uint32_t exclude) const {
+  // candidates are sorted nearest first. The heuristic keeps a candidate only
+  // if it is nearer to the base than to every neighbour kept so far, which
+  // spreads the links over directions instead of one dense cluster.
+  std::erase_if(candidates, [&](const Candidate& c) { return c.slot == exclude; });
+  if (candidates.size() <= max_count) return;
+  size_t kept = 0;
+  for (size_t i = 0; i < candidates.size() && kept < max_count; ++i) {
+    const Candidate c = candidates[i];
+    const float* cv = VectorOf(c.slot);
+    bool diverse = true;
+    for (size_t j = 0; j < kept; ++j) {
+      if (Distance(cv, VectorOf(candidates[j].slot)) < c.distance) {
+        diverse = false;
+        break;
+      }
+    }
+    if (diverse) candidates[kept++] = c;
+  }
+  candidates.resize(kept);
+}
+
+void HnswIndex::LinkBack(uint32_t node, int level, uint32_t new_neighbour, Scratch& s) {
+  const uint32_t capacity = level == 0 ? level0_capacity_ : upper_capacity_;
+  LockNode(node);
+  uint32_t* links = LinksOf(node, level);
+  uint32_t count = links[0];
+  if (std::find(links + 1, links + 1 + count, new_neighbour) != links + 1 + count) {
+    UnlockNode(node);
+    return;
+  }
+  if (count < capacity) {
+    links[1 + count] = new_neighbour;
+    links[0] = count + 1;
+    UnlockNode(node);
+    return;
+  }
+  const float* base = VectorOf(node);
+  s.prune.clear();
+  s.prune.push_back({Distance(base, VectorOf(new_neighbour)), new_neighbour});
+  for (uint32_t i = 0; i < count; ++i) {
+    s.prune.push_back({Distance(base, VectorOf(links[1 + i])), links[1 + i]});
+  }
+  std::sort(s.prune.begin(), s.prune.end(), ByDistance{});
+  SelectNeighbours(s.prune, capacity, node);
+  for (size_t i = 0; i < s.prune.size(); ++i) links[1 + i] = s.prune[i].slot;
+  links[0] = static_cast<uint32_t>(s.prune.size());
+  UnlockNode(node);
+}
+
+void HnswIndex::InsertNode(uint32_t slot, Scratch& s) {
+  const int level = LevelOf(slot);
+  const float* vector = VectorOf(slot);
+
+  // A node that will become the new top of the graph is inserted whole under
+  // entry_mutex_, so no one enters through it before it has links.
+  std::unique_lock top_lock(entry_mutex_, std::defer_lock);
+  uint64_t entry = entry_.load(std::memory_order_acquire);
+  if (entry == kNoEntry || level > EntryLevel(entry)) {
+    top_lock.lock();
+    entry = entry_.load(std::memory_order_acquire);
+    if (entry != kNoEntry && level <= EntryLevel(entry)) top_lock.unlock();
+  }
+  if (entry == kNoEntry) {
+    entry_.store(PackEntry(level, slot), std::memory_order_release);
+    return;
+  }
+
+  const int max_level = EntryLevel(entry);
+  uint32_t current = EntrySlot(entry);
+  float current_distance = Distance(vector, VectorOf(current));
+  GreedyDescend(vector, max_level, level, &current, &current_distance, s);
+
+  for (int l = std::min(level, max_level); l >= 0; --l) {
+    SearchLayer<false>(vector, current, current_distance, options_.ef_construction, l, nullptr, s);
+    s.selection.assign(s.results.begin(), s.results.end());
+    std::sort(s.selection.begin(), s.selection.end(), ByDistance{});
+    std::erase_if(s.selection, [&](const Candidate& c) { return c.slot == slot; });
+    if (!s.selection.empty()) {
+      current = s.selection.front().slot;
+      current_distance = s.selection.front().distance;
+    }
+    // Tombstones still route searches but are not worth linking to.
+    std::erase_if(s.selection, [&](const Candidate& c) {
+      return StateOf(c.slot) == StateValue(SlotState::kDeleted);
+    });
+    SelectNeighbours(s.selection, upper_capacity_, slot);
+
+    LockNode(slot);
+    uint32_t* links = LinksOf(slot, l);
+    for (size_t i = 0; i < s.selection.size(); ++i) links[1 + i] = s.selection[i].slot;
+    links[0] = static_cast<uint32_t>(s.selection.size());
+    UnlockNode(slot);
+
+    for (const Candidate& c : s.selection) LinkBack(c.slot, l, slot, s);
+  }
+
+  if (top_lock.owns_lock()) entry_.store(PackEntry(level, slot), std::memory_order_release);
+}
+
+// ---------------------------------------------------------------------------
+// Writes
+
+Status HnswIndex::Upsert(std::span<const ItemInput> items, ThreadPool* pool,
+                         std::vector<SlotChange>* changes) {
+  for (size_t j = 0; j < items.size(); ++j) {
+    const ItemInput& item = items[j];
+    std::string prefix = "items[" + std::to_string(j) + "]: ";
+    if (item.id.empty()) return Status::InvalidArgument(prefix + "empty id");
+    if (item.vector.size() != options_.dimension) {
+      return Status::InvalidArgument(prefix +
+                                     "dim mismatch (index=" + std::to_string(options_.dimension) +
+                                     ", got=" + std::to_string(item.vector.size()) + ")");
+    }
+    Status valid = ValidateVector(item.vector, options_.metric);
+    if (!valid.ok()) return Status::InvalidArgument(prefix + valid.message());
+  }
+
+  std::lock_guard write(write_mutex_);
+  if (!tombstones_.empty() && tombstones_.size() * 10 >= slot_count()) ConsolidateLocked(pool);
+
+  // The last occurrence of an id wins; order of first occurrence is kept.
+  std::unordered_map<std::string_view, size_t> last_index;
+  std::vector<std::string_view> order;
+  last_index.reserve(items.size());
+  for (size_t j = 0; j < items.size(); ++j) {
+    auto [it, inserted] = last_index.try_emplace(items[j].id, j);
+    if (inserted) {
+      order.push_back(items[j].id);
+    } else {
+      it->second = j;
+    }
+  }
+  const size_t n = order.size();
+  const size_t reused = std::min(n, free_slots_.size());
+  const uint32_t first_new = slot_count();
+  if (first_new + (n - reused) > kMaxSlots) return Status::NoSpace("index is full");
+  VECTORD_RETURN_IF_ERROR(EnsureCapacity(static_cast<uint32_t>(first_new + (n - reused))));
+
+  std::vector<uint32_t> slots(n);
+  std::vector<size_t> source(n);
+  uint32_t next_new = first_new;
+  for (size_t i = 0; i < n; ++i) {
+    source[i] = last_index[order[i]];
+    uint32_t slot;
+    if (i < reused) {
+      slot = free_slots_.back();
+      free_slots_.pop_back();
+    } else {
+      slot = next_new++;
+    }
+    slots[i] = slot;
+    const ItemInput& item = items[source[i]];
+    Location loc = Locate(slot);
+    Chunk::Node& node = loc.chunk->nodes[loc.offset];
+    int level = RandomLevel();
+    node.level = static_cast<uint8_t>(level);
+    node.has_payload = item.payload.has_value();
+    if (level > 0) {
+      auto links = std::make_unique<uint32_t[]>(static_cast<size_t>(level) * (upper_capacity_ + 1));
+      loc.chunk->upper_links[loc.offset] = std::move(links);
+    }
+    loc.chunk->ids[loc.offset].assign(item.id);
+    if (item.payload) loc.chunk->payloads[loc.offset].assign(*item.payload);
+    node.state.store(StateValue(SlotState::kPending), std::memory_order_release);
+  }
+  slot_count_.store(next_new, std::memory_order_release);
+
+  auto insert_one = [&](size_t i) {
+    uint32_t slot = slots[i];
+    Location loc = Locate(slot);
+    PrepareVector(items[source[i]].vector, VectorOf(slot), &loc.chunk->nodes[loc.offset].norm);
+    ScratchLease lease(*this);
+    InsertNode(slot, *lease);
+  };
+  if (pool != nullptr) {
+    pool->ParallelFor(n, insert_one);
+  } else {
+    for (size_t i = 0; i < n; ++i) insert_one(i);
+  }
+
+  // Publish: the old version of an id disappears before the new one appears,
+  // so a concurrent search never returns both.
+  if (changes != nullptr) changes->clear();
+  std::unique_lock ids(ids_mutex_);
+  size_t added = 0;
+  for (size_t i = 0; i < n; ++i) {
+    SlotChange change{slots[i], std::nullopt};
+    auto [it, inserted] = slot_by_id_.try_emplace(std::string(order[i]), slots[i]);
+    if (!inserted) {
+      change.replaced_slot = it->second;
+      SetState(it->second, StateValue(SlotState::kDeleted));
+      tombstones_.push_back(it->second);
+      it->second = slots[i];
+    } else {
+      ++added;
+    }
+    SetState(slots[i], StateValue(SlotState::kLive));
+    if (changes != nullptr) changes->push_back(change);
+  }
+  live_count_.fetch_add(added, std::memory_order_acq_rel);
+  tombstone_count_.store(tombstones_.size(), std::memory_order_release);
+  return Status::Ok();
+}
+
+std::vector<uint32_t> HnswIndex::Remove(std::span<const std::string_view> ids) {
+  std::vector<uint32_t> removed;
+  std::lock_guard write(write_mutex_);
+  std::unique_lock lock(ids_mutex_);
+  for (std::string_view id : ids) {
+    auto it = slot_by_id_.find(id);
+    if (it == slot_by_id_.end()) continue;
+    uint32_t slot = it->second;
+    slot_by_id_.erase(it);
+    SetState(slot, StateValue(SlotState::kDeleted));
+    tombstones_.push_back(slot);
+    removed.push_back(slot);
+  }
+  live_count_.fetch_sub(removed.size(), std::memory_order_acq_rel);
+  tombstone_count_.store(tombstones_.size(), std::memory_order_release);
+  return removed;
+}
+
+void HnswIndex::Consolidate(ThreadPool* pool) {
+  std::lock_guard write(write_mutex_);
+  ConsolidateLocked(pool);
+}
+
+void HnswIndex::RepairNode(uint32_t node, Scratch& s) {
+  auto is_deleted = [&](uint32_t slot) { return StateOf(slot) == StateValue(SlotState::kDeleted); };
+  const int level = LevelOf(node);
+  const float* base = VectorOf(node);
+  for (int l = 0; l <= level; ++l) {
+    uint32_t count = CopyLinks(node, l, s.links.data());
+    bool touched = false;
+    for (uint32_t i = 0; i < count && !touched; ++i) touched = is_deleted(s.links[i]);
+    if (!touched) continue;
+
+    // Replace each deleted neighbour by its own neighbours (two hops through
+    // tombstones at most), then let the heuristic choose among them all.
+    std::vector<uint32_t> pool;
+    std::vector<uint32_t> through;
+    for (uint32_t i = 0; i < count; ++i) {
+      (is_deleted(s.links[i]) ? through : pool).push_back(s.links[i]);
+    }
+    for (int hop = 0; hop < 2 && !through.empty(); ++hop) {
+      std::vector<uint32_t> next;
+      for (uint32_t d : through) {
+        uint32_t m = CopyLinks(d, l, s.more_links.data());
+        for (uint32_t i = 0; i < m; ++i) {
+          uint32_t x = s.more_links[i];
+          if (x == node) continue;
+          (is_deleted(x) ? next : pool).push_back(x);
+        }
+      }
+      through.swap(next);
+    }
+    std::sort(pool.begin(), pool.end());
+    pool.erase(std::unique(pool.begin(), pool.end()), pool.end());
+    s.prune.clear();
+    for (uint32_t x : pool) s.prune.push_back({Distance(base, VectorOf(x)), x});
+    std::sort(s.prune.begin(), s.prune.end(), ByDistance{});
+    SelectNeighbours(s.prune, l == 0 ? level0_capacity_ : upper_capacity_, node);
+
+    LockNode(node);
+    uint32_t* links = LinksOf(node, l);
+    for (size_t i = 0; i < s.prune.size(); ++i) links[1 + i] = s.prune[i].slot;
+    links[0] = static_cast<uint32_t>(s.prune.size());
+    UnlockNode(node);
+  }
+}
+
+void HnswIndex::ConsolidateLocked(ThreadPool* pool) {
+  if (tombstones_.empty()) return;
+  const uint32_t count = slot_count();
+
+  // 1. Unlink tombstones from every live node, in parallel blocks of slots.
+  constexpr uint32_t kBlock = 1024;
+  const size_t blocks = (count + kBlock - 1) / kBlock;
+  auto repair_block = [&](size_t b) {
+    ScratchLease lease(*this);
+    uint32_t end = std::min<uint32_t>(count, static_cast<uint32_t>((b + 1) * kBlock));
+    for (uint32_t slot = static_cast<uint32_t>(b * kBlock); slot < end; ++slot) {
+      if (StateOf(slot) == StateValue(SlotState::kLive)) RepairNode(slot, *lease);
+    }
+  };
+  if (pool != nullptr) {
+    pool->ParallelFor(blocks, repair_block);
+  } else {
+    for (size_t b = 0; b < blocks; ++b) repair_block(b);
+  }
+
+  // 2. A deleted entry point gives way to the live node with the highest level.
+  uint64_t entry = entry_.load(std::memory_order_acquire);
+  if (entry != kNoEntry && StateOf(EntrySlot(entry)) != StateValue(SlotState::kLive)) {
+    uint64_t best = kNoEntry;
+    for (uint32_t slot = 0; slot < count; ++slot) {
+      if (StateOf(slot) != StateValue(SlotState::kLive)) continue;
+      int level = LevelOf(slot);
+      if (best == kNoEntry || level > EntryLevel(best)) best = PackEntry(level, slot);
+    }
+    entry_.store(best, std::memory_order_release);
+  }
+
+  // 3. Wait until no reader can still hold a tombstone, then free them.
+  std::unique_lock reclaim(reclaim_mutex_);
+  for (uint32_t slot : tombstones_) {
+    Location loc = Locate(slot);
+    Chunk::Node& node = loc.chunk->nodes[loc.offset];
+    Level0LinksOf(slot)[0] = 0;
+    loc.chunk->upper_links[loc.offset].reset();
+    loc.chunk->ids[loc.offset].clear();
+    loc.chunk->ids[loc.offset].shrink_to_fit();
+    loc.chunk->payloads[loc.offset].clear();
+    loc.chunk->payloads[loc.offset].shrink_to_fit();
+    node.level = 0;
+    node.has_payload = 0;
+    node.norm = 0;
+    node.state.store(StateValue(SlotState::kFree), std::memory_order_release);
+  }
+  // Reuse low slots first: they sit in the older, denser chunks.
+  free_slots_.insert(free_slots_.end(), tombstones_.begin(), tombstones_.end());
+  std::sort(free_slots_.begin(), free_slots_.end(), std::greater<>());
+  tombstones_.clear();
+  tombstone_count_.store(0, std::memory_order_release);
+}
+
+// ---------------------------------------------------------------------------
+// Reads
+
+void HnswIndex::FillResult(const Candidate& c, const SearchOptions& options,
+                           SearchResult* out) const {
+  Location loc = Locate(c.slot);
+  out->slot = c.slot;
+  out->distance = ReportedDistance(c.distance);
+  out->id = loc.chunk->ids[loc.offset];
+  if (options.with_payload && loc.chunk->nodes[loc.offset].has_payload) {
+    out->payload = loc.chunk->payloads[loc.offset];
+  }
+  if (options.with_vector) out->vector = OriginalVector(c.slot);
+}
+
+std::vector<SearchResult> HnswIndex::ExactSearch(const float* query, size_t k,
+                                                 const SlotBitset& filter,
+                                                 const SearchOptions& options) const {
+  std::vector<Candidate> heap;
+  heap.reserve(k + 1);
+  const uint32_t count = slot_count();
+  filter.ForEach([&](uint32_t slot) {
+    if (slot >= count || StateOf(slot) != StateValue(SlotState::kLive)) return;
+    float d = Distance(query, VectorOf(slot));
+    if (heap.size() < k || d < heap.front().distance) {
+      heap.push_back({d, slot});
+      std::push_heap(heap.begin(), heap.end(), ByDistance{});
+      if (heap.size() > k) {
+        std::pop_heap(heap.begin(), heap.end(), ByDistance{});
+        heap.pop_back();
+      }
+    }
+  });
+  std::sort_heap(heap.begin(), heap.end(), ByDistance{});
+  std::vector<SearchResult> out;
+  out.reserve(heap.size());
+  for (const Candidate& c : heap) {
+    if (StateOf(c.slot) != StateValue(SlotState::kLive)) continue;  // see Search
+    FillResult(c, options, &out.emplace_back());
+  }
+  return out;
+}
+
+Result<std::vector<SearchResult>> HnswIndex::Search(std::span<const float> query,
+                                                    const SearchOptions& options) const {
+  if (query.size() != options_.dimension) {
+    return Status::InvalidArgument("dim mismatch (index=" + std::to_string(options_.dimension) +
+                                   ", got=" + std::to_string(query.size()) + ")");
+  }
+  VECTORD_RETURN_IF_ERROR(ValidateVector(query, options_.metric));
+  const size_t k = options.k;
+  std::vector<SearchResult> out;
+  if (k == 0) return out;
+  const size_t ef = std::max(options.ef == 0 ? options_.ef_search : options.ef, k);
+
+  std::shared_lock reclaim(reclaim_mutex_);
+  ScratchLease lease(*this);
+  Scratch& s = *lease;
+  float norm;
+  PrepareVector(query, s.query.data(), &norm);
+  const float* q = s.query.data();
+
+  if (options.filter != nullptr) {
+    // Walking the graph costs about ef * M distances per 1/selectivity; a scan
+    // of the passing items costs one distance each. Scan when that is cheaper:
+    // it is exact, and graph search degrades when few items pass.
+    const double passing = static_cast<double>(options.filter->count());
+    if (passing == 0) return out;
+    const double graph_cost = static_cast<double>(ef) * options_.m *
+                              static_cast<double>(std::max<size_t>(slot_count(), 1)) / passing;
+    if (passing <= graph_cost) return ExactSearch(q, k, *options.filter, options);
+  }
+
+  uint64_t entry = entry_.load(std::memory_order_acquire);
+  if (entry == kNoEntry) return out;
+  uint32_t current = EntrySlot(entry);
+  float current_distance = Distance(q, VectorOf(current));
+  GreedyDescend(q, EntryLevel(entry), 0, &current, &current_distance, s);
+  SearchLayer<true>(q, current, current_distance, ef, 0, options.filter, s);
+
+  std::sort(s.results.begin(), s.results.end(), ByDistance{});
+  // A result's state was read when it was reached. Reading it again drops an
+  // item that a concurrent Upsert replaced since: the old version is marked
+  // deleted before the new one goes live, so once we have seen the new one
+  // live, this second look sees the old one deleted.
+  out.reserve(std::min(k, s.results.size()));
+  for (const Candidate& c : s.results) {
+    if (out.size() == k) break;
+    if (StateOf(c.slot) != StateValue(SlotState::kLive)) continue;
+    FillResult(c, options, &out.emplace_back());
+  }
+  return out;
+}
+
+std::optional<uint32_t> HnswIndex::SlotOf(std::string_view id) const {
+  std::shared_lock lock(ids_mutex_);
+  auto it = slot_by_id_.find(id);
+  if (it == slot_by_id_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool HnswIndex::Contains(std::string_view id) const { return SlotOf(id).has_value(); }
+
+std::optional<Item> HnswIndex::Get(std::string_view id) const {
+  std::shared_lock reclaim(reclaim_mutex_);
+  std::shared_lock lock(ids_mutex_);
+  auto it = slot_by_id_.find(id);
+  if (it == slot_by_id_.end()) return std::nullopt;
+  uint32_t slot = it->second;
+  Location loc = Locate(slot);
+  Item item;
+  item.id = loc.chunk->ids[loc.offset];
+  item.vector = OriginalVector(slot);
+  if (loc.chunk->nodes[loc.offset].has_payload) item.payload = loc.chunk->payloads[loc.offset];
+  return item;
+}
+
+size_t HnswIndex::tombstone_count() const {
+  return tombstone_count_.load(std::memory_order_acquire);
+}
+
+MemoryUsage HnswIndex::memory_usage() const {
+  std::shared_lock reclaim(reclaim_mutex_);
+  std::lock_guard write(write_mutex_);
+  MemoryUsage usage;
+  const uint32_t count = slot_count();
+  usage.vector_and_link_bytes = static_cast<size_t>(count) * row_bytes_;
+  usage.node_bytes = static_cast<size_t>(count) * (sizeof(Chunk::Node) + sizeof(void*));
+  for (uint32_t slot = 0; slot < count; ++slot) {
+    Location loc = Locate(slot);
+    usage.upper_link_bytes +=
+        static_cast<size_t>(loc.chunk->nodes[loc.offset].level) * (upper_capacity_ + 1) * 4;
+    const std::string& id = loc.chunk->ids[loc.offset];
+    const std::string& payload = loc.chunk->payloads[loc.offset];
+    usage.id_bytes += sizeof(std::string) + (id.capacity() > 15 ? id.capacity() + 1 : 0);
+    usage.payload_bytes +=
+        sizeof(std::string) + (payload.capacity() > 15 ? payload.capacity() + 1 : 0);
+  }
+  std::shared_lock ids(ids_mutex_);
+  // An unordered_map node holds the key, the value, a next pointer and the
+  // cached hash; the bucket array one pointer per bucket.
+  for (const auto& [id, slot] : slot_by_id_) {
+    usage.id_bytes +=
+        sizeof(std::string) + 8 + 8 + 8 + (id.capacity() > 15 ? id.capacity() + 1 : 0);
+  }
+  usage.id_bytes += slot_by_id_.bucket_count() * sizeof(void*);
+  return usage;
+}
+
+}  // namespace vectord::engine

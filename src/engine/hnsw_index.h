@@ -1,0 +1,317 @@
+// HnswIndex: an in-memory approximate nearest-neighbour index of float
+// vectors keyed by string ids, each with an optional opaque payload (the
+// service keeps item metadata there).
+//
+// The graph is the hierarchical navigable small world of Malkov & Yashunin
+// (2018): a layered graph, level-0 degree 2M and M above, neighbours chosen by
+// the diversity heuristic, links made in both directions and pruned with the
+// same heuristic when a node is full.
+//
+// Storage: every slot's vector and level-0 links sit in one fixed-size row,
+// rows in a few geometrically growing chunks (no heap object per node, no
+// copy when the index grows). Deleted items stay in the graph as tombstones
+// until Consolidate() reconnects their neighbours and hands their slots back
+// for reuse.
+//
+// Thread safety:
+// - Search(), Get(), Contains(), size() and the other const methods may run
+//   from any number of threads at once, also while a write is in progress.
+// - Writes (Upsert, Remove, Consolidate, Save) are serialised by an internal
+//   mutex: one write at a time, each spreading its work over the ThreadPool
+//   it is given. Inside a write, threads lock single nodes (a one-byte
+//   spinlock per node), never the whole index.
+// - A search sees each item of a concurrent Upsert either before or after
+//   that item's change, never half of it, and never two versions of one id.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/status.h"
+#include "common/thread_pool.h"
+#include "engine/byte_stream.h"
+#include "engine/distance.h"
+#include "engine/metric.h"
+#include "engine/slot_bitset.h"
+
+namespace vectord::engine {
+
+inline constexpr uint32_t kMaxDimension = 16384;
+inline constexpr uint32_t kMinM = 2;
+inline constexpr uint32_t kMaxM = 128;
+inline constexpr uint32_t kMaxEf = 10000;
+inline constexpr uint32_t kDefaultM = 16;
+// Chosen by bench/engine_bench on Fashion-MNIST and the 768-d embedding-like
+// set; see bench/RESULTS.md.
+inline constexpr uint32_t kDefaultEfConstruction = 200;
+inline constexpr uint32_t kDefaultEfSearch = 64;
+
+struct IndexOptions {
+  uint32_t dimension = 0;
+  Metric metric = Metric::kCosine;
+  uint32_t m = kDefaultM;
+  uint32_t ef_construction = kDefaultEfConstruction;
+  uint32_t ef_search = kDefaultEfSearch;  // used when a query names no ef
+  uint64_t seed = 0x9e3779b97f4a7c15ull;  // level generator; fixed for repeatable builds
+};
+
+// Says what is wrong with `options`, naming the field.
+Status ValidateOptions(const IndexOptions& options);
+
+// Says why `vector` cannot be stored in (or queried against) an index with
+// this metric: a non-finite component, or no direction in a cosine index.
+// The dimension is checked separately by the caller.
+Status ValidateVector(std::span<const float> vector, Metric metric);
+
+struct ItemInput {
+  std::string_view id;
+  std::span<const float> vector;
+  // Opaque bytes kept beside the vector; nullopt when the item has none.
+  std::optional<std::string_view> payload;
+};
+
+struct Item {
+  std::string id;
+  std::vector<float> vector;  // as it was given (cosine: de-normalised)
+  std::optional<std::string> payload;
+};
+
+struct SearchOptions {
+  size_t k = 10;
+  size_t ef = 0;                       // 0: the index's ef_search; effective ef = max(ef, k)
+  const SlotBitset* filter = nullptr;  // when set, only these slots may be returned
+  bool with_payload = true;
+  bool with_vector = false;
+};
+
+struct SearchResult {
+  uint32_t slot = 0;
+  float distance = 0;  // in the metric's own definition (see Metric)
+  std::string id;
+  std::optional<std::string> payload;  // when asked for and present
+  std::vector<float> vector;           // when asked for
+};
+
+// What an Upsert did to one distinct id of the batch.
+struct SlotChange {
+  uint32_t slot = 0;                      // where the item lives now
+  std::optional<uint32_t> replaced_slot;  // the slot its previous version held
+};
+
+struct MemoryUsage {
+  size_t vector_and_link_bytes = 0;  // level-0 rows actually in use
+  size_t upper_link_bytes = 0;
+  size_t node_bytes = 0;  // per-slot bookkeeping (state, level, norm, lock)
+  size_t id_bytes = 0;    // ids and id map
+  size_t payload_bytes = 0;
+  size_t total() const {
+    return vector_and_link_bytes + upper_link_bytes + node_bytes + id_bytes + payload_bytes;
+  }
+};
+
+class HnswIndex {
+ public:
+  static Result<std::unique_ptr<HnswIndex>> Create(const IndexOptions& options);
+  ~HnswIndex();
+
+  HnswIndex(const HnswIndex&) = delete;
+  HnswIndex& operator=(const HnswIndex&) = delete;
+
+  // Inserts or replaces every item. The whole batch is validated first: on
+  // error nothing is applied and the message starts with "items[j]: ". Within
+  // the batch the last occurrence of an id wins. `changes`, when given,
+  // receives one entry per distinct id in first-occurrence order.
+  Status Upsert(std::span<const ItemInput> items, ThreadPool* pool = nullptr,
+                std::vector<SlotChange>* changes = nullptr);
+
+  // Deletes the items with these ids; absent ids are skipped. Returns the
+  // slots that were freed from search, in the order of `ids`.
+  std::vector<uint32_t> Remove(std::span<const std::string_view> ids);
+
+  // Reconnects the neighbours of deleted items and makes their slots
+  // reusable. Upsert runs it by itself once tombstones pass a tenth of the
+  // slots; callers may run it earlier (e.g. when idle).
+  void Consolidate(ThreadPool* pool = nullptr);
+
+  // The k nearest live items to `query`, nearest first. Fails only on a
+  // query of the wrong dimension or one that ValidateVector refuses.
+  Result<std::vector<SearchResult>> Search(std::span<const float> query,
+                                           const SearchOptions& options) const;
+
+  std::optional<Item> Get(std::string_view id) const;
+  bool Contains(std::string_view id) const;
+  std::optional<uint32_t> SlotOf(std::string_view id) const;
+
+  // Calls fn(slot, id, payload) for every live item, in slot order, under the
+  // read lock: fn must not call back into this index's write methods.
+  template <typename Fn>
+  void ForEachLive(Fn&& fn) const;
+
+  const IndexOptions& options() const { return options_; }
+  size_t size() const { return live_count_.load(std::memory_order_acquire); }
+  // One past the highest slot ever used: the size a SlotBitset needs.
+  size_t slot_count() const { return slot_count_.load(std::memory_order_acquire); }
+  size_t tombstone_count() const;
+  MemoryUsage memory_usage() const;
+
+  // Serialises the whole index; the format is docs/index-file-format.md.
+  // Takes the write lock: writes wait, searches go on.
+  Status Save(ByteSink& sink) const;
+  // Reads an index written by Save; any damage is a Corruption status naming
+  // the byte offset, never a crash or a silently wrong index.
+  static Result<std::unique_ptr<HnswIndex>> Load(ByteSource& source);
+
+ private:
+  struct Chunk;
+  struct Scratch;
+  struct Candidate {
+    float distance;
+    uint32_t slot;
+  };
+  class ScratchLease;
+
+  explicit HnswIndex(const IndexOptions& options);
+
+  // Slot addressing over the geometric chunks.
+  struct Location {
+    Chunk* chunk;
+    uint32_t offset;
+  };
+  Location Locate(uint32_t slot) const;
+  Status EnsureCapacity(uint32_t slots);
+
+  float* VectorOf(uint32_t slot) const;
+  uint32_t* Level0LinksOf(uint32_t slot) const;  // [count, links...]
+  uint32_t* LinksOf(uint32_t slot, int level) const;
+  uint8_t LevelOf(uint32_t slot) const;
+  uint8_t StateOf(uint32_t slot) const;
+  void SetState(uint32_t slot, uint8_t state);
+  void LockNode(uint32_t slot) const;
+  void UnlockNode(uint32_t slot) const;
+  // Copies a node's links at `level` into `out` under the node's lock.
+  uint32_t CopyLinks(uint32_t slot, int level, uint32_t* out) const;
+
+  float Distance(const float* a, const float* b) const {
+    return sign_ * kernel_(a, b, options_.dimension);
+  }
+  float ReportedDistance(float internal) const;
+
+  int RandomLevel();
+  void InsertNode(uint32_t slot, Scratch& scratch);
+  void GreedyDescend(const float* query, int from_level, int to_level, uint32_t* current,
+                     float* current_distance, Scratch& scratch) const;
+  template <bool kForSearch>
+  void SearchLayer(const float* query, uint32_t entry, float entry_distance, size_t ef, int level,
+                   const SlotBitset* filter, Scratch& scratch) const;
+  void SelectNeighbours(std::vector<Candidate>& candidates, size_t max_count,
+                        uint32_t exclude) const;
+  void LinkBack(uint32_t node, int level, uint32_t new_neighbour, Scratch& scratch);
+  void RepairNode(uint32_t node, Scratch& scratch);
+  void ConsolidateLocked(ThreadPool* pool);
+  std::vector<SearchResult> ExactSearch(const float* query, size_t k, const SlotBitset& filter,
+                                        const SearchOptions& options) const;
+  void FillResult(const Candidate& candidate, const SearchOptions& options,
+                  SearchResult* out) const;
+  std::vector<float> OriginalVector(uint32_t slot) const;
+  void PrepareVector(std::span<const float> input, float* out, float* norm) const;
+
+  const IndexOptions options_;
+  const uint32_t level0_capacity_;  // 2M
+  const uint32_t upper_capacity_;   // M
+  const size_t vector_floats_;      // dimension rounded up to 16 floats
+  const size_t row_bytes_;          // vector + [count, links] rounded up to 64 bytes
+  const double level_multiplier_;   // 1 / ln(M)
+  DistanceKernel kernel_;
+  float sign_;  // internal distance = sign_ * kernel_: l2^2 or -<a,b>
+
+  // Slots are uint32; keep clear of overflow in Locate's arithmetic.
+  static constexpr uint64_t kMaxSlots = (uint64_t{1} << 32) - 256;
+  static constexpr int kChunkCount = 27;
+  static constexpr int kFirstChunkShift = 6;  // chunk c holds 64 << c slots
+  std::atomic<Chunk*> chunks_[kChunkCount] = {};
+
+  std::atomic<uint32_t> slot_count_{0};
+  std::atomic<size_t> live_count_{0};
+  // (max_level << 32) | entry slot; kNoEntry when the graph is empty.
+  std::atomic<uint64_t> entry_{0};
+  std::mutex entry_mutex_;  // held while a node that raises max_level is inserted
+
+  // One write at a time; guards free_slots_, tombstones_, rng_state_.
+  mutable std::mutex write_mutex_;
+  std::vector<uint32_t> free_slots_;
+  std::vector<uint32_t> tombstones_;
+  std::atomic<size_t> tombstone_count_{0};  // tombstones_.size(), readable without the lock
+  uint64_t rng_state_;
+
+  // Held shared by everything that reads node data (searches, Get, scans);
+  // held exclusively for the moment consolidated slots become reusable, so
+  // that no reader can still be looking at a slot when it is rewritten.
+  mutable std::shared_mutex reclaim_mutex_;
+
+  // id -> slot of the live version. Written only inside writes.
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  mutable std::shared_mutex ids_mutex_;
+  std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> slot_by_id_;
+
+  mutable std::mutex scratch_mutex_;
+  mutable std::vector<std::unique_ptr<Scratch>> scratch_pool_;
+};
+
+// Per-slot state, stored in index files.
+enum class SlotState : uint8_t {
+  kFree = 0,     // never used, or reclaimed: not in the graph
+  kPending = 1,  // inserted by a write in progress: in the graph, not yet a result
+  kLive = 2,
+  kDeleted = 3,  // tombstone: still links the graph, never a result
+};
+
+struct HnswIndex::Chunk {
+  explicit Chunk(size_t slots, size_t row_bytes);
+  ~Chunk();
+  Chunk(const Chunk&) = delete;
+  Chunk& operator=(const Chunk&) = delete;
+
+  struct Node {
+    std::atomic<uint8_t> lock{0};
+    std::atomic<uint8_t> state{0};
+    uint8_t level = 0;
+    uint8_t has_payload = 0;
+    float norm = 0;  // cosine: the length of the vector as given
+  };
+
+  size_t slots;
+  size_t rows_bytes;
+  std::byte* rows;  // slots * row_bytes, zero-filled, page-aligned
+  std::unique_ptr<Node[]> nodes;
+  std::unique_ptr<std::unique_ptr<uint32_t[]>[]> upper_links;  // level * (1 + M) per node
+  std::unique_ptr<std::string[]> ids;
+  std::unique_ptr<std::string[]> payloads;
+};
+
+template <typename Fn>
+void HnswIndex::ForEachLive(Fn&& fn) const {
+  std::shared_lock reclaim(reclaim_mutex_);
+  const uint32_t count = slot_count();
+  for (uint32_t slot = 0; slot < count; ++slot) {
+    if (StateOf(slot) != static_cast<uint8_t>(SlotState::kLive)) continue;
+    Location loc = Locate(slot);
+    const std::string* payload =
+        loc.chunk->nodes[loc.offset].has_payload ? &loc.chunk->payloads[loc.offset] : nullptr;
+    fn(slot, std::string_view(loc.chunk->ids[loc.offset]), payload);
+  }
+}
+
+}  // namespace vectord::engine

@@ -1,0 +1,488 @@
+// HnswIndex::Save and HnswIndex::Load: the index file format of
+// docs/index-file-format.md.
+#include "engine/index_file.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "common/crc32c.h"
+#include "engine/hnsw_index.h"
+
+namespace vectord::engine {
+namespace {
+
+using index_file::SectionTag;
+
+// Little-endian field access; x86-64 is little-endian, but the format should
+// not depend on the host.
+void PutU32(std::byte* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<std::byte>(v >> (8 * i));
+}
+void PutU64(std::byte* p, uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<std::byte>(v >> (8 * i));
+}
+uint32_t GetU32(const std::byte* p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(p[i]) << (8 * i);
+  return v;
+}
+uint64_t GetU64(const std::byte* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(p[i]) << (8 * i);
+  return v;
+}
+static_assert(std::endian::native == std::endian::little,
+              "level-0 rows are written as in memory; a big-endian host needs a byte swap");
+
+// Writes one framed section: tag, length, payload (streamed), masked CRC.
+class SectionWriter {
+ public:
+  SectionWriter(ByteSink& sink, SectionTag tag, uint64_t length) : sink_(sink), length_(length) {
+    std::byte head[12];
+    PutU32(head, static_cast<uint32_t>(tag));
+    PutU64(head + 4, length);
+    status_ = sink_.Write(head, sizeof(head));
+  }
+  void Append(const void* data, size_t size) {
+    if (!status_.ok()) return;
+    crc_ = crc32c::Extend(crc_, data, size);
+    written_ += size;
+    status_ = sink_.Write(data, size);
+  }
+  void AppendU32(uint32_t v) {
+    std::byte b[4];
+    PutU32(b, v);
+    Append(b, 4);
+  }
+  Status Finish() {
+    if (!status_.ok()) return status_;
+    if (written_ != length_) {
+      return Status::Internal("section length mismatch: declared " + std::to_string(length_) +
+                              ", wrote " + std::to_string(written_));
+    }
+    std::byte b[4];
+    PutU32(b, crc32c::Mask(crc_));
+    return sink_.Write(b, 4);
+  }
+
+ private:
+  ByteSink& sink_;
+  uint64_t length_;
+  uint64_t written_ = 0;
+  uint32_t crc_ = 0;
+  Status status_;
+};
+
+// Reads one framed section, checking tag, declared length and CRC. Reads
+// never run past the declared length, so a corrupt length cannot make the
+// reader allocate more than the input really holds.
+class SectionReader {
+ public:
+  SectionReader(ByteSource& source, SectionTag tag) : source_(source) {
+    start_ = source_.position();
+    std::byte head[12];
+    status_ = source_.Read(head, sizeof(head));
+    if (!status_.ok()) return;
+    uint32_t found = GetU32(head);
+    if (found != static_cast<uint32_t>(tag)) {
+      status_ = Corruption("expected section " + std::to_string(static_cast<uint32_t>(tag)) +
+                           ", found tag " + std::to_string(found));
+      return;
+    }
+    remaining_ = GetU64(head + 4);
+  }
+
+  const Status& status() const { return status_; }
+  uint64_t remaining() const { return remaining_; }
+
+  Status ExpectLength(uint64_t expected) {
+    if (status_.ok() && remaining_ != expected) {
+      status_ = Corruption("section length " + std::to_string(remaining_) + ", expected " +
+                           std::to_string(expected));
+    }
+    return status_;
+  }
+
+  Status Read(void* data, size_t size) {
+    if (!status_.ok()) return status_;
+    if (size > remaining_) {
+      status_ = Corruption("record runs past the end of its section");
+      return status_;
+    }
+    status_ = source_.Read(data, size);
+    if (!status_.ok()) return status_;
+    crc_ = crc32c::Extend(crc_, data, size);
+    remaining_ -= size;
+    return status_;
+  }
+
+  Status ReadU32(uint32_t* v) {
+    std::byte b[4];
+    VECTORD_RETURN_IF_ERROR(Read(b, 4));
+    *v = GetU32(b);
+    return Status::Ok();
+  }
+
+  // Reads `size` bytes into `out` in bounded steps, so memory follows the
+  // bytes actually present rather than a length field.
+  Status ReadString(uint32_t size, std::string* out) {
+    if (size > remaining_) {
+      status_ = Corruption("string of " + std::to_string(size) + " bytes runs past its section");
+      return status_;
+    }
+    out->clear();
+    constexpr size_t kStep = 1 << 20;
+    while (out->size() < size) {
+      size_t step = std::min<size_t>(kStep, size - out->size());
+      size_t old = out->size();
+      out->resize(old + step);
+      VECTORD_RETURN_IF_ERROR(Read(out->data() + old, step));
+    }
+    return Status::Ok();
+  }
+
+  Status Finish() {
+    if (!status_.ok()) return status_;
+    if (remaining_ != 0) return Corruption(std::to_string(remaining_) + " unread bytes in section");
+    std::byte b[4];
+    status_ = source_.Read(b, 4);
+    if (!status_.ok()) return status_;
+    if (crc32c::Unmask(GetU32(b)) != crc_) {
+      status_ =
+          Corruption("checksum mismatch in section starting at byte " + std::to_string(start_));
+    }
+    return status_;
+  }
+
+  Status Corruption(const std::string& what) const {
+    return Status::Corruption(what + " (at byte " + std::to_string(source_.position()) + ")");
+  }
+
+ private:
+  ByteSource& source_;
+  uint64_t start_ = 0;
+  uint64_t remaining_ = 0;
+  uint32_t crc_ = 0;
+  Status status_;
+};
+
+}  // namespace
+
+Status HnswIndex::Save(ByteSink& sink) const {
+  std::lock_guard write(write_mutex_);
+  const uint32_t count = slot_count();
+  const uint64_t entry = entry_.load(std::memory_order_acquire);
+  const bool empty = entry == ~uint64_t{0};
+
+  std::byte header[index_file::kHeaderSize] = {};
+  std::memcpy(header, index_file::kMagic, 8);
+  PutU32(header + 8, index_file::kFormatVersion);
+  PutU32(header + 12, index_file::kHeaderSize);
+  PutU32(header + 16, options_.dimension);
+  header[20] = static_cast<std::byte>(options_.metric);
+  PutU32(header + 24, options_.m);
+  PutU32(header + 28, options_.ef_construction);
+  PutU32(header + 32, options_.ef_search);
+  PutU32(header + 36, static_cast<uint32_t>(row_bytes_));
+  PutU64(header + 40, rng_state_);
+  PutU32(header + 48, count);
+  PutU32(header + 52, static_cast<uint32_t>(size()));
+  PutU32(header + 56, empty ? static_cast<uint32_t>(-1) : static_cast<uint32_t>(entry >> 32));
+  PutU32(header + 60, empty ? index_file::kNoEntryPoint : static_cast<uint32_t>(entry));
+  PutU32(header + index_file::kHeaderCrcOffset,
+         crc32c::Mask(crc32c::Value(header, index_file::kHeaderCrcOffset)));
+  VECTORD_RETURN_IF_ERROR(sink.Write(header, sizeof(header)));
+
+  {
+    SectionWriter section(sink, SectionTag::kNodes, uint64_t{count} * index_file::kNodeRecordSize);
+    for (uint32_t slot = 0; slot < count; ++slot) {
+      Location loc = Locate(slot);
+      const Chunk::Node& node = loc.chunk->nodes[loc.offset];
+      std::byte record[index_file::kNodeRecordSize] = {};
+      record[0] = static_cast<std::byte>(node.state.load(std::memory_order_acquire));
+      record[1] = static_cast<std::byte>(node.level);
+      record[2] = static_cast<std::byte>(node.has_payload);
+      uint32_t norm_bits;
+      std::memcpy(&norm_bits, &node.norm, 4);
+      PutU32(record + 4, norm_bits);
+      section.Append(record, sizeof(record));
+    }
+    VECTORD_RETURN_IF_ERROR(section.Finish());
+  }
+  {
+    SectionWriter section(sink, SectionTag::kLevel0, uint64_t{count} * row_bytes_);
+    uint32_t done = 0;
+    for (int c = 0; c < kChunkCount && done < count; ++c) {
+      const Chunk* chunk = chunks_[c].load(std::memory_order_acquire);
+      uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(chunk->slots, count - done));
+      section.Append(chunk->rows, static_cast<size_t>(n) * row_bytes_);
+      done += n;
+    }
+    VECTORD_RETURN_IF_ERROR(section.Finish());
+  }
+  {
+    uint64_t length = 0;
+    for (uint32_t slot = 0; slot < count; ++slot) {
+      length += uint64_t{LevelOf(slot)} * (upper_capacity_ + 1) * 4;
+    }
+    SectionWriter section(sink, SectionTag::kUpperLevels, length);
+    for (uint32_t slot = 0; slot < count; ++slot) {
+      uint8_t level = LevelOf(slot);
+      if (level == 0) continue;
+      Location loc = Locate(slot);
+      section.Append(loc.chunk->upper_links[loc.offset].get(),
+                     static_cast<size_t>(level) * (upper_capacity_ + 1) * 4);
+    }
+    VECTORD_RETURN_IF_ERROR(section.Finish());
+  }
+  {
+    uint64_t length = 0;
+    for (uint32_t slot = 0; slot < count; ++slot) {
+      Location loc = Locate(slot);
+      length += 4 + loc.chunk->ids[loc.offset].size();
+    }
+    SectionWriter section(sink, SectionTag::kIds, length);
+    for (uint32_t slot = 0; slot < count; ++slot) {
+      Location loc = Locate(slot);
+      const std::string& id = loc.chunk->ids[loc.offset];
+      section.AppendU32(static_cast<uint32_t>(id.size()));
+      section.Append(id.data(), id.size());
+    }
+    VECTORD_RETURN_IF_ERROR(section.Finish());
+  }
+  {
+    uint64_t length = 0;
+    for (uint32_t slot = 0; slot < count; ++slot) {
+      Location loc = Locate(slot);
+      if (loc.chunk->nodes[loc.offset].has_payload) {
+        length += 4 + loc.chunk->payloads[loc.offset].size();
+      }
+    }
+    SectionWriter section(sink, SectionTag::kPayloads, length);
+    for (uint32_t slot = 0; slot < count; ++slot) {
+      Location loc = Locate(slot);
+      if (!loc.chunk->nodes[loc.offset].has_payload) continue;
+      const std::string& payload = loc.chunk->payloads[loc.offset];
+      section.AppendU32(static_cast<uint32_t>(payload.size()));
+      section.Append(payload.data(), payload.size());
+    }
+    VECTORD_RETURN_IF_ERROR(section.Finish());
+  }
+  SectionWriter end(sink, SectionTag::kEnd, 0);
+  return end.Finish();
+}
+
+Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(ByteSource& source) {
+  auto corruption = [&](const std::string& what) {
+    return Status::Corruption(what + " (at byte " + std::to_string(source.position()) + ")");
+  };
+
+  std::byte header[index_file::kHeaderSize];
+  VECTORD_RETURN_IF_ERROR(source.Read(header, sizeof(header)));
+  if (std::memcmp(header, index_file::kMagic, 8) != 0)
+    return corruption("not an index file (bad magic)");
+  uint32_t version = GetU32(header + 8);
+  if (version != index_file::kFormatVersion) {
+    return corruption("unsupported format version " + std::to_string(version) +
+                      " (this build reads " + std::to_string(index_file::kFormatVersion) + ")");
+  }
+  if (crc32c::Unmask(GetU32(header + index_file::kHeaderCrcOffset)) !=
+      crc32c::Value(header, index_file::kHeaderCrcOffset)) {
+    return corruption("header checksum mismatch");
+  }
+  if (GetU32(header + 12) != index_file::kHeaderSize) return corruption("bad header size");
+
+  IndexOptions options;
+  options.dimension = GetU32(header + 16);
+  options.metric = static_cast<Metric>(header[20]);
+  options.m = GetU32(header + 24);
+  options.ef_construction = GetU32(header + 28);
+  options.ef_search = GetU32(header + 32);
+  Status valid = ValidateOptions(options);
+  if (!valid.ok()) return corruption("bad header: " + valid.message());
+
+  std::unique_ptr<HnswIndex> index(new HnswIndex(options));
+  HnswIndex& ix = *index;
+  if (GetU32(header + 36) != ix.row_bytes_) return corruption("row size does not match parameters");
+  ix.rng_state_ = GetU64(header + 40);
+  const uint32_t count = GetU32(header + 48);
+  const uint32_t live_count = GetU32(header + 52);
+  const auto max_level = static_cast<int32_t>(GetU32(header + 56));
+  const uint32_t entry_slot = GetU32(header + 60);
+  if (count > kMaxSlots) return corruption("slot count out of range");
+  if (live_count > count) return corruption("live count exceeds slot count");
+  const bool empty = entry_slot == index_file::kNoEntryPoint;
+  if (empty != (max_level == -1) || max_level < -1 || max_level > 30 ||
+      (!empty && entry_slot >= count)) {
+    return corruption("bad entry point");
+  }
+
+  // Section 1: nodes, read chunk by chunk so memory follows the input.
+  {
+    SectionReader section(source, SectionTag::kNodes);
+    VECTORD_RETURN_IF_ERROR(section.ExpectLength(uint64_t{count} * index_file::kNodeRecordSize));
+    std::byte record[index_file::kNodeRecordSize];
+    for (uint32_t slot = 0; slot < count; ++slot) {
+      if (((slot + 64) & (slot + 63)) == 0) {  // first slot of a chunk
+        VECTORD_RETURN_IF_ERROR(ix.EnsureCapacity(slot + 1));
+      }
+      VECTORD_RETURN_IF_ERROR(section.Read(record, sizeof(record)));
+      auto state = static_cast<uint8_t>(record[0]);
+      auto level = static_cast<uint8_t>(record[1]);
+      auto has_payload = static_cast<uint8_t>(record[2]);
+      if (state != static_cast<uint8_t>(SlotState::kFree) &&
+          state != static_cast<uint8_t>(SlotState::kLive) &&
+          state != static_cast<uint8_t>(SlotState::kDeleted)) {
+        return section.Corruption("slot " + std::to_string(slot) + " has bad state " +
+                                  std::to_string(state));
+      }
+      if (level > max_level || level > 30 || has_payload > 1 ||
+          (state == 0 && (level != 0 || has_payload != 0))) {
+        return section.Corruption("slot " + std::to_string(slot) + " has a bad level or flags");
+      }
+      float norm;
+      uint32_t norm_bits = GetU32(record + 4);
+      std::memcpy(&norm, &norm_bits, 4);
+      if (state != 0 && !(std::isfinite(norm) && norm > 0)) {
+        return section.Corruption("slot " + std::to_string(slot) + " has a bad norm");
+      }
+      Location loc = ix.Locate(slot);
+      Chunk::Node& node = loc.chunk->nodes[loc.offset];
+      node.state.store(state, std::memory_order_relaxed);
+      node.level = level;
+      node.has_payload = has_payload;
+      node.norm = norm;
+    }
+    VECTORD_RETURN_IF_ERROR(section.Finish());
+  }
+  ix.slot_count_.store(count, std::memory_order_release);
+
+  // Section 2: level-0 rows straight into the chunks.
+  {
+    SectionReader section(source, SectionTag::kLevel0);
+    VECTORD_RETURN_IF_ERROR(section.ExpectLength(uint64_t{count} * ix.row_bytes_));
+    uint32_t done = 0;
+    for (int c = 0; c < kChunkCount && done < count; ++c) {
+      Chunk* chunk = ix.chunks_[c].load(std::memory_order_acquire);
+      uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(chunk->slots, count - done));
+      VECTORD_RETURN_IF_ERROR(section.Read(chunk->rows, static_cast<size_t>(n) * ix.row_bytes_));
+      done += n;
+    }
+    VECTORD_RETURN_IF_ERROR(section.Finish());
+  }
+
+  // Section 3: upper-level links.
+  {
+    uint64_t expected = 0;
+    for (uint32_t slot = 0; slot < count; ++slot) {
+      expected += uint64_t{ix.LevelOf(slot)} * (ix.upper_capacity_ + 1) * 4;
+    }
+    SectionReader section(source, SectionTag::kUpperLevels);
+    VECTORD_RETURN_IF_ERROR(section.ExpectLength(expected));
+    for (uint32_t slot = 0; slot < count; ++slot) {
+      uint8_t level = ix.LevelOf(slot);
+      if (level == 0) continue;
+      size_t words = static_cast<size_t>(level) * (ix.upper_capacity_ + 1);
+      auto links = std::make_unique<uint32_t[]>(words);
+      VECTORD_RETURN_IF_ERROR(section.Read(links.get(), words * 4));
+      Location loc = ix.Locate(slot);
+      loc.chunk->upper_links[loc.offset] = std::move(links);
+    }
+    VECTORD_RETURN_IF_ERROR(section.Finish());
+  }
+
+  // Section 4: ids.
+  {
+    SectionReader section(source, SectionTag::kIds);
+    VECTORD_RETURN_IF_ERROR(section.status());
+    for (uint32_t slot = 0; slot < count; ++slot) {
+      uint32_t length;
+      VECTORD_RETURN_IF_ERROR(section.ReadU32(&length));
+      Location loc = ix.Locate(slot);
+      bool is_free = ix.StateOf(slot) == static_cast<uint8_t>(SlotState::kFree);
+      if (is_free != (length == 0)) {
+        return section.Corruption("slot " + std::to_string(slot) +
+                                  (is_free ? " is free but has an id" : " has an empty id"));
+      }
+      VECTORD_RETURN_IF_ERROR(section.ReadString(length, &loc.chunk->ids[loc.offset]));
+    }
+    VECTORD_RETURN_IF_ERROR(section.Finish());
+  }
+
+  // Section 5: payloads.
+  {
+    SectionReader section(source, SectionTag::kPayloads);
+    VECTORD_RETURN_IF_ERROR(section.status());
+    for (uint32_t slot = 0; slot < count; ++slot) {
+      Location loc = ix.Locate(slot);
+      if (!loc.chunk->nodes[loc.offset].has_payload) continue;
+      uint32_t length;
+      VECTORD_RETURN_IF_ERROR(section.ReadU32(&length));
+      VECTORD_RETURN_IF_ERROR(section.ReadString(length, &loc.chunk->payloads[loc.offset]));
+    }
+    VECTORD_RETURN_IF_ERROR(section.Finish());
+  }
+  {
+    SectionReader end(source, SectionTag::kEnd);
+    VECTORD_RETURN_IF_ERROR(end.ExpectLength(0));
+    VECTORD_RETURN_IF_ERROR(end.Finish());
+  }
+
+  // Structure: everything the CRCs cannot vouch for.
+  auto bad_slot = [&](uint32_t slot, const std::string& what) {
+    return Status::Corruption("slot " + std::to_string(slot) + ": " + what);
+  };
+  size_t live = 0;
+  for (uint32_t slot = 0; slot < count; ++slot) {
+    const uint8_t state = ix.StateOf(slot);
+    const int level = ix.LevelOf(slot);
+    const bool is_free = state == static_cast<uint8_t>(SlotState::kFree);
+    for (int l = 0; l <= level; ++l) {
+      const uint32_t* links = ix.LinksOf(slot, l);
+      const uint32_t capacity = l == 0 ? ix.level0_capacity_ : ix.upper_capacity_;
+      if (links[0] > capacity) return bad_slot(slot, "too many links");
+      if (is_free && links[0] != 0) return bad_slot(slot, "free slot has links");
+      for (uint32_t i = 0; i < links[0]; ++i) {
+        uint32_t target = links[1 + i];
+        if (target >= count || ix.StateOf(target) == static_cast<uint8_t>(SlotState::kFree) ||
+            ix.LevelOf(target) < l) {
+          return bad_slot(slot, "link to an invalid slot");
+        }
+      }
+    }
+    if (is_free) {
+      ix.free_slots_.push_back(slot);
+      continue;
+    }
+    const float* v = ix.VectorOf(slot);
+    for (uint32_t i = 0; i < options.dimension; ++i) {
+      if (!std::isfinite(v[i])) return bad_slot(slot, "non-finite vector component");
+    }
+    if (state == static_cast<uint8_t>(SlotState::kDeleted)) {
+      ix.tombstones_.push_back(slot);
+      continue;
+    }
+    ++live;
+    Location loc = ix.Locate(slot);
+    auto [it, inserted] = ix.slot_by_id_.try_emplace(loc.chunk->ids[loc.offset], slot);
+    if (!inserted) return bad_slot(slot, "duplicate id");
+  }
+  if (live != live_count) return Status::Corruption("live count does not match the slots");
+  if (!empty) {
+    if (ix.StateOf(entry_slot) == static_cast<uint8_t>(SlotState::kFree) ||
+        ix.LevelOf(entry_slot) != max_level) {
+      return Status::Corruption("entry point is not a node of the top level");
+    }
+    ix.entry_.store((static_cast<uint64_t>(max_level) << 32) | entry_slot,
+                    std::memory_order_release);
+  } else if (ix.free_slots_.size() != count) {
+    return Status::Corruption("graph has nodes but no entry point");
+  }
+  std::sort(ix.free_slots_.begin(), ix.free_slots_.end(), std::greater<>());
+  ix.live_count_.store(live, std::memory_order_release);
+  ix.tombstone_count_.store(ix.tombstones_.size(), std::memory_order_release);
+  return index;
+}
+
+}  // namespace vectord::engine

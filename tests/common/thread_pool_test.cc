@@ -1,0 +1,58 @@
+#include "common/thread_pool.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+namespace vectord {
+namespace {
+
+TEST(ThreadPool, ParallelForRunsEveryIndexExactlyOnce) {
+  ThreadPool pool(3);
+  for (size_t count : {0u, 1u, 2u, 7u, 1000u}) {
+    std::vector<std::atomic<int>> hits(count);
+    pool.ParallelFor(count, [&](size_t i) { hits[i].fetch_add(1); });
+    for (size_t i = 0; i < count; ++i) EXPECT_EQ(hits[i].load(), 1) << "index " << i;
+  }
+}
+
+TEST(ThreadPool, NestedParallelForDoesNotDeadlock) {
+  // Every worker busy in an outer loop must not stop the inner loops: the
+  // caller of ParallelFor works on its own indices.
+  ThreadPool pool(2);
+  std::atomic<int> total{0};
+  pool.ParallelFor(8, [&](size_t) { pool.ParallelFor(50, [&](size_t) { total.fetch_add(1); }); });
+  EXPECT_EQ(total.load(), 400);
+}
+
+TEST(ThreadPool, SubmittedTasksRunBeforeDestruction) {
+  std::atomic<int> ran{0};
+  {
+    ThreadPool pool(2);
+    for (int i = 0; i < 100; ++i) pool.Submit([&] { ran.fetch_add(1); });
+  }
+  EXPECT_EQ(ran.load(), 100);
+}
+
+TEST(ThreadPool, ParallelismCapIsHonoured) {
+  ThreadPool pool(4);
+  std::atomic<int> running{0}, peak{0};
+  pool.ParallelFor(
+      64,
+      [&](size_t) {
+        int now = running.fetch_add(1) + 1;
+        int old = peak.load();
+        while (now > old && !peak.compare_exchange_weak(old, now)) {
+        }
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+        running.fetch_sub(1);
+      },
+      2);
+  EXPECT_LE(peak.load(), 2);
+}
+
+}  // namespace
+}  // namespace vectord

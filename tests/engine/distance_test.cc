@@ -1,0 +1,52 @@
+#include "engine/distance.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+namespace vectord::engine {
+namespace {
+
+// Every kernel this CPU can run, against a double-precision reference, over
+// dimensions that exercise every loop and tail of the SIMD code.
+TEST(Distance, EveryKernelMatchesTheReference) {
+  size_t count = 0;
+  const KernelSet* sets = AvailableKernels(&count);
+  ASSERT_GE(count, 1u);
+  EXPECT_EQ(sets[count - 1].name, "scalar");
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> uniform(-2.0f, 2.0f);
+  std::vector<size_t> dims;
+  for (size_t d = 1; d <= 130; ++d) dims.push_back(d);
+  for (size_t d : {255u, 384u, 768u, 784u, 1000u, 1536u, 16384u}) dims.push_back(d);
+  for (size_t dim : dims) {
+    // Offset by one float so no kernel can rely on alignment.
+    std::vector<float> a(dim + 1), b(dim + 1);
+    for (auto& x : a) x = uniform(rng);
+    for (auto& x : b) x = uniform(rng);
+    const float* pa = a.data() + 1;
+    const float* pb = b.data() + 1;
+    double l2 = 0, ip = 0, magnitude = 0;
+    for (size_t i = 0; i < dim; ++i) {
+      l2 += (double{pa[i]} - pb[i]) * (double{pa[i]} - pb[i]);
+      ip += double{pa[i]} * pb[i];
+      magnitude += std::abs(double{pa[i]} * pb[i]);
+    }
+    for (size_t s = 0; s < count; ++s) {
+      SCOPED_TRACE(std::string(sets[s].name) + " dim " + std::to_string(dim));
+      EXPECT_NEAR(sets[s].l2_squared(pa, pb, dim), l2, 1e-5 * l2 + 1e-6);
+      EXPECT_NEAR(sets[s].inner_product(pa, pb, dim), ip, 1e-5 * magnitude + 1e-6);
+    }
+  }
+}
+
+TEST(Distance, ActiveKernelIsTheBestAvailable) {
+  size_t count = 0;
+  const KernelSet* sets = AvailableKernels(&count);
+  EXPECT_EQ(ActiveKernels().name, sets[0].name);
+}
+
+}  // namespace
+}  // namespace vectord::engine

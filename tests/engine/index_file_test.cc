@@ -1,0 +1,167 @@
+#include "engine/index_file.h"
+
+#include <gtest/gtest.h>
+
+#include "common/crc32c.h"
+#include "engine/hnsw_index.h"
+#include "test_vectors.h"
+
+namespace vectord::engine {
+namespace {
+
+using testing::ClusteredVectors;
+using testing::IdOf;
+using testing::VectorSet;
+
+// An index with every slot state in it: live items with and without
+// payloads, tombstones, and free (consolidated) slots.
+std::unique_ptr<HnswIndex> BuildMixedIndex(const VectorSet& base, Metric metric) {
+  IndexOptions options;
+  options.dimension = static_cast<uint32_t>(base.dim);
+  options.metric = metric;
+  options.m = 8;
+  options.ef_construction = 40;
+  options.ef_search = 33;
+  auto index = std::move(HnswIndex::Create(options)).value();
+  std::vector<std::string> ids(base.size()), payloads(base.size());
+  std::vector<ItemInput> items;
+  for (size_t i = 0; i < base.size(); ++i) {
+    ids[i] = IdOf(i);
+    payloads[i] = "{\"n\":" + std::to_string(i) + "}";
+    std::optional<std::string_view> payload;
+    if (i % 3 != 0) payload = payloads[i];
+    items.push_back({ids[i], base.row(i), payload});
+  }
+  EXPECT_TRUE(index->Upsert(items).ok());
+  std::vector<std::string_view> first(ids.begin(), ids.begin() + 10);
+  index->Remove(first);
+  index->Consolidate();
+  std::vector<std::string_view> second(ids.begin() + 10, ids.begin() + 15);
+  index->Remove(second);
+  return index;
+}
+
+std::string Serialize(const HnswIndex& index) {
+  StringSink sink;
+  EXPECT_TRUE(index.Save(sink).ok());
+  return sink.buffer();
+}
+
+TEST(IndexFile, RoundTripKeepsEverything) {
+  for (Metric metric : {Metric::kCosine, Metric::kEuclidean, Metric::kDot}) {
+    VectorSet base = ClusteredVectors(300, 12, 5, 31);
+    auto index = BuildMixedIndex(base, metric);
+    std::string bytes = Serialize(*index);
+    StringSource source(bytes);
+    auto loaded = HnswIndex::Load(source);
+    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+    HnswIndex& copy = **loaded;
+    EXPECT_EQ(copy.size(), index->size());
+    EXPECT_EQ(copy.slot_count(), index->slot_count());
+    EXPECT_EQ(copy.tombstone_count(), index->tombstone_count());
+    EXPECT_EQ(copy.options().ef_search, 33u);
+    EXPECT_EQ(copy.options().metric, metric);
+    for (size_t i = 0; i < base.size(); ++i) {
+      auto a = index->Get(IdOf(i));
+      auto b = copy.Get(IdOf(i));
+      ASSERT_EQ(a.has_value(), b.has_value()) << i;
+      if (!a) continue;
+      EXPECT_EQ(a->vector, b->vector);
+      EXPECT_EQ(a->payload, b->payload);
+    }
+    for (size_t q = 0; q < 20; ++q) {
+      SearchOptions options;
+      options.k = 7;
+      auto ra = index->Search(base.row(q * 11), options);
+      auto rb = copy.Search(base.row(q * 11), options);
+      ASSERT_TRUE(ra.ok() && rb.ok());
+      ASSERT_EQ(ra->size(), rb->size());
+      for (size_t i = 0; i < ra->size(); ++i) {
+        EXPECT_EQ((*ra)[i].id, (*rb)[i].id);
+        EXPECT_EQ((*ra)[i].distance, (*rb)[i].distance);
+      }
+    }
+    // Saving the loaded copy gives the same bytes: nothing was lost or invented.
+    EXPECT_EQ(Serialize(copy), bytes);
+    // And it keeps working as an index: free slots are reused.
+    std::vector<float> v(12, 0.5f);
+    ASSERT_TRUE(copy.Upsert(std::vector<ItemInput>{{"new", v, std::nullopt}}).ok());
+    EXPECT_EQ(copy.slot_count(), index->slot_count());
+  }
+}
+
+TEST(IndexFile, EmptyIndexRoundTrips) {
+  IndexOptions options;
+  options.dimension = 5;
+  auto index = std::move(HnswIndex::Create(options)).value();
+  std::string bytes = Serialize(*index);
+  StringSource source(bytes);
+  auto loaded = HnswIndex::Load(source);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ((*loaded)->size(), 0u);
+}
+
+TEST(IndexFile, EveryTruncationIsAnError) {
+  VectorSet base = ClusteredVectors(40, 4, 3, 32);
+  std::string bytes = Serialize(*BuildMixedIndex(base, Metric::kEuclidean));
+  for (size_t length = 0; length < bytes.size(); ++length) {
+    StringSource source(std::string_view(bytes).substr(0, length));
+    auto loaded = HnswIndex::Load(source);
+    ASSERT_FALSE(loaded.ok()) << "accepted a file cut at " << length;
+    EXPECT_EQ(loaded.status().code(), StatusCode::kCorruption);
+  }
+}
+
+TEST(IndexFile, EveryFlippedByteIsAnError) {
+  VectorSet base = ClusteredVectors(40, 4, 3, 33);
+  std::string bytes = Serialize(*BuildMixedIndex(base, Metric::kCosine));
+  for (size_t pos = 0; pos < bytes.size(); ++pos) {
+    std::string damaged = bytes;
+    damaged[pos] = static_cast<char>(damaged[pos] ^ 0x5a);
+    StringSource source(damaged);
+    auto loaded = HnswIndex::Load(source);
+    ASSERT_FALSE(loaded.ok()) << "accepted a flipped byte at " << pos;
+    EXPECT_EQ(loaded.status().code(), StatusCode::kCorruption);
+  }
+}
+
+TEST(IndexFile, TrailingBytesAreRefusedOrIgnoredExplicitly) {
+  // Load reads exactly one index; what follows belongs to the caller (the
+  // store checks that the file ends there). Reading stops at the end marker.
+  VectorSet base = ClusteredVectors(20, 4, 2, 34);
+  std::string bytes = Serialize(*BuildMixedIndex(base, Metric::kEuclidean));
+  std::string longer = bytes + "extra";
+  StringSource source(longer);
+  ASSERT_TRUE(HnswIndex::Load(source).ok());
+  EXPECT_EQ(source.position(), bytes.size());
+}
+
+// A file whose checksums are right but whose graph is not (as a buggy writer
+// or a crafted file could produce) is refused by the structural checks.
+TEST(IndexFile, ValidChecksumsDoNotExcuseABadGraph) {
+  VectorSet base = ClusteredVectors(30, 4, 2, 35);
+  std::string bytes = Serialize(*BuildMixedIndex(base, Metric::kEuclidean));
+  // Section 2 (level 0) starts after the header and section 1.
+  const size_t slots = 30;
+  const size_t section1 = 12 + slots * index_file::kNodeRecordSize + 4;
+  const size_t level0_payload = index_file::kHeaderSize + section1 + 12;
+  // Row layout: 16 floats (dim 4 padded), then count, then links.
+  const size_t row_bytes = ((16 * 4 + (1 + 16) * 4) + 63) / 64 * 64;
+  const size_t slot = 20;  // a live slot
+  const size_t link_offset = level0_payload + slot * row_bytes + 16 * 4 + 4;
+  std::string damaged = bytes;
+  uint32_t bogus = 1000000;
+  std::memcpy(damaged.data() + link_offset, &bogus, 4);
+  // Recompute the section CRC so only the structural check can catch it.
+  const size_t level0_length = slots * row_bytes;
+  uint32_t crc = crc32c::Mask(crc32c::Value(damaged.data() + level0_payload, level0_length));
+  std::memcpy(damaged.data() + level0_payload + level0_length, &crc, 4);
+  StringSource source(damaged);
+  auto loaded = HnswIndex::Load(source);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_NE(loaded.status().message().find("link to an invalid slot"), std::string::npos)
+      << loaded.status().message();
+}
+
+}  // namespace
+}  // namespace vectord::engine
