@@ -43,6 +43,16 @@ inline void PrefetchVector(const float* p) {
 #endif
 }
 
+inline void PrefetchWhole(const float* p, size_t floats) {
+#if defined(__x86_64__)
+  const char* c = reinterpret_cast<const char*>(p);
+  for (size_t off = 0; off < floats * sizeof(float); off += 64) _mm_prefetch(c + off, _MM_HINT_T0);
+#else
+  (void)p;
+  (void)floats;
+#endif
+}
+
 struct ByDistance {
   template <typename C>
   bool operator()(const C& a, const C& b) const {
@@ -393,7 +403,7 @@ void HnswIndex::SearchLayer(const float* query, uint32_t entry, float entry_dist
     }
     for (uint32_t i = 0; i < fresh; ++i) {
       uint32_t n = s.links[i];
-      if (i + 1 < fresh) PrefetchVector(VectorOf(s.links[i + 1]));
+      if (i + 1 < fresh) PrefetchWhole(VectorOf(s.links[i + 1]), options_.dimension);
       float d = Distance(query, VectorOf(n));
       if (s.results.size() < ef || d < bound) {
         s.candidates.push_back({d, n});

@@ -1,0 +1,54 @@
+// FAISS IndexHNSWFlat (Debian libfaiss-dev) as a benchmark peer, one query
+// per call as a service would issue them.
+#include <faiss/IndexHNSW.h>
+#include <omp.h>
+
+#include <vector>
+
+#include "ann_peer.h"
+
+namespace vectord::bench {
+namespace {
+
+class FaissPeer final : public AnnPeer {
+ public:
+  explicit FaissPeer(const PeerParams& p)
+      : params_(p),
+        index_(p.dim, p.m,
+               p.metric == PeerMetric::kCosine ? faiss::METRIC_INNER_PRODUCT : faiss::METRIC_L2) {
+    index_.hnsw.efConstruction = p.ef_construction;
+  }
+  std::string name() const override { return "faiss"; }
+  void Build(const float* data, size_t n, int threads) override {
+    omp_set_num_threads(threads);
+    index_.add(static_cast<faiss::Index::idx_t>(n), data);
+    omp_set_num_threads(1);
+  }
+  void SetEf(size_t ef) override { index_.hnsw.efSearch = static_cast<int>(ef); }
+  void Search(const float* q, size_t k, uint32_t* labels) override {
+    distances_.resize(k);
+    ids_.resize(k);
+    index_.search(1, q, static_cast<faiss::Index::idx_t>(k), distances_.data(), ids_.data());
+    for (size_t i = 0; i < k; ++i) labels[i] = static_cast<uint32_t>(ids_[i]);
+  }
+  size_t IndexBytes() const override {
+    size_t n = static_cast<size_t>(index_.ntotal);
+    return n * params_.dim * sizeof(float) +
+           index_.hnsw.neighbors.size() * sizeof(faiss::HNSW::storage_idx_t) +
+           index_.hnsw.offsets.size() * sizeof(size_t) + index_.hnsw.levels.size() * sizeof(int);
+  }
+
+ private:
+  PeerParams params_;
+  faiss::IndexHNSWFlat index_;
+  std::vector<float> distances_;
+  std::vector<faiss::Index::idx_t> ids_;
+};
+
+}  // namespace
+
+std::unique_ptr<AnnPeer> MakeFaissPeer(const PeerParams& params) {
+  return std::make_unique<FaissPeer>(params);
+}
+
+}  // namespace vectord::bench

@@ -1,0 +1,97 @@
+// vectord's own engine as a benchmark peer: the same HnswIndex the server
+// runs, through its public API (string ids, per-query ef).
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "ann_peer.h"
+#include "common/thread_pool.h"
+#include "engine/hnsw_index.h"
+
+namespace vectord::bench {
+namespace {
+
+class VectordPeer final : public AnnPeer {
+ public:
+  explicit VectordPeer(const PeerParams& p) : params_(p) {
+    engine::IndexOptions options;
+    options.dimension = static_cast<uint32_t>(p.dim);
+    options.metric =
+        p.metric == PeerMetric::kCosine ? engine::Metric::kCosine : engine::Metric::kEuclidean;
+    options.m = static_cast<uint32_t>(p.m);
+    options.ef_construction = static_cast<uint32_t>(p.ef_construction);
+    index_ = std::move(engine::HnswIndex::Create(options)).value();
+  }
+  std::string name() const override { return "vectord"; }
+
+  void Build(const float* data, size_t n, int threads) override {
+    if (!params_.index_cache.empty() && LoadCached(n)) return;
+    std::vector<std::string> ids(n);
+    std::vector<engine::ItemInput> items(n);
+    for (size_t i = 0; i < n; ++i) {
+      ids[i] = std::to_string(i);
+      items[i] = {ids[i], {data + i * params_.dim, params_.dim}, std::nullopt};
+    }
+    std::unique_ptr<ThreadPool> pool;
+    if (threads > 1) pool = std::make_unique<ThreadPool>(threads - 1);  // + the caller
+    Status s = index_->Upsert(items, pool.get());
+    if (!s.ok()) throw std::runtime_error(s.ToString());
+    MapLabels(n);
+    if (!params_.index_cache.empty()) {
+      engine::StringSink sink;
+      if (index_->Save(sink).ok()) {
+        std::ofstream(params_.index_cache, std::ios::binary) << sink.buffer();
+      }
+    }
+  }
+  void SetEf(size_t ef) override { ef_ = ef; }
+
+  void MapLabels(size_t n) {
+    label_of_slot_.assign(index_->slot_count(), 0);
+    for (size_t i = 0; i < n; ++i) {
+      label_of_slot_[*index_->SlotOf(std::to_string(i))] = static_cast<uint32_t>(i);
+    }
+  }
+
+  bool LoadCached(size_t n) {
+    std::ifstream in(params_.index_cache, std::ios::binary);
+    if (!in) return false;
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    engine::StringSource source(bytes);
+    auto loaded = engine::HnswIndex::Load(source);
+    if (!loaded.ok() || (*loaded)->size() != n) return false;
+    index_ = std::move(loaded).value();
+    MapLabels(n);
+    std::fprintf(stderr, "vectord: loaded the index from %s\n", params_.index_cache.c_str());
+    return true;
+  }
+  void Search(const float* q, size_t k, uint32_t* labels) override {
+    engine::SearchOptions options;
+    options.k = k;
+    options.ef = ef_;
+    options.with_payload = false;
+    auto results = index_->Search({q, params_.dim}, options);
+    const auto& r = *results;
+    for (size_t i = 0; i < r.size(); ++i) labels[i] = label_of_slot_[r[i].slot];
+  }
+  size_t IndexBytes() const override {
+    engine::MemoryUsage usage = index_->memory_usage();
+    return usage.total() - usage.id_bytes;
+  }
+
+ private:
+  PeerParams params_;
+  size_t ef_ = 10;
+  std::unique_ptr<engine::HnswIndex> index_;
+  std::vector<uint32_t> label_of_slot_;
+};
+
+}  // namespace
+
+std::unique_ptr<AnnPeer> MakeVectordPeer(const PeerParams& params) {
+  return std::make_unique<VectordPeer>(params);
+}
+
+}  // namespace vectord::bench
