@@ -1,0 +1,42 @@
+#include "store/object_store.h"
+
+namespace vectord::store {
+
+Status ValidateKey(std::string_view key) {
+  if (key.empty()) return Status::InvalidArgument("empty object key");
+  if (key.front() == '/') return Status::InvalidArgument("object key starts with '/'");
+  size_t start = 0;
+  while (start <= key.size()) {
+    size_t end = key.find('/', start);
+    if (end == std::string_view::npos) end = key.size();
+    std::string_view part = key.substr(start, end - start);
+    if (part.empty() || part == "." || part == "..") {
+      return Status::InvalidArgument("object key has an empty, '.' or '..' component: " +
+                                     std::string(key));
+    }
+    start = end + 1;
+  }
+  for (char c : key) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      return Status::InvalidArgument("object key has a control character");
+    }
+  }
+  return Status::Ok();
+}
+
+Status ObjectStore::Put(std::string_view key, std::string_view bytes) {
+  auto writer = Create(key);
+  if (!writer.ok()) return writer.status();
+  VECTORD_RETURN_IF_ERROR((*writer)->Write(bytes.data(), bytes.size()));
+  return (*writer)->Commit();
+}
+
+Result<std::string> ObjectStore::Get(std::string_view key) {
+  auto reader = Open(key);
+  if (!reader.ok()) return reader.status();
+  std::string out((*reader)->size(), '\0');
+  VECTORD_RETURN_IF_ERROR((*reader)->Read(out.data(), out.size()));
+  return out;
+}
+
+}  // namespace vectord::store
