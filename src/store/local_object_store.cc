@@ -24,7 +24,10 @@ std::string ParentOf(const std::string& path) {
 class LocalWriter final : public ObjectWriter {
  public:
   LocalWriter(int fd, std::string temp_path, std::string final_path, bool sync)
-      : fd_(fd), temp_path_(std::move(temp_path)), final_path_(std::move(final_path)), sync_(sync) {}
+      : fd_(fd),
+        temp_path_(std::move(temp_path)),
+        final_path_(std::move(final_path)),
+        sync_(sync) {}
   ~LocalWriter() override {
     if (fd_ >= 0) ::close(fd_);
     if (!committed_) ::unlink(temp_path_.c_str());
@@ -155,7 +158,8 @@ Result<std::unique_ptr<ObjectWriter>> LocalObjectStore::Create(std::string_view 
                      std::to_string(temp_counter.fetch_add(1)) + ".tmp";
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoStatus(errno, "create", temp);
-  return std::unique_ptr<ObjectWriter>(new LocalWriter(fd, std::move(temp), std::move(path), sync_));
+  return std::unique_ptr<ObjectWriter>(
+      new LocalWriter(fd, std::move(temp), std::move(path), sync_));
 }
 
 Result<std::unique_ptr<ObjectReader>> LocalObjectStore::Open(std::string_view key) {
@@ -207,7 +211,8 @@ Result<std::vector<std::string>> LocalObjectStore::List(std::string_view prefix)
       if (::stat((root_ + "/" + key).c_str(), &st) != 0) continue;
       if (S_ISDIR(st.st_mode)) {
         std::string sub = key + "/";
-        if (sub.compare(0, std::min(sub.size(), prefix.size()), prefix.substr(0, sub.size())) == 0) {
+        if (sub.compare(0, std::min(sub.size(), prefix.size()), prefix.substr(0, sub.size())) ==
+            0) {
           status = walk(sub);
           if (!status.ok()) break;
         }

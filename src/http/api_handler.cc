@@ -1,0 +1,283 @@
+#include "http/api_handler.h"
+
+#include "common/log.h"
+#include "http/json_writer.h"
+#include "http/request_decoding.h"
+
+namespace vectord::http {
+namespace {
+
+constexpr std::string_view kJson = "application/json";
+
+HttpResponse Json(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.content_type = kJson;
+  r.body = std::move(body);
+  return r;
+}
+
+int StatusFor(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kOk: return 200;
+    case StatusCode::kInvalidArgument: return 400;
+    case StatusCode::kNotFound: return 404;
+    case StatusCode::kAlreadyExists: return 409;
+    case StatusCode::kNoSpace: return 507;
+    case StatusCode::kUnavailable: return 503;
+    case StatusCode::kCorruption:
+    case StatusCode::kIOError:
+    case StatusCode::kInternal: return 500;
+  }
+  return 500;
+}
+
+HttpResponse FromStatus(const Status& s) {
+  if (StatusFor(s) == 500) {
+    LogError("internal_error", {{"error", s.ToString()}});
+    return ApiHandler::Error(500, "internal");
+  }
+  return ApiHandler::Error(StatusFor(s), s.message());
+}
+
+void WriteParams(JsonWriter& w, const service::IndexParams& p) {
+  w.Key("params").BeginObject();
+  w.Key("name").String(p.name);
+  w.Key("dimension").Int(p.dimension);
+  w.Key("m").Int(p.m);
+  w.Key("ef_search").Int(p.ef_search);
+  w.Key("distance").String(engine::MetricName(p.metric));
+  w.Key("ef_construction").Int(p.ef_construction);
+  w.EndObject();
+}
+
+std::string IndexInfo(const service::Index& index) {
+  JsonWriter w;
+  w.BeginObject();
+  WriteParams(w, index.params());
+  w.Key("length").Int(static_cast<int64_t>(index.size()));
+  w.EndObject();
+  return std::move(w).Finish();
+}
+
+// Splits "/a/b/c" into {"a","b","c"}; an empty segment (double or trailing
+// slash) is kept so that it fails to match, as in the seed's router.
+std::vector<std::string_view> Segments(std::string_view path) {
+  std::vector<std::string_view> out;
+  if (path.empty() || path.front() != '/') return out;
+  path.remove_prefix(1);
+  size_t start = 0;
+  while (true) {
+    size_t slash = path.find('/', start);
+    if (slash == std::string_view::npos) {
+      out.push_back(path.substr(start));
+      break;
+    }
+    out.push_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+  return out;
+}
+
+std::string PercentDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+HttpResponse MethodNotAllowed(std::string_view allow) {
+  HttpResponse r;
+  r.status = 405;
+  r.headers.emplace_back("Allow", std::string(allow));
+  return r;
+}
+
+// Compares in time that depends only on the lengths, so the token cannot be
+// guessed byte by byte from response times.
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  size_t n = std::max(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) {
+    unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+    unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+    diff |= x ^ y;
+  }
+  return diff == 0;
+}
+
+}  // namespace
+
+ApiHandler::ApiHandler(service::Registry* registry, ApiOptions options,
+                       const std::atomic<bool>* ready, std::function<std::string()> metrics_text)
+    : registry_(registry),
+      options_(std::move(options)),
+      ready_(ready),
+      metrics_text_(std::move(metrics_text)) {}
+
+HttpResponse ApiHandler::Error(int status, std::string_view message) {
+  HttpResponse r;
+  r.status = status;
+  r.content_type = "text/plain; charset=utf-8";
+  r.body.assign(message);
+  r.body += '\n';
+  return r;
+}
+
+bool ApiHandler::Authorized(const HttpRequest& request) const {
+  if (options_.auth_token.empty()) return true;
+  if (request.method == "GET" && (request.path == "/health" || request.path == "/ready")) {
+    return true;
+  }
+  constexpr std::string_view kBearer = "Bearer ";
+  std::string_view header = request.authorization;
+  if (header.size() < kBearer.size() || header.substr(0, kBearer.size()) != kBearer) return false;
+  return ConstantTimeEquals(header.substr(kBearer.size()), options_.auth_token);
+}
+
+HttpResponse ApiHandler::Handle(HttpRequest& request) const {
+  if (!Authorized(request)) {
+    HttpResponse r = Error(401, "unauthorized");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    r.route = "unauthorized";
+    return r;
+  }
+  return Route(request);
+}
+
+HttpResponse ApiHandler::Route(HttpRequest& request) const {
+  const std::string& method = request.method;
+  std::vector<std::string_view> seg = Segments(request.path);
+  auto with_route = [](HttpResponse r, std::string route) {
+    r.route = std::move(route);
+    return r;
+  };
+
+  if (seg.size() == 1 && seg[0] == "health") {
+    if (method != "GET") return with_route(MethodNotAllowed("GET"), "/health");
+    return with_route(Json(200, "{\"status\":\"ok\"}\n"), "GET /health");
+  }
+  if (seg.size() == 1 && seg[0] == "ready") {
+    if (method != "GET") return with_route(MethodNotAllowed("GET"), "/ready");
+    bool ready = ready_ == nullptr || ready_->load(std::memory_order_acquire);
+    return with_route(ready ? Json(200, "{\"status\":\"ready\"}\n") : Error(503, "loading indexes"),
+                      "GET /ready");
+  }
+  if (seg.size() == 1 && seg[0] == "metrics" && metrics_text_) {
+    if (method != "GET") return with_route(MethodNotAllowed("GET"), "/metrics");
+    HttpResponse r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = metrics_text_();
+    return with_route(std::move(r), "GET /metrics");
+  }
+  if (seg.size() >= 2 && seg[0] == "vectors" && seg[1] == "index") {
+    if (seg.size() == 2) {
+      if (method == "POST") return with_route(CreateIndex(request), "POST /vectors/index");
+      if (method == "GET") return with_route(ListIndexes(), "GET /vectors/index");
+      return with_route(MethodNotAllowed("GET, POST"), "/vectors/index");
+    }
+    if (!seg[2].empty()) {
+      std::string name = PercentDecode(seg[2]);
+      if (seg.size() == 3) {
+        if (method == "GET") return with_route(GetIndex(name), "GET /vectors/index/{name}");
+        if (method == "DELETE") return with_route(DropIndex(name), "DELETE /vectors/index/{name}");
+        return with_route(MethodNotAllowed("GET, DELETE"), "/vectors/index/{name}");
+      }
+      if (seg.size() == 4 && seg[3] == "add") {
+        if (method == "POST") {
+          return with_route(AddItems(name, request), "POST /vectors/index/{name}/add");
+        }
+        return with_route(MethodNotAllowed("POST"), "/vectors/index/{name}/add");
+      }
+      if (seg.size() == 4 && seg[3] == "search") {
+        if (method == "POST") {
+          return with_route(Search(name, request), "POST /vectors/index/{name}/search");
+        }
+        return with_route(MethodNotAllowed("POST"), "/vectors/index/{name}/search");
+      }
+    }
+  }
+  return with_route(Error(404, "404 page not found"), "unmatched");
+}
+
+HttpResponse ApiHandler::CreateIndex(HttpRequest& request) const {
+  auto spec = DecodeCreate(request.body);
+  if (!spec.ok()) return FromStatus(spec.status());
+  auto index = registry_->Create(*spec);
+  if (!index.ok()) return FromStatus(index.status());
+  return Json(201, IndexInfo(**index));
+}
+
+HttpResponse ApiHandler::ListIndexes() const {
+  std::vector<std::string> names = registry_->Names();
+  JsonWriter w;
+  w.BeginObject().Key("names").BeginArray();
+  for (const std::string& n : names) w.String(n);
+  w.EndArray().Key("count").Int(static_cast<int64_t>(names.size())).EndObject();
+  return Json(200, std::move(w).Finish());
+}
+
+HttpResponse ApiHandler::GetIndex(std::string_view name) const {
+  auto index = registry_->Find(name);
+  if (!index) return Error(404, "not found");
+  return Json(200, IndexInfo(*index));
+}
+
+HttpResponse ApiHandler::DropIndex(std::string_view name) const {
+  Status s = registry_->Drop(name);
+  if (!s.ok()) return FromStatus(s);
+  HttpResponse r;
+  r.status = 204;
+  return r;
+}
+
+HttpResponse ApiHandler::AddItems(std::string_view name, HttpRequest& request) const {
+  auto index = registry_->Find(name);  // checked before the body, as the seed does
+  if (!index) return Error(404, "not found");
+  auto items = DecodeAdd(request.body);
+  if (!items.ok()) return FromStatus(items.status());
+  auto length = registry_->Add(index, *items);
+  if (!length.ok()) return FromStatus(length.status());
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("added").Int(static_cast<int64_t>(items->size()));
+  w.Key("length").Int(static_cast<int64_t>(*length));
+  w.EndObject();
+  return Json(200, std::move(w).Finish());
+}
+
+HttpResponse ApiHandler::Search(std::string_view name, HttpRequest& request) const {
+  auto index = registry_->Find(name);
+  if (!index) return Error(404, "not found");
+  auto spec = DecodeSearch(request.body);
+  if (!spec.ok()) return FromStatus(spec.status());
+  auto results = index->Search(*spec);
+  if (!results.ok()) return FromStatus(results.status());
+  JsonWriter w;
+  w.BeginObject().Key("results").BeginArray();
+  for (const engine::SearchResult& r : *results) {
+    w.BeginObject();
+    w.Key("id").String(r.id);
+    w.Key("distance").Float(r.distance);
+    if (r.payload) w.Key("metadata").Raw(*r.payload);
+    if (spec->include_vector) w.Key("vector").FloatArray(r.vector);
+    w.EndObject();
+  }
+  w.EndArray().EndObject();
+  return Json(200, std::move(w).Finish());
+}
+
+}  // namespace vectord::http

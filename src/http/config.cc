@@ -1,0 +1,275 @@
+#include "http/config.h"
+
+#include <toml++/toml.h>
+
+#include <charconv>
+#include <fstream>
+#include <functional>
+
+namespace vectord::http {
+namespace {
+
+Status KeyError(std::string_view key, std::string_view what) {
+  return Status::InvalidArgument("config: " + std::string(key) + ": " + std::string(what));
+}
+
+Status ParseUint(std::string_view key, std::string_view text, uint64_t max, uint32_t* out) {
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || v > max) {
+    return KeyError(key, "expected a whole number up to " + std::to_string(max) + ", got '" +
+                             std::string(text) + "'");
+  }
+  *out = static_cast<uint32_t>(v);
+  return Status::Ok();
+}
+
+Status ParseBool(std::string_view key, std::string_view text, bool* out) {
+  if (text == "true" || text == "1" || text == "yes") {
+    *out = true;
+  } else if (text == "false" || text == "0" || text == "no") {
+    *out = false;
+  } else {
+    return KeyError(key, "expected true or false, got '" + std::string(text) + "'");
+  }
+  return Status::Ok();
+}
+
+// One setting: its names in each source and how to apply a textual value.
+struct Setting {
+  std::string_view toml_table;  // "vectord" or "auth"
+  std::string_view toml_key;
+  std::string_view env;
+  std::string_view flag;
+  bool is_bool = false;
+  bool is_number = false;
+  std::function<Status(Config&, std::string_view key, std::string_view value)> apply;
+};
+
+std::vector<Setting> Settings() {
+  auto text = [](std::string Config::*field) {
+    return [field](Config& c, std::string_view, std::string_view v) {
+      c.*field = std::string(v);
+      return Status::Ok();
+    };
+  };
+  auto number = [](uint32_t Config::*field, uint64_t max) {
+    return [field, max](Config& c, std::string_view key, std::string_view v) {
+      return ParseUint(key, v, max, &(c.*field));
+    };
+  };
+  return {
+      {"vectord", "bind", "VECTORD_BIND", "--bind", false, false, text(&Config::bind)},
+      {"vectord", "storaged_url", "VECTORD_STORAGED_URL", "--storaged-url", false, false,
+       text(&Config::storaged_url)},
+      {"vectord", "data_dir", "VECTORD_DATA_DIR", "--data-dir", false, false,
+       text(&Config::data_dir)},
+      {"vectord", "ephemeral", "VECTORD_EPHEMERAL", "--ephemeral", true, false,
+       [](Config& c, std::string_view key, std::string_view v) {
+         return ParseBool(key, v, &c.ephemeral);
+       }},
+      {"vectord", "fsync", "VECTORD_FSYNC", "--fsync", false, false,
+       [](Config& c, std::string_view key, std::string_view v) {
+         if (v == "always") {
+           c.fsync = FsyncPolicy::kAlways;
+         } else if (v == "interval") {
+           c.fsync = FsyncPolicy::kInterval;
+         } else {
+           return KeyError(key,
+                           "expected \"always\" or \"interval\", got '" + std::string(v) + "'");
+         }
+         return Status::Ok();
+       }},
+      {"vectord", "fsync_interval_ms", "VECTORD_FSYNC_INTERVAL_MS", "--fsync-interval-ms", false,
+       true, number(&Config::fsync_interval_ms, 60000)},
+      {"vectord", "snapshot_delay_ms", "VECTORD_SNAPSHOT_DELAY_MS", "--snapshot-delay-ms", false,
+       true, number(&Config::snapshot_delay_ms, 3600000)},
+      {"vectord", "log_level", "VECTORD_LOG_LEVEL", "--log-level", false, false,
+       [](Config& c, std::string_view key, std::string_view v) {
+         if (v != "debug" && v != "info" && v != "warn" && v != "error") {
+           return KeyError(key,
+                           "expected debug, info, warn or error, got '" + std::string(v) + "'");
+         }
+         c.log_level = std::string(v);
+         return Status::Ok();
+       }},
+      {"vectord", "workers", "VECTORD_WORKERS", "--workers", false, true,
+       number(&Config::workers, 1024)},
+      {"vectord", "io_threads", "VECTORD_IO_THREADS", "--io-threads", false, true,
+       number(&Config::io_threads, 64)},
+      {"vectord", "header_timeout_ms", "VECTORD_HEADER_TIMEOUT_MS", "--header-timeout-ms", false,
+       true, number(&Config::header_timeout_ms, 3600000)},
+      {"vectord", "body_timeout_ms", "VECTORD_BODY_TIMEOUT_MS", "--body-timeout-ms", false, true,
+       number(&Config::body_timeout_ms, 3600000)},
+      {"vectord", "idle_timeout_ms", "VECTORD_IDLE_TIMEOUT_MS", "--idle-timeout-ms", false, true,
+       number(&Config::idle_timeout_ms, 3600000)},
+      {"auth", "token", "VECTORD_AUTH_TOKEN", "--auth-token", false, false,
+       text(&Config::auth_token)},
+  };
+}
+
+Status ApplyToml(Config& config, const std::vector<Setting>& settings) {
+  std::ifstream probe(config.config_path);
+  if (!probe) {
+    if (config.config_path_explicit) {
+      return KeyError("-config", "cannot read '" + config.config_path + "'");
+    }
+    return Status::Ok();  // the default file is optional
+  }
+  toml::table root;
+  try {
+    root = toml::parse_file(config.config_path);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    return Status::InvalidArgument("config: " + config.config_path + ":" +
+                                   std::to_string(where.line) + ":" + std::to_string(where.column) +
+                                   ": " + std::string(e.description()));
+  }
+  for (const Setting& s : settings) {
+    const toml::node* node = root[s.toml_table][s.toml_key].node();
+    if (node == nullptr) continue;
+    std::string key = std::string(s.toml_table) + "." + std::string(s.toml_key);
+    std::string value;
+    if (s.is_bool) {
+      auto b = node->value<bool>();
+      if (!b) return KeyError(key, "expected true or false");
+      value = *b ? "true" : "false";
+    } else if (s.is_number) {
+      auto n = node->value<int64_t>();
+      if (!n || *n < 0) return KeyError(key, "expected a whole number");
+      value = std::to_string(*n);
+    } else {
+      auto str = node->value<std::string>();
+      if (!str) return KeyError(key, "expected a string");
+      value = *str;
+    }
+    VECTORD_RETURN_IF_ERROR(s.apply(config, key, value));
+  }
+  return Status::Ok();
+}
+
+Status ParseBind(Config& config) {
+  const std::string& bind = config.bind;
+  size_t colon = bind.rfind(':');
+  if (colon == std::string::npos) {
+    return KeyError("vectord.bind", "expected host:port, got '" + bind + "'");
+  }
+  std::string host = bind.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty()) host = "0.0.0.0";
+  uint32_t port = 0;
+  Status s = ParseUint("vectord.bind", std::string_view(bind).substr(colon + 1), 65535, &port);
+  if (!s.ok()) return KeyError("vectord.bind", "expected host:port, got '" + bind + "'");
+  config.host = host;
+  config.port = static_cast<uint16_t>(port);
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string Config::Describe() const {
+  std::string out =
+      "config=" + config_path + " bind=" + bind + " data_dir=" + data_dir +
+      " ephemeral=" + (ephemeral ? "true" : "false") +
+      " storaged_url=" + (storaged_url.empty() ? "\"\"" : storaged_url) +
+      " fsync=" + (fsync == FsyncPolicy::kAlways ? "always" : "interval") +
+      " fsync_interval_ms=" + std::to_string(fsync_interval_ms) +
+      " snapshot_delay_ms=" + std::to_string(snapshot_delay_ms) +
+      " workers=" + std::to_string(workers) + " io_threads=" + std::to_string(io_threads) +
+      " auth_token=" + (auth_token.empty() ? "\"\"" : "***") + " log_level=" + log_level;
+  return out;
+}
+
+std::string ConfigUsage() {
+  std::string out =
+      "usage: vectord [-config PATH | --config PATH] [--flag value ...]\n\n"
+      "Settings (flag, environment variable, [table] key in the TOML file):\n";
+  for (const Setting& s : Settings()) {
+    out += "  " + std::string(s.flag) + (s.is_bool ? "" : " VALUE") + "\t" + std::string(s.env) +
+           "\t[" + std::string(s.toml_table) + "] " + std::string(s.toml_key) + "\n";
+  }
+  return out;
+}
+
+Result<Config> LoadConfig(const std::vector<std::string>& args,
+                          const std::map<std::string, std::string>& environment) {
+  Config config;
+  const std::vector<Setting> settings = Settings();
+
+  // Pass 1: where the file is. Go's flag package spelled it -config; both
+  // -config and --config, with a space or '=', are accepted.
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string_view a = args[i];
+    for (std::string_view name : {"-config", "--config"}) {
+      if (a == name) {
+        if (i + 1 >= args.size()) return KeyError(name, "needs a path");
+        config.config_path = args[i + 1];
+        config.config_path_explicit = true;
+      } else if (a.size() > name.size() &&
+                 a.substr(0, name.size() + 1) == std::string(name) + "=") {
+        config.config_path = std::string(a.substr(name.size() + 1));
+        config.config_path_explicit = true;
+      }
+    }
+  }
+  if (!config.config_path_explicit) {
+    if (auto it = environment.find("VECTORD_CONFIG"); it != environment.end()) {
+      config.config_path = it->second;
+      config.config_path_explicit = true;
+    }
+  }
+  VECTORD_RETURN_IF_ERROR(ApplyToml(config, settings));
+
+  for (const Setting& s : settings) {
+    auto it = environment.find(std::string(s.env));
+    if (it != environment.end()) VECTORD_RETURN_IF_ERROR(s.apply(config, s.env, it->second));
+  }
+
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string_view a = args[i];
+    if (a == "-config" || a == "--config") {
+      ++i;
+      continue;
+    }
+    if (a.rfind("-config=", 0) == 0 || a.rfind("--config=", 0) == 0) continue;
+    std::string_view name = a, value;
+    bool has_value = false;
+    if (size_t eq = a.find('='); eq != std::string_view::npos) {
+      name = a.substr(0, eq);
+      value = a.substr(eq + 1);
+      has_value = true;
+    }
+    const Setting* match = nullptr;
+    for (const Setting& s : settings) {
+      if (name == s.flag) match = &s;
+    }
+    if (match == nullptr) return KeyError(a, "unknown flag (see --help)");
+    if (!has_value) {
+      if (match->is_bool) {
+        value = "true";
+      } else {
+        if (i + 1 >= args.size()) return KeyError(name, "needs a value");
+        value = args[++i];
+      }
+    }
+    VECTORD_RETURN_IF_ERROR(match->apply(config, name, value));
+  }
+
+  VECTORD_RETURN_IF_ERROR(ParseBind(config));
+  if (!config.ephemeral && config.data_dir.empty()) {
+    return KeyError("vectord.data_dir", "must not be empty unless vectord.ephemeral is true");
+  }
+  if (!config.storaged_url.empty()) {
+    return KeyError("vectord.storaged_url",
+                    "the S3 object-store backend is not available in this build yet; leave it "
+                    "empty to persist to data_dir");
+  }
+  if (config.fsync_interval_ms == 0) {
+    return KeyError("vectord.fsync_interval_ms", "must be at least 1");
+  }
+  return config;
+}
+
+}  // namespace vectord::http

@@ -1,0 +1,53 @@
+// Config: vectord's settings, from the lakehouse TOML file, environment
+// variables and command-line flags (later sources win: defaults < file <
+// environment < flags). See the configuration reference in README.md.
+//
+// LoadConfig never exits; main() prints the error (which names the key) and
+// exits with code 2.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace vectord::http {
+
+enum class FsyncPolicy { kAlways, kInterval };
+
+struct Config {
+  std::string config_path = "lakehouse.toml";
+  bool config_path_explicit = false;
+
+  std::string bind = "127.0.0.1:8090";
+  std::string host = "127.0.0.1";  // parsed from bind
+  uint16_t port = 8090;
+  std::string storaged_url;  // empty: no object store
+  std::string data_dir = "./data";
+  bool ephemeral = false;  // no persistence at all (development)
+  FsyncPolicy fsync = FsyncPolicy::kAlways;
+  uint32_t fsync_interval_ms = 100;
+  uint32_t snapshot_delay_ms = 500;
+  std::string auth_token;
+  std::string log_level = "info";
+  uint32_t workers = 0;  // 0: one per core
+  uint32_t io_threads = 1;
+  uint32_t header_timeout_ms = 30000;
+  uint32_t body_timeout_ms = 120000;
+  uint32_t idle_timeout_ms = 60000;
+
+  // "key=value ..." with secrets masked, for the start-up log line.
+  std::string Describe() const;
+};
+
+// `environment` maps variable names to values (main passes the process's).
+Result<Config> LoadConfig(const std::vector<std::string>& args,
+                          const std::map<std::string, std::string>& environment);
+
+// Usage text for --help.
+std::string ConfigUsage();
+
+}  // namespace vectord::http

@@ -1,0 +1,243 @@
+#include "http/http_server.h"
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <optional>
+
+#include "common/log.h"
+
+namespace vectord::http {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+struct HttpServer::Impl {
+  ServerOptions options;
+  const ApiHandler* handler;
+  ThreadPool* workers;
+  RequestObserver observer;
+  net::io_context io;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  tcp::acceptor acceptor{net::make_strand(io)};
+  std::vector<std::thread> threads;
+  std::atomic<bool> draining{false};
+  std::atomic<int64_t> in_flight{0};
+  std::atomic<uint64_t> next_request_id{1};
+
+  void Accept();
+};
+
+namespace {
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, HttpServer::Impl& server)
+      : stream_(std::move(socket)), server_(server) {}
+
+  void Start() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
+  }
+
+ private:
+  void ReadHeader() {
+    parser_.emplace();
+    parser_->body_limit(server_.options.body_limit);
+    parser_->header_limit(static_cast<std::uint32_t>(server_.options.header_limit));
+    stream_.expires_after(first_request_ ? server_.options.header_timeout
+                                         : server_.options.idle_timeout);
+    bhttp::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    first_request_ = false;
+    if (ec) return OnReadError(ec);
+    auto& request = parser_->get();
+    if (beast::iequals(request[bhttp::field::expect], "100-continue")) {
+      // Clients such as curl wait for this before sending a large body.
+      auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_,
+                                                                       request.version());
+      bhttp::async_write(stream_, *cont,
+                         [self = shared_from_this(), cont](beast::error_code wec, size_t) {
+                           if (wec) return self->Close();
+                           self->ReadBody();
+                         });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    stream_.expires_after(server_.options.body_timeout);
+    bhttp::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
+  }
+
+  void OnReadError(beast::error_code ec) {
+    if (ec == bhttp::error::end_of_stream || ec == net::error::eof ||
+        ec == net::error::connection_reset || ec == beast::error::timeout ||
+        ec == net::error::operation_aborted) {
+      return Close();
+    }
+    if (ec == bhttp::error::body_limit) return Reject(413, "body too large");
+    if (ec == bhttp::error::header_limit) return Reject(431, "request header fields too large");
+    return Reject(400, "bad request: " + ec.message());
+  }
+
+  void OnBody(beast::error_code ec) {
+    if (ec) return OnReadError(ec);
+    stream_.expires_never();
+    bhttp::request<bhttp::string_body> raw = parser_->release();
+    keep_alive_ = raw.keep_alive();
+    auto request = std::make_shared<HttpRequest>();
+    request->method = std::string(raw.method_string());
+    std::string_view target = raw.target();
+    size_t q = target.find('?');
+    request->path = std::string(target.substr(0, q));
+    if (q != std::string_view::npos) request->query = std::string(target.substr(q + 1));
+    request->authorization = std::string(raw[bhttp::field::authorization]);
+    request->body = std::move(raw.body());
+    version_ = raw.version();
+
+    server_.in_flight.fetch_add(1, std::memory_order_acq_rel);
+    auto started = std::chrono::steady_clock::now();
+    server_.workers->Submit([self = shared_from_this(), request, started] {
+      HttpResponse response = self->server_.handler->Handle(*request);
+      double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      if (self->server_.observer) self->server_.observer(*request, response, seconds);
+      net::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
+        self->Write(std::move(response), true);
+      });
+    });
+  }
+
+  // Answers a request that could not be read, then closes.
+  void Reject(int status, const std::string& message) {
+    keep_alive_ = false;
+    HttpResponse response = ApiHandler::Error(status, message);
+    response.route = "rejected";
+    if (server_.observer) server_.observer(HttpRequest{}, response, 0.0);
+    Write(std::move(response), false);
+  }
+
+  void Write(HttpResponse response, bool counted) {
+    const bool close = !keep_alive_ || server_.draining.load(std::memory_order_acquire);
+    response_.emplace(static_cast<bhttp::status>(response.status), version_ == 0 ? 11 : version_);
+    auto& res = *response_;
+    res.set(bhttp::field::server, "vectord");
+    if (!response.content_type.empty()) res.set(bhttp::field::content_type, response.content_type);
+    for (const auto& [name, value] : response.headers) res.set(name, value);
+    res.body() = std::move(response.body);
+    res.keep_alive(!close);
+    res.prepare_payload();
+    stream_.expires_after(server_.options.body_timeout);
+    bhttp::async_write(stream_, res,
+                       [self = shared_from_this(), close, counted](beast::error_code ec, size_t) {
+                         if (counted)
+                           self->server_.in_flight.fetch_sub(1, std::memory_order_acq_rel);
+                         self->response_.reset();
+                         if (ec || close) return self->Close();
+                         self->ReadHeader();
+                       });
+  }
+
+  void Close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  HttpServer::Impl& server_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<bhttp::response<bhttp::string_body>> response_;
+  bool keep_alive_ = true;
+  bool first_request_ = true;
+  unsigned version_ = 11;
+};
+
+}  // namespace
+
+void HttpServer::Impl::Accept() {
+  acceptor.async_accept(net::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec) {
+      if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+      LogWarn("accept_failed", {{"error", ec.message()}});
+    } else {
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      std::make_shared<Session>(std::move(socket), *this)->Start();
+    }
+    if (acceptor.is_open()) Accept();
+  });
+}
+
+HttpServer::HttpServer(ServerOptions options, const ApiHandler* handler, ThreadPool* workers,
+                       RequestObserver observer)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+  impl_->handler = handler;
+  impl_->workers = workers;
+  impl_->observer = std::move(observer);
+}
+
+HttpServer::~HttpServer() { Stop(); }
+
+Status HttpServer::Start() {
+  beast::error_code ec;
+  auto address = net::ip::make_address(impl_->options.host, ec);
+  if (ec) return Status::InvalidArgument("bind: bad address '" + impl_->options.host + "'");
+  tcp::endpoint endpoint(address, impl_->options.port);
+  auto& acceptor = impl_->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::Unavailable("bind " + impl_->options.host + ":" +
+                               std::to_string(impl_->options.port) + ": " + ec.message());
+  }
+  bound_port_ = acceptor.local_endpoint().port();
+  impl_->work.emplace(impl_->io.get_executor());
+  impl_->Accept();
+  for (size_t i = 0; i < std::max<size_t>(1, impl_->options.io_threads); ++i) {
+    impl_->threads.emplace_back([this] { impl_->io.run(); });
+  }
+  return Status::Ok();
+}
+
+void HttpServer::BeginShutdown() {
+  impl_->draining.store(true, std::memory_order_release);
+  net::post(impl_->acceptor.get_executor(), [this] {
+    beast::error_code ignored;
+    impl_->acceptor.close(ignored);
+  });
+}
+
+bool HttpServer::WaitIdle(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (impl_->in_flight.load(std::memory_order_acquire) > 0) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+void HttpServer::Stop() {
+  if (!impl_) return;
+  impl_->work.reset();
+  impl_->io.stop();
+  for (auto& t : impl_->threads) {
+    if (t.joinable()) t.join();
+  }
+  impl_->threads.clear();
+}
+
+}  // namespace vectord::http

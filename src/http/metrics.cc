@@ -1,0 +1,89 @@
+#include "http/metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <set>
+
+namespace vectord::http {
+
+Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
+  requests_ = &prometheus::BuildCounter()
+                   .Name("vectord_http_requests_total")
+                   .Help("HTTP requests answered, by route template and status code")
+                   .Register(*registry_);
+  latency_ = &prometheus::BuildHistogram()
+                  .Name("vectord_http_request_duration_seconds")
+                  .Help("Time from a request's last byte read to its response, by route")
+                  .Register(*registry_);
+  indexes_ = &prometheus::BuildGauge()
+                  .Name("vectord_indexes")
+                  .Help("Number of indexes")
+                  .Register(*registry_)
+                  .Add({});
+  items_ = &prometheus::BuildGauge()
+                .Name("vectord_index_items")
+                .Help("Live items per index")
+                .Register(*registry_);
+  auto counter = [&](const char* name, const char* help) {
+    return &prometheus::BuildCounter().Name(name).Help(help).Register(*registry_).Add({});
+  };
+  snapshots_ = counter("vectord_snapshots_total", "Index snapshots written since start");
+  snapshot_failures_ = counter("vectord_snapshot_failures_total", "Index snapshots that failed");
+  snapshot_bytes_ = counter("vectord_snapshot_bytes_total", "Bytes written by snapshots");
+  snapshot_last_seconds_ = &prometheus::BuildGauge()
+                                .Name("vectord_snapshot_last_seconds")
+                                .Help("Duration of the last snapshot")
+                                .Register(*registry_)
+                                .Add({});
+}
+
+Metrics::~Metrics() = default;
+
+void Metrics::ObserveRequest(const std::string& route, int status, double seconds) {
+  requests_->Add({{"route", route}, {"code", std::to_string(status)}}).Increment();
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+      0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
+  latency_->Add({{"route", route}}, kBuckets).Observe(seconds);
+}
+
+std::string Metrics::Render(const service::Registry& registry,
+                            const service::SnapshotPersister* persister) {
+  std::lock_guard lock(render_mutex_);
+  std::vector<std::string> names = registry.Names();
+  indexes_->Set(static_cast<double>(names.size()));
+  std::set<std::string> present;
+  for (const std::string& name : names) {
+    auto index = registry.Find(name);
+    if (!index) continue;
+    present.insert(name);
+    auto [it, inserted] = item_gauges_.try_emplace(name, nullptr);
+    if (inserted) it->second = &items_->Add({{"index", name}});
+    it->second->Set(static_cast<double>(index->size()));
+  }
+  for (auto it = item_gauges_.begin(); it != item_gauges_.end();) {
+    if (present.count(it->first) == 0) {
+      items_->Remove(it->second);
+      it = item_gauges_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (persister != nullptr) {
+    service::PersisterStats stats = persister->stats();
+    // The persister keeps running totals; counters take the growth since
+    // the last scrape.
+    snapshots_->Increment(static_cast<double>(stats.snapshots - counted_.snapshots));
+    snapshot_failures_->Increment(static_cast<double>(stats.failures - counted_.failures));
+    snapshot_bytes_->Increment(static_cast<double>(stats.bytes_written - counted_.bytes_written));
+    snapshot_last_seconds_->Set(stats.last_snapshot_seconds);
+    counted_ = stats;
+  }
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+}  // namespace vectord::http

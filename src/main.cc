@@ -1,0 +1,151 @@
+// vectord: the vector-search service of the lakehouse. Wires the layers
+// together: config -> storage -> registry + persister -> HTTP server, then
+// waits for SIGINT/SIGTERM and shuts down gracefully (stop accepting, finish
+// in-flight requests, write every pending snapshot, exit 0).
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/log.h"
+#include "common/thread_pool.h"
+#include "http/api_handler.h"
+#include "http/config.h"
+#include "http/http_server.h"
+#include "http/metrics.h"
+#include "service/index_registry.h"
+#include "service/snapshot_persister.h"
+#include "store/local_object_store.h"
+
+extern char** environ;
+
+namespace vectord {
+namespace {
+
+LogLevel ParseLevel(const std::string& name) {
+  if (name == "debug") return LogLevel::kDebug;
+  if (name == "warn") return LogLevel::kWarn;
+  if (name == "error") return LogLevel::kError;
+  return LogLevel::kInfo;
+}
+
+int Run(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (const std::string& a : args) {
+    if (a == "-h" || a == "--help" || a == "-help") {
+      std::fputs(http::ConfigUsage().c_str(), stdout);
+      return 0;
+    }
+  }
+  std::map<std::string, std::string> environment;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const char* eq = std::strchr(*e, '=');
+    if (eq != nullptr)
+      environment.emplace(std::string(*e, static_cast<size_t>(eq - *e)), std::string(eq + 1));
+  }
+  auto config = http::LoadConfig(args, environment);
+  if (!config.ok()) {
+    std::fprintf(stderr, "vectord: %s\n", config.status().message().c_str());
+    return 2;
+  }
+  SetLogLevel(ParseLevel(config->log_level));
+
+  // Signals are taken by sigwait below; block them before any thread starts
+  // so that every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  LogInfo("starting", {{"config", config->Describe()}});
+
+  ThreadPool workers(config->workers);
+  service::Registry registry(&workers);
+  std::unique_ptr<store::LocalObjectStore> object_store;
+  std::unique_ptr<service::SnapshotPersister> persister;
+  if (!config->ephemeral) {
+    auto opened = store::LocalObjectStore::Open(config->data_dir, /*sync=*/true);
+    if (!opened.ok()) {
+      LogError("storage_failed",
+               {{"data_dir", config->data_dir}, {"error", opened.status().ToString()}});
+      return 1;
+    }
+    object_store = std::move(opened).value();
+    persister = std::make_unique<service::SnapshotPersister>(
+        object_store.get(),
+        service::PersisterOptions{std::chrono::milliseconds(config->snapshot_delay_ms)});
+  } else {
+    LogWarn("ephemeral", {{"note", "no persistence: every index is lost at exit"}});
+  }
+
+  std::atomic<bool> ready{false};
+  http::Metrics metrics;
+  http::ApiHandler handler(&registry, http::ApiOptions{config->auth_token}, &ready,
+                           [&] { return metrics.Render(registry, persister.get()); });
+  std::atomic<uint64_t> request_ids{0};
+  auto observe = [&](const http::HttpRequest& request, const http::HttpResponse& response,
+                     double seconds) {
+    metrics.ObserveRequest(response.route, response.status, seconds);
+    LogInfo("request", {{"id", request_ids.fetch_add(1) + 1},
+                        {"method", request.method},
+                        {"path", request.path},
+                        {"route", response.route},
+                        {"status", response.status},
+                        {"ms", seconds * 1000.0}});
+  };
+  http::ServerOptions server_options;
+  server_options.host = config->host;
+  server_options.port = config->port;
+  server_options.io_threads = config->io_threads;
+  server_options.header_timeout = std::chrono::milliseconds(config->header_timeout_ms);
+  server_options.body_timeout = std::chrono::milliseconds(config->body_timeout_ms);
+  server_options.idle_timeout = std::chrono::milliseconds(config->idle_timeout_ms);
+  http::HttpServer server(server_options, &handler, &workers, observe);
+  Status started = server.Start();
+  if (!started.ok()) {
+    LogError("listen_failed", {{"error", started.ToString()}});
+    return 1;
+  }
+  LogInfo("listening", {{"addr", config->host + ":" + std::to_string(server.port())}});
+
+  if (persister) {
+    auto report = persister->LoadAll(registry);
+    registry.SetListener(persister.get());
+    persister->Start();
+    LogInfo("rehydrate_done", {{"loaded", report.loaded}, {"failed", report.failed}});
+  }
+  ready.store(true, std::memory_order_release);
+  LogInfo("ready", {{"indexes", registry.count()}});
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  LogInfo("shutting_down", {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
+  server.BeginShutdown();
+  if (!server.WaitIdle(std::chrono::seconds(30))) {
+    LogWarn("shutdown_timeout", {{"note", "requests still in flight after 30 s"}});
+  }
+  server.Stop();
+  int exit_code = 0;
+  if (persister) {
+    persister->Stop();
+    Status flushed = persister->Flush();
+    if (!flushed.ok()) {
+      LogError("final_snapshot_failed", {{"error", flushed.ToString()}});
+      exit_code = 1;
+    }
+  }
+  LogInfo("stopped", {{"exit_code", exit_code}});
+  return exit_code;
+}
+
+}  // namespace
+}  // namespace vectord
+
+int main(int argc, char** argv) { return vectord::Run(argc, argv); }
