@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs the whole test suite three ways:
+# optimised; with AddressSanitizer + UndefinedBehaviorSanitizer; and with
+# ThreadSanitizer. Exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/install-deps.sh
+
+jobs=$(nproc)
+run_suite() {
+  local dir=$1 label=$2
+  shift 2
+  echo "== ${label}: configure and build (${dir})"
+  cmake -S . -B "${dir}" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  cmake --build "${dir}" -j "${jobs}"
+  echo "== ${label}: tests"
+  (cd "${dir}" && ctest --output-on-failure -j "${jobs}" --timeout 900)
+}
+
+run_suite build "optimised"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  run_suite build-asan "AddressSanitizer+UndefinedBehaviorSanitizer" -DVECTORD_SANITIZE=address,undefined
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+  run_suite build-tsan "ThreadSanitizer" -DVECTORD_SANITIZE=thread
+echo "== all suites passed"
