@@ -173,6 +173,10 @@ Result<std::unique_ptr<ObjectReader>> LocalObjectStore::Open(std::string_view ke
     ::close(fd);
     return ErrnoStatus(error, "stat", path);
   }
+  if (!S_ISREG(st.st_mode)) {  // a directory on the way to other keys is not an object
+    ::close(fd);
+    return Status::NotFound("open " + path + ": not an object");
+  }
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   return std::unique_ptr<ObjectReader>(
       new LocalReader(fd, std::move(path), static_cast<uint64_t>(st.st_size)));
