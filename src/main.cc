@@ -1,5 +1,5 @@
 // vectord: the vector-search service of the lakehouse. Wires the layers
-// together: config -> storage -> registry + persister -> HTTP server, then
+// together: config -> storage -> registry -> HTTP server, then
 // waits for SIGINT/SIGTERM and shuts down gracefully (stop accepting, finish
 // in-flight requests, write every pending snapshot, exit 0).
 #include <pthread.h>
@@ -20,7 +20,8 @@
 #include "http/http_server.h"
 #include "http/metrics.h"
 #include "service/index_registry.h"
-#include "service/snapshot_persister.h"
+#include "service/index_storage.h"
+#include "store/file_system.h"
 #include "store/local_object_store.h"
 
 extern char** environ;
@@ -69,18 +70,22 @@ int Run(int argc, char** argv) {
   ThreadPool workers(config->workers);
   service::Registry registry(&workers);
   std::unique_ptr<store::LocalObjectStore> object_store;
-  std::unique_ptr<service::SnapshotPersister> persister;
+  std::unique_ptr<service::IndexStorage> storage;
   if (!config->ephemeral) {
-    auto opened = store::LocalObjectStore::Open(config->data_dir, /*sync=*/true);
+    auto opened = store::LocalObjectStore::OpenRoot(config->data_dir, /*sync=*/true);
     if (!opened.ok()) {
       LogError("storage_failed",
                {{"data_dir", config->data_dir}, {"error", opened.status().ToString()}});
       return 1;
     }
     object_store = std::move(opened).value();
-    persister = std::make_unique<service::SnapshotPersister>(
-        object_store.get(),
-        service::PersisterOptions{std::chrono::milliseconds(config->snapshot_delay_ms)});
+    service::StorageOptions options;
+    options.data_dir = config->data_dir;
+    options.fsync_always = config->fsync == http::FsyncPolicy::kAlways;
+    options.fsync_interval = std::chrono::milliseconds(config->fsync_interval_ms);
+    options.checkpoint_bytes = config->checkpoint_bytes;
+    storage = std::make_unique<service::IndexStorage>(object_store.get(), store::PosixFileSystem(),
+                                                      options);
   } else {
     LogWarn("ephemeral", {{"note", "no persistence: every index is lost at exit"}});
   }
@@ -88,7 +93,7 @@ int Run(int argc, char** argv) {
   std::atomic<bool> ready{false};
   http::Metrics metrics;
   http::ApiHandler handler(&registry, http::ApiOptions{config->auth_token}, &ready,
-                           [&] { return metrics.Render(registry, persister.get()); });
+                           [&] { return metrics.Render(registry, storage.get()); });
   std::atomic<uint64_t> request_ids{0};
   auto observe = [&](const http::HttpRequest& request, const http::HttpResponse& response,
                      double seconds) {
@@ -115,10 +120,10 @@ int Run(int argc, char** argv) {
   }
   LogInfo("listening", {{"addr", config->host + ":" + std::to_string(server.port())}});
 
-  if (persister) {
-    auto report = persister->LoadAll(registry);
-    registry.SetListener(persister.get());
-    persister->Start();
+  if (storage) {
+    auto report = storage->LoadAll(registry, &workers);
+    registry.SetPersistence(storage.get());
+    storage->Start();
     LogInfo("rehydrate_done", {{"loaded", report.loaded}, {"failed", report.failed}});
   }
   ready.store(true, std::memory_order_release);
@@ -133,11 +138,13 @@ int Run(int argc, char** argv) {
   }
   server.Stop();
   int exit_code = 0;
-  if (persister) {
-    persister->Stop();
-    Status flushed = persister->Flush();
-    if (!flushed.ok()) {
-      LogError("final_snapshot_failed", {{"error", flushed.ToString()}});
+  if (storage) {
+    storage->Stop();
+    // Every acknowledged write is already in a log; the final checkpoint only
+    // makes the next start-up fast.
+    Status saved = storage->CheckpointAll();
+    if (!saved.ok()) {
+      LogError("final_checkpoint_failed", {{"error", saved.ToString()}});
       exit_code = 1;
     }
   }

@@ -526,8 +526,7 @@ void HnswIndex::InsertNode(uint32_t slot, Scratch& s) {
 // ---------------------------------------------------------------------------
 // Writes
 
-Status HnswIndex::Upsert(std::span<const ItemInput> items, ThreadPool* pool,
-                         std::vector<SlotChange>* changes) {
+Status HnswIndex::ValidateItems(std::span<const ItemInput> items) const {
   for (size_t j = 0; j < items.size(); ++j) {
     const ItemInput& item = items[j];
     std::string prefix = "items[" + std::to_string(j) + "]: ";
@@ -540,7 +539,12 @@ Status HnswIndex::Upsert(std::span<const ItemInput> items, ThreadPool* pool,
     Status valid = ValidateVector(item.vector, options_.metric);
     if (!valid.ok()) return Status::InvalidArgument(prefix + valid.message());
   }
+  return Status::Ok();
+}
 
+Status HnswIndex::Upsert(std::span<const ItemInput> items, ThreadPool* pool,
+                         std::vector<SlotChange>* changes) {
+  VECTORD_RETURN_IF_ERROR(ValidateItems(items));
   std::lock_guard write(write_mutex_);
   if (!tombstones_.empty() && tombstones_.size() * 10 >= slot_count()) ConsolidateLocked(pool);
 

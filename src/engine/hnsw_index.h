@@ -133,6 +133,9 @@ class HnswIndex {
   // receives one entry per distinct id in first-occurrence order.
   Status Upsert(std::span<const ItemInput> items, ThreadPool* pool = nullptr,
                 std::vector<SlotChange>* changes = nullptr);
+  // The validation Upsert starts with, for callers that must check a batch
+  // before committing to it (e.g. before writing it to a log).
+  Status ValidateItems(std::span<const ItemInput> items) const;
 
   // Deletes the items with these ids; absent ids are skipped. Returns the
   // slots that were freed from search, in the order of `ids`.
@@ -165,11 +168,14 @@ class HnswIndex {
   MemoryUsage memory_usage() const;
 
   // Serialises the whole index; the format is docs/index-file-format.md.
-  // Takes the write lock: writes wait, searches go on.
-  Status Save(ByteSink& sink) const;
+  // Takes the write lock: writes wait, searches go on. `log_sequence` is
+  // stored in the header for the caller (the service records which
+  // write-ahead-log record the snapshot includes).
+  Status Save(ByteSink& sink, uint64_t log_sequence = 0) const;
   // Reads an index written by Save; any damage is a Corruption status naming
   // the byte offset, never a crash or a silently wrong index.
-  static Result<std::unique_ptr<HnswIndex>> Load(ByteSource& source);
+  static Result<std::unique_ptr<HnswIndex>> Load(ByteSource& source,
+                                                 uint64_t* log_sequence = nullptr);
 
  private:
   struct Chunk;

@@ -169,7 +169,7 @@ class SectionReader {
 
 }  // namespace
 
-Status HnswIndex::Save(ByteSink& sink) const {
+Status HnswIndex::Save(ByteSink& sink, uint64_t log_sequence) const {
   std::lock_guard write(write_mutex_);
   const uint32_t count = slot_count();
   const uint64_t entry = entry_.load(std::memory_order_acquire);
@@ -190,6 +190,7 @@ Status HnswIndex::Save(ByteSink& sink) const {
   PutU32(header + 52, static_cast<uint32_t>(size()));
   PutU32(header + 56, empty ? static_cast<uint32_t>(-1) : static_cast<uint32_t>(entry >> 32));
   PutU32(header + 60, empty ? index_file::kNoEntryPoint : static_cast<uint32_t>(entry));
+  PutU64(header + 64, log_sequence);
   PutU32(header + index_file::kHeaderCrcOffset,
          crc32c::Mask(crc32c::Value(header, index_file::kHeaderCrcOffset)));
   VECTORD_RETURN_IF_ERROR(sink.Write(header, sizeof(header)));
@@ -273,7 +274,7 @@ Status HnswIndex::Save(ByteSink& sink) const {
   return end.Finish();
 }
 
-Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(ByteSource& source) {
+Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(ByteSource& source, uint64_t* log_sequence) {
   auto corruption = [&](const std::string& what) {
     return Status::Corruption(what + " (at byte " + std::to_string(source.position()) + ")");
   };
@@ -310,6 +311,10 @@ Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(ByteSource& source) {
   const uint32_t live_count = GetU32(header + 52);
   const auto max_level = static_cast<int32_t>(GetU32(header + 56));
   const uint32_t entry_slot = GetU32(header + 60);
+  if (log_sequence != nullptr) *log_sequence = GetU64(header + 64);
+  for (size_t i = 72; i < index_file::kHeaderCrcOffset; ++i) {
+    if (header[i] != std::byte{0}) return corruption("reserved header bytes are not zero");
+  }
   if (count > kMaxSlots) return corruption("slot count out of range");
   if (live_count > count) return corruption("live count exceeds slot count");
   const bool empty = entry_slot == index_file::kNoEntryPoint;

@@ -99,6 +99,21 @@ std::string PercentDecode(std::string_view s) {
   return out;
 }
 
+// The decoded value of `key` in a query string, or "" when absent.
+std::string QueryParam(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == key) {
+      return eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1));
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return "";
+}
+
 HttpResponse MethodNotAllowed(std::string_view allow) {
   HttpResponse r;
   r.status = 405;
@@ -184,6 +199,11 @@ HttpResponse ApiHandler::Route(HttpRequest& request) const {
     return with_route(std::move(r), "GET /metrics");
   }
   if (seg.size() >= 2 && seg[0] == "vectors" && seg[1] == "index") {
+    // Until stored indexes are loaded, the API would show (and let clients
+    // create over) a partial set: refuse it.
+    if (ready_ != nullptr && !ready_->load(std::memory_order_acquire)) {
+      return with_route(Error(503, "loading indexes"), "loading");
+    }
     if (seg.size() == 2) {
       if (method == "POST") return with_route(CreateIndex(request), "POST /vectors/index");
       if (method == "GET") return with_route(ListIndexes(), "GET /vectors/index");
@@ -207,6 +227,23 @@ HttpResponse ApiHandler::Route(HttpRequest& request) const {
           return with_route(Search(name, request), "POST /vectors/index/{name}/search");
         }
         return with_route(MethodNotAllowed("POST"), "/vectors/index/{name}/search");
+      }
+      if (seg.size() == 4 && seg[3] == "delete") {
+        if (method == "POST") {
+          return with_route(DeleteItems(name, request), "POST /vectors/index/{name}/delete");
+        }
+        return with_route(MethodNotAllowed("POST"), "/vectors/index/{name}/delete");
+      }
+      if (seg.size() == 5 && seg[3] == "items" && !seg[4].empty()) {
+        std::string id = PercentDecode(seg[4]);
+        if (method == "GET") {
+          return with_route(GetItem(name, id), "GET /vectors/index/{name}/items/{id}");
+        }
+        if (method == "DELETE") {
+          return with_route(DeleteItem(name, id, request),
+                            "DELETE /vectors/index/{name}/items/{id}");
+        }
+        return with_route(MethodNotAllowed("GET, DELETE"), "/vectors/index/{name}/items/{id}");
       }
     }
   }
@@ -249,14 +286,64 @@ HttpResponse ApiHandler::AddItems(std::string_view name, HttpRequest& request) c
   if (!index) return Error(404, "not found");
   auto items = DecodeAdd(request.body);
   if (!items.ok()) return FromStatus(items.status());
-  auto length = registry_->Add(index, *items);
-  if (!length.ok()) return FromStatus(length.status());
+  auto durability = service::ParseDurability(QueryParam(request.query, "durability"));
+  if (!durability.ok()) return FromStatus(durability.status());
+  auto result = registry_->Add(index, *items, *durability);
+  if (!result.ok()) return FromStatus(result.status());
   JsonWriter w;
   w.BeginObject();
-  w.Key("added").Int(static_cast<int64_t>(items->size()));
-  w.Key("length").Int(static_cast<int64_t>(*length));
+  w.Key("added").Int(static_cast<int64_t>(result->affected));
+  w.Key("length").Int(static_cast<int64_t>(result->length));
+  w.Key("durability").String(result->durability);
   w.EndObject();
   return Json(200, std::move(w).Finish());
+}
+
+HttpResponse ApiHandler::DeleteItems(std::string_view name, HttpRequest& request) const {
+  auto index = registry_->Find(name);
+  if (!index) return Error(404, "not found");
+  auto ids = DecodeIds(request.body);
+  if (!ids.ok()) return FromStatus(ids.status());
+  auto durability = service::ParseDurability(QueryParam(request.query, "durability"));
+  if (!durability.ok()) return FromStatus(durability.status());
+  auto result = registry_->Remove(index, *ids, *durability);
+  if (!result.ok()) return FromStatus(result.status());
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("deleted").Int(static_cast<int64_t>(result->affected));
+  w.Key("length").Int(static_cast<int64_t>(result->length));
+  w.Key("durability").String(result->durability);
+  w.EndObject();
+  return Json(200, std::move(w).Finish());
+}
+
+HttpResponse ApiHandler::GetItem(std::string_view name, std::string_view id) const {
+  auto index = registry_->Find(name);
+  if (!index) return Error(404, "not found");
+  auto item = index->engine().Get(id);
+  if (!item) return Error(404, "not found");
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("id").String(item->id);
+  w.Key("vector").FloatArray(item->vector);
+  if (item->payload) w.Key("metadata").Raw(*item->payload);
+  w.EndObject();
+  return Json(200, std::move(w).Finish());
+}
+
+HttpResponse ApiHandler::DeleteItem(std::string_view name, std::string_view id,
+                                    HttpRequest& request) const {
+  auto index = registry_->Find(name);
+  if (!index) return Error(404, "not found");
+  auto durability = service::ParseDurability(QueryParam(request.query, "durability"));
+  if (!durability.ok()) return FromStatus(durability.status());
+  std::vector<std::string> ids = {std::string(id)};
+  auto result = registry_->Remove(index, ids, *durability);
+  if (!result.ok()) return FromStatus(result.status());
+  if (result->affected == 0) return Error(404, "not found");
+  HttpResponse r;
+  r.status = 204;
+  return r;
 }
 
 HttpResponse ApiHandler::Search(std::string_view name, HttpRequest& request) const {

@@ -63,6 +63,9 @@ class ApiHandler {
   HttpResponse GetIndex(std::string_view name) const;
   HttpResponse DropIndex(std::string_view name) const;
   HttpResponse AddItems(std::string_view name, HttpRequest& request) const;
+  HttpResponse DeleteItems(std::string_view name, HttpRequest& request) const;
+  HttpResponse GetItem(std::string_view name, std::string_view id) const;
+  HttpResponse DeleteItem(std::string_view name, std::string_view id, HttpRequest& request) const;
   HttpResponse Search(std::string_view name, HttpRequest& request) const;
 
   service::Registry* const registry_;

@@ -82,8 +82,16 @@ std::vector<Setting> Settings() {
        }},
       {"vectord", "fsync_interval_ms", "VECTORD_FSYNC_INTERVAL_MS", "--fsync-interval-ms", false,
        true, number(&Config::fsync_interval_ms, 60000)},
-      {"vectord", "snapshot_delay_ms", "VECTORD_SNAPSHOT_DELAY_MS", "--snapshot-delay-ms", false,
-       true, number(&Config::snapshot_delay_ms, 3600000)},
+      {"vectord", "checkpoint_bytes", "VECTORD_CHECKPOINT_BYTES", "--checkpoint-bytes", false, true,
+       [](Config& c, std::string_view key, std::string_view v) {
+         uint64_t n = 0;
+         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+         if (ec != std::errc() || end != v.data() + v.size() || n < 4096) {
+           return KeyError(key, "expected a byte count of at least 4096, got '" + std::string(v) + "'");
+         }
+         c.checkpoint_bytes = n;
+         return Status::Ok();
+       }},
       {"vectord", "log_level", "VECTORD_LOG_LEVEL", "--log-level", false, false,
        [](Config& c, std::string_view key, std::string_view v) {
          if (v != "debug" && v != "info" && v != "warn" && v != "error") {
@@ -176,7 +184,7 @@ std::string Config::Describe() const {
       " storaged_url=" + (storaged_url.empty() ? "\"\"" : storaged_url) +
       " fsync=" + (fsync == FsyncPolicy::kAlways ? "always" : "interval") +
       " fsync_interval_ms=" + std::to_string(fsync_interval_ms) +
-      " snapshot_delay_ms=" + std::to_string(snapshot_delay_ms) +
+      " checkpoint_bytes=" + std::to_string(checkpoint_bytes) +
       " workers=" + std::to_string(workers) + " io_threads=" + std::to_string(io_threads) +
       " auth_token=" + (auth_token.empty() ? "\"\"" : "***") + " log_level=" + log_level;
   return out;

@@ -30,7 +30,7 @@ struct Config {
   bool ephemeral = false;  // no persistence at all (development)
   FsyncPolicy fsync = FsyncPolicy::kAlways;
   uint32_t fsync_interval_ms = 100;
-  uint32_t snapshot_delay_ms = 500;
+  uint64_t checkpoint_bytes = uint64_t{64} << 20;
   std::string auth_token;
   std::string log_level = "info";
   uint32_t workers = 0;  // 0: one per core

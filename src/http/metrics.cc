@@ -31,14 +31,16 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   auto counter = [&](const char* name, const char* help) {
     return &prometheus::BuildCounter().Name(name).Help(help).Register(*registry_).Add({});
   };
-  snapshots_ = counter("vectord_snapshots_total", "Index snapshots written since start");
-  snapshot_failures_ = counter("vectord_snapshot_failures_total", "Index snapshots that failed");
+  checkpoints_ = counter("vectord_checkpoints_total", "Checkpoints (snapshot + log cut) since start");
+  checkpoint_failures_ = counter("vectord_checkpoint_failures_total", "Checkpoints that failed");
   snapshot_bytes_ = counter("vectord_snapshot_bytes_total", "Bytes written by snapshots");
-  snapshot_last_seconds_ = &prometheus::BuildGauge()
-                                .Name("vectord_snapshot_last_seconds")
-                                .Help("Duration of the last snapshot")
-                                .Register(*registry_)
-                                .Add({});
+  replayed_records_ =
+      counter("vectord_wal_replayed_records_total", "Write-ahead-log records replayed at start");
+  checkpoint_last_seconds_ = &prometheus::BuildGauge()
+                                  .Name("vectord_checkpoint_last_seconds")
+                                  .Help("Duration of the last checkpoint")
+                                  .Register(*registry_)
+                                  .Add({});
 }
 
 Metrics::~Metrics() = default;
@@ -52,7 +54,7 @@ void Metrics::ObserveRequest(const std::string& route, int status, double second
 }
 
 std::string Metrics::Render(const service::Registry& registry,
-                            const service::SnapshotPersister* persister) {
+                            const service::IndexStorage* storage) {
   std::lock_guard lock(render_mutex_);
   std::vector<std::string> names = registry.Names();
   indexes_->Set(static_cast<double>(names.size()));
@@ -73,14 +75,17 @@ std::string Metrics::Render(const service::Registry& registry,
       ++it;
     }
   }
-  if (persister != nullptr) {
-    service::PersisterStats stats = persister->stats();
-    // The persister keeps running totals; counters take the growth since
-    // the last scrape.
-    snapshots_->Increment(static_cast<double>(stats.snapshots - counted_.snapshots));
-    snapshot_failures_->Increment(static_cast<double>(stats.failures - counted_.failures));
-    snapshot_bytes_->Increment(static_cast<double>(stats.bytes_written - counted_.bytes_written));
-    snapshot_last_seconds_->Set(stats.last_snapshot_seconds);
+  if (storage != nullptr) {
+    service::StorageStats stats = storage->stats();
+    // Storage keeps running totals; counters take the growth since the last
+    // scrape.
+    checkpoints_->Increment(static_cast<double>(stats.checkpoints - counted_.checkpoints));
+    checkpoint_failures_->Increment(
+        static_cast<double>(stats.checkpoint_failures - counted_.checkpoint_failures));
+    snapshot_bytes_->Increment(static_cast<double>(stats.snapshot_bytes - counted_.snapshot_bytes));
+    replayed_records_->Increment(
+        static_cast<double>(stats.replayed_records - counted_.replayed_records));
+    checkpoint_last_seconds_->Set(stats.last_checkpoint_seconds);
     counted_ = stats;
   }
   return prometheus::TextSerializer().Serialize(registry_->Collect());

@@ -3,9 +3,9 @@
 //
 // Series: vectord_http_requests_total{route,code},
 // vectord_http_request_duration_seconds{route} (histogram), vectord_indexes,
-// vectord_index_items{index}, vectord_snapshots_total,
-// vectord_snapshot_failures_total, vectord_snapshot_bytes_total,
-// vectord_snapshot_last_seconds.
+// vectord_index_items{index}, vectord_checkpoints_total,
+// vectord_checkpoint_failures_total, vectord_snapshot_bytes_total,
+// vectord_checkpoint_last_seconds, vectord_wal_replayed_records_total.
 //
 // Thread safety: ObserveRequest and Render may be called from any thread.
 #pragma once
@@ -16,7 +16,7 @@
 #include <string>
 
 #include "service/index_registry.h"
-#include "service/snapshot_persister.h"
+#include "service/index_storage.h"
 
 namespace prometheus {
 class Registry;
@@ -38,7 +38,7 @@ class Metrics {
   // Refreshes the gauges from the registry and persister (may be null), then
   // renders every series in the Prometheus text format.
   std::string Render(const service::Registry& registry,
-                     const service::SnapshotPersister* persister);
+                     const service::IndexStorage* storage);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -46,14 +46,15 @@ class Metrics {
   prometheus::Family<prometheus::Histogram>* latency_;
   prometheus::Gauge* indexes_;
   prometheus::Family<prometheus::Gauge>* items_;
-  prometheus::Counter* snapshots_;
-  prometheus::Counter* snapshot_failures_;
+  prometheus::Counter* checkpoints_;
+  prometheus::Counter* checkpoint_failures_;
   prometheus::Counter* snapshot_bytes_;
-  prometheus::Gauge* snapshot_last_seconds_;
+  prometheus::Counter* replayed_records_;
+  prometheus::Gauge* checkpoint_last_seconds_;
 
   std::mutex render_mutex_;
   std::map<std::string, prometheus::Gauge*> item_gauges_;  // guarded by render_mutex_
-  service::PersisterStats counted_;                        // guarded by render_mutex_
+  service::StorageStats counted_;                        // guarded by render_mutex_
 };
 
 }  // namespace vectord::http

@@ -158,4 +158,24 @@ Result<service::SearchSpec> DecodeSearch(std::string& body) {
   return spec;
 }
 
+Result<std::vector<std::string>> DecodeIds(std::string& body) {
+  auto root = ParseObject(body);
+  if (!root.ok()) return root.status();
+  std::vector<std::string> ids;
+  auto list = Field(*root, "ids");
+  if (!list) return ids;
+  simdjson::dom::array array;
+  if (list->get_array().get(array)) return DecodeError("ids: expected an array of strings");
+  size_t j = 0;
+  for (element entry : array) {
+    std::string_view s;
+    if (entry.get_string().get(s)) {
+      return DecodeError("ids[" + std::to_string(j) + "]: expected a string");
+    }
+    ids.emplace_back(s);
+    ++j;
+  }
+  return ids;
+}
+
 }  // namespace vectord::http

@@ -24,5 +24,7 @@ inline constexpr size_t kMaxJsonDepth = 128;
 Result<service::CreateSpec> DecodeCreate(std::string& body);
 Result<std::vector<service::NewItem>> DecodeAdd(std::string& body);
 Result<service::SearchSpec> DecodeSearch(std::string& body);
+// {"ids": [str, ...]} for the bulk delete route.
+Result<std::vector<std::string>> DecodeIds(std::string& body);
 
 }  // namespace vectord::http

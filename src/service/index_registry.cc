@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "service/index_name.h"
+#include "service/log_records.h"
 
 namespace vectord::service {
 
@@ -49,11 +50,40 @@ Result<IndexParams> ResolveParams(const CreateSpec& spec) {
   return params;
 }
 
+std::string_view DurabilityName(Durability level) {
+  switch (level) {
+    case Durability::kFsync: return "fsync";
+    case Durability::kWritten: return "written";
+    case Durability::kDefault: break;
+  }
+  return "default";
+}
+
+Result<Durability> ParseDurability(std::string_view text) {
+  if (text.empty()) return Durability::kDefault;
+  if (text == "fsync") return Durability::kFsync;
+  if (text == "none") return Durability::kWritten;
+  return Status::InvalidArgument("durability must be \"fsync\" or \"none\", got \"" +
+                                 std::string(text) + "\"");
+}
+
 Index::Index(IndexParams params, std::unique_ptr<engine::HnswIndex> engine)
     : params_(std::move(params)), engine_(std::move(engine)) {}
 
-Result<size_t> Index::Add(std::span<const NewItem> items, ThreadPool* workers) {
-  if (items.empty()) return Status::InvalidArgument("items must be non-empty");
+void Index::AttachLog(std::unique_ptr<store::LogWriter> log, bool fsync_by_default) {
+  std::lock_guard lock(apply_mutex_);
+  log_ = std::move(log);
+  fsync_by_default_ = fsync_by_default;
+  next_apply_ = log_->last_sequence() + 1;
+}
+
+void Index::SetAppliedSequence(uint64_t sequence) {
+  applied_sequence_.store(sequence, std::memory_order_release);
+}
+
+namespace {
+
+std::vector<engine::ItemInput> AsInputs(std::span<const NewItem> items) {
   std::vector<engine::ItemInput> inputs;
   inputs.reserve(items.size());
   for (const NewItem& item : items) {
@@ -61,10 +91,93 @@ Result<size_t> Index::Add(std::span<const NewItem> items, ThreadPool* workers) {
     if (item.metadata) payload = *item.metadata;
     inputs.push_back({item.id, item.vector, payload});
   }
-  // The engine validates the whole batch before applying any of it.
+  return inputs;
+}
+
+}  // namespace
+
+template <typename Apply>
+Result<std::string_view> Index::LogThenApply(store::log_format::RecordType type,
+                                             const std::string& payload, Durability durability,
+                                             Apply&& apply) {
+  auto sequence = log_->Append(type, payload);
+  if (!sequence.ok()) return sequence.status();
+  const bool fsync =
+      durability == Durability::kFsync || (durability == Durability::kDefault && fsync_by_default_);
+  Status durable = fsync ? log_->Sync(*sequence) : Status::Ok();
+
+  // Apply in log order, so that replay after a crash rebuilds exactly this
+  // state. A record that did not become durable is skipped, never applied.
+  std::unique_lock lock(apply_mutex_);
+  apply_turn_.wait(lock, [&] { return next_apply_ == *sequence; });
+  Status applied = durable;
+  if (applied.ok()) applied = apply();
+  if (applied.ok()) applied_sequence_.store(*sequence, std::memory_order_release);
+  next_apply_ = *sequence + 1;
+  lock.unlock();
+  apply_turn_.notify_all();
+  if (!applied.ok()) return applied;
+  return DurabilityName(fsync ? Durability::kFsync : Durability::kWritten);
+}
+
+Result<WriteResult> Index::Add(std::span<const NewItem> items, ThreadPool* workers,
+                               Durability durability) {
+  if (items.empty()) return Status::InvalidArgument("items must be non-empty");
+  std::vector<engine::ItemInput> inputs = AsInputs(items);
+  // The whole batch is checked before anything is logged or applied.
+  VECTORD_RETURN_IF_ERROR(engine_->ValidateItems(inputs));
+  WriteResult result;
+  result.affected = items.size();
+  if (!log_) {
+    VECTORD_RETURN_IF_ERROR(engine_->Upsert(inputs, workers));
+    result.durability = "none";
+  } else {
+    auto level = LogThenApply(store::log_format::RecordType::kUpsert, EncodeUpsert(items),
+                              durability, [&] { return engine_->Upsert(inputs, workers); });
+    if (!level.ok()) return level.status();
+    result.durability = *level;
+  }
+  changes_.fetch_add(1, std::memory_order_acq_rel);
+  result.length = engine_->size();
+  return result;
+}
+
+Result<WriteResult> Index::Remove(std::span<const std::string> ids, Durability durability) {
+  if (ids.empty()) return Status::InvalidArgument("ids must be non-empty");
+  for (size_t j = 0; j < ids.size(); ++j) {
+    if (ids[j].empty()) return Status::InvalidArgument("ids[" + std::to_string(j) + "]: empty id");
+  }
+  std::vector<std::string_view> views(ids.begin(), ids.end());
+  WriteResult result;
+  auto remove = [&] {
+    result.affected = engine_->Remove(views).size();
+    return Status::Ok();
+  };
+  if (!log_) {
+    (void)remove();
+    result.durability = "none";
+  } else {
+    auto level =
+        LogThenApply(store::log_format::RecordType::kDelete, EncodeDelete(ids), durability, remove);
+    if (!level.ok()) return level.status();
+    result.durability = *level;
+  }
+  changes_.fetch_add(1, std::memory_order_acq_rel);
+  result.length = engine_->size();
+  return result;
+}
+
+Status Index::ReplayUpsert(std::span<const NewItem> items, ThreadPool* workers) {
+  std::vector<engine::ItemInput> inputs = AsInputs(items);
   VECTORD_RETURN_IF_ERROR(engine_->Upsert(inputs, workers));
   changes_.fetch_add(1, std::memory_order_acq_rel);
-  return engine_->size();
+  return Status::Ok();
+}
+
+void Index::ReplayDelete(std::span<const std::string> ids) {
+  std::vector<std::string_view> views(ids.begin(), ids.end());
+  engine_->Remove(views);
+  changes_.fetch_add(1, std::memory_order_acq_rel);
 }
 
 Result<std::vector<engine::SearchResult>> Index::Search(const SearchSpec& spec) const {
@@ -88,12 +201,14 @@ Result<std::shared_ptr<Index>> Registry::Create(const CreateSpec& spec) {
   auto engine = engine::HnswIndex::Create(options);
   if (!engine.ok()) return engine.status();
   auto index = std::make_shared<Index>(std::move(params).value(), std::move(engine).value());
-  {
-    std::unique_lock lock(mutex_);
-    auto [it, inserted] = indexes_.try_emplace(index->params().name, index);
-    if (!inserted) return Status::AlreadyExists("index already exists: " + index->params().name);
-  }
-  if (listener_ != nullptr) listener_->OnChanged(index);
+  const std::string& name = index->params().name;
+
+  std::lock_guard lifecycle(lifecycle_mutex_);
+  if (Find(name)) return Status::AlreadyExists("index already exists: " + name);
+  // Durable before it is visible: a crash after the 201 still has the index.
+  if (persistence_ != nullptr) VECTORD_RETURN_IF_ERROR(persistence_->OnCreate(*index));
+  std::unique_lock lock(mutex_);
+  indexes_.emplace(name, index);
   return index;
 }
 
@@ -118,29 +233,51 @@ std::vector<std::string> Registry::Names() const {
   return names;  // std::map keeps them sorted
 }
 
+std::vector<std::shared_ptr<Index>> Registry::All() const {
+  std::shared_lock lock(mutex_);
+  std::vector<std::shared_ptr<Index>> all;
+  all.reserve(indexes_.size());
+  for (const auto& [name, index] : indexes_) all.push_back(index);
+  return all;
+}
+
 size_t Registry::count() const {
   std::shared_lock lock(mutex_);
   return indexes_.size();
 }
 
 Status Registry::Drop(std::string_view name) {
-  std::shared_ptr<Index> index;
+  std::lock_guard lifecycle(lifecycle_mutex_);
+  auto index = Find(name);
+  if (!index) return Status::NotFound("not found");
+  if (persistence_ != nullptr) VECTORD_RETURN_IF_ERROR(persistence_->OnDrop(std::string(name)));
   {
     std::unique_lock lock(mutex_);
-    auto it = indexes_.find(name);
-    if (it == indexes_.end()) return Status::NotFound("not found");
-    index = std::move(it->second);
-    indexes_.erase(it);
+    indexes_.erase(indexes_.find(name));
   }
   index->MarkDropped();
-  if (listener_ != nullptr) listener_->OnDropped(std::string(name));
   return Status::Ok();
 }
 
-Result<size_t> Registry::Add(const std::shared_ptr<Index>& index, std::span<const NewItem> items) {
-  auto size = index->Add(items, workers_);
-  if (size.ok() && listener_ != nullptr) listener_->OnChanged(index);
-  return size;
+Result<WriteResult> Registry::Add(const std::shared_ptr<Index>& index,
+                                  std::span<const NewItem> items, Durability durability) {
+  if (items.size() > kMaxBatchItems) {
+    return Status::InvalidArgument("items: at most " + std::to_string(kMaxBatchItems) +
+                                   " per batch");
+  }
+  auto result = index->Add(items, workers_, durability);
+  if (result.ok() && persistence_ != nullptr) persistence_->OnWrite(index);
+  return result;
+}
+
+Result<WriteResult> Registry::Remove(const std::shared_ptr<Index>& index,
+                                     std::span<const std::string> ids, Durability durability) {
+  if (ids.size() > kMaxBatchItems) {
+    return Status::InvalidArgument("ids: at most " + std::to_string(kMaxBatchItems) + " per batch");
+  }
+  auto result = index->Remove(ids, durability);
+  if (result.ok() && persistence_ != nullptr) persistence_->OnWrite(index);
+  return result;
 }
 
 }  // namespace vectord::service

@@ -1,17 +1,25 @@
-// The service layer: named indexes, their parameters, whole-batch validation
-// and the hooks through which persistence learns about changes.
+// The service layer: named indexes, their parameters, whole-batch
+// validation, and the ordering of writes through each index's write-ahead
+// log.
 //
 // Index wraps one engine::HnswIndex with the parameters the API speaks of
-// (name, distance, m, ef_search) and with the item metadata stored as the
-// engine's payload (minified JSON text). Registry maps names to indexes.
+// (name, distance, m, ef_search) and the item metadata stored as the engine's
+// payload (minified JSON text). When persistence is on, every write goes
+// first to the index's log: the batch is validated, appended, made durable
+// (unless the caller asked for less), and only then applied to the engine, in
+// log order. So a write that fails is never visible, and one that succeeded
+// is on disk before its response leaves.
+//
+// Registry maps names to indexes and tells a Persistence about creations,
+// drops and writes.
 //
 // Thread safety: every method of both classes may be called from any thread.
 // The registry's map is guarded by a mutex held only for lookups and
-// insertions; index operations run outside it, on shared_ptrs, so a Drop
-// that races with a search lets the search finish on the dropped index.
+// insertions; creates and drops are serialised with each other.
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -25,11 +33,13 @@
 #include "common/status.h"
 #include "common/thread_pool.h"
 #include "engine/hnsw_index.h"
+#include "store/log_writer.h"
 
 namespace vectord::service {
 
 inline constexpr size_t kDefaultK = 10;
 inline constexpr size_t kMaxK = 1000;
+inline constexpr size_t kMaxBatchItems = 100000;
 
 struct IndexParams {
   std::string name;
@@ -67,6 +77,23 @@ struct SearchSpec {
   bool include_metadata = true;
 };
 
+// How durable a write must be before it is acknowledged.
+enum class Durability : uint8_t {
+  kDefault = 0,  // the server's fsync policy
+  kFsync = 1,    // the log record is fsynced: survives a machine crash
+  kWritten = 2,  // the log record is written to the OS: survives a process crash
+};
+// "fsync", "written"; "none" for an index without a log (ephemeral mode).
+std::string_view DurabilityName(Durability level);
+// Parses the ?durability= value: "fsync", "none" (written, not fsynced), or "".
+Result<Durability> ParseDurability(std::string_view text);
+
+struct WriteResult {
+  size_t affected = 0;  // items added, or ids found and deleted
+  size_t length = 0;    // items in the index afterwards
+  std::string_view durability;
+};
+
 class Index {
  public:
   Index(IndexParams params, std::unique_ptr<engine::HnswIndex> engine);
@@ -76,38 +103,71 @@ class Index {
   engine::HnswIndex& engine() { return *engine_; }
   const engine::HnswIndex& engine() const { return *engine_; }
 
-  // Validates the whole batch (messages "items[j]: ..."), then upserts it in
-  // one engine write spread over `workers`. Returns the size afterwards.
-  Result<size_t> Add(std::span<const NewItem> items, ThreadPool* workers);
+  // Gives the index its write-ahead log; called once, before it takes writes.
+  // `fsync_by_default` is the server's policy for Durability::kDefault.
+  void AttachLog(std::unique_ptr<store::LogWriter> log, bool fsync_by_default);
+  store::LogWriter* log() const { return log_.get(); }
+
+  // Validates the whole batch (messages "items[j]: ..."), logs it, then
+  // upserts it in one engine write spread over `workers`.
+  Result<WriteResult> Add(std::span<const NewItem> items, ThreadPool* workers,
+                          Durability durability);
+  // Deletes the ids that exist; absent ones are not an error.
+  Result<WriteResult> Remove(std::span<const std::string> ids, Durability durability);
   Result<std::vector<engine::SearchResult>> Search(const SearchSpec& spec) const;
 
-  // Bumped by every change; persistence compares it with what it saved.
+  // Recovery: applies a logged batch without logging it again.
+  Status ReplayUpsert(std::span<const NewItem> items, ThreadPool* workers);
+  void ReplayDelete(std::span<const std::string> ids);
+  // The highest log sequence applied; recovery sets it once.
+  uint64_t applied_sequence() const { return applied_sequence_.load(std::memory_order_acquire); }
+  void SetAppliedSequence(uint64_t sequence);
+
+  // Bumped by every change.
   uint64_t change_count() const { return changes_.load(std::memory_order_acquire); }
   bool dropped() const { return dropped_.load(std::memory_order_acquire); }
   void MarkDropped() { dropped_.store(true, std::memory_order_release); }
 
  private:
+  // Logs `payload`, waits for the durability asked for, then runs `apply`
+  // when every earlier record of the log has been applied (or abandoned).
+  template <typename Apply>
+  Result<std::string_view> LogThenApply(store::log_format::RecordType type,
+                                        const std::string& payload, Durability durability,
+                                        Apply&& apply);
+
   const IndexParams params_;
   std::unique_ptr<engine::HnswIndex> engine_;
+  std::unique_ptr<store::LogWriter> log_;
+  bool fsync_by_default_ = true;
   std::atomic<uint64_t> changes_{0};
   std::atomic<bool> dropped_{false};
+
+  std::mutex apply_mutex_;
+  std::condition_variable apply_turn_;
+  uint64_t next_apply_ = 1;  // guarded by apply_mutex_
+  std::atomic<uint64_t> applied_sequence_{0};
 };
 
-// Told about every change so that it can be persisted; implemented by the
-// snapshot persister. Called after the change is visible, outside any lock.
-class ChangeListener {
+// What the registry tells the persistence layer. OnCreate and OnDrop are
+// durable before they return; a failure cancels the create or drop.
+class Persistence {
  public:
-  virtual ~ChangeListener() = default;
-  virtual void OnChanged(const std::shared_ptr<Index>& index) = 0;
-  virtual void OnDropped(const std::string& name) = 0;
+  virtual ~Persistence() = default;
+  // Stores the parameters and an empty log; attaches the log to the index.
+  virtual Status OnCreate(Index& index) = 0;
+  // Removes everything stored for the index.
+  virtual Status OnDrop(const std::string& name) = 0;
+  // After every successful write (e.g. to schedule a checkpoint).
+  virtual void OnWrite(const std::shared_ptr<Index>& index) = 0;
 };
 
 class Registry {
  public:
   explicit Registry(ThreadPool* workers) : workers_(workers) {}
 
-  // Set once, before the server takes requests.
-  void SetListener(ChangeListener* listener) { listener_ = listener; }
+  // Set once, before the server takes requests; null means ephemeral.
+  void SetPersistence(Persistence* persistence) { persistence_ = persistence; }
 
   // AlreadyExists "index already exists: NAME", or InvalidArgument.
   Result<std::shared_ptr<Index>> Create(const CreateSpec& spec);
@@ -115,17 +175,22 @@ class Registry {
   Status Register(std::shared_ptr<Index> index);
   std::shared_ptr<Index> Find(std::string_view name) const;
   std::vector<std::string> Names() const;  // sorted
+  std::vector<std::shared_ptr<Index>> All() const;
   size_t count() const;
   // NotFound "not found".
   Status Drop(std::string_view name);
 
-  Result<size_t> Add(const std::shared_ptr<Index>& index, std::span<const NewItem> items);
+  Result<WriteResult> Add(const std::shared_ptr<Index>& index, std::span<const NewItem> items,
+                          Durability durability = Durability::kDefault);
+  Result<WriteResult> Remove(const std::shared_ptr<Index>& index, std::span<const std::string> ids,
+                             Durability durability = Durability::kDefault);
 
   ThreadPool* workers() const { return workers_; }
 
  private:
   ThreadPool* const workers_;
-  ChangeListener* listener_ = nullptr;
+  Persistence* persistence_ = nullptr;
+  std::mutex lifecycle_mutex_;  // serialises Create and Drop
   mutable std::shared_mutex mutex_;
   std::map<std::string, std::shared_ptr<Index>, std::less<>> indexes_;  // guarded by mutex_
 };

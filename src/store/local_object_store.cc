@@ -142,7 +142,7 @@ Status MakeDirectories(const std::string& dir) {
   return Status::Ok();
 }
 
-Result<std::unique_ptr<LocalObjectStore>> LocalObjectStore::Open(std::string root, bool sync) {
+Result<std::unique_ptr<LocalObjectStore>> LocalObjectStore::OpenRoot(std::string root, bool sync) {
   while (root.size() > 1 && root.back() == '/') root.pop_back();
   if (root.empty()) return Status::InvalidArgument("empty data directory");
   VECTORD_RETURN_IF_ERROR(MakeDirectories(root));

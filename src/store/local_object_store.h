@@ -19,7 +19,7 @@ namespace vectord::store {
 class LocalObjectStore final : public ObjectStore {
  public:
   // Creates `root` if it does not exist.
-  static Result<std::unique_ptr<LocalObjectStore>> Open(std::string root, bool sync = true);
+  static Result<std::unique_ptr<LocalObjectStore>> OpenRoot(std::string root, bool sync = true);
 
   Result<std::unique_ptr<ObjectWriter>> Create(std::string_view key) override;
   Result<std::unique_ptr<ObjectReader>> Open(std::string_view key) override;

@@ -1,0 +1,108 @@
+// IndexStorage: makes indexes durable on the local disk and brings them back
+// at start-up. It implements the registry's Persistence.
+//
+// Layout under data_dir (docs/storage-layout.md):
+//   _vectors/<name>.json   parameters; its presence is what makes an index exist
+//   _vectors/<name>.hnsw   latest snapshot (docs/index-file-format.md), if any
+//   _vectors/<name>.wal/   write-ahead log segments (docs/wal-format.md)
+//
+// Create writes the log's first segment, then the .json (the commit point),
+// each fsynced, before the index is visible. Drop deletes the .json first,
+// then the rest. A checkpoint rotates the log, writes a snapshot tagged with
+// the highest applied sequence, then deletes the segments it covers; it runs
+// in the background when a log segment passes `checkpoint_bytes`, and for
+// every index at shutdown. Recovery loads the snapshot and replays the log
+// records after its tag.
+//
+// Thread safety: the Persistence methods may be called from any thread.
+// Checkpoints and drops are serialised by one mutex; a background thread
+// runs checkpoints and, under the interval policy, the periodic fsyncs.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "service/index_registry.h"
+#include "store/file_system.h"
+#include "store/local_object_store.h"
+
+namespace vectord::service {
+
+struct StorageOptions {
+  std::string data_dir;
+  // fsync = "always": a write's log record is fsynced before it is
+  // acknowledged. Otherwise ("interval") it is written to the OS at once and
+  // fsynced within fsync_interval.
+  bool fsync_always = true;
+  std::chrono::milliseconds fsync_interval{100};
+  uint64_t checkpoint_bytes = uint64_t{64} << 20;
+};
+
+struct StorageStats {
+  uint64_t checkpoints = 0;
+  uint64_t checkpoint_failures = 0;
+  uint64_t snapshot_bytes = 0;
+  double last_checkpoint_seconds = 0;
+  double longest_checkpoint_seconds = 0;
+  uint64_t replayed_records = 0;
+};
+
+class IndexStorage final : public Persistence {
+ public:
+  IndexStorage(store::LocalObjectStore* objects, store::FileSystem* fs, StorageOptions options);
+  ~IndexStorage() override;
+
+  Status OnCreate(Index& index) override;
+  Status OnDrop(const std::string& name) override;
+  void OnWrite(const std::shared_ptr<Index>& index) override;
+
+  struct LoadReport {
+    size_t loaded = 0;
+    size_t failed = 0;
+  };
+  // Loads every stored index into the registry, replaying its log. An index
+  // that fails to load is logged with the reason (file and byte offset for
+  // log damage) and skipped; leftovers of unfinished creates are removed.
+  LoadReport LoadAll(Registry& registry, ThreadPool* workers);
+
+  // Starts / stops the background thread (checkpoints, interval fsyncs).
+  void Start();
+  void Stop();
+  // Checkpoints one index now (if it has records since its last snapshot).
+  Status Checkpoint(const std::shared_ptr<Index>& index);
+  // Checkpoints every index with unsaved records: the shutdown path.
+  Status CheckpointAll();
+
+  StorageStats stats() const;
+
+  static std::string ParamsKey(std::string_view name);
+  static std::string SnapshotKey(std::string_view name);
+  std::string LogDirectory(std::string_view name) const;
+
+ private:
+  void Run();
+  Result<std::shared_ptr<Index>> LoadOne(const std::string& name, ThreadPool* workers);
+  Status RemoveLogDirectory(const std::string& name);
+
+  store::LocalObjectStore* const objects_;
+  store::FileSystem* const fs_;
+  const StorageOptions options_;
+
+  std::mutex checkpoint_mutex_;  // one checkpoint or drop at a time
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::map<std::string, std::weak_ptr<Index>> known_;           // guarded by mutex_
+  std::map<std::string, uint64_t> snapshot_sequence_;           // guarded by mutex_
+  std::map<std::string, std::shared_ptr<Index>> checkpoint_due_;  // guarded by mutex_
+  bool stopping_ = false;                                       // guarded by mutex_
+  StorageStats stats_;                                          // guarded by mutex_
+  std::thread thread_;
+};
+
+}  // namespace vectord::service

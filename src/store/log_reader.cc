@@ -1,0 +1,189 @@
+#include "store/log_reader.h"
+
+#include <cstring>
+
+#include "common/crc32c.h"
+
+namespace vectord::store {
+namespace {
+
+uint32_t GetU32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  return v;
+}
+uint64_t GetU64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  return v;
+}
+
+constexpr size_t kReadChunk = 1 << 20;
+
+}  // namespace
+
+Result<std::unique_ptr<LogReader>> LogReader::Open(FileSystem* fs, std::string dir,
+                                                   uint32_t dimension) {
+  std::vector<std::string> segments;
+  if (fs->Exists(dir)) {
+    auto names = fs->ListDirectory(dir);
+    if (!names.ok()) return names.status();
+    for (const std::string& name : *names) {
+      if (name.size() == 24 && name.substr(20) == ".log" &&
+          name.find_first_not_of("0123456789") == 20) {
+        segments.push_back(name);
+      }
+    }
+  }
+  std::unique_ptr<LogReader> reader(new LogReader(fs, std::move(dir), dimension, std::move(segments)));
+  if (reader->segments_.empty()) {
+    reader->done_ = true;
+  } else {
+    VECTORD_RETURN_IF_ERROR(reader->OpenSegment(0));
+  }
+  return reader;
+}
+
+Status LogReader::Corruption(const std::string& what) const {
+  return Status::Corruption(dir_ + "/" + segments_[segment_index_] + ": " + what + " at byte " +
+                            std::to_string(buffer_start_ + offset_));
+}
+
+Result<bool> LogReader::Fill(size_t n) {
+  while (buffer_.size() - offset_ < n) {
+    auto chunk = file_->Read(kReadChunk);
+    if (!chunk.ok()) return chunk.status();
+    if (chunk->empty()) return false;
+    buffer_.erase(0, offset_);
+    buffer_start_ += offset_;
+    offset_ = 0;
+    buffer_ += *chunk;
+  }
+  return true;
+}
+
+Result<bool> LogReader::RestIsZero() {
+  for (;;) {
+    for (size_t i = offset_; i < buffer_.size(); ++i) {
+      if (buffer_[i] != '\0') return false;
+    }
+    buffer_start_ += buffer_.size();
+    buffer_.clear();
+    offset_ = 0;
+    auto chunk = file_->Read(kReadChunk);
+    if (!chunk.ok()) return chunk.status();
+    if (chunk->empty()) return true;
+    buffer_ = std::move(chunk).value();
+  }
+}
+
+Status LogReader::OpenSegment(size_t index) {
+  segment_index_ = index;
+  auto file = fs_->OpenSequential(dir_ + "/" + segments_[index]);
+  if (!file.ok()) return file.status();
+  file_ = std::move(file).value();
+  buffer_.clear();
+  offset_ = 0;
+  buffer_start_ = 0;
+  const bool last = index + 1 == segments_.size();
+  auto full = Fill(log_format::kSegmentHeaderSize);
+  if (!full.ok()) return full.status();
+  if (!*full) {
+    // Only the newest segment can lack its header: a crash while it was being
+    // started. It holds no records.
+    if (!last) return Corruption("segment shorter than its header");
+    torn_description_ = dir_ + "/" + segments_[index] + ": incomplete segment header";
+    tail_ = LogWriter::Tail{dir_ + "/" + segments_[index], 0};
+    done_ = true;
+    return Status::Ok();
+  }
+  const char* h = buffer_.data();
+  if (std::memcmp(h, log_format::kMagic, 8) != 0) return Corruption("bad segment magic");
+  if (crc32c::Unmask(GetU32(h + 28)) != crc32c::Value(h, 28)) {
+    return Corruption("segment header checksum mismatch");
+  }
+  if (GetU32(h + 8) != log_format::kFormatVersion) return Corruption("unsupported log version");
+  if (GetU32(h + 12) != dimension_) return Corruption("segment is for another dimension");
+  segment_first_ = GetU64(h + 16);
+  if (segment_first_ != std::strtoull(segments_[index].c_str(), nullptr, 10)) {
+    return Corruption("segment header does not match its file name");
+  }
+  if (segment_first_ <= last_sequence_) return Corruption("segment overlaps the previous one");
+  offset_ += log_format::kSegmentHeaderSize;
+  return Status::Ok();
+}
+
+Result<std::optional<LogRecord>> LogReader::Next() {
+  while (!done_) {
+    const bool last = segment_index_ + 1 == segments_.size();
+    const uint64_t record_start = buffer_start_ + offset_;
+    auto end_here = [&]() -> Result<std::optional<LogRecord>> {
+      if (last) {
+        tail_ = LogWriter::Tail{dir_ + "/" + segments_[segment_index_], record_start};
+        done_ = true;
+        return std::optional<LogRecord>();
+      }
+      VECTORD_RETURN_IF_ERROR(OpenSegment(segment_index_ + 1));
+      return std::optional<LogRecord>(std::nullopt);
+    };
+    auto torn_here = [&](const std::string& why) -> Result<std::optional<LogRecord>> {
+      if (!last) return Corruption(why);
+      torn_description_ = dir_ + "/" + segments_[segment_index_] + ": " + why +
+                          " at byte " + std::to_string(record_start) + " (torn write, cut off)";
+      tail_ = LogWriter::Tail{dir_ + "/" + segments_[segment_index_], record_start};
+      done_ = true;
+      return std::optional<LogRecord>();
+    };
+
+    auto has_header = Fill(1);
+    if (!has_header.ok()) return has_header.status();
+    if (!*has_header) {
+      auto r = end_here();
+      if (!r.ok() || done_) return r;
+      continue;
+    }
+    auto full_header = Fill(log_format::kRecordHeaderSize);
+    if (!full_header.ok()) return full_header.status();
+    if (!*full_header) return torn_here("incomplete record header");
+    const char* h = buffer_.data() + offset_;
+    const uint32_t crc = GetU32(h);
+    const uint32_t length = GetU32(h + 4);
+    const uint64_t sequence = GetU64(h + 8);
+    const auto type = static_cast<uint8_t>(h[16]);
+    if (length > log_format::kMaxRecordPayload) {
+      auto zero = RestIsZero();
+      if (!zero.ok()) return zero.status();
+      if (*zero) return torn_here("zero-filled tail");
+      return Corruption("record length " + std::to_string(length) + " out of range");
+    }
+    auto full_record = Fill(log_format::kRecordHeaderSize + length);
+    if (!full_record.ok()) return full_record.status();
+    if (!*full_record) return torn_here("incomplete record");
+    h = buffer_.data() + offset_;
+    if (crc32c::Unmask(crc) != crc32c::Value(h + 4, log_format::kRecordHeaderSize - 4 + length)) {
+      auto zero = RestIsZero();
+      if (!zero.ok()) return zero.status();
+      if (*zero) return torn_here("zero-filled tail");
+      offset_ = static_cast<size_t>(record_start - buffer_start_);
+      return Corruption("record checksum mismatch");
+    }
+    if (type != static_cast<uint8_t>(log_format::RecordType::kUpsert) &&
+        type != static_cast<uint8_t>(log_format::RecordType::kDelete)) {
+      return Corruption("unknown record type " + std::to_string(type));
+    }
+    if (sequence <= last_sequence_ || sequence < segment_first_) {
+      return Corruption("sequence " + std::to_string(sequence) + " does not follow " +
+                        std::to_string(last_sequence_));
+    }
+    LogRecord record;
+    record.sequence = sequence;
+    record.type = static_cast<log_format::RecordType>(type);
+    record.payload.assign(h + log_format::kRecordHeaderSize, length);
+    offset_ += log_format::kRecordHeaderSize + length;
+    last_sequence_ = sequence;
+    return std::optional<LogRecord>(std::move(record));
+  }
+  return std::optional<LogRecord>();
+}
+
+}  // namespace vectord::store

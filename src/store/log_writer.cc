@@ -1,0 +1,218 @@
+#include "store/log_writer.h"
+
+#include <cstdio>
+#include <cstring>
+
+#include "common/crc32c.h"
+
+namespace vectord::store {
+namespace {
+
+void PutU32(char* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
+}
+void PutU64(char* p, uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(v >> (8 * i));
+}
+
+std::string SegmentHeader(uint32_t dimension, uint64_t first_sequence) {
+  std::string h(log_format::kSegmentHeaderSize, '\0');
+  std::memcpy(h.data(), log_format::kMagic, 8);
+  PutU32(h.data() + 8, log_format::kFormatVersion);
+  PutU32(h.data() + 12, dimension);
+  PutU64(h.data() + 16, first_sequence);
+  PutU32(h.data() + 28, crc32c::Mask(crc32c::Value(h.data(), 28)));
+  return h;
+}
+
+}  // namespace
+
+std::string LogWriter::SegmentName(uint64_t first_sequence) {
+  char name[32];
+  std::snprintf(name, sizeof(name), "%020llu.log", static_cast<unsigned long long>(first_sequence));
+  return name;
+}
+
+Result<std::unique_ptr<LogWriter>> LogWriter::Open(FileSystem* fs, std::string dir,
+                                                   uint32_t dimension, uint64_t next_sequence,
+                                                   const Tail* tail) {
+  VECTORD_RETURN_IF_ERROR(fs->CreateDirectories(dir));
+  std::unique_ptr<LogWriter> w(new LogWriter(fs, std::move(dir), dimension));
+  std::lock_guard lock(w->mutex_);
+  w->next_sequence_ = next_sequence;
+  w->appended_through_ = next_sequence - 1;
+  w->durable_through_ = next_sequence - 1;
+  w->lost_through_ = next_sequence - 1;
+  if (tail != nullptr && tail->valid_bytes >= log_format::kSegmentHeaderSize) {
+    auto file = fs->OpenAppendable(tail->segment_path);
+    if (!file.ok()) return file.status();
+    // Cut a torn record off before appending after it.
+    if ((*file)->size() != tail->valid_bytes) {
+      VECTORD_RETURN_IF_ERROR((*file)->Truncate(tail->valid_bytes));
+      VECTORD_RETURN_IF_ERROR((*file)->Sync());
+    }
+    std::string name = tail->segment_path.substr(tail->segment_path.rfind('/') + 1);
+    w->segment_first_ = std::strtoull(name.c_str(), nullptr, 10);
+    w->file_ = std::move(file).value();
+    w->file_path_ = tail->segment_path;
+    w->durable_bytes_ = tail->valid_bytes;
+    return w;
+  }
+  if (tail != nullptr) VECTORD_RETURN_IF_ERROR(fs->RemoveFile(tail->segment_path));
+  VECTORD_RETURN_IF_ERROR(w->StartSegment(next_sequence));
+  return w;
+}
+
+Status LogWriter::StartSegment(uint64_t first_sequence) {
+  std::string path = dir_ + "/" + SegmentName(first_sequence);
+  auto file = fs_->OpenAppendable(path);
+  if (!file.ok()) return file.status();
+  if ((*file)->size() != 0) VECTORD_RETURN_IF_ERROR((*file)->Truncate(0));
+  Status s = (*file)->Append(SegmentHeader(dimension_, first_sequence));
+  if (s.ok()) s = (*file)->Sync();
+  if (s.ok()) s = fs_->SyncDirectory(dir_);
+  if (!s.ok()) {
+    file->reset();
+    (void)fs_->RemoveFile(path);
+    return s;
+  }
+  file_ = std::move(file).value();
+  file_path_ = std::move(path);
+  segment_first_ = first_sequence;
+  durable_bytes_ = log_format::kSegmentHeaderSize;
+  return Status::Ok();
+}
+
+Result<uint64_t> LogWriter::Append(log_format::RecordType type, std::string_view payload) {
+  if (payload.size() > log_format::kMaxRecordPayload) {
+    return Status::InvalidArgument("log record of " + std::to_string(payload.size()) +
+                                   " bytes exceeds the limit");
+  }
+  std::string record(log_format::kRecordHeaderSize + payload.size(), '\0');
+  std::unique_lock lock(mutex_);
+  if (!broken_.ok()) return broken_;
+  if (!file_) {
+    // A previous rotation failed to start a segment: try again now.
+    VECTORD_RETURN_IF_ERROR(StartSegment(next_sequence_));
+  }
+  const uint64_t sequence = next_sequence_;
+  PutU32(record.data() + 4, static_cast<uint32_t>(payload.size()));
+  PutU64(record.data() + 8, sequence);
+  record[16] = static_cast<char>(type);
+  std::memcpy(record.data() + log_format::kRecordHeaderSize, payload.data(), payload.size());
+  PutU32(record.data(), crc32c::Mask(crc32c::Value(record.data() + 4, record.size() - 4)));
+  const uint64_t size_before = file_->size();
+  Status s = file_->Append(record);
+  if (!s.ok()) {
+    // Drop the partial record; earlier records stay.
+    Status t = file_->Truncate(size_before);
+    if (!t.ok()) broken_ = Status::IOError("write-ahead log is unusable until restart: " + t.message());
+    return s;
+  }
+  next_sequence_ = sequence + 1;
+  appended_through_ = sequence;
+  return sequence;
+}
+
+void LogWriter::RollBack() {
+  lost_through_ = appended_through_;
+  Status t = file_->Truncate(durable_bytes_);
+  if (!t.ok()) broken_ = Status::IOError("write-ahead log is unusable until restart: " + t.message());
+}
+
+Status LogWriter::Sync(uint64_t sequence) {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    if (sequence <= durable_through_) return Status::Ok();
+    if (sequence <= lost_through_) {
+      return Status::IOError("write-ahead log: the record was lost when a write or fsync failed");
+    }
+    if (!broken_.ok()) return broken_;
+    if (!sync_in_progress_) break;
+    synced_.wait(lock);
+  }
+  // Lead: sync everything appended so far; the others wait for this one.
+  sync_in_progress_ = true;
+  const uint64_t target = appended_through_;
+  const uint64_t target_bytes = file_->size();
+  WritableFile* file = file_.get();
+  lock.unlock();
+  Status s = file->Sync();
+  lock.lock();
+  sync_in_progress_ = false;
+  if (s.ok()) {
+    durable_through_ = std::max(durable_through_, target);
+    if (file == file_.get()) durable_bytes_ = std::max(durable_bytes_, target_bytes);
+  } else {
+    RollBack();
+  }
+  synced_.notify_all();
+  if (!s.ok()) return s;
+  return sequence <= durable_through_ ? Status::Ok() : Status::IOError("write-ahead log: not durable");
+}
+
+Status LogWriter::SyncAll() {
+  uint64_t target;
+  {
+    std::lock_guard lock(mutex_);
+    target = appended_through_;
+    if (target <= durable_through_) return Status::Ok();
+  }
+  return Sync(target);
+}
+
+Result<uint64_t> LogWriter::Rotate() {
+  std::unique_lock lock(mutex_);
+  synced_.wait(lock, [this] { return !sync_in_progress_; });
+  if (!broken_.ok()) return broken_;
+  if (file_) {
+    Status s = file_->Sync();
+    if (!s.ok()) {
+      RollBack();
+      return s;
+    }
+    durable_through_ = appended_through_;
+    file_.reset();
+  }
+  const uint64_t first = next_sequence_;
+  VECTORD_RETURN_IF_ERROR(StartSegment(first));
+  return first;
+}
+
+Status LogWriter::DropSegmentsThrough(uint64_t covered) {
+  std::string current;
+  {
+    std::lock_guard lock(mutex_);
+    current = file_path_;
+  }
+  auto names = fs_->ListDirectory(dir_);
+  if (!names.ok()) return names.status();
+  std::vector<std::pair<uint64_t, std::string>> segments;
+  for (const std::string& name : *names) {
+    if (name.size() != 24 || name.substr(20) != ".log") continue;
+    segments.emplace_back(std::strtoull(name.c_str(), nullptr, 10), name);
+  }
+  bool removed = false;
+  for (size_t i = 0; i + 1 < segments.size(); ++i) {
+    // Segment i holds sequences below the next segment's first.
+    if (segments[i + 1].first > covered + 1) break;
+    std::string path = dir_ + "/" + segments[i].second;
+    if (path == current) break;
+    VECTORD_RETURN_IF_ERROR(fs_->RemoveFile(path));
+    removed = true;
+  }
+  if (removed) return fs_->SyncDirectory(dir_);
+  return Status::Ok();
+}
+
+uint64_t LogWriter::current_segment_bytes() const {
+  std::lock_guard lock(mutex_);
+  return file_ ? file_->size() : 0;
+}
+
+uint64_t LogWriter::last_sequence() const {
+  std::lock_guard lock(mutex_);
+  return next_sequence_ - 1;
+}
+
+}  // namespace vectord::store

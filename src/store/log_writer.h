@@ -1,0 +1,86 @@
+// LogWriter: appends records to one index's write-ahead log
+// (docs/wal-format.md) and makes them durable with group commit.
+//
+// Append() writes a record and returns its sequence number; Sync(seq)
+// returns once that record is on disk. Concurrent Sync calls share fsyncs:
+// one caller (the leader) syncs everything appended so far while the others
+// wait for it, so N writers arriving together cost one fsync, not N.
+//
+// A failed write or fsync truncates the segment back to the end of the last
+// durable record; every record after it is lost (its Sync fails) and its
+// sequence number is never reused, so sequences may have gaps. If the
+// truncation itself fails the log refuses writes until reopened.
+//
+// Thread safety: all methods may be called from any thread.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "store/file_system.h"
+#include "store/log_format.h"
+
+namespace vectord::store {
+
+class LogWriter {
+ public:
+  // Opens the log in `dir` for appending. `next_sequence` is one past the
+  // highest sequence recovery saw (or 1). `tail` names the last segment and
+  // its valid length when recovery found one to continue; otherwise a new
+  // segment starts.
+  struct Tail {
+    std::string segment_path;
+    uint64_t valid_bytes = 0;
+  };
+  static Result<std::unique_ptr<LogWriter>> Open(FileSystem* fs, std::string dir, uint32_t dimension,
+                                                 uint64_t next_sequence, const Tail* tail);
+
+  // Appends one record; returns its sequence. On failure nothing of it stays.
+  Result<uint64_t> Append(log_format::RecordType type, std::string_view payload);
+  // Waits until the record `sequence` is durable (or known lost).
+  Status Sync(uint64_t sequence);
+  // Syncs everything appended so far (the interval policy's timer calls this).
+  Status SyncAll();
+  // Closes the current segment and starts a new one; returns the sequence
+  // the new one starts at. Records up to the returned value minus one are in
+  // older segments.
+  Result<uint64_t> Rotate();
+  // Deletes the segments whose records all have sequence <= covered.
+  Status DropSegmentsThrough(uint64_t covered);
+  // Bytes in the current segment: the checkpoint trigger.
+  uint64_t current_segment_bytes() const;
+  uint64_t last_sequence() const;
+
+  static std::string SegmentName(uint64_t first_sequence);
+
+ private:
+  LogWriter(FileSystem* fs, std::string dir, uint32_t dimension)
+      : fs_(fs), dir_(std::move(dir)), dimension_(dimension) {}
+  Status StartSegment(uint64_t first_sequence);
+  // Truncates to the durable end after a failure; called with mutex_ held.
+  void RollBack();
+
+  FileSystem* const fs_;
+  const std::string dir_;
+  const uint32_t dimension_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable synced_;
+  std::unique_ptr<WritableFile> file_;  // guarded by mutex_
+  std::string file_path_;               // guarded by mutex_
+  uint64_t segment_first_ = 0;          // guarded by mutex_
+  uint64_t next_sequence_ = 1;          // guarded by mutex_
+  uint64_t appended_through_ = 0;       // highest sequence written
+  uint64_t durable_through_ = 0;        // highest sequence known durable
+  uint64_t durable_bytes_ = 0;          // segment length covering durable records
+  uint64_t lost_through_ = 0;           // sequences <= this that are not durable are lost
+  bool sync_in_progress_ = false;
+  Status broken_;  // set when a roll-back failed
+};
+
+}  // namespace vectord::store
