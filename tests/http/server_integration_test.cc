@@ -6,10 +6,10 @@
 
 #include <atomic>
 #include <cmath>
-#include <thread>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <thread>
 
 #include "server_process.h"
 
@@ -19,7 +19,8 @@ namespace {
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_ = ServerProcess::Start({"--data-dir", dir_.path() + "/data", "--snapshot-delay-ms", "50"});
+    server_ =
+        ServerProcess::Start({"--data-dir", dir_.path() + "/data", "--snapshot-delay-ms", "50"});
     ASSERT_NE(server_, nullptr);
     client_ = std::make_unique<TestClient>(server_->port());
   }
@@ -86,7 +87,8 @@ TEST_F(ServerTest, CreateRejectsBadParams) {
       {"{\"name\":\"../etc\",\"dimension\":3}", "invalid index params: name"},
       {"{\"name\":\"a/b\",\"dimension\":3}", "invalid index params: name"},
       {"{\"name\":\"x.hnsw\",\"dimension\":3}", "invalid index params: name"},
-      {"{\"name\":\"x\",\"dimension\":3,\"distance\":\"manhattan\"}", "unknown distance: manhattan"},
+      {"{\"name\":\"x\",\"dimension\":3,\"distance\":\"manhattan\"}",
+       "unknown distance: manhattan"},
   };
   for (const Case& c : cases) {
     auto r = Post("/vectors/index", c.body);
@@ -101,19 +103,22 @@ TEST_F(ServerTest, AddValidatesTheWholeBatchFirst) {
   ExpectError(Post("/vectors/index/nope/add", "not json at all"), 404, "not found");
   ExpectError(Post("/vectors/index/docs/add", "{\"items\":[]}"), 400, "items must be non-empty");
   ExpectError(Post("/vectors/index/docs/add", "{}"), 400, "items must be non-empty");
-  ExpectError(Post("/vectors/index/docs/add",
-                   "{\"items\":[{\"id\":\"a\",\"vector\":[1,2,3]},{\"id\":\"\",\"vector\":[1,2,3]}]}"),
-              400, "items[1]: empty id");
-  ExpectError(Post("/vectors/index/docs/add",
-                   "{\"items\":[{\"id\":\"a\",\"vector\":[1,2,3]},{\"id\":\"b\",\"vector\":[1,2]}]}"),
-              400, "items[1]: dim mismatch (index=3, got=2)");
-  ExpectError(Post("/vectors/index/docs/add",
-                   "{\"items\":[{\"id\":\"a\",\"vector\":[1,2,3]},{\"id\":\"b\",\"vector\":[0,0,0]}]}"),
-              400, "items[1]: zero vector has no direction for cosine distance");
-  ExpectError(Post("/vectors/index/docs/add",
-                   "{\"items\":[{\"id\":\"a\",\"vector\":[1,2,1e39]}]}"),
+  ExpectError(
+      Post("/vectors/index/docs/add",
+           "{\"items\":[{\"id\":\"a\",\"vector\":[1,2,3]},{\"id\":\"\",\"vector\":[1,2,3]}]}"),
+      400, "items[1]: empty id");
+  ExpectError(
+      Post("/vectors/index/docs/add",
+           "{\"items\":[{\"id\":\"a\",\"vector\":[1,2,3]},{\"id\":\"b\",\"vector\":[1,2]}]}"),
+      400, "items[1]: dim mismatch (index=3, got=2)");
+  ExpectError(
+      Post("/vectors/index/docs/add",
+           "{\"items\":[{\"id\":\"a\",\"vector\":[1,2,3]},{\"id\":\"b\",\"vector\":[0,0,0]}]}"),
+      400, "items[1]: zero vector has no direction for cosine distance");
+  ExpectError(Post("/vectors/index/docs/add", "{\"items\":[{\"id\":\"a\",\"vector\":[1,2,1e39]}]}"),
               400, "items[0]: vector[2] is infinite");  // beyond float32
-  auto too_big = Post("/vectors/index/docs/add", "{\"items\":[{\"id\":\"a\",\"vector\":[1,2,1e999]}]}");
+  auto too_big =
+      Post("/vectors/index/docs/add", "{\"items\":[{\"id\":\"a\",\"vector\":[1,2,1e999]}]}");
   EXPECT_EQ(too_big.status, 400);
   EXPECT_EQ(too_big.body.rfind("decode body: ", 0), 0u) << too_big.body;
   // Nothing of the rejected batches was applied.
@@ -127,7 +132,8 @@ TEST_F(ServerTest, AddValidatesTheWholeBatchFirst) {
 TEST_F(ServerTest, AddUpsertsAndSearchReturnsMetadata) {
   CreateDocs();
   auto added = Post("/vectors/index/docs/add",
-                    "{\"items\":[{\"id\":\"a\",\"vector\":[1,0,0],\"metadata\":{\"z\":1,\"a\":[\"x\",{\"k\":null}]}},"
+                    "{\"items\":[{\"id\":\"a\",\"vector\":[1,0,0],\"metadata\":{\"z\":1,\"a\":["
+                    "\"x\",{\"k\":null}]}},"
                     "{\"id\":\"b\",\"vector\":[0,1,0],\"metadata\":null},"
                     "{\"id\":\"c\",\"vector\":[0,0,1]},"
                     "{\"id\":\"a\",\"vector\":[1,0.01,0],\"metadata\":{\"z\":2}}]}");
@@ -152,7 +158,8 @@ TEST_F(ServerTest, AddUpsertsAndSearchReturnsMetadata) {
 }
 
 TEST_F(ServerTest, SearchDefaultsAndErrors) {
-  auto empty = Post("/vectors/index", "{\"name\":\"e\",\"dimension\":2,\"distance\":\"euclidean\"}");
+  auto empty =
+      Post("/vectors/index", "{\"name\":\"e\",\"dimension\":2,\"distance\":\"euclidean\"}");
   ASSERT_EQ(empty.status, 201);
   EXPECT_EQ(Post("/vectors/index/e/search", "{\"vector\":[1,2]}").body, "{\"results\":[]}\n");
   ExpectError(Post("/vectors/index/nope/search", "{\"vector\":[1,2]}"), 404, "not found");
@@ -226,9 +233,10 @@ TEST_F(ServerTest, MalformedRequestsGet400AndAClose) {
                   "POST /vectors/index HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
                   "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
   EXPECT_EQ(response.rfind("HTTP/1.1 400", 0), 0u) << response;
-  response = RawExchange(server_->port(),
-                         "POST /vectors/index HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                         "zz\r\nhello\r\n0\r\n\r\n");
+  response =
+      RawExchange(server_->port(),
+                  "POST /vectors/index HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "zz\r\nhello\r\n0\r\n\r\n");
   EXPECT_EQ(response.rfind("HTTP/1.1 400", 0), 0u) << response;
   EXPECT_EQ(Get("/health").status, 200);
 }
@@ -251,19 +259,22 @@ TEST_F(ServerTest, IndexesSurviveARestart) {
   EXPECT_EQ(Get("/vectors/index").body, "{\"names\":[\"docs\"],\"count\":1}\n");
   EXPECT_NE(Get("/vectors/index/docs").body.find("\"length\":2}"), std::string::npos);
   auto found = Post("/vectors/index/docs/search", "{\"vector\":[1,2,3],\"k\":1}");
-  EXPECT_EQ(found.body, "{\"results\":[{\"id\":\"a\",\"distance\":0,\"metadata\":{\"k\":\"v\"}}]}\n");
+  EXPECT_EQ(found.body,
+            "{\"results\":[{\"id\":\"a\",\"distance\":0,\"metadata\":{\"k\":\"v\"}}]}\n");
 }
 
 TEST_F(ServerTest, ACorruptIndexFileIsSkippedAtStart) {
   CreateDocs();
   ASSERT_EQ(Post("/vectors/index", "{\"name\":\"good\",\"dimension\":2}").status, 201);
-  ASSERT_EQ(Post("/vectors/index/docs/add", "{\"items\":[{\"id\":\"a\",\"vector\":[1,2,3]}]}").status,
-            200);
+  ASSERT_EQ(
+      Post("/vectors/index/docs/add", "{\"items\":[{\"id\":\"a\",\"vector\":[1,2,3]}]}").status,
+      200);
   ASSERT_EQ(Post("/vectors/index/good/add", "{\"items\":[{\"id\":\"g\",\"vector\":[1,2]}]}").status,
             200);
   ASSERT_EQ(server_->Terminate(), 0);
   {
-    std::fstream f(dir_.path() + "/data/_vectors/docs.hnsw", std::ios::in | std::ios::out | std::ios::binary);
+    std::fstream f(dir_.path() + "/data/_vectors/docs.hnsw",
+                   std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(200);
     f.write("garbage!", 8);
   }
@@ -279,12 +290,14 @@ TEST_F(ServerTest, ACorruptIndexFileIsSkippedAtStart) {
 TEST_F(ServerTest, GracefulShutdownWritesPendingSnapshots) {
   server_->Terminate();
   // A long snapshot delay: only the shutdown flush can have written this.
-  server_ = ServerProcess::Start({"--data-dir", dir_.path() + "/data", "--snapshot-delay-ms", "600000"});
+  server_ =
+      ServerProcess::Start({"--data-dir", dir_.path() + "/data", "--snapshot-delay-ms", "600000"});
   ASSERT_NE(server_, nullptr);
   client_ = std::make_unique<TestClient>(server_->port());
   CreateDocs();
-  ASSERT_EQ(Post("/vectors/index/docs/add", "{\"items\":[{\"id\":\"a\",\"vector\":[1,2,3]}]}").status,
-            200);
+  ASSERT_EQ(
+      Post("/vectors/index/docs/add", "{\"items\":[{\"id\":\"a\",\"vector\":[1,2,3]}]}").status,
+      200);
   EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/data/_vectors/docs.json"));
   EXPECT_EQ(server_->Terminate(), 0);
   EXPECT_TRUE(std::filesystem::exists(dir_.path() + "/data/_vectors/docs.json"));
@@ -293,13 +306,15 @@ TEST_F(ServerTest, GracefulShutdownWritesPendingSnapshots) {
 
 TEST_F(ServerTest, MetricsAreExposed) {
   CreateDocs();
-  ASSERT_EQ(Post("/vectors/index/docs/add", "{\"items\":[{\"id\":\"a\",\"vector\":[1,2,3]}]}").status,
-            200);
+  ASSERT_EQ(
+      Post("/vectors/index/docs/add", "{\"items\":[{\"id\":\"a\",\"vector\":[1,2,3]}]}").status,
+      200);
   auto metrics = Get("/metrics");
   EXPECT_EQ(metrics.status, 200);
   EXPECT_NE(metrics.body.find("vectord_index_items{index=\"docs\"} 1"), std::string::npos)
       << metrics.body;
-  EXPECT_NE(metrics.body.find("vectord_http_requests_total{code=\"201\",route=\"POST /vectors/index\"} 1"),
+  EXPECT_NE(metrics.body.find(
+                "vectord_http_requests_total{code=\"201\",route=\"POST /vectors/index\"} 1"),
             std::string::npos)
       << metrics.body;
   EXPECT_NE(metrics.body.find("vectord_http_request_duration_seconds_bucket"), std::string::npos);
@@ -307,7 +322,8 @@ TEST_F(ServerTest, MetricsAreExposed) {
 
 TEST(ServerAuth, TokenGuardsEverythingButProbes) {
   TempDir dir;
-  auto server = ServerProcess::Start({"--data-dir", dir.path()}, {{"VECTORD_AUTH_TOKEN", "s3cret"}});
+  auto server =
+      ServerProcess::Start({"--data-dir", dir.path()}, {{"VECTORD_AUTH_TOKEN", "s3cret"}});
   ASSERT_NE(server, nullptr);
   TestClient client(server->port());
   EXPECT_EQ(client.Request("GET", "/health").status, 200);
@@ -317,10 +333,12 @@ TEST(ServerAuth, TokenGuardsEverythingButProbes) {
   EXPECT_EQ(client.Request("GET", "/vectors/index", "", {{"Authorization", "Bearer wrong"}}).status,
             401);
   EXPECT_EQ(client.Request("GET", "/vectors/index", "", {{"Authorization", "s3cret"}}).status, 401);
-  EXPECT_EQ(client.Request("GET", "/vectors/index", "", {{"Authorization", "Bearer s3cret"}}).status,
-            200);
-  EXPECT_EQ(client.Request("POST", "/vectors/index", "{\"name\":\"x\",\"dimension\":2}",
-                           {{"Authorization", "Bearer s3cret"}})
+  EXPECT_EQ(
+      client.Request("GET", "/vectors/index", "", {{"Authorization", "Bearer s3cret"}}).status,
+      200);
+  EXPECT_EQ(client
+                .Request("POST", "/vectors/index", "{\"name\":\"x\",\"dimension\":2}",
+                         {{"Authorization", "Bearer s3cret"}})
                 .status,
             201);
   std::string log = server->Log();
@@ -350,7 +368,8 @@ TEST(ServerConfig, TomlFileIsRead) {
   ASSERT_NE(server, nullptr);
   TestClient client(server->port());
   EXPECT_EQ(client.Request("GET", "/vectors/index").status, 401);
-  EXPECT_EQ(client.Request("GET", "/vectors/index", "", {{"Authorization", "Bearer t0k"}}).status, 200);
+  EXPECT_EQ(client.Request("GET", "/vectors/index", "", {{"Authorization", "Bearer t0k"}}).status,
+            200);
 }
 
 TEST(ServerEphemeral, NothingIsWritten) {
@@ -358,7 +377,8 @@ TEST(ServerEphemeral, NothingIsWritten) {
   auto server = ServerProcess::Start({"--ephemeral", "--data-dir", dir.path() + "/never"});
   ASSERT_NE(server, nullptr);
   TestClient client(server->port());
-  EXPECT_EQ(client.Request("POST", "/vectors/index", "{\"name\":\"x\",\"dimension\":2}").status, 201);
+  EXPECT_EQ(client.Request("POST", "/vectors/index", "{\"name\":\"x\",\"dimension\":2}").status,
+            201);
   EXPECT_EQ(server->Terminate(), 0);
   EXPECT_FALSE(std::filesystem::exists(dir.path() + "/never"));
 }
@@ -369,7 +389,8 @@ TEST(ServerLoad, ManyKeepAliveClientsAtOnce) {
   ASSERT_NE(server, nullptr);
   {
     TestClient setup(server->port());
-    ASSERT_EQ(setup.Request("POST", "/vectors/index", "{\"name\":\"x\",\"dimension\":4}").status, 201);
+    ASSERT_EQ(setup.Request("POST", "/vectors/index", "{\"name\":\"x\",\"dimension\":4}").status,
+              201);
   }
   constexpr int kClients = 32;
   std::vector<std::thread> threads;
@@ -390,7 +411,8 @@ TEST(ServerLoad, ManyKeepAliveClientsAtOnce) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(failures.load(), 0);
   TestClient check(server->port());
-  EXPECT_NE(check.Request("GET", "/vectors/index/x").body.find("\"length\":640}"), std::string::npos);
+  EXPECT_NE(check.Request("GET", "/vectors/index/x").body.find("\"length\":640}"),
+            std::string::npos);
 }
 
 }  // namespace
