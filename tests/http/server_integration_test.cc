@@ -19,8 +19,7 @@ namespace {
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_ =
-        ServerProcess::Start({"--data-dir", dir_.path() + "/data", "--snapshot-delay-ms", "50"});
+    server_ = ServerProcess::Start({"--data-dir", dir_.path() + "/data"});
     ASSERT_NE(server_, nullptr);
     client_ = std::make_unique<TestClient>(server_->port());
   }
@@ -137,7 +136,7 @@ TEST_F(ServerTest, AddUpsertsAndSearchReturnsMetadata) {
                     "{\"id\":\"b\",\"vector\":[0,1,0],\"metadata\":null},"
                     "{\"id\":\"c\",\"vector\":[0,0,1]},"
                     "{\"id\":\"a\",\"vector\":[1,0.01,0],\"metadata\":{\"z\":2}}]}");
-  EXPECT_EQ(added.body, "{\"added\":4,\"length\":3}\n");
+  EXPECT_EQ(added.body, "{\"added\":4,\"length\":3,\"durability\":\"fsync\"}\n");
   auto found = Post("/vectors/index/docs/search", "{\"vector\":[1,0,0],\"k\":3}");
   ASSERT_EQ(found.status, 200);
   // Last occurrence of "a" won; explicit null metadata comes back as null;
@@ -152,7 +151,7 @@ TEST_F(ServerTest, AddUpsertsAndSearchReturnsMetadata) {
   EXPECT_EQ(Post("/vectors/index/docs/add",
                  "{\"items\":[{\"id\":\"c\",\"vector\":[1,0,0],\"metadata\":{\"v\":\"new\"}}]}")
                 .body,
-            "{\"added\":1,\"length\":3}\n");
+            "{\"added\":1,\"length\":3,\"durability\":\"fsync\"}\n");
   auto again = Post("/vectors/index/docs/search", "{\"vector\":[0,0,1],\"k\":1}");
   EXPECT_EQ(again.body.find("\"id\":\"c\""), std::string::npos) << again.body;
 }
@@ -287,21 +286,61 @@ TEST_F(ServerTest, ACorruptIndexFileIsSkippedAtStart) {
   EXPECT_NE(log.find("corruption"), std::string::npos) << log;
 }
 
-TEST_F(ServerTest, GracefulShutdownWritesPendingSnapshots) {
-  server_->Terminate();
-  // A long snapshot delay: only the shutdown flush can have written this.
-  server_ =
-      ServerProcess::Start({"--data-dir", dir_.path() + "/data", "--snapshot-delay-ms", "600000"});
+TEST_F(ServerTest, CreateIsDurableAtOnceAndShutdownCheckpoints) {
+  CreateDocs();
+  // The create was acknowledged: its parameters are on disk already.
+  EXPECT_TRUE(std::filesystem::exists(dir_.path() + "/data/_vectors/docs.json"));
+  auto added = Post("/vectors/index/docs/add", "{\"items\":[{\"id\":\"a\",\"vector\":[1,2,3]}]}");
+  EXPECT_EQ(added.body, "{\"added\":1,\"length\":1,\"durability\":\"fsync\"}\n");
+  // The write lives in the log until a checkpoint.
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/data/_vectors/docs.hnsw"));
+  EXPECT_EQ(server_->Terminate(), 0);
+  EXPECT_TRUE(std::filesystem::exists(dir_.path() + "/data/_vectors/docs.hnsw"));
+  std::string log = server_->Log();
+  EXPECT_NE(log.find("event=checkpoint index=docs"), std::string::npos) << log;
+  EXPECT_NE(log.find("event=stopped exit_code=0"), std::string::npos) << log;
+}
+
+TEST_F(ServerTest, DurabilityCanBeLoweredPerRequest) {
+  CreateDocs();
+  auto fast = Post("/vectors/index/docs/add?durability=none",
+                   "{\"items\":[{\"id\":\"a\",\"vector\":[1,2,3]}]}");
+  EXPECT_EQ(fast.body, "{\"added\":1,\"length\":1,\"durability\":\"written\"}\n");
+  auto safe = Post("/vectors/index/docs/add?durability=fsync",
+                   "{\"items\":[{\"id\":\"b\",\"vector\":[1,2,3]}]}");
+  EXPECT_EQ(safe.body, "{\"added\":1,\"length\":2,\"durability\":\"fsync\"}\n");
+  auto bad = Post("/vectors/index/docs/add?durability=maybe",
+                  "{\"items\":[{\"id\":\"c\",\"vector\":[1,2,3]}]}");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(Get("/vectors/index/docs").body.find("\"length\":2}"), std::string::npos);
+}
+
+TEST_F(ServerTest, ItemsCanBeReadAndDeleted) {
+  CreateDocs(3, ",\"distance\":\"euclidean\"");
+  ASSERT_EQ(
+      Post("/vectors/index/docs/add",
+           "{\"items\":[{\"id\":\"a b\",\"vector\":[1.5,-2,3e-7],\"metadata\":{\"k\":[1,\"x\"]}},"
+           "{\"id\":\"b\",\"vector\":[4,5,6]},{\"id\":\"c\",\"vector\":[7,8,9]}]}")
+          .status,
+      200);
+  EXPECT_EQ(Get("/vectors/index/docs/items/a%20b").body,
+            "{\"id\":\"a b\",\"vector\":[1.5,-2,3e-07],\"metadata\":{\"k\":[1,\"x\"]}}\n");
+  EXPECT_EQ(Get("/vectors/index/docs/items/b").body, "{\"id\":\"b\",\"vector\":[4,5,6]}\n");
+  ExpectError(Get("/vectors/index/docs/items/zz"), 404, "not found");
+  ExpectError(Get("/vectors/index/nope/items/b"), 404, "not found");
+  EXPECT_EQ(client_->Request("DELETE", "/vectors/index/docs/items/b").status, 204);
+  ExpectError(client_->Request("DELETE", "/vectors/index/docs/items/b"), 404, "not found");
+  EXPECT_EQ(Post("/vectors/index/docs/delete", "{\"ids\":[\"c\",\"never\"]}").body,
+            "{\"deleted\":1,\"length\":1,\"durability\":\"fsync\"}\n");
+  ExpectError(Post("/vectors/index/docs/delete", "{\"ids\":[]}"), 400, "ids must be non-empty");
+  // Deletes survive a restart.
+  ASSERT_EQ(server_->Terminate(), 0);
+  server_ = ServerProcess::Start({"--data-dir", dir_.path() + "/data"});
   ASSERT_NE(server_, nullptr);
   client_ = std::make_unique<TestClient>(server_->port());
-  CreateDocs();
-  ASSERT_EQ(
-      Post("/vectors/index/docs/add", "{\"items\":[{\"id\":\"a\",\"vector\":[1,2,3]}]}").status,
-      200);
-  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/data/_vectors/docs.json"));
-  EXPECT_EQ(server_->Terminate(), 0);
-  EXPECT_TRUE(std::filesystem::exists(dir_.path() + "/data/_vectors/docs.json"));
-  EXPECT_NE(server_->Log().find("event=stopped exit_code=0"), std::string::npos);
+  EXPECT_NE(Get("/vectors/index/docs").body.find("\"length\":1}"), std::string::npos);
+  EXPECT_EQ(Get("/vectors/index/docs/items/c").status, 404);
+  EXPECT_EQ(Get("/vectors/index/docs/items/a%20b").status, 200);
 }
 
 TEST_F(ServerTest, MetricsAreExposed) {
