@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/log.h"
@@ -67,7 +68,10 @@ int Run(int argc, char** argv) {
 
   LogInfo("starting", {{"config", config->Describe()}});
 
-  ThreadPool workers(config->workers);
+  // Writers wait on fsync inside a worker; twice the cores keeps searches
+  // flowing while they do.
+  ThreadPool workers(config->workers != 0 ? config->workers
+                                          : 2 * std::max(1u, std::thread::hardware_concurrency()));
   service::Registry registry(&workers);
   std::unique_ptr<store::LocalObjectStore> object_store;
   std::unique_ptr<service::IndexStorage> storage;

@@ -111,7 +111,15 @@ Result<std::string_view> Index::LogThenApply(store::log_format::RecordType type,
   std::unique_lock lock(apply_mutex_);
   apply_turn_.wait(lock, [&] { return next_apply_ == *sequence; });
   Status applied = durable;
-  if (applied.ok()) applied = apply();
+  if (applied.ok()) {
+    // The turn must pass on even if applying throws (allocation failure),
+    // or every later writer of this index would wait forever.
+    try {
+      applied = apply();
+    } catch (const std::exception& e) {
+      applied = Status::Internal(std::string("applying a logged write failed: ") + e.what());
+    }
+  }
   if (applied.ok()) applied_sequence_.store(*sequence, std::memory_order_release);
   next_apply_ = *sequence + 1;
   lock.unlock();
