@@ -139,6 +139,7 @@ struct HnswIndex::Scratch {
   std::vector<Candidate> results;     // max-heap on distance, at most ef
   std::vector<Candidate> selection;
   std::vector<Candidate> prune;
+  std::vector<std::vector<Candidate>> per_level;  // an insert's chosen neighbours
   std::vector<uint32_t> links;
   std::vector<uint32_t> more_links;
   std::vector<float> query;
@@ -473,6 +474,30 @@ void HnswIndex::LinkBack(uint32_t node, int level, uint32_t new_neighbour, Scrat
   UnlockNode(node);
 }
 
+void HnswIndex::SetOwnLinks(uint32_t slot, int level, Scratch& s) {
+  const uint32_t capacity = level == 0 ? level0_capacity_ : upper_capacity_;
+  LockNode(slot);
+  uint32_t* links = LinksOf(slot, level);
+  // Threads inserting other nodes of the same batch may already have linked
+  // themselves here (they can reach this node through its higher levels):
+  // keep their links next to the chosen ones, never overwrite them.
+  s.prune.assign(s.selection.begin(), s.selection.end());
+  const float* base = VectorOf(slot);
+  for (uint32_t i = 0; i < links[0]; ++i) {
+    uint32_t other = links[1 + i];
+    bool chosen = false;
+    for (const Candidate& c : s.selection) chosen = chosen || c.slot == other;
+    if (!chosen) s.prune.push_back({Distance(base, VectorOf(other)), other});
+  }
+  if (s.prune.size() > capacity) {
+    std::sort(s.prune.begin(), s.prune.end(), ByDistance{});
+    SelectNeighbours(s.prune, capacity, slot);
+  }
+  for (size_t i = 0; i < s.prune.size(); ++i) links[1 + i] = s.prune[i].slot;
+  links[0] = static_cast<uint32_t>(s.prune.size());
+  UnlockNode(slot);
+}
+
 void HnswIndex::InsertNode(uint32_t slot, Scratch& s) {
   const int level = LevelOf(slot);
   const float* vector = VectorOf(slot);
@@ -496,28 +521,35 @@ void HnswIndex::InsertNode(uint32_t slot, Scratch& s) {
   float current_distance = Distance(vector, VectorOf(current));
   GreedyDescend(vector, max_level, level, &current, &current_distance, s);
 
-  for (int l = std::min(level, max_level); l >= 0; --l) {
+  // Choose the neighbours on every level first, top down, while no one can
+  // reach this node; then write its own links on every level; only then link
+  // it into its neighbours, bottom up. A concurrent search or insert that
+  // reaches the node therefore always finds it fully linked below, never a
+  // dead end with an empty list.
+  const int top = std::min(level, max_level);
+  s.per_level.resize(static_cast<size_t>(top) + 1);
+  for (int l = top; l >= 0; --l) {
     SearchLayer<false>(vector, current, current_distance, options_.ef_construction, l, nullptr, s);
-    s.selection.assign(s.results.begin(), s.results.end());
-    std::sort(s.selection.begin(), s.selection.end(), ByDistance{});
-    std::erase_if(s.selection, [&](const Candidate& c) { return c.slot == slot; });
-    if (!s.selection.empty()) {
-      current = s.selection.front().slot;
-      current_distance = s.selection.front().distance;
+    std::vector<Candidate>& chosen = s.per_level[static_cast<size_t>(l)];
+    chosen.assign(s.results.begin(), s.results.end());
+    std::sort(chosen.begin(), chosen.end(), ByDistance{});
+    std::erase_if(chosen, [&](const Candidate& c) { return c.slot == slot; });
+    if (!chosen.empty()) {
+      current = chosen.front().slot;
+      current_distance = chosen.front().distance;
     }
     // Tombstones still route searches but are not worth linking to.
-    std::erase_if(s.selection, [&](const Candidate& c) {
+    std::erase_if(chosen, [&](const Candidate& c) {
       return StateOf(c.slot) == StateValue(SlotState::kDeleted);
     });
-    SelectNeighbours(s.selection, upper_capacity_, slot);
-
-    LockNode(slot);
-    uint32_t* links = LinksOf(slot, l);
-    for (size_t i = 0; i < s.selection.size(); ++i) links[1 + i] = s.selection[i].slot;
-    links[0] = static_cast<uint32_t>(s.selection.size());
-    UnlockNode(slot);
-
-    for (const Candidate& c : s.selection) LinkBack(c.slot, l, slot, s);
+    SelectNeighbours(chosen, upper_capacity_, slot);
+  }
+  for (int l = 0; l <= top; ++l) {
+    s.selection = s.per_level[static_cast<size_t>(l)];
+    SetOwnLinks(slot, l, s);
+  }
+  for (int l = 0; l <= top; ++l) {
+    for (const Candidate& c : s.per_level[static_cast<size_t>(l)]) LinkBack(c.slot, l, slot, s);
   }
 
   if (top_lock.owns_lock()) entry_.store(PackEntry(level, slot), std::memory_order_release);

@@ -222,6 +222,9 @@ class HnswIndex {
   void SelectNeighbours(std::vector<Candidate>& candidates, size_t max_count,
                         uint32_t exclude) const;
   void LinkBack(uint32_t node, int level, uint32_t new_neighbour, Scratch& scratch);
+  // Writes a new node's links at `level`: scratch.selection plus any links
+  // other inserters added meanwhile, pruned to capacity.
+  void SetOwnLinks(uint32_t slot, int level, Scratch& scratch);
   void RepairNode(uint32_t node, Scratch& scratch);
   void ConsolidateLocked(ThreadPool* pool);
   std::vector<SearchResult> ExactSearch(const float* query, size_t k, const SlotBitset& filter,

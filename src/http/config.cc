@@ -87,7 +87,8 @@ std::vector<Setting> Settings() {
          uint64_t n = 0;
          auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
          if (ec != std::errc() || end != v.data() + v.size() || n < 4096) {
-           return KeyError(key, "expected a byte count of at least 4096, got '" + std::string(v) + "'");
+           return KeyError(key,
+                           "expected a byte count of at least 4096, got '" + std::string(v) + "'");
          }
          c.checkpoint_bytes = n;
          return Status::Ok();
@@ -139,15 +140,15 @@ Status ApplyToml(Config& config, const std::vector<Setting>& settings) {
     std::string key = std::string(s.toml_table) + "." + std::string(s.toml_key);
     std::string value;
     if (s.is_bool) {
-      auto b = node->value<bool>();
+      auto b = node->value_exact<bool>();
       if (!b) return KeyError(key, "expected true or false");
       value = *b ? "true" : "false";
     } else if (s.is_number) {
-      auto n = node->value<int64_t>();
+      auto n = node->value_exact<int64_t>();
       if (!n || *n < 0) return KeyError(key, "expected a whole number");
       value = std::to_string(*n);
     } else {
-      auto str = node->value<std::string>();
+      auto str = node->value_exact<std::string>();
       if (!str) return KeyError(key, "expected a string");
       value = *str;
     }

@@ -31,7 +31,8 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   auto counter = [&](const char* name, const char* help) {
     return &prometheus::BuildCounter().Name(name).Help(help).Register(*registry_).Add({});
   };
-  checkpoints_ = counter("vectord_checkpoints_total", "Checkpoints (snapshot + log cut) since start");
+  checkpoints_ =
+      counter("vectord_checkpoints_total", "Checkpoints (snapshot + log cut) since start");
   checkpoint_failures_ = counter("vectord_checkpoint_failures_total", "Checkpoints that failed");
   snapshot_bytes_ = counter("vectord_snapshot_bytes_total", "Bytes written by snapshots");
   replayed_records_ =

@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <cctype>
 #include <memory>
 
 namespace vectord::http {
@@ -42,12 +43,43 @@ Result<element> ParseObject(std::string& body) {
   return root;
 }
 
-// Looks up `key`; absent and null both give nullopt (the Go zero value).
+bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Looks up `key` as Go's encoding/json does, which the seed's clients rely
+// on: an exact match wins over a case-insensitive one, and of several equal
+// keys the last wins. Absent and null both give nullopt (the Go zero value).
 std::optional<element> Field(element object, std::string_view key) {
-  element value;
-  if (object.at_key(key).get(value)) return std::nullopt;
-  if (value.is_null()) return std::nullopt;
+  simdjson::dom::object fields;
+  if (object.get_object().get(fields)) return std::nullopt;
+  std::optional<element> exact, folded;
+  for (auto field : fields) {
+    if (field.key == key) {
+      exact = field.value;
+    } else if (EqualsIgnoringCase(field.key, key)) {
+      folded = field.value;
+    }
+  }
+  std::optional<element> value = exact ? exact : folded;
+  if (!value || value->is_null()) return std::nullopt;
   return value;
+}
+
+bool HasField(element object, std::string_view key) {
+  simdjson::dom::object fields;
+  if (object.get_object().get(fields)) return false;
+  for (auto field : fields) {
+    if (EqualsIgnoringCase(field.key, key)) return true;
+  }
+  return false;
 }
 
 Status GetInt(element object, std::string_view key, int64_t* out) {
@@ -132,8 +164,10 @@ Result<std::vector<service::NewItem>> DecodeAdd(std::string& body) {
     }
     // Absent metadata stays absent; an explicit null is kept as null, as the
     // seed's json.RawMessage did.
-    element metadata;
-    if (!entry.at_key("metadata").get(metadata)) item.metadata = simdjson::to_string(metadata);
+    if (HasField(entry, "metadata")) {
+      auto metadata = Field(entry, "metadata");
+      item.metadata = metadata ? simdjson::to_string(*metadata) : std::string("null");
+    }
     ++j;
   }
   return items;

@@ -1,0 +1,1167 @@
+#include "http/api_handler.h"
+
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <cmath>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/thread_pool.h"
+#include "engine/hnsw_index.h"
+#include "service/index_registry.h"
+
+namespace vectord::http {
+namespace {
+
+std::string FloatText(float v) {
+  char buffer[32];
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), v);
+  return std::string(buffer, end);
+}
+
+constexpr std::string_view kJson = "application/json";
+constexpr std::string_view kText = "text/plain; charset=utf-8";
+constexpr std::string_view kToken = "s3cret-token";
+
+bool StartsWith(const std::string& text, std::string_view prefix) {
+  return text.size() >= prefix.size() && text.compare(0, prefix.size(), prefix) == 0;
+}
+
+bool EndsWith(const std::string& text, std::string_view suffix) {
+  return text.size() >= suffix.size() &&
+         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string Header(const HttpResponse& r, std::string_view name) {
+  for (const auto& [key, value] : r.headers) {
+    if (key == name) return value;
+  }
+  return "";
+}
+
+// The params object of a create/get response with the server's defaults.
+std::string ParamsJson(std::string_view name, int dimension, int m = engine::kDefaultM,
+                       int ef_search = engine::kDefaultEfSearch,
+                       std::string_view distance = "cosine",
+                       int ef_construction = engine::kDefaultEfConstruction) {
+  return "{\"name\":\"" + std::string(name) + "\",\"dimension\":" + std::to_string(dimension) +
+         ",\"m\":" + std::to_string(m) + ",\"ef_search\":" + std::to_string(ef_search) +
+         ",\"distance\":\"" + std::string(distance) +
+         "\",\"ef_construction\":" + std::to_string(ef_construction) + "}";
+}
+
+std::string InfoJson(const std::string& params, size_t length) {
+  return "{\"params\":" + params + ",\"length\":" + std::to_string(length) + "}\n";
+}
+
+struct Hit {
+  std::string id;
+  double distance;
+  std::optional<std::string> metadata;  // minified
+};
+
+// Parses a search response body; fails the test on a malformed one.
+std::vector<Hit> ParseHits(const std::string& body) {
+  std::vector<Hit> hits;
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  auto error = parser.parse(body).get(root);
+  EXPECT_FALSE(error) << "response is not JSON: " << body;
+  if (error) return hits;
+  simdjson::dom::array results;
+  EXPECT_FALSE(root["results"].get_array().get(results)) << body;
+  for (simdjson::dom::element r : results) {
+    Hit hit;
+    std::string_view id;
+    EXPECT_FALSE(r["id"].get_string().get(id)) << body;
+    hit.id = std::string(id);
+    EXPECT_FALSE(r["distance"].get_double().get(hit.distance)) << body;
+    simdjson::dom::element metadata;
+    if (!r.at_key("metadata").get(metadata)) hit.metadata = simdjson::to_string(metadata);
+    hits.push_back(std::move(hit));
+  }
+  return hits;
+}
+
+class ApiHandlerTest : public ::testing::Test {
+ protected:
+  ApiHandlerTest() : pool_(4), registry_(&pool_), handler_(MakeHandler(std::string(), true)) {}
+
+  std::unique_ptr<ApiHandler> MakeHandler(std::string token, bool with_metrics) {
+    std::function<std::string()> metrics;
+    if (with_metrics) {
+      metrics = [this] {
+        ++metrics_calls_;
+        return std::string("# TYPE vectord_test gauge\nvectord_test 42\n");
+      };
+    }
+    return std::make_unique<ApiHandler>(&registry_, ApiOptions{std::move(token)}, &ready_,
+                                        std::move(metrics));
+  }
+
+  HttpResponse Do(std::string method, std::string path, std::string body = "",
+                  std::string authorization = "") {
+    return DoWith(*handler_, std::move(method), std::move(path), std::move(body),
+                  std::move(authorization));
+  }
+
+  static HttpResponse DoWith(const ApiHandler& handler, std::string method, std::string path,
+                             std::string body = "", std::string authorization = "") {
+    HttpRequest request;
+    request.method = std::move(method);
+    request.path = std::move(path);
+    request.body = std::move(body);
+    request.authorization = std::move(authorization);
+    return handler.Handle(request);
+  }
+
+  void CreateIndex(const std::string& name, int dim, const std::string& distance = "cosine") {
+    HttpResponse r = Do("POST", "/vectors/index",
+                        "{\"name\":\"" + name + "\",\"dimension\":" + std::to_string(dim) +
+                            ",\"distance\":\"" + distance + "\"}");
+    ASSERT_EQ(r.status, 201) << r.body;
+  }
+
+  void AddOk(const std::string& name, const std::string& body) {
+    HttpResponse r = Do("POST", "/vectors/index/" + name + "/add", body);
+    ASSERT_EQ(r.status, 200) << r.body;
+    ASSERT_EQ(r.content_type, kJson);
+  }
+
+  size_t Length(const std::string& name) {
+    HttpResponse r = Do("GET", "/vectors/index/" + name);
+    EXPECT_EQ(r.status, 200) << r.body;
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    if (parser.parse(r.body).get(root)) {
+      ADD_FAILURE() << r.body;
+      return 0;
+    }
+    int64_t length = -1;
+    EXPECT_FALSE(root["length"].get_int64().get(length)) << r.body;
+    return static_cast<size_t>(length);
+  }
+
+  void ExpectError(const HttpResponse& r, int status, const std::string& body) {
+    EXPECT_EQ(r.status, status) << r.body;
+    EXPECT_EQ(r.content_type, kText);
+    EXPECT_EQ(r.body, body);
+  }
+
+  void ExpectJson(const HttpResponse& r, int status, const std::string& body) {
+    EXPECT_EQ(r.status, status) << r.body;
+    EXPECT_EQ(r.content_type, kJson);
+    EXPECT_EQ(r.body, body);
+  }
+
+  ThreadPool pool_;
+  service::Registry registry_;
+  std::atomic<bool> ready_{true};
+  std::atomic<int> metrics_calls_{0};
+  std::unique_ptr<ApiHandler> handler_;
+};
+
+// ---------------------------------------------------------------------------
+// Create / list / get / delete
+
+TEST_F(ApiHandlerTest, CreateReturns201WithDefaultsFilledIn) {
+  HttpResponse r = Do("POST", "/vectors/index", R"({"name":"docs","dimension":3})");
+  ExpectJson(r, 201, InfoJson(ParamsJson("docs", 3), 0));
+  EXPECT_EQ(r.body, "{\"params\":{\"name\":\"docs\",\"dimension\":3,\"m\":16,\"ef_search\":" +
+                        std::to_string(engine::kDefaultEfSearch) +
+                        ",\"distance\":\"cosine\",\"ef_construction\":" +
+                        std::to_string(engine::kDefaultEfConstruction) + "},\"length\":0}\n");
+  EXPECT_EQ(r.route, "POST /vectors/index");
+  EXPECT_EQ(registry_.count(), 1u);
+}
+
+TEST_F(ApiHandlerTest, CreateWithEveryParameter) {
+  HttpResponse r = Do(
+      "POST", "/vectors/index",
+      R"({"name":"e.v-1_x","dimension":8,"m":8,"ef_search":50,"ef_construction":120,"distance":"euclidean"})");
+  ExpectJson(r, 201, InfoJson(ParamsJson("e.v-1_x", 8, 8, 50, "euclidean", 120), 0));
+}
+
+TEST_F(ApiHandlerTest, CreateTreatsZeroAndNullAsDefaults) {
+  HttpResponse r = Do(
+      "POST", "/vectors/index",
+      R"({"name":"docs","dimension":3,"m":0,"ef_search":null,"distance":"","ef_construction":0})");
+  ExpectJson(r, 201, InfoJson(ParamsJson("docs", 3), 0));
+}
+
+TEST_F(ApiHandlerTest, CreateDuplicateIs409) {
+  ASSERT_EQ(Do("POST", "/vectors/index", R"({"name":"docs","dimension":3})").status, 201);
+  ExpectError(Do("POST", "/vectors/index", R"({"name":"docs","dimension":5})"), 409,
+              "index already exists: docs\n");
+  // The original is untouched.
+  ExpectJson(Do("GET", "/vectors/index/docs"), 200, InfoJson(ParamsJson("docs", 3), 0));
+}
+
+TEST_F(ApiHandlerTest, CreateWithInvalidParamsIs400) {
+  const std::vector<std::string> bodies = {
+      R"({"dimension":3})",
+      R"({"name":"","dimension":3})",
+      R"({"name":"../etc","dimension":3})",
+      R"({"name":"a/b","dimension":3})",
+      R"({"name":".hidden","dimension":3})",
+      R"({"name":"x.hnsw","dimension":3})",
+      R"({"name":"x.json","dimension":3})",
+      R"({"name":"a b","dimension":3})",
+      R"({"name":"docs"})",
+      R"({"name":"docs","dimension":0})",
+      R"({"name":"docs","dimension":-4})",
+      R"({"name":"docs","dimension":100000})",
+      R"({"name":"docs","dimension":3,"m":1})",
+      R"({"name":"docs","dimension":3,"m":-16})",
+      R"({"name":"docs","dimension":3,"m":100000})",
+      R"({"name":"docs","dimension":3,"ef_search":-1})",
+      R"({"name":"docs","dimension":3,"ef_search":1000000})",
+      R"({"name":"docs","dimension":3,"ef_construction":-1})",
+      "{\"name\":\"" + std::string(200, 'a') + "\",\"dimension\":3}",
+  };
+  for (const std::string& body : bodies) {
+    SCOPED_TRACE(body);
+    HttpResponse r = Do("POST", "/vectors/index", body);
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_EQ(r.content_type, kText);
+    EXPECT_TRUE(EndsWith(r.body, "\n")) << r.body;
+    EXPECT_GT(r.body.size(), 1u);
+  }
+  EXPECT_EQ(registry_.count(), 0u);
+  ExpectJson(Do("GET", "/vectors/index"), 200, "{\"names\":[],\"count\":0}\n");
+}
+
+TEST_F(ApiHandlerTest, CreateWithUnknownDistanceIs400) {
+  ExpectError(
+      Do("POST", "/vectors/index", R"({"name":"docs","dimension":3,"distance":"manhattan"})"), 400,
+      "unknown distance: manhattan\n");
+  EXPECT_EQ(registry_.count(), 0u);
+}
+
+TEST_F(ApiHandlerTest, CreateWithMalformedBodyIs400DecodeBody) {
+  for (const std::string body : {"", "{", "not json", "[]", R"({"name":"docs","dimension":"3"})"}) {
+    SCOPED_TRACE(body);
+    HttpResponse r = Do("POST", "/vectors/index", body);
+    EXPECT_EQ(r.status, 400);
+    EXPECT_EQ(r.content_type, kText);
+    EXPECT_TRUE(StartsWith(r.body, "decode body: ")) << r.body;
+    EXPECT_TRUE(EndsWith(r.body, "\n")) << r.body;
+  }
+  EXPECT_EQ(registry_.count(), 0u);
+}
+
+TEST_F(ApiHandlerTest, ListIsSortedWithCount) {
+  ExpectJson(Do("GET", "/vectors/index"), 200, "{\"names\":[],\"count\":0}\n");
+  for (const char* name : {"zeta", "alpha", "Mid", "beta9", "beta10"}) CreateIndex(name, 2);
+  ExpectJson(Do("GET", "/vectors/index"), 200,
+             "{\"names\":[\"Mid\",\"alpha\",\"beta10\",\"beta9\",\"zeta\"],\"count\":5}\n");
+}
+
+TEST_F(ApiHandlerTest, GetReturnsParamsAndLength) {
+  CreateIndex("docs", 2, "euclidean");
+  ExpectJson(Do("GET", "/vectors/index/docs"), 200,
+             InfoJson(ParamsJson("docs", 2, 16, engine::kDefaultEfSearch, "euclidean"), 0));
+  AddOk("docs", R"({"items":[{"id":"a","vector":[1,2]},{"id":"b","vector":[3,4]}]})");
+  ExpectJson(Do("GET", "/vectors/index/docs"), 200,
+             InfoJson(ParamsJson("docs", 2, 16, engine::kDefaultEfSearch, "euclidean"), 2));
+}
+
+TEST_F(ApiHandlerTest, GetMissingIs404) {
+  ExpectError(Do("GET", "/vectors/index/nope"), 404, "not found\n");
+  CreateIndex("docs", 2);
+  ExpectError(Do("GET", "/vectors/index/Docs"), 404, "not found\n");
+  ExpectError(Do("GET", "/vectors/index/doc"), 404, "not found\n");
+}
+
+TEST_F(ApiHandlerTest, PercentEncodedNameIsDecoded) {
+  CreateIndex("docs", 2);
+  EXPECT_EQ(Do("GET", "/vectors/index/do%63s").status, 200);
+}
+
+TEST_F(ApiHandlerTest, DeleteIs204ThenGone) {
+  CreateIndex("docs", 2);
+  CreateIndex("keep", 2);
+  HttpResponse r = Do("DELETE", "/vectors/index/docs");
+  EXPECT_EQ(r.status, 204);
+  EXPECT_EQ(r.body, "");
+  EXPECT_EQ(r.content_type, "");
+  ExpectError(Do("GET", "/vectors/index/docs"), 404, "not found\n");
+  ExpectError(Do("DELETE", "/vectors/index/docs"), 404, "not found\n");
+  ExpectJson(Do("GET", "/vectors/index"), 200, "{\"names\":[\"keep\"],\"count\":1}\n");
+  // The name can be used again, from scratch.
+  HttpResponse again = Do("POST", "/vectors/index", R"({"name":"docs","dimension":4})");
+  ExpectJson(again, 201, InfoJson(ParamsJson("docs", 4), 0));
+}
+
+TEST_F(ApiHandlerTest, DeleteMissingIs404) {
+  ExpectError(Do("DELETE", "/vectors/index/nope"), 404, "not found\n");
+}
+
+// ---------------------------------------------------------------------------
+// Add
+
+TEST_F(ApiHandlerTest, AddToMissingIndexIs404EvenWithMalformedBody) {
+  for (const std::string body :
+       {"", "{{{", R"({"items":[]})", "[1,2]", R"({"items":[{"id":"a","vector":[1,2,3]}]})"}) {
+    SCOPED_TRACE(body);
+    ExpectError(Do("POST", "/vectors/index/nope/add", body), 404, "not found\n");
+  }
+}
+
+TEST_F(ApiHandlerTest, AddReturnsAddedAndLength) {
+  CreateIndex("docs", 3);
+  ExpectJson(Do("POST", "/vectors/index/docs/add",
+                R"({"items":[{"id":"a","vector":[1,0,0]},{"id":"b","vector":[0,1,0]},)"
+                R"({"id":"c","vector":[0,0,1]}]})"),
+             200, "{\"added\":3,\"length\":3,\"durability\":\"none\"}\n");
+  ExpectJson(Do("POST", "/vectors/index/docs/add",
+                R"({"items":[{"id":"d","vector":[1,1,0],"metadata":{"x":1}}]})"),
+             200, "{\"added\":1,\"length\":4,\"durability\":\"none\"}\n");
+  EXPECT_EQ(Length("docs"), 4u);
+}
+
+TEST_F(ApiHandlerTest, AddIsAnUpsert) {
+  CreateIndex("docs", 2, "euclidean");
+  AddOk("docs",
+        R"({"items":[{"id":"a","vector":[1,0],"metadata":{"v":1}},{"id":"b","vector":[5,0]}]})");
+  // Replacing "a" moves it and drops its metadata.
+  ExpectJson(Do("POST", "/vectors/index/docs/add", R"({"items":[{"id":"a","vector":[9,0]}]})"), 200,
+             "{\"added\":1,\"length\":2,\"durability\":\"none\"}\n");
+  ExpectJson(Do("POST", "/vectors/index/docs/search", R"({"vector":[10,0],"k":2})"), 200,
+             "{\"results\":[{\"id\":\"a\",\"distance\":1},{\"id\":\"b\",\"distance\":5}]}\n");
+}
+
+TEST_F(ApiHandlerTest, LastOccurrenceInBatchWins) {
+  CreateIndex("docs", 2, "euclidean");
+  ExpectJson(Do("POST", "/vectors/index/docs/add",
+                R"({"items":[{"id":"a","vector":[1,0],"metadata":"first"},)"
+                R"({"id":"a","vector":[3,0],"metadata":"second"}]})"),
+             200, "{\"added\":2,\"length\":1,\"durability\":\"none\"}\n");
+  ExpectJson(Do("POST", "/vectors/index/docs/search", R"({"vector":[0,0]})"), 200,
+             "{\"results\":[{\"id\":\"a\",\"distance\":3,\"metadata\":\"second\"}]}\n");
+}
+
+TEST_F(ApiHandlerTest, AddEmptyItemsIs400) {
+  CreateIndex("docs", 3);
+  for (const std::string body : {R"({"items":[]})", "{}", R"({"items":null})"}) {
+    SCOPED_TRACE(body);
+    ExpectError(Do("POST", "/vectors/index/docs/add", body), 400, "items must be non-empty\n");
+  }
+}
+
+TEST_F(ApiHandlerTest, AddEmptyIdIs400) {
+  CreateIndex("docs", 3);
+  ExpectError(Do("POST", "/vectors/index/docs/add",
+                 R"({"items":[{"id":"a","vector":[1,0,0]},{"id":"","vector":[1,0,0]}]})"),
+              400, "items[1]: empty id\n");
+  ExpectError(Do("POST", "/vectors/index/docs/add",
+                 R"({"items":[{"id":"a","vector":[1,0,0]},{"vector":[1,0,0]}]})"),
+              400, "items[1]: empty id\n");
+  EXPECT_EQ(Length("docs"), 0u);
+}
+
+TEST_F(ApiHandlerTest, AddDimensionMismatchIs400) {
+  CreateIndex("docs", 3);
+  ExpectError(Do("POST", "/vectors/index/docs/add", R"({"items":[{"id":"a","vector":[1,2]}]})"),
+              400, "items[0]: dim mismatch (index=3, got=2)\n");
+  ExpectError(Do("POST", "/vectors/index/docs/add",
+                 R"({"items":[{"id":"a","vector":[1,2,3]},{"id":"b","vector":[1,2,3,4]}]})"),
+              400, "items[1]: dim mismatch (index=3, got=4)\n");
+  ExpectError(Do("POST", "/vectors/index/docs/add", R"({"items":[{"id":"a"}]})"), 400,
+              "items[0]: dim mismatch (index=3, got=0)\n");
+  EXPECT_EQ(Length("docs"), 0u);
+}
+
+TEST_F(ApiHandlerTest, ZeroVectorIsRefusedInCosineIndexOnly) {
+  CreateIndex("cos", 3, "cosine");
+  HttpResponse r = Do("POST", "/vectors/index/cos/add",
+                      R"({"items":[{"id":"a","vector":[1,0,0]},{"id":"z","vector":[0,0,0]}]})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.content_type, kText);
+  EXPECT_TRUE(StartsWith(r.body, "items[1]: ")) << r.body;
+  EXPECT_TRUE(EndsWith(r.body, "\n"));
+  EXPECT_GT(r.body.size(), std::string("items[1]: \n").size()) << "no reason given";
+  EXPECT_EQ(Length("cos"), 0u);
+
+  CreateIndex("euc", 3, "euclidean");
+  ExpectJson(Do("POST", "/vectors/index/euc/add", R"({"items":[{"id":"z","vector":[0,0,0]}]})"),
+             200, "{\"added\":1,\"length\":1,\"durability\":\"none\"}\n");
+}
+
+TEST_F(ApiHandlerTest, NonFiniteComponentIsRefused) {
+  CreateIndex("docs", 3, "euclidean");
+  for (const std::string vector : {"[1,1e999,0]", "[1,-1e999,0]", "[1,0,1e39]"}) {
+    SCOPED_TRACE(vector);
+    HttpResponse r =
+        Do("POST", "/vectors/index/docs/add",
+           R"({"items":[{"id":"ok","vector":[1,2,3]},{"id":"bad","vector":)" + vector + "}]}");
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_EQ(r.content_type, kText);
+    // Either the decoder or the validation refuses it; never stored.
+    EXPECT_TRUE(StartsWith(r.body, "items[1]: ") || StartsWith(r.body, "decode body: ")) << r.body;
+  }
+  EXPECT_EQ(Length("docs"), 0u);
+}
+
+// 1e39 is a valid double but overflows a float: the component is +inf, and
+// the batch validation names the item.
+TEST_F(ApiHandlerTest, InfiniteComponentIsRefusedByValidationWithItsIndex) {
+  CreateIndex("docs", 3, "euclidean");
+  HttpResponse r =
+      Do("POST", "/vectors/index/docs/add",
+         R"({"items":[{"id":"ok","vector":[1,2,3]},{"id":"bad","vector":[1,1e39,0]}]})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.content_type, kText);
+  EXPECT_TRUE(StartsWith(r.body, "items[1]: ")) << r.body;
+  EXPECT_NE(r.body.find("infinite"), std::string::npos) << r.body;
+  EXPECT_EQ(Length("docs"), 0u);
+}
+
+TEST_F(ApiHandlerTest, BadItemAnywhereRejectsTheWholeBatch) {
+  CreateIndex("docs", 2, "euclidean");
+  AddOk("docs", R"({"items":[{"id":"a","vector":[1,0],"metadata":"orig-a"},)"
+                R"({"id":"b","vector":[2,0],"metadata":"orig-b"}]})");
+  const std::vector<std::string> bad_batches = {
+      // bad item last
+      R"({"items":[{"id":"new","vector":[7,0]},{"id":"a","vector":[8,0],"metadata":"changed"},)"
+      R"({"id":"","vector":[1,1]}]})",
+      // bad item first
+      R"({"items":[{"id":"x","vector":[1]},{"id":"new","vector":[7,0]},)"
+      R"({"id":"a","vector":[8,0],"metadata":"changed"}]})",
+      // bad item in the middle
+      R"({"items":[{"id":"new","vector":[7,0]},{"id":"q","vector":[1,2,3]},)"
+      R"({"id":"a","vector":[8,0],"metadata":"changed"}]})",
+      // undecodable item in the middle
+      R"({"items":[{"id":"new","vector":[7,0]},{"id":"q","vector":[1,"x"]},)"
+      R"({"id":"a","vector":[8,0],"metadata":"changed"}]})",
+  };
+  for (const std::string& body : bad_batches) {
+    SCOPED_TRACE(body);
+    HttpResponse r = Do("POST", "/vectors/index/docs/add", body);
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_EQ(Length("docs"), 2u);
+    ExpectJson(Do("POST", "/vectors/index/docs/search", R"({"vector":[0,0],"k":10})"), 200,
+               "{\"results\":[{\"id\":\"a\",\"distance\":1,\"metadata\":\"orig-a\"},"
+               "{\"id\":\"b\",\"distance\":2,\"metadata\":\"orig-b\"}]}\n");
+  }
+}
+
+TEST_F(ApiHandlerTest, AddMalformedBodyIs400DecodeBody) {
+  CreateIndex("docs", 2);
+  for (const std::string body :
+       {"", "{", R"({"items":{}})", R"({"items":[{"id":1,"vector":[1,2]}]})", "[]"}) {
+    SCOPED_TRACE(body);
+    HttpResponse r = Do("POST", "/vectors/index/docs/add", body);
+    EXPECT_EQ(r.status, 400);
+    EXPECT_EQ(r.content_type, kText);
+    EXPECT_TRUE(StartsWith(r.body, "decode body: ")) << r.body;
+    EXPECT_TRUE(EndsWith(r.body, "\n")) << r.body;
+  }
+  EXPECT_EQ(Length("docs"), 0u);
+}
+
+// ---------------------------------------------------------------------------
+// Search
+
+TEST_F(ApiHandlerTest, SearchReturnsNearestFirstWithMetadataAsStored) {
+  CreateIndex("docs", 2, "euclidean");
+  AddOk("docs", R"({"items":[)"
+                R"({"id":"c","vector":[3,0],"metadata":null},)"
+                R"({"id":"a","vector":[0,1],"metadata":{"b":1, "a":[1,2]}},)"
+                R"({"id":"b","vector":[2,0]},)"
+                R"({"id":"d","vector":[0,-4],"metadata":"text"}]})");
+  ExpectJson(Do("POST", "/vectors/index/docs/search", R"({"vector":[0,0]})"), 200,
+             "{\"results\":["
+             "{\"id\":\"a\",\"distance\":1,\"metadata\":{\"b\":1,\"a\":[1,2]}},"
+             "{\"id\":\"b\",\"distance\":2},"
+             "{\"id\":\"c\",\"distance\":3,\"metadata\":null},"
+             "{\"id\":\"d\",\"distance\":4,\"metadata\":\"text\"}]}\n");
+}
+
+TEST_F(ApiHandlerTest, EuclideanDistanceIsNotSquared) {
+  CreateIndex("docs", 2, "euclidean");
+  AddOk("docs", R"({"items":[{"id":"p","vector":[3,4]}]})");
+  ExpectJson(Do("POST", "/vectors/index/docs/search", R"({"vector":[0,0],"k":1})"), 200,
+             "{\"results\":[{\"id\":\"p\",\"distance\":5}]}\n");
+}
+
+TEST_F(ApiHandlerTest, CosineSearchOrdersByAngle) {
+  CreateIndex("docs", 3, "cosine");
+  AddOk("docs", R"({"items":[{"id":"y","vector":[0,1,0]},{"id":"x","vector":[2,0,0]},)"
+                R"({"id":"z","vector":[1,1,0]},{"id":"w","vector":[-1,0,0]}]})");
+  HttpResponse r = Do("POST", "/vectors/index/docs/search", R"({"vector":[5,0,0]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.content_type, kJson);
+  EXPECT_TRUE(EndsWith(r.body, "}\n"));
+  std::vector<Hit> hits = ParseHits(r.body);
+  ASSERT_EQ(hits.size(), 4u) << r.body;
+  EXPECT_EQ(hits[0].id, "x");
+  EXPECT_EQ(hits[1].id, "z");
+  EXPECT_EQ(hits[2].id, "y");
+  EXPECT_EQ(hits[3].id, "w");
+  EXPECT_NEAR(hits[0].distance, 0.0, 1e-6);
+  EXPECT_NEAR(hits[1].distance, 1.0 - std::sqrt(0.5), 1e-6);
+  EXPECT_NEAR(hits[2].distance, 1.0, 1e-6);
+  EXPECT_NEAR(hits[3].distance, 2.0, 1e-6);
+  for (const Hit& h : hits) EXPECT_FALSE(h.metadata.has_value()) << h.id;
+}
+
+TEST_F(ApiHandlerTest, SearchOnEmptyIndexGivesEmptyArray) {
+  CreateIndex("docs", 3);
+  ExpectJson(Do("POST", "/vectors/index/docs/search", R"({"vector":[1,2,3]})"), 200,
+             "{\"results\":[]}\n");
+}
+
+TEST_F(ApiHandlerTest, SearchMissingIndexIs404EvenWithMalformedBody) {
+  for (const std::string body : {"", "{{{", R"({"vector":[1,2,3]})"}) {
+    SCOPED_TRACE(body);
+    ExpectError(Do("POST", "/vectors/index/nope/search", body), 404, "not found\n");
+  }
+}
+
+TEST_F(ApiHandlerTest, SearchDefaultAndExplicitK) {
+  CreateIndex("docs", 2, "euclidean");
+  std::string body = R"({"items":[)";
+  for (int i = 0; i < 25; ++i) {
+    if (i > 0) body += ',';
+    body += "{\"id\":\"i" + std::to_string(i) + "\",\"vector\":[" + std::to_string(i) + ",0]}";
+  }
+  body += "]}";
+  AddOk("docs", body);
+  struct Case {
+    std::string request;
+    size_t want;
+  };
+  const std::vector<Case> cases = {
+      {R"({"vector":[0,0]})", 10},           {R"({"vector":[0,0],"k":0})", 10},
+      {R"({"vector":[0,0],"k":null})", 10},  {R"({"vector":[0,0],"k":-5})", 10},
+      {R"({"vector":[0,0],"k":1})", 1},      {R"({"vector":[0,0],"k":3})", 3},
+      {R"({"vector":[0,0],"k":25})", 25},    {R"({"vector":[0,0],"k":1000})", 25},
+      {R"({"vector":[0,0],"k":99999})", 25},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.request);
+    HttpResponse r = Do("POST", "/vectors/index/docs/search", c.request);
+    ASSERT_EQ(r.status, 200) << r.body;
+    std::vector<Hit> hits = ParseHits(r.body);
+    ASSERT_EQ(hits.size(), c.want);
+    for (size_t i = 0; i < hits.size(); ++i) {
+      EXPECT_EQ(hits[i].id, "i" + std::to_string(i));
+      EXPECT_EQ(hits[i].distance, static_cast<double>(i));
+    }
+  }
+}
+
+TEST_F(ApiHandlerTest, SearchKIsClampedTo1000) {
+  CreateIndex("docs", 2, "euclidean");
+  std::string body = R"({"items":[)";
+  for (int i = 0; i < 1100; ++i) {
+    if (i > 0) body += ',';
+    body += "{\"id\":\"i" + std::to_string(i) + "\",\"vector\":[" + std::to_string(i % 37) + "," +
+            std::to_string(i / 37) + "]}";
+  }
+  body += "]}";
+  ExpectJson(Do("POST", "/vectors/index/docs/add", body), 200,
+             "{\"added\":1100,\"length\":1100,\"durability\":\"none\"}\n");
+  for (const std::string k : {"1001", "5000", "2147483648"}) {
+    SCOPED_TRACE(k);
+    HttpResponse r = Do("POST", "/vectors/index/docs/search", R"({"vector":[0,0],"k":)" + k + "}");
+    ASSERT_EQ(r.status, 200) << r.body.substr(0, 200);
+    std::vector<Hit> hits = ParseHits(r.body);
+    EXPECT_EQ(hits.size(), 1000u);
+    std::set<std::string> ids;
+    for (const Hit& h : hits) ids.insert(h.id);
+    EXPECT_EQ(ids.size(), hits.size()) << "duplicate ids in results";
+    EXPECT_TRUE(std::is_sorted(hits.begin(), hits.end(),
+                               [](const Hit& a, const Hit& b) { return a.distance < b.distance; }));
+  }
+}
+
+// An item just added is found by its own vector. The data is a 2-d grid
+// (many equal distances), added in one batch, which the registry inserts in
+// parallel on its thread pool; several rounds, because a lost link depends on
+// thread timing. An exact-match query of a stored vector finds it with a
+// sound graph (a serial build misses none here): allow one in a thousand.
+TEST_F(ApiHandlerTest, EveryAddedItemIsFoundByItsOwnVector) {
+  constexpr int kRounds = 8;
+  constexpr int kItems = 1100;
+  auto vector_of = [](int i) {
+    return "[" + std::to_string(i % 37) + "," + std::to_string(i / 37) + "]";
+  };
+  std::string body = R"({"items":[)";
+  for (int i = 0; i < kItems; ++i) {
+    if (i > 0) body += ',';
+    body += "{\"id\":\"i" + std::to_string(i) + "\",\"vector\":" + vector_of(i) + "}";
+  }
+  body += "]}";
+  int missed = 0;
+  std::string first_miss;
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string name = "grid" + std::to_string(round);
+    CreateIndex(name, 2, "euclidean");
+    AddOk(name, body);
+    for (int i = 0; i < kItems; ++i) {
+      HttpResponse r = Do("POST", "/vectors/index/" + name + "/search",
+                          "{\"vector\":" + vector_of(i) + ",\"k\":1}");
+      ASSERT_EQ(r.status, 200) << r.body;
+      std::vector<Hit> hits = ParseHits(r.body);
+      if (hits.size() != 1 || hits[0].id != "i" + std::to_string(i) || hits[0].distance != 0) {
+        if (missed++ == 0) first_miss = name + "/i" + std::to_string(i) + " -> " + r.body;
+      }
+    }
+  }
+  EXPECT_LE(missed, kRounds * kItems / 1000)
+      << missed << " of " << kRounds * kItems << " items not found by their own vector, e.g. "
+      << first_miss;
+}
+
+TEST_F(ApiHandlerTest, SearchDimensionMismatchIs400) {
+  CreateIndex("docs", 3);
+  AddOk("docs", R"({"items":[{"id":"a","vector":[1,0,0]}]})");
+  HttpResponse r = Do("POST", "/vectors/index/docs/search", R"({"vector":[1,0]})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.content_type, kText);
+  EXPECT_NE(r.body.find("dim"), std::string::npos) << r.body;
+  EXPECT_TRUE(EndsWith(r.body, "\n"));
+  EXPECT_EQ(Do("POST", "/vectors/index/docs/search", "{}").status, 400);
+}
+
+TEST_F(ApiHandlerTest, SearchWithZeroOrNonFiniteQueryIs400) {
+  CreateIndex("docs", 3, "cosine");
+  AddOk("docs", R"({"items":[{"id":"a","vector":[1,0,0]}]})");
+  for (const std::string body :
+       {R"({"vector":[0,0,0]})", R"({"vector":[1,1e999,0]})", R"({"vector":[1,1e39,0]})"}) {
+    SCOPED_TRACE(body);
+    HttpResponse r = Do("POST", "/vectors/index/docs/search", body);
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_EQ(r.content_type, kText);
+  }
+}
+
+TEST_F(ApiHandlerTest, SearchMalformedBodyIs400DecodeBody) {
+  CreateIndex("docs", 2);
+  for (const std::string body :
+       {"", "{", R"({"vector":[1,"a"]})", R"({"vector":[1,2],"k":2.5})", "[1,2]"}) {
+    SCOPED_TRACE(body);
+    HttpResponse r = Do("POST", "/vectors/index/docs/search", body);
+    EXPECT_EQ(r.status, 400);
+    EXPECT_EQ(r.content_type, kText);
+    EXPECT_TRUE(StartsWith(r.body, "decode body: ")) << r.body;
+  }
+}
+
+TEST_F(ApiHandlerTest, SearchCanReturnVectorsAndSkipMetadata) {
+  CreateIndex("docs", 2, "euclidean");
+  AddOk("docs", R"({"items":[{"id":"a","vector":[0.1,-2.5],"metadata":{"m":1}}]})");
+  ExpectJson(Do("POST", "/vectors/index/docs/search",
+                R"({"vector":[0.1,-2.5],"include_vector":true,"include_metadata":false})"),
+             200, "{\"results\":[{\"id\":\"a\",\"distance\":0,\"vector\":[0.1,-2.5]}]}\n");
+}
+
+TEST_F(ApiHandlerTest, DeletedIndexCannotBeSearchedOrAddedTo) {
+  CreateIndex("docs", 2);
+  ASSERT_EQ(Do("DELETE", "/vectors/index/docs").status, 204);
+  ExpectError(Do("POST", "/vectors/index/docs/search", R"({"vector":[1,0]})"), 404, "not found\n");
+  ExpectError(Do("POST", "/vectors/index/docs/add", R"({"items":[{"id":"a","vector":[1,0]}]})"),
+              404, "not found\n");
+}
+
+// ---------------------------------------------------------------------------
+// Item routes (extensions): read one item, delete one, delete many
+
+TEST_F(ApiHandlerTest, GetItemReturnsVectorAsSentAndMetadata) {
+  CreateIndex("docs", 3, "cosine");
+  AddOk("docs",
+        R"({"items":[{"id":"a","vector":[3,0,4],"metadata":{"t":"A","n":[1,2]}},)"
+        R"({"id":"b","vector":[0.1,0.2,0.3]},{"id":"c","vector":[2,0,0],"metadata":null}]})");
+  ExpectJson(Do("GET", "/vectors/index/docs/items/a"), 200,
+             "{\"id\":\"a\",\"vector\":[3,0,4],\"metadata\":{\"t\":\"A\",\"n\":[1,2]}}\n");
+  ExpectJson(Do("GET", "/vectors/index/docs/items/c"), 200,
+             "{\"id\":\"c\",\"vector\":[2,0,0],\"metadata\":null}\n");
+  // A cosine index normalises internally; the vector read back is the one sent.
+  HttpResponse b = Do("GET", "/vectors/index/docs/items/b");
+  ASSERT_EQ(b.status, 200) << b.body;
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  ASSERT_FALSE(parser.parse(b.body).get(root)) << b.body;
+  simdjson::dom::array vector;
+  ASSERT_FALSE(root["vector"].get_array().get(vector)) << b.body;
+  std::vector<double> got;
+  for (simdjson::dom::element x : vector) {
+    double v = 0;
+    EXPECT_FALSE(x.get_double().get(v)) << b.body;
+    got.push_back(v);
+  }
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_NEAR(got[0], 0.1, 1e-6);
+  EXPECT_NEAR(got[1], 0.2, 1e-6);
+  EXPECT_NEAR(got[2], 0.3, 1e-6);
+  EXPECT_EQ(b.body.find("metadata"), std::string::npos) << b.body;
+}
+
+// README: "read one item back (vector as sent)". A client that reads an item
+// and writes it back must not drift, also in a cosine index, which keeps
+// vectors normalised internally.
+// A cosine index keeps the normalised vector and its length; the vector read
+// back is the one sent up to float32 rounding (the issue's promise).
+TEST_F(ApiHandlerTest, CosineItemVectorReadsBackAsSent) {
+  CreateIndex("docs", 3, "cosine");
+  const std::vector<std::vector<float>> vectors = {
+      {1, 1, 1}, {0.1f, 0.2f, 0.3f}, {-7.25f, 3, 0.001f}, {123.456f, 0.5f, -2}};
+  std::string body = R"({"items":[)";
+  for (size_t i = 0; i < vectors.size(); ++i) {
+    if (i > 0) body += ',';
+    body += "{\"id\":\"v" + std::to_string(i) + "\",\"vector\":[";
+    for (size_t d = 0; d < 3; ++d) body += (d > 0 ? "," : "") + FloatText(vectors[i][d]);
+    body += "]}";
+  }
+  body += "]}";
+  AddOk("docs", body);
+  for (size_t i = 0; i < vectors.size(); ++i) {
+    HttpResponse r = Do("GET", "/vectors/index/docs/items/v" + std::to_string(i));
+    ASSERT_EQ(r.status, 200) << r.body;
+    size_t open = r.body.find('[');
+    size_t close = r.body.find(']');
+    std::stringstream list(r.body.substr(open + 1, close - open - 1));
+    std::vector<float> got;
+    for (std::string part; std::getline(list, part, ',');) got.push_back(std::stof(part));
+    ASSERT_EQ(got.size(), 3u);
+    float scale =
+        std::max({std::abs(vectors[i][0]), std::abs(vectors[i][1]), std::abs(vectors[i][2])});
+    for (size_t d = 0; d < 3; ++d) {
+      EXPECT_NEAR(got[d], vectors[i][d], 4e-7f * scale) << "v" << i << "[" << d << "]";
+    }
+  }
+}
+
+TEST_F(ApiHandlerTest, GetItemMissingIs404) {
+  CreateIndex("docs", 2);
+  ExpectError(Do("GET", "/vectors/index/docs/items/none"), 404, "not found\n");
+  ExpectError(Do("GET", "/vectors/index/nope/items/a"), 404, "not found\n");
+}
+
+TEST_F(ApiHandlerTest, ItemIdIsPercentDecoded) {
+  CreateIndex("docs", 2, "euclidean");
+  AddOk("docs", R"({"items":[{"id":"a b/c","vector":[1,2]}]})");
+  ExpectJson(Do("GET", "/vectors/index/docs/items/a%20b%2Fc"), 200,
+             "{\"id\":\"a b/c\",\"vector\":[1,2]}\n");
+}
+
+TEST_F(ApiHandlerTest, DeleteItemIs204Then404) {
+  CreateIndex("docs", 2, "euclidean");
+  AddOk("docs", R"({"items":[{"id":"a","vector":[1,0]},{"id":"b","vector":[2,0]}]})");
+  HttpResponse r = Do("DELETE", "/vectors/index/docs/items/a");
+  EXPECT_EQ(r.status, 204);
+  EXPECT_EQ(r.body, "");
+  ExpectError(Do("DELETE", "/vectors/index/docs/items/a"), 404, "not found\n");
+  ExpectError(Do("GET", "/vectors/index/docs/items/a"), 404, "not found\n");
+  ExpectError(Do("DELETE", "/vectors/index/nope/items/a"), 404, "not found\n");
+  EXPECT_EQ(Length("docs"), 1u);
+  ExpectJson(Do("POST", "/vectors/index/docs/search", R"({"vector":[0,0]})"), 200,
+             "{\"results\":[{\"id\":\"b\",\"distance\":2}]}\n");
+  // Re-adding a deleted id works.
+  ExpectJson(Do("POST", "/vectors/index/docs/add", R"({"items":[{"id":"a","vector":[1,0]}]})"), 200,
+             "{\"added\":1,\"length\":2,\"durability\":\"none\"}\n");
+}
+
+TEST_F(ApiHandlerTest, BulkDeleteCountsOnlyExistingIds) {
+  CreateIndex("docs", 2, "euclidean");
+  AddOk("docs", R"({"items":[{"id":"a","vector":[1,0]},{"id":"b","vector":[2,0]},)"
+                R"({"id":"c","vector":[3,0]}]})");
+  ExpectJson(Do("POST", "/vectors/index/docs/delete", R"({"ids":["a","zz","c"]})"), 200,
+             "{\"deleted\":2,\"length\":1,\"durability\":\"none\"}\n");
+  ExpectJson(Do("POST", "/vectors/index/docs/delete", R"({"ids":["a"]})"), 200,
+             "{\"deleted\":0,\"length\":1,\"durability\":\"none\"}\n");
+  ExpectJson(Do("POST", "/vectors/index/docs/search", R"({"vector":[0,0]})"), 200,
+             "{\"results\":[{\"id\":\"b\",\"distance\":2}]}\n");
+}
+
+TEST_F(ApiHandlerTest, BulkDeleteErrors) {
+  CreateIndex("docs", 2);
+  ExpectError(Do("POST", "/vectors/index/nope/delete", "{{{"), 404, "not found\n");
+  ExpectError(Do("POST", "/vectors/index/docs/delete", R"({"ids":[]})"), 400,
+              "ids must be non-empty\n");
+  ExpectError(Do("POST", "/vectors/index/docs/delete", "{}"), 400, "ids must be non-empty\n");
+  ExpectError(Do("POST", "/vectors/index/docs/delete", R"({"ids":["a",""]})"), 400,
+              "ids[1]: empty id\n");
+  for (const std::string body : {"", "{", R"({"ids":"a"})", R"({"ids":["a",1]})", "[]"}) {
+    SCOPED_TRACE(body);
+    HttpResponse r = Do("POST", "/vectors/index/docs/delete", body);
+    EXPECT_EQ(r.status, 400);
+    EXPECT_EQ(r.content_type, kText);
+    EXPECT_TRUE(StartsWith(r.body, "decode body: ")) << r.body;
+  }
+}
+
+TEST_F(ApiHandlerTest, DurabilityParameterIsValidated) {
+  CreateIndex("docs", 2, "euclidean");
+  HttpRequest bad{"POST", "/vectors/index/docs/add", "durability=sometimes", "",
+                  R"({"items":[{"id":"a","vector":[1,0]}]})"};
+  HttpResponse r = handler_->Handle(bad);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.content_type, kText);
+  EXPECT_NE(r.body.find("durability"), std::string::npos) << r.body;
+  EXPECT_EQ(Length("docs"), 0u);
+  // Without persistence every write is "none", whatever was asked.
+  for (const std::string query : {"durability=fsync", "durability=none", "x=1&durability=fsync"}) {
+    SCOPED_TRACE(query);
+    HttpRequest ok{"POST", "/vectors/index/docs/add", query, "",
+                   R"({"items":[{"id":"a","vector":[1,0]}]})"};
+    ExpectJson(handler_->Handle(ok), 200, "{\"added\":1,\"length\":1,\"durability\":\"none\"}\n");
+  }
+  HttpRequest del{"POST", "/vectors/index/docs/delete", "durability=bogus", "", R"({"ids":["a"]})"};
+  EXPECT_EQ(handler_->Handle(del).status, 400);
+  EXPECT_EQ(Length("docs"), 1u);
+}
+
+// ---------------------------------------------------------------------------
+// Routing
+
+TEST_F(ApiHandlerTest, UnknownPathIs404PageNotFound) {
+  CreateIndex("docs", 2);
+  const std::vector<std::pair<std::string, std::string>> requests = {
+      {"GET", "/"},
+      {"GET", ""},
+      {"GET", "/nope"},
+      {"GET", "/vectors"},
+      {"POST", "/vectors"},
+      {"GET", "/vectors/indexes"},
+      {"GET", "/vectors/index/"},
+      {"POST", "/vectors/index/"},
+      {"GET", "/vectors/index/docs/"},
+      {"GET", "/vectors/index//add"},
+      {"POST", "/vectors/index//add"},
+      {"POST", "/vectors/index/docs/insert"},
+      {"POST", "/vectors/index/docs/add/"},
+      {"POST", "/vectors/index/docs/add/more"},
+      {"POST", "/vectors/index/docs/search/x"},
+      {"GET", "//vectors/index"},
+      {"GET", "/Vectors/index"},
+      {"GET", "/health/"},
+      {"GET", "/healthz"},
+      {"GET", "/vectors/index/docs/search/"},
+      {"GET", "/vectors/index/docs/items"},
+      {"GET", "/vectors/index/docs/items/"},
+      {"DELETE", "/vectors/index/docs/items/"},
+      {"GET", "/vectors/index/docs/items/a/b"},
+      {"POST", "/vectors/index/docs/delete/x"},
+  };
+  for (const auto& [method, path] : requests) {
+    SCOPED_TRACE(method + " " + path);
+    HttpResponse r = Do(method, path);
+    ExpectError(r, 404, "404 page not found\n");
+    EXPECT_EQ(r.route, "unmatched");
+  }
+}
+
+TEST_F(ApiHandlerTest, KnownPathWrongMethodIs405WithEmptyBody) {
+  CreateIndex("docs", 2);
+  const std::vector<std::pair<std::string, std::string>> requests = {
+      {"PUT", "/vectors/index"},
+      {"DELETE", "/vectors/index"},
+      {"PATCH", "/vectors/index"},
+      {"POST", "/vectors/index/docs"},
+      {"PUT", "/vectors/index/docs"},
+      {"POST", "/vectors/index/nope"},
+      {"GET", "/vectors/index/docs/add"},
+      {"PUT", "/vectors/index/docs/add"},
+      {"DELETE", "/vectors/index/docs/add"},
+      {"GET", "/vectors/index/docs/search"},
+      {"DELETE", "/vectors/index/nope/search"},
+      {"POST", "/health"},
+      {"DELETE", "/ready"},
+      {"POST", "/metrics"},
+      {"GET", "/vectors/index/docs/delete"},
+      {"DELETE", "/vectors/index/docs/delete"},
+      {"POST", "/vectors/index/docs/items/a"},
+      {"PUT", "/vectors/index/nope/items/a"},
+  };
+  for (const auto& [method, path] : requests) {
+    SCOPED_TRACE(method + " " + path);
+    HttpResponse r = Do(method, path, R"({"name":"x","dimension":2})");
+    EXPECT_EQ(r.status, 405);
+    EXPECT_EQ(r.body, "");
+    EXPECT_EQ(r.content_type, "");
+    EXPECT_FALSE(Header(r, "Allow").empty());
+  }
+  EXPECT_EQ(Header(Do("PUT", "/vectors/index"), "Allow"), "GET, POST");
+  EXPECT_EQ(Header(Do("POST", "/vectors/index/docs"), "Allow"), "GET, DELETE");
+  EXPECT_EQ(Header(Do("GET", "/vectors/index/docs/add"), "Allow"), "POST");
+  // Nothing was created or deleted by the refused requests.
+  ExpectJson(Do("GET", "/vectors/index"), 200, "{\"names\":[\"docs\"],\"count\":1}\n");
+}
+
+TEST_F(ApiHandlerTest, RouteTemplatesAreReported) {
+  CreateIndex("docs", 2);
+  EXPECT_EQ(Do("GET", "/vectors/index").route, "GET /vectors/index");
+  EXPECT_EQ(Do("GET", "/vectors/index/docs").route, "GET /vectors/index/{name}");
+  EXPECT_EQ(Do("POST", "/vectors/index/docs/add", "{}").route, "POST /vectors/index/{name}/add");
+  EXPECT_EQ(Do("POST", "/vectors/index/docs/search", "{}").route,
+            "POST /vectors/index/{name}/search");
+  EXPECT_EQ(Do("GET", "/vectors/index/docs/items/a").route, "GET /vectors/index/{name}/items/{id}");
+  EXPECT_EQ(Do("DELETE", "/vectors/index/docs/items/a").route,
+            "DELETE /vectors/index/{name}/items/{id}");
+  EXPECT_EQ(Do("POST", "/vectors/index/docs/delete", "{}").route,
+            "POST /vectors/index/{name}/delete");
+  EXPECT_EQ(Do("DELETE", "/vectors/index/docs").route, "DELETE /vectors/index/{name}");
+  EXPECT_EQ(Do("GET", "/health").route, "GET /health");
+}
+
+// ---------------------------------------------------------------------------
+// Probes and metrics
+
+TEST_F(ApiHandlerTest, HealthIsAlwaysOk) {
+  ready_ = false;
+  ExpectJson(Do("GET", "/health"), 200, "{\"status\":\"ok\"}\n");
+}
+
+TEST_F(ApiHandlerTest, ReadyIs503UntilLoaded) {
+  ready_ = false;
+  HttpResponse r = Do("GET", "/ready");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.content_type, kText);
+  EXPECT_TRUE(EndsWith(r.body, "\n"));
+  ready_ = true;
+  ExpectJson(Do("GET", "/ready"), 200, "{\"status\":\"ready\"}\n");
+}
+
+// Until stored indexes are loaded the index API would show a partial set
+// (and let a client create over a stored index): it answers 503.
+TEST_F(ApiHandlerTest, IndexRoutesAre503UntilLoaded) {
+  CreateIndex("docs", 2, "euclidean");
+  ready_ = false;
+  const std::vector<std::pair<std::string, std::string>> requests = {
+      {"GET", "/vectors/index"},
+      {"POST", "/vectors/index"},
+      {"GET", "/vectors/index/docs"},
+      {"DELETE", "/vectors/index/docs"},
+      {"POST", "/vectors/index/docs/add"},
+      {"POST", "/vectors/index/docs/search"},
+      {"POST", "/vectors/index/docs/delete"},
+      {"GET", "/vectors/index/docs/items/a"},
+      {"DELETE", "/vectors/index/docs/items/a"},
+  };
+  for (const auto& [method, path] : requests) {
+    SCOPED_TRACE(method + " " + path);
+    HttpResponse r = Do(method, path, R"({"name":"other","dimension":2})");
+    EXPECT_EQ(r.status, 503) << r.body;
+    EXPECT_EQ(r.content_type, kText);
+  }
+  EXPECT_EQ(Do("GET", "/health").status, 200);
+  EXPECT_EQ(Do("GET", "/metrics").status, 200);
+  ready_ = true;
+  ExpectJson(Do("GET", "/vectors/index"), 200, "{\"names\":[\"docs\"],\"count\":1}\n");
+}
+
+TEST_F(ApiHandlerTest, MetricsReturnsTheRenderedText) {
+  HttpResponse r = Do("GET", "/metrics");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "# TYPE vectord_test gauge\nvectord_test 42\n");
+  EXPECT_TRUE(StartsWith(r.content_type, "text/plain")) << r.content_type;
+  EXPECT_EQ(metrics_calls_.load(), 1);
+  Do("GET", "/metrics");
+  EXPECT_EQ(metrics_calls_.load(), 2);
+}
+
+TEST_F(ApiHandlerTest, MetricsWithoutRendererIs404) {
+  auto handler = MakeHandler(std::string(), false);
+  ExpectError(DoWith(*handler, "GET", "/metrics"), 404, "404 page not found\n");
+}
+
+// ---------------------------------------------------------------------------
+// Authentication
+
+struct RouteCase {
+  std::string method;
+  std::string path;
+  std::string body;
+  int want_status;  // with the right token, in this order on a fresh registry
+};
+
+// Every route and method the handler knows, in an order that makes each one
+// succeed when run in sequence on an empty registry.
+std::vector<RouteCase> AllRoutes() {
+  return {
+      {"GET", "/health", "", 200},
+      {"GET", "/ready", "", 200},
+      {"GET", "/metrics", "", 200},
+      {"POST", "/vectors/index", R"({"name":"docs","dimension":2,"distance":"euclidean"})", 201},
+      {"GET", "/vectors/index", "", 200},
+      {"GET", "/vectors/index/docs", "", 200},
+      {"POST", "/vectors/index/docs/add", R"({"items":[{"id":"a","vector":[1,2]}]})", 200},
+      {"POST", "/vectors/index/docs/search", R"({"vector":[1,2]})", 200},
+      {"GET", "/vectors/index/docs/items/a", "", 200},
+      {"POST", "/vectors/index/docs/delete", R"({"ids":["absent"]})", 200},
+      {"DELETE", "/vectors/index/docs/items/a", "", 204},
+      {"DELETE", "/vectors/index/docs", "", 204},
+  };
+}
+
+bool ExemptFromAuth(const std::string& method, const std::string& path) {
+  return method == "GET" && (path == "/health" || path == "/ready");
+}
+
+class ApiAuthTest : public ApiHandlerTest {
+ protected:
+  ApiAuthTest() { handler_ = MakeHandler(std::string(kToken), true); }
+
+  static std::vector<std::string> WrongCredentials() {
+    const std::string token(kToken);
+    return {
+        "",                                             // no header
+        "Bearer wrong",                                 // wrong token
+        "Bearer " + token + "x",                        // longer
+        "Bearer " + token.substr(0, token.size() - 1),  // prefix
+        "Bearer",                                       // no token at all
+        "Bearer ",                                      // empty token
+        token,                                          // no scheme
+        "Basic " + token,                               // other scheme
+        "Bearer  " + token,                             // two spaces
+        "Bearer " + token + " ",                        // trailing space
+        "BearerX " + token,                             // scheme glued
+    };
+  }
+};
+
+TEST_F(ApiAuthTest, EveryRouteNeedsTheTokenExceptProbes) {
+  for (const RouteCase& route : AllRoutes()) {
+    for (const std::string& auth : WrongCredentials()) {
+      SCOPED_TRACE(route.method + " " + route.path + " with '" + auth + "'");
+      HttpResponse r = Do(route.method, route.path, route.body, auth);
+      if (ExemptFromAuth(route.method, route.path)) {
+        EXPECT_EQ(r.status, 200) << r.body;
+      } else {
+        EXPECT_EQ(r.status, 401) << r.body;
+        EXPECT_EQ(r.content_type, kText);
+        EXPECT_TRUE(EndsWith(r.body, "\n"));
+      }
+    }
+  }
+  // None of the refused requests changed anything.
+  EXPECT_EQ(registry_.count(), 0u);
+  EXPECT_EQ(metrics_calls_.load(), 0);
+}
+
+TEST_F(ApiAuthTest, EveryRouteWorksWithTheRightToken) {
+  const std::string auth = "Bearer " + std::string(kToken);
+  for (const RouteCase& route : AllRoutes()) {
+    SCOPED_TRACE(route.method + " " + route.path);
+    HttpResponse r = Do(route.method, route.path, route.body, auth);
+    EXPECT_EQ(r.status, route.want_status) << r.body;
+  }
+  EXPECT_EQ(registry_.count(), 0u);  // created, then deleted
+  EXPECT_EQ(metrics_calls_.load(), 1);
+}
+
+// Authentication comes before routing: any method on any path, including
+// paths no route serves yet, is 401 without the token. A route added later
+// is therefore covered without touching this table.
+TEST_F(ApiAuthTest, AuthIsCheckedBeforeRoutingForEveryMethodAndPath) {
+  std::vector<std::string> paths;
+  for (const RouteCase& route : AllRoutes()) paths.push_back(route.path);
+  for (const char* extra : {"/", "/nope", "/vectors/index/docs/compact", "/vectors/index/docs/get",
+                            "/vectors/index/docs/delete", "/admin", "/debug/pprof", "/health/",
+                            "/vectors/index/", "/vectors/index/docs/items/a", "/snapshots"}) {
+    paths.push_back(extra);
+  }
+  const std::vector<std::string> methods = {"GET",    "POST", "PUT",     "PATCH",
+                                            "DELETE", "HEAD", "OPTIONS", "CONNECT"};
+  const std::string right = "Bearer " + std::string(kToken);
+  for (const std::string& path : paths) {
+    for (const std::string& method : methods) {
+      SCOPED_TRACE(method + " " + path);
+      HttpResponse anonymous = Do(method, path, "{}");
+      HttpResponse wrong = Do(method, path, "{}", "Bearer nope");
+      if (ExemptFromAuth(method, path)) {
+        EXPECT_NE(anonymous.status, 401);
+        EXPECT_NE(wrong.status, 401);
+        continue;
+      }
+      EXPECT_EQ(anonymous.status, 401) << anonymous.body;
+      EXPECT_EQ(wrong.status, 401) << wrong.body;
+      HttpResponse authorized = Do(method, path, "{}", right);
+      EXPECT_NE(authorized.status, 401) << authorized.body;
+    }
+  }
+}
+
+TEST_F(ApiAuthTest, ProbesIgnoreCredentials) {
+  for (const std::string& auth : WrongCredentials()) {
+    EXPECT_EQ(Do("GET", "/health", "", auth).status, 200);
+    EXPECT_EQ(Do("GET", "/ready", "", auth).status, 200);
+  }
+  EXPECT_EQ(Do("GET", "/health", "", "Bearer " + std::string(kToken)).status, 200);
+  ready_ = false;
+  EXPECT_EQ(Do("GET", "/ready").status, 503);
+}
+
+TEST_F(ApiAuthTest, RefusedWritesChangeNothing) {
+  const std::string right = "Bearer " + std::string(kToken);
+  ASSERT_EQ(Do("POST", "/vectors/index", R"({"name":"docs","dimension":2})", right).status, 201);
+  EXPECT_EQ(Do("DELETE", "/vectors/index/docs", "", "Bearer no").status, 401);
+  EXPECT_EQ(
+      Do("POST", "/vectors/index/docs/add", R"({"items":[{"id":"a","vector":[1,2]}]})", "Bearer no")
+          .status,
+      401);
+  EXPECT_EQ(Do("POST", "/vectors/index", R"({"name":"other","dimension":2})").status, 401);
+  ExpectJson(Do("GET", "/vectors/index", "", right), 200, "{\"names\":[\"docs\"],\"count\":1}\n");
+  ExpectJson(Do("GET", "/vectors/index/docs", "", right), 200, InfoJson(ParamsJson("docs", 2), 0));
+}
+
+TEST_F(ApiHandlerTest, WithoutATokenNoHeaderIsNeeded) {
+  EXPECT_EQ(Do("GET", "/vectors/index").status, 200);
+  EXPECT_EQ(Do("GET", "/vectors/index", "", "Bearer anything").status, 200);
+}
+
+// ---------------------------------------------------------------------------
+// Concurrency: Handle() may run on many threads at once.
+
+TEST_F(ApiHandlerTest, ConcurrentRequestsOnSeparateAndSharedIndexes) {
+  CreateIndex("shared", 4, "euclidean");
+  constexpr int kThreads = 4;
+  constexpr int kBatches = 20;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::string own = "own" + std::to_string(t);
+      HttpRequest create{"POST", "/vectors/index", "", "",
+                         "{\"name\":\"" + own + "\",\"dimension\":4,\"distance\":\"euclidean\"}"};
+      if (handler_->Handle(create).status != 201) ++failures;
+      for (int b = 0; b < kBatches; ++b) {
+        for (const std::string& index : {own, std::string("shared")}) {
+          std::string body = R"({"items":[)";
+          for (int i = 0; i < 5; ++i) {
+            if (i > 0) body += ',';
+            int n = (t * kBatches + b) * 5 + i;
+            body += "{\"id\":\"t" + std::to_string(t) + "-" + std::to_string(n) +
+                    "\",\"vector\":[" + std::to_string(n) + ",1,2,3]}";
+          }
+          body += "]}";
+          HttpRequest add{"POST", "/vectors/index/" + index + "/add", "", "", body};
+          if (handler_->Handle(add).status != 200) ++failures;
+          HttpRequest search{"POST", "/vectors/index/" + index + "/search", "", "",
+                             R"({"vector":[0,1,2,3],"k":5})"};
+          if (handler_->Handle(search).status != 200) ++failures;
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(Length("shared"), static_cast<size_t>(kThreads * kBatches * 5));
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_EQ(Length("own" + std::to_string(t)), static_cast<size_t>(kBatches * 5));
+  }
+}
+
+}  // namespace
+}  // namespace vectord::http

@@ -1,0 +1,597 @@
+#include "http/config.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace vectord::http {
+namespace {
+
+namespace fs = std::filesystem;
+
+using Args = std::vector<std::string>;
+using Env = std::map<std::string, std::string>;
+
+bool Contains(const std::string& text, std::string_view part) {
+  return text.find(part) != std::string::npos;
+}
+
+// A fresh directory under the system temp dir, removed at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = fs::temp_directory_path() /
+            ("vectord_config_test_" + std::to_string(::getpid()) + "_" + std::to_string(rd()));
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const fs::path& path() const { return path_; }
+
+  std::string Write(const std::string& name, const std::string& text) const {
+    fs::path file = path_ / name;
+    std::ofstream out(file, std::ios::binary);
+    out << text;
+    out.close();
+    return file.string();
+  }
+
+ private:
+  fs::path path_;
+};
+
+// Runs the test body with the working directory set to `dir`, restoring it
+// afterwards (tests run on one thread, so this is safe).
+class ScopedCwd {
+ public:
+  explicit ScopedCwd(const fs::path& dir) : saved_(fs::current_path()) { fs::current_path(dir); }
+  ~ScopedCwd() {
+    std::error_code ec;
+    fs::current_path(saved_, ec);
+  }
+  ScopedCwd(const ScopedCwd&) = delete;
+  ScopedCwd& operator=(const ScopedCwd&) = delete;
+
+ private:
+  fs::path saved_;
+};
+
+constexpr const char* kFullToml = R"toml(
+[vectord]
+bind = "10.1.2.3:9100"
+data_dir = "/var/lib/vectord-file"
+fsync = "interval"
+checkpoint_bytes = 123456
+log_level = "debug"
+workers = 7
+
+[auth]
+token = "file-token"
+)toml";
+
+// Expects an error whose message names `key` (and, if given, `also`).
+void ExpectKeyError(const Result<Config>& result, std::string_view key,
+                    std::string_view also = {}) {
+  ASSERT_FALSE(result.ok()) << "expected an error naming " << key;
+  EXPECT_EQ(result.status().code(), StatusCode::kInvalidArgument);
+  const std::string& message = result.status().message();
+  EXPECT_TRUE(Contains(message, key)) << "message does not name " << key << ": " << message;
+  if (!also.empty()) {
+    EXPECT_TRUE(Contains(message, also)) << message;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Defaults
+
+TEST(Config, DefaultsWhenNothingIsGiven) {
+  TempDir dir;
+  ScopedCwd cwd(dir.path());  // no lakehouse.toml here
+  auto config = LoadConfig({}, {});
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->config_path, "lakehouse.toml");
+  EXPECT_FALSE(config->config_path_explicit);
+  EXPECT_EQ(config->bind, "127.0.0.1:8090");
+  EXPECT_EQ(config->host, "127.0.0.1");
+  EXPECT_EQ(config->port, 8090);
+  EXPECT_EQ(config->storaged_url, "");
+  EXPECT_EQ(config->data_dir, "./data");
+  EXPECT_FALSE(config->ephemeral);
+  EXPECT_EQ(config->fsync, FsyncPolicy::kAlways);
+  EXPECT_EQ(config->fsync_interval_ms, 100u);
+  EXPECT_EQ(config->checkpoint_bytes, uint64_t{64} << 20);
+  EXPECT_EQ(config->auth_token, "");
+  EXPECT_EQ(config->log_level, "info");
+  EXPECT_EQ(config->workers, 0u);
+  EXPECT_EQ(config->io_threads, 1u);
+  EXPECT_EQ(config->header_timeout_ms, 30000u);
+  EXPECT_EQ(config->body_timeout_ms, 120000u);
+  EXPECT_EQ(config->idle_timeout_ms, 60000u);
+}
+
+TEST(Config, MissingDefaultFileIsNotAnError) {
+  TempDir dir;
+  ScopedCwd cwd(dir.path());
+  ASSERT_FALSE(fs::exists(dir.path() / "lakehouse.toml"));
+  auto config = LoadConfig({"--bind", "127.0.0.1:1"}, {});
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->port, 1);
+}
+
+TEST(Config, DefaultFileInWorkingDirectoryIsRead) {
+  TempDir dir;
+  dir.Write("lakehouse.toml", kFullToml);
+  ScopedCwd cwd(dir.path());
+  auto config = LoadConfig({}, {});
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_FALSE(config->config_path_explicit);
+  EXPECT_EQ(config->bind, "10.1.2.3:9100");
+  EXPECT_EQ(config->auth_token, "file-token");
+}
+
+// ---------------------------------------------------------------------------
+// The file
+
+TEST(Config, FileValuesAreApplied) {
+  TempDir dir;
+  std::string path = dir.Write("lakehouse.toml", kFullToml);
+  auto config = LoadConfig({"--config", path}, {});
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->config_path, path);
+  EXPECT_TRUE(config->config_path_explicit);
+  EXPECT_EQ(config->bind, "10.1.2.3:9100");
+  EXPECT_EQ(config->host, "10.1.2.3");
+  EXPECT_EQ(config->port, 9100);
+  EXPECT_EQ(config->data_dir, "/var/lib/vectord-file");
+  EXPECT_EQ(config->fsync, FsyncPolicy::kInterval);
+  EXPECT_EQ(config->checkpoint_bytes, 123456u);
+  EXPECT_EQ(config->log_level, "debug");
+  EXPECT_EQ(config->workers, 7u);
+  EXPECT_EQ(config->auth_token, "file-token");
+  // Untouched settings keep their defaults.
+  EXPECT_EQ(config->fsync_interval_ms, 100u);
+  EXPECT_FALSE(config->ephemeral);
+}
+
+TEST(Config, FileWithOtherServicesSectionsIsAccepted) {
+  // lakehouse.toml is shared by every service; their sections are ignored.
+  TempDir dir;
+  std::string path = dir.Write("lakehouse.toml", R"toml(
+[storaged]
+bind = "0.0.0.0:9000"
+something = 12
+
+[vectord]
+bind = "127.0.0.1:9200"
+unknown_future_key = "x"
+
+[auth]
+token = "t"
+)toml");
+  auto config = LoadConfig({"--config", path}, {});
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->port, 9200);
+  EXPECT_EQ(config->auth_token, "t");
+}
+
+TEST(Config, EmptyFileGivesDefaults) {
+  TempDir dir;
+  std::string path = dir.Write("empty.toml", "");
+  auto config = LoadConfig({"--config", path}, {});
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->bind, "127.0.0.1:8090");
+  EXPECT_EQ(config->auth_token, "");
+}
+
+TEST(Config, EphemeralAndBoolsFromFile) {
+  TempDir dir;
+  std::string path = dir.Write("l.toml", "[vectord]\nephemeral = true\ndata_dir = \"\"\n");
+  auto config = LoadConfig({"--config", path}, {});
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_TRUE(config->ephemeral);
+  EXPECT_EQ(config->data_dir, "");
+}
+
+// ---------------------------------------------------------------------------
+// Precedence: defaults < file < environment < flags
+
+TEST(Config, EnvironmentOverridesFile) {
+  TempDir dir;
+  std::string path = dir.Write("lakehouse.toml", kFullToml);
+  Env env = {{"VECTORD_BIND", "10.9.9.9:9300"},    {"VECTORD_AUTH_TOKEN", "env-token"},
+             {"VECTORD_DATA_DIR", "/env/data"},    {"VECTORD_FSYNC", "always"},
+             {"VECTORD_CHECKPOINT_BYTES", "8192"}, {"VECTORD_LOG_LEVEL", "warn"}};
+  auto config = LoadConfig({"--config", path}, env);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->bind, "10.9.9.9:9300");
+  EXPECT_EQ(config->port, 9300);
+  EXPECT_EQ(config->auth_token, "env-token");
+  EXPECT_EQ(config->data_dir, "/env/data");
+  EXPECT_EQ(config->fsync, FsyncPolicy::kAlways);
+  EXPECT_EQ(config->checkpoint_bytes, 8192u);
+  EXPECT_EQ(config->log_level, "warn");
+  // Not in the environment: the file's value stays.
+  EXPECT_EQ(config->workers, 7u);
+}
+
+TEST(Config, FlagsOverrideEnvironmentAndFile) {
+  TempDir dir;
+  std::string path = dir.Write("lakehouse.toml", kFullToml);
+  Env env = {{"VECTORD_BIND", "10.9.9.9:9300"},
+             {"VECTORD_AUTH_TOKEN", "env-token"},
+             {"VECTORD_CHECKPOINT_BYTES", "8192"}};
+  auto config = LoadConfig({"--config", path, "--bind", "10.8.8.8:9400", "--auth-token=flag-token",
+                            "--checkpoint-bytes", "9000", "--fsync", "always"},
+                           env);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->bind, "10.8.8.8:9400");
+  EXPECT_EQ(config->host, "10.8.8.8");
+  EXPECT_EQ(config->port, 9400);
+  EXPECT_EQ(config->auth_token, "flag-token");
+  EXPECT_EQ(config->checkpoint_bytes, 9000u);
+  EXPECT_EQ(config->fsync, FsyncPolicy::kAlways);
+  // Only in the file.
+  EXPECT_EQ(config->data_dir, "/var/lib/vectord-file");
+}
+
+TEST(Config, EnvironmentOverridesDefaults) {
+  TempDir dir;
+  ScopedCwd cwd(dir.path());
+  Env env = {{"VECTORD_BIND", "0.0.0.0:7000"},
+             {"VECTORD_EPHEMERAL", "true"},
+             {"VECTORD_FSYNC", "interval"},
+             {"VECTORD_FSYNC_INTERVAL_MS", "250"},
+             {"VECTORD_WORKERS", "3"},
+             {"VECTORD_IO_THREADS", "2"},
+             {"VECTORD_HEADER_TIMEOUT_MS", "1000"},
+             {"VECTORD_BODY_TIMEOUT_MS", "2000"},
+             {"VECTORD_IDLE_TIMEOUT_MS", "3000"},
+             {"VECTORD_LOG_LEVEL", "error"},
+             {"UNRELATED_VARIABLE", "ignored"}};
+  auto config = LoadConfig({}, env);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->host, "0.0.0.0");
+  EXPECT_EQ(config->port, 7000);
+  EXPECT_TRUE(config->ephemeral);
+  EXPECT_EQ(config->fsync, FsyncPolicy::kInterval);
+  EXPECT_EQ(config->fsync_interval_ms, 250u);
+  EXPECT_EQ(config->workers, 3u);
+  EXPECT_EQ(config->io_threads, 2u);
+  EXPECT_EQ(config->header_timeout_ms, 1000u);
+  EXPECT_EQ(config->body_timeout_ms, 2000u);
+  EXPECT_EQ(config->idle_timeout_ms, 3000u);
+  EXPECT_EQ(config->log_level, "error");
+}
+
+TEST(Config, EveryFlagIsAccepted) {
+  TempDir dir;
+  ScopedCwd cwd(dir.path());
+  auto config = LoadConfig({"--bind",
+                            "[::1]:8123",
+                            "--data-dir",
+                            "/d",
+                            "--fsync",
+                            "interval",
+                            "--fsync-interval-ms",
+                            "5",
+                            "--checkpoint-bytes",
+                            "5000000000",
+                            "--log-level",
+                            "debug",
+                            "--workers",
+                            "4",
+                            "--io-threads",
+                            "3",
+                            "--header-timeout-ms",
+                            "11",
+                            "--body-timeout-ms",
+                            "12",
+                            "--idle-timeout-ms",
+                            "13",
+                            "--auth-token",
+                            "tok",
+                            "--ephemeral"},
+                           {});
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->host, "::1");
+  EXPECT_EQ(config->port, 8123);
+  EXPECT_EQ(config->data_dir, "/d");
+  EXPECT_EQ(config->fsync, FsyncPolicy::kInterval);
+  EXPECT_EQ(config->fsync_interval_ms, 5u);
+  EXPECT_EQ(config->checkpoint_bytes, 5000000000u);
+  EXPECT_EQ(config->log_level, "debug");
+  EXPECT_EQ(config->workers, 4u);
+  EXPECT_EQ(config->io_threads, 3u);
+  EXPECT_EQ(config->header_timeout_ms, 11u);
+  EXPECT_EQ(config->body_timeout_ms, 12u);
+  EXPECT_EQ(config->idle_timeout_ms, 13u);
+  EXPECT_EQ(config->auth_token, "tok");
+  EXPECT_TRUE(config->ephemeral);
+}
+
+TEST(Config, LaterFlagWins) {
+  TempDir dir;
+  ScopedCwd cwd(dir.path());
+  auto config = LoadConfig({"--bind", "127.0.0.1:1", "--bind=127.0.0.1:2"}, {});
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->port, 2);
+}
+
+TEST(Config, BindWithEmptyHostListensEverywhere) {
+  TempDir dir;
+  ScopedCwd cwd(dir.path());
+  auto config = LoadConfig({"--bind", ":8555"}, {});
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->host, "0.0.0.0");
+  EXPECT_EQ(config->port, 8555);
+}
+
+// ---------------------------------------------------------------------------
+// Where the file is
+
+TEST(Config, AllConfigPathForms) {
+  TempDir dir;
+  std::string path = dir.Write("custom.toml", "[vectord]\nbind = \"127.0.0.1:9911\"\n");
+  const std::vector<Args> forms = {
+      {"-config", path}, {"--config", path}, {"-config=" + path}, {"--config=" + path}};
+  for (const Args& args : forms) {
+    SCOPED_TRACE(args[0]);
+    auto config = LoadConfig(args, {});
+    ASSERT_TRUE(config.ok()) << config.status().ToString();
+    EXPECT_EQ(config->config_path, path);
+    EXPECT_TRUE(config->config_path_explicit);
+    EXPECT_EQ(config->port, 9911);
+  }
+}
+
+TEST(Config, ConfigPathFromEnvironment) {
+  TempDir dir;
+  std::string path = dir.Write("env.toml", "[vectord]\nbind = \"127.0.0.1:9922\"\n");
+  auto config = LoadConfig({}, {{"VECTORD_CONFIG", path}});
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->config_path, path);
+  EXPECT_TRUE(config->config_path_explicit);
+  EXPECT_EQ(config->port, 9922);
+}
+
+TEST(Config, ConfigFlagBeatsConfigEnvironment) {
+  TempDir dir;
+  std::string from_env = dir.Write("env.toml", "[vectord]\nbind = \"127.0.0.1:9922\"\n");
+  std::string from_flag = dir.Write("flag.toml", "[vectord]\nbind = \"127.0.0.1:9933\"\n");
+  auto config = LoadConfig({"--config", from_flag}, {{"VECTORD_CONFIG", from_env}});
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->config_path, from_flag);
+  EXPECT_EQ(config->port, 9933);
+}
+
+TEST(Config, ExplicitMissingFileIsAnError) {
+  TempDir dir;
+  std::string missing = (dir.path() / "does-not-exist.toml").string();
+  for (const Args& args :
+       std::vector<Args>{{"--config", missing}, {"-config", missing}, {"--config=" + missing}}) {
+    SCOPED_TRACE(args[0]);
+    auto config = LoadConfig(args, {});
+    ExpectKeyError(config, "config", missing);
+  }
+  ExpectKeyError(LoadConfig({}, {{"VECTORD_CONFIG", missing}}), "config", missing);
+}
+
+TEST(Config, ConfigFlagWithoutPathIsAnError) {
+  ExpectKeyError(LoadConfig({"--config"}, {}), "config");
+  ExpectKeyError(LoadConfig({"-config"}, {}), "config");
+}
+
+// ---------------------------------------------------------------------------
+// Invalid values: the message names the key, in whatever source it came from.
+
+TEST(Config, BadBindIsRefused) {
+  TempDir dir;
+  ScopedCwd cwd(dir.path());
+  for (const std::string bind : {"nohostport", "127.0.0.1:70000", "127.0.0.1:", "127.0.0.1:http",
+                                 "127.0.0.1:-1", "127.0.0.1:80x"}) {
+    SCOPED_TRACE(bind);
+    ExpectKeyError(LoadConfig({"--bind", bind}, {}), "vectord.bind", bind);
+    ExpectKeyError(LoadConfig({}, {{"VECTORD_BIND", bind}}), "vectord.bind", bind);
+    std::string path = dir.Write("bind.toml", "[vectord]\nbind = \"" + bind + "\"\n");
+    ExpectKeyError(LoadConfig({"--config", path}, {}), "vectord.bind", bind);
+  }
+}
+
+TEST(Config, BadFsyncIsRefused) {
+  TempDir dir;
+  std::string path = dir.Write("f.toml", "[vectord]\nfsync = \"sometimes\"\n");
+  ExpectKeyError(LoadConfig({"--config", path}, {}), "vectord.fsync", "sometimes");
+  ExpectKeyError(LoadConfig({"--config", path, "--fsync", "always"}, {}), "vectord.fsync");
+  ScopedCwd cwd(dir.path());
+  ExpectKeyError(LoadConfig({}, {{"VECTORD_FSYNC", "sometimes"}}), "VECTORD_FSYNC", "sometimes");
+  ExpectKeyError(LoadConfig({"--fsync", "sometimes"}, {}), "--fsync", "sometimes");
+}
+
+TEST(Config, BadLogLevelIsRefused) {
+  TempDir dir;
+  std::string path = dir.Write("f.toml", "[vectord]\nlog_level = \"loud\"\n");
+  ExpectKeyError(LoadConfig({"--config", path}, {}), "vectord.log_level", "loud");
+  ScopedCwd cwd(dir.path());
+  ExpectKeyError(LoadConfig({}, {{"VECTORD_LOG_LEVEL", "loud"}}), "VECTORD_LOG_LEVEL", "loud");
+  ExpectKeyError(LoadConfig({"--log-level=loud"}, {}), "--log-level", "loud");
+}
+
+TEST(Config, NonNumericCheckpointBytesIsRefused) {
+  TempDir dir;
+  std::string path = dir.Write("f.toml", "[vectord]\ncheckpoint_bytes = \"soon\"\n");
+  ExpectKeyError(LoadConfig({"--config", path}, {}), "vectord.checkpoint_bytes");
+  ScopedCwd cwd(dir.path());
+  for (const std::string bad :
+       {"soon", "", "-5", "1.5", "64MiB", "4095", "0", "99999999999999999999999"}) {
+    SCOPED_TRACE(bad);
+    ExpectKeyError(LoadConfig({}, {{"VECTORD_CHECKPOINT_BYTES", bad}}), "VECTORD_CHECKPOINT_BYTES");
+    ExpectKeyError(LoadConfig({"--checkpoint-bytes", bad}, {}), "--checkpoint-bytes");
+  }
+  auto smallest = LoadConfig({"--checkpoint-bytes", "4096"}, {});
+  ASSERT_TRUE(smallest.ok()) << smallest.status().ToString();
+  EXPECT_EQ(smallest->checkpoint_bytes, 4096u);
+}
+
+TEST(Config, NumbersOutOfRangeAreRefused) {
+  TempDir dir;
+  ScopedCwd cwd(dir.path());
+  ExpectKeyError(LoadConfig({"--workers", "1025"}, {}), "--workers", "1025");
+  ExpectKeyError(LoadConfig({"--io-threads", "65"}, {}), "--io-threads", "65");
+  ExpectKeyError(LoadConfig({"--fsync-interval-ms", "60001"}, {}), "--fsync-interval-ms");
+  ExpectKeyError(LoadConfig({"--header-timeout-ms", "3600001"}, {}), "--header-timeout-ms");
+  ExpectKeyError(LoadConfig({"--fsync-interval-ms", "0"}, {}), "vectord.fsync_interval_ms");
+  std::string path = dir.Write("f.toml", "[vectord]\ncheckpoint_bytes = -1\n");
+  ExpectKeyError(LoadConfig({"--config", path}, {}), "vectord.checkpoint_bytes");
+  path = dir.Write("f.toml", "[vectord]\nfsync_interval_ms = -1\n");
+  ExpectKeyError(LoadConfig({"--config", path}, {}), "vectord.fsync_interval_ms");
+}
+
+TEST(Config, BadBoolIsRefused) {
+  TempDir dir;
+  ScopedCwd cwd(dir.path());
+  ExpectKeyError(LoadConfig({"--ephemeral=maybe"}, {}), "--ephemeral", "maybe");
+  ExpectKeyError(LoadConfig({}, {{"VECTORD_EPHEMERAL", "maybe"}}), "VECTORD_EPHEMERAL", "maybe");
+}
+
+// A value of the wrong TOML type is an error naming the key, never converted.
+TEST(Config, WrongTomlTypeIsRefused) {
+  TempDir dir;
+  struct Case {
+    std::string toml;
+    std::string key;
+  };
+  const std::vector<Case> cases = {
+      {"[vectord]\nbind = 5\n", "vectord.bind"},
+      {"[vectord]\nbind = true\n", "vectord.bind"},
+      {"[vectord]\ndata_dir = [\"a\"]\n", "vectord.data_dir"},
+      {"[vectord]\nfsync = 1\n", "vectord.fsync"},
+      {"[vectord]\ncheckpoint_bytes = \"65536\"\n", "vectord.checkpoint_bytes"},
+      {"[vectord]\ncheckpoint_bytes = 65536.5\n", "vectord.checkpoint_bytes"},
+      {"[vectord]\nfsync_interval_ms = 1.5\n", "vectord.fsync_interval_ms"},
+      {"[vectord]\nfsync_interval_ms = true\n", "vectord.fsync_interval_ms"},
+      {"[vectord]\nworkers = false\n", "vectord.workers"},
+      {"[vectord]\nephemeral = \"true\"\n", "vectord.ephemeral"},
+      {"[vectord]\nephemeral = 1\n", "vectord.ephemeral"},
+      {"[auth]\ntoken = 12345\n", "auth.token"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.toml);
+    std::string path = dir.Write("typed.toml", c.toml);
+    ExpectKeyError(LoadConfig({"--config", path}, {}), c.key);
+  }
+}
+
+TEST(Config, TomlSyntaxErrorNamesFileAndLine) {
+  TempDir dir;
+  std::string path = dir.Write("broken.toml",
+                               "[vectord]\n"
+                               "bind = \"127.0.0.1:8090\"\n"
+                               "data_dir = \"unterminated\n");
+  auto config = LoadConfig({"--config", path}, {});
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(Contains(config.status().message(), path + ":3")) << config.status().message();
+
+  std::string path2 = dir.Write("broken2.toml", "[vectord\nbind = 1\n");
+  auto config2 = LoadConfig({"--config", path2}, {});
+  ASSERT_FALSE(config2.ok());
+  EXPECT_TRUE(Contains(config2.status().message(), path2 + ":1")) << config2.status().message();
+}
+
+TEST(Config, UnknownFlagIsAnError) {
+  TempDir dir;
+  ScopedCwd cwd(dir.path());
+  ExpectKeyError(LoadConfig({"--no-such-flag"}, {}), "--no-such-flag");
+  ExpectKeyError(LoadConfig({"--no-such-flag=1"}, {}), "--no-such-flag");
+  ExpectKeyError(LoadConfig({"stray-argument"}, {}), "stray-argument");
+  // A bool flag takes no separate value: the next word is a new argument.
+  ExpectKeyError(LoadConfig({"--ephemeral", "false"}, {}), "false");
+}
+
+TEST(Config, FlagWithoutValueIsAnError) {
+  TempDir dir;
+  ScopedCwd cwd(dir.path());
+  ExpectKeyError(LoadConfig({"--bind"}, {}), "--bind");
+  ExpectKeyError(LoadConfig({"--auth-token"}, {}), "--auth-token");
+}
+
+TEST(Config, EphemeralFlagNeedsNoValue) {
+  TempDir dir;
+  ScopedCwd cwd(dir.path());
+  auto config = LoadConfig({"--ephemeral", "--bind", "127.0.0.1:8001"}, {});
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_TRUE(config->ephemeral);
+  EXPECT_EQ(config->port, 8001);
+
+  auto off = LoadConfig({"--ephemeral=false"}, {{"VECTORD_EPHEMERAL", "true"}});
+  ASSERT_TRUE(off.ok()) << off.status().ToString();
+  EXPECT_FALSE(off->ephemeral);
+
+  auto on = LoadConfig({"--ephemeral=true"}, {});
+  ASSERT_TRUE(on.ok()) << on.status().ToString();
+  EXPECT_TRUE(on->ephemeral);
+}
+
+TEST(Config, EmptyDataDirNeedsEphemeral) {
+  TempDir dir;
+  ScopedCwd cwd(dir.path());
+  ExpectKeyError(LoadConfig({"--data-dir", ""}, {}), "vectord.data_dir");
+  auto config = LoadConfig({"--data-dir", "", "--ephemeral"}, {});
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+}
+
+TEST(Config, StoragedUrlIsRefusedForNow) {
+  TempDir dir;
+  std::string path = dir.Write("s.toml", "[vectord]\nstoraged_url = \"http://127.0.0.1:3211\"\n");
+  ExpectKeyError(LoadConfig({"--config", path}, {}), "vectord.storaged_url");
+  ScopedCwd cwd(dir.path());
+  ExpectKeyError(LoadConfig({}, {{"VECTORD_STORAGED_URL", "http://x"}}), "vectord.storaged_url");
+  ExpectKeyError(LoadConfig({"--storaged-url", "http://x"}, {}), "vectord.storaged_url");
+  // Empty is the seed's "no object storage" and is fine.
+  auto config = LoadConfig({"--storaged-url", ""}, {});
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->storaged_url, "");
+}
+
+// ---------------------------------------------------------------------------
+// Describe and usage
+
+TEST(Config, DescribeMasksTheToken) {
+  TempDir dir;
+  ScopedCwd cwd(dir.path());
+  const std::string token = "s3cr3t-Token-value";
+  auto config = LoadConfig({"--auth-token", token, "--bind", "127.0.0.1:8444"}, {});
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  std::string text = config->Describe();
+  EXPECT_TRUE(Contains(text, "***")) << text;
+  EXPECT_FALSE(Contains(text, token)) << text;
+  EXPECT_FALSE(Contains(text, "s3cr3t")) << text;
+  EXPECT_TRUE(Contains(text, "bind=127.0.0.1:8444")) << text;
+
+  auto no_token = LoadConfig({}, {});
+  ASSERT_TRUE(no_token.ok());
+  EXPECT_FALSE(Contains(no_token->Describe(), "***"));
+}
+
+TEST(Config, UsageListsEverySetting) {
+  std::string usage = ConfigUsage();
+  for (const char* name :
+       {"--bind", "VECTORD_BIND", "--auth-token", "VECTORD_AUTH_TOKEN", "--data-dir", "--ephemeral",
+        "--fsync", "--checkpoint-bytes", "--log-level", "--storaged-url", "token", "-config"}) {
+    EXPECT_TRUE(Contains(usage, name)) << name;
+  }
+}
+
+}  // namespace
+}  // namespace vectord::http
