@@ -105,6 +105,17 @@ Result<std::string_view> Index::LogThenApply(store::log_format::RecordType type,
   const bool fsync =
       durability == Durability::kFsync || (durability == Durability::kDefault && fsync_by_default_);
   Status durable = fsync ? log_->Sync(*sequence) : Status::Ok();
+  if (!durable.ok()) {
+    // The record stays in the log but will not be applied: tell replay to
+    // skip it too, so a restart cannot resurrect a write that failed.
+    const uint64_t canceled[] = {*sequence};
+    auto cancel = log_->Append(store::log_format::RecordType::kCancel, EncodeCancel(canceled));
+    if (cancel.ok()) {
+      // The cancel record takes a sequence number no write will claim.
+      std::lock_guard lock(apply_mutex_);
+      no_op_sequences_.insert(*cancel);
+    }
+  }
 
   // Apply in log order, so that replay after a crash rebuilds exactly this
   // state. A record that did not become durable is skipped, never applied.
@@ -122,6 +133,7 @@ Result<std::string_view> Index::LogThenApply(store::log_format::RecordType type,
   }
   if (applied.ok()) applied_sequence_.store(*sequence, std::memory_order_release);
   next_apply_ = *sequence + 1;
+  while (no_op_sequences_.erase(next_apply_) != 0) ++next_apply_;
   lock.unlock();
   apply_turn_.notify_all();
   if (!applied.ok()) return applied;

@@ -25,6 +25,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <span>
 #include <string>
@@ -145,7 +146,8 @@ class Index {
 
   std::mutex apply_mutex_;
   std::condition_variable apply_turn_;
-  uint64_t next_apply_ = 1;  // guarded by apply_mutex_
+  uint64_t next_apply_ = 1;             // guarded by apply_mutex_
+  std::set<uint64_t> no_op_sequences_;  // log records nobody applies; guarded by apply_mutex_
   std::atomic<uint64_t> applied_sequence_{0};
 };
 

@@ -243,7 +243,8 @@ void IndexStorage::Run() {
     for (const auto& index : live) {
       if (index->log() == nullptr) continue;
       Status s = index->log()->SyncAll();
-      if (!s.ok()) LogError("log_sync_failed", {{"index", index->params().name}, {"error", s.ToString()}});
+      if (!s.ok())
+        LogError("log_sync_failed", {{"index", index->params().name}, {"error", s.ToString()}});
     }
     for (const auto& [name, index] : due) {
       Status s = Checkpoint(index);
@@ -257,8 +258,7 @@ void IndexStorage::Run() {
   }
 }
 
-Result<std::shared_ptr<Index>> IndexStorage::LoadOne(const std::string& name,
-                                                     ThreadPool* workers) {
+Result<std::shared_ptr<Index>> IndexStorage::LoadOne(const std::string& name, ThreadPool* workers) {
   auto text = objects_->Get(ParamsKey(name));
   if (!text.ok()) return text.status();
   auto params = ParseParamsJson(*text);
@@ -295,6 +295,22 @@ Result<std::shared_ptr<Index>> IndexStorage::LoadOne(const std::string& name,
   const uint32_t dimension = params->dimension;
   auto index = std::make_shared<Index>(std::move(params).value(), std::move(engine));
 
+  // Pass 1: the records whose writes failed (named by cancel records, which
+  // come after them). Pass 2: replay the rest.
+  std::set<uint64_t> canceled;
+  {
+    auto scan = store::LogReader::Open(fs_, LogDirectory(name), dimension);
+    if (!scan.ok()) return scan.status();
+    for (;;) {
+      auto record = (*scan)->Next();
+      if (!record.ok()) return record.status();
+      if (!record->has_value()) break;
+      if ((*record)->type != store::log_format::RecordType::kCancel) continue;
+      auto sequences = DecodeCancel((*record)->payload);
+      if (!sequences.ok()) return sequences.status().WithContext(LogDirectory(name));
+      canceled.insert(sequences->begin(), sequences->end());
+    }
+  }
   auto log = store::LogReader::Open(fs_, LogDirectory(name), dimension);
   if (!log.ok()) return log.status();
   uint64_t replayed = 0;
@@ -304,9 +320,9 @@ Result<std::shared_ptr<Index>> IndexStorage::LoadOne(const std::string& name,
     if (!record->has_value()) break;
     const store::LogRecord& r = **record;
     if (r.sequence <= tag) continue;  // already in the snapshot
-    auto context = [&] {
-      return LogDirectory(name) + ": record " + std::to_string(r.sequence);
-    };
+    if (r.type == store::log_format::RecordType::kCancel || canceled.count(r.sequence) != 0)
+      continue;
+    auto context = [&] { return LogDirectory(name) + ": record " + std::to_string(r.sequence); };
     if (r.type == store::log_format::RecordType::kUpsert) {
       auto items = DecodeUpsert(r.payload, dimension);
       if (!items.ok()) return items.status().WithContext(context());
@@ -319,11 +335,12 @@ Result<std::shared_ptr<Index>> IndexStorage::LoadOne(const std::string& name,
     }
     ++replayed;
   }
-  if ((*log)->torn()) LogWarn("wal_torn_tail", {{"index", name}, {"detail", (*log)->torn_description()}});
+  if ((*log)->torn())
+    LogWarn("wal_torn_tail", {{"index", name}, {"detail", (*log)->torn_description()}});
   const uint64_t last = std::max(tag, (*log)->last_sequence());
   std::optional<store::LogWriter::Tail> tail = (*log)->tail();
-  auto writer = store::LogWriter::Open(fs_, LogDirectory(name), dimension, last + 1,
-                                       tail ? &*tail : nullptr);
+  auto writer =
+      store::LogWriter::Open(fs_, LogDirectory(name), dimension, last + 1, tail ? &*tail : nullptr);
   if (!writer.ok()) return writer.status();
   index->AttachLog(std::move(writer).value(), options_.fsync_always);
   index->SetAppliedSequence(last);
@@ -338,7 +355,8 @@ IndexStorage::LoadReport IndexStorage::LoadAll(Registry& registry, ThreadPool* w
   LoadReport report;
   auto keys = objects_->List(kPrefix);
   if (!keys.ok()) {
-    LogError("rehydrate_list_failed", {{"store", objects_->Describe()}, {"error", keys.status().ToString()}});
+    LogError("rehydrate_list_failed",
+             {{"store", objects_->Describe()}, {"error", keys.status().ToString()}});
     ++report.failed;
     return report;
   }
@@ -358,6 +376,15 @@ IndexStorage::LoadReport IndexStorage::LoadAll(Registry& registry, ThreadPool* w
       if (auto n = strip(".hnsw")) with_other.insert(*n);
     } else if (auto n = strip(".wal")) {
       with_other.insert(*n);
+    }
+  }
+  // Log directories, which List (files only) misses when they are empty.
+  if (auto entries = fs_->ListDirectory(objects_->root() + "/" + std::string(kPrefix));
+      entries.ok()) {
+    for (const std::string& entry : *entries) {
+      if (entry.size() > 4 && entry.compare(entry.size() - 4, 4, ".wal") == 0) {
+        with_other.insert(entry.substr(0, entry.size() - 4));
+      }
     }
   }
   // Leftovers of a create that never reached its commit point, or of a drop

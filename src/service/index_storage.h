@@ -97,11 +97,11 @@ class IndexStorage final : public Persistence {
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  std::map<std::string, std::weak_ptr<Index>> known_;           // guarded by mutex_
-  std::map<std::string, uint64_t> snapshot_sequence_;           // guarded by mutex_
+  std::map<std::string, std::weak_ptr<Index>> known_;             // guarded by mutex_
+  std::map<std::string, uint64_t> snapshot_sequence_;             // guarded by mutex_
   std::map<std::string, std::shared_ptr<Index>> checkpoint_due_;  // guarded by mutex_
-  bool stopping_ = false;                                       // guarded by mutex_
-  StorageStats stats_;                                          // guarded by mutex_
+  bool stopping_ = false;                                         // guarded by mutex_
+  StorageStats stats_;                                            // guarded by mutex_
   std::thread thread_;
 };
 

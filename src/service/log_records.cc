@@ -69,7 +69,8 @@ std::string EncodeUpsert(std::span<const NewItem> items) {
       out += *item.metadata;
     }
     static_assert(std::endian::native == std::endian::little);
-    out.append(reinterpret_cast<const char*>(item.vector.data()), item.vector.size() * sizeof(float));
+    out.append(reinterpret_cast<const char*>(item.vector.data()),
+               item.vector.size() * sizeof(float));
   }
   return out;
 }
@@ -80,6 +81,16 @@ std::string EncodeDelete(std::span<const std::string> ids) {
   for (const std::string& id : ids) {
     PutU32(out, static_cast<uint32_t>(id.size()));
     out += id;
+  }
+  return out;
+}
+
+std::string EncodeCancel(std::span<const uint64_t> sequences) {
+  std::string out;
+  PutU32(out, static_cast<uint32_t>(sequences.size()));
+  for (uint64_t sequence : sequences) {
+    PutU32(out, static_cast<uint32_t>(sequence));
+    PutU32(out, static_cast<uint32_t>(sequence >> 32));
   }
   return out;
 }
@@ -127,6 +138,20 @@ Result<std::vector<std::string>> DecodeDelete(std::string_view payload) {
   }
   if (!c.done()) return Status::Corruption("delete record: trailing bytes");
   return ids;
+}
+
+Result<std::vector<uint64_t>> DecodeCancel(std::string_view payload) {
+  Cursor c(payload);
+  uint32_t count;
+  if (!c.U32(&count)) return Status::Corruption("cancel record: truncated count");
+  std::vector<uint64_t> sequences;
+  for (uint32_t i = 0; i < count; ++i) {
+    uint32_t low, high;
+    if (!c.U32(&low) || !c.U32(&high)) return Status::Corruption("cancel record: truncated");
+    sequences.push_back((uint64_t{high} << 32) | low);
+  }
+  if (!c.done()) return Status::Corruption("cancel record: trailing bytes");
+  return sequences;
 }
 
 }  // namespace vectord::service

@@ -36,8 +36,10 @@ class PosixWritableFile final : public WritableFile {
     return Status::Ok();
   }
   Status Truncate(uint64_t size) override {
-    if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) return ErrnoStatus(errno, "ftruncate", path_);
-    if (::lseek(fd_, static_cast<off_t>(size), SEEK_SET) < 0) return ErrnoStatus(errno, "lseek", path_);
+    if (::ftruncate(fd_, static_cast<off_t>(size)) != 0)
+      return ErrnoStatus(errno, "ftruncate", path_);
+    if (::lseek(fd_, static_cast<off_t>(size), SEEK_SET) < 0)
+      return ErrnoStatus(errno, "lseek", path_);
     size_ = size;
     return Status::Ok();
   }

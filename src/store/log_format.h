@@ -10,13 +10,15 @@ namespace vectord::store::log_format {
 inline constexpr char kMagic[8] = {'V', 'D', 'W', 'A', 'L', '\0', '\0', '\1'};
 inline constexpr uint32_t kFormatVersion = 1;
 inline constexpr uint32_t kSegmentHeaderSize = 32;
-inline constexpr uint32_t kRecordHeaderSize = 17;  // crc, length, sequence, type
+// header_crc, payload_crc, length, sequence, type
+inline constexpr uint32_t kRecordHeaderSize = 21;
 // A record larger than this is corruption, not a reason to allocate.
 inline constexpr uint32_t kMaxRecordPayload = 256u << 20;
 
 enum class RecordType : uint8_t {
   kUpsert = 1,
   kDelete = 2,
+  kCancel = 3,  // names records whose fsync failed: replay skips them
 };
 
 }  // namespace vectord::store::log_format

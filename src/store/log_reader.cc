@@ -9,12 +9,14 @@ namespace {
 
 uint32_t GetU32(const char* p) {
   uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  for (int i = 0; i < 4; ++i)
+    v |= static_cast<uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
   return v;
 }
 uint64_t GetU64(const char* p) {
   uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  for (int i = 0; i < 8; ++i)
+    v |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
   return v;
 }
 
@@ -35,7 +37,8 @@ Result<std::unique_ptr<LogReader>> LogReader::Open(FileSystem* fs, std::string d
       }
     }
   }
-  std::unique_ptr<LogReader> reader(new LogReader(fs, std::move(dir), dimension, std::move(segments)));
+  std::unique_ptr<LogReader> reader(
+      new LogReader(fs, std::move(dir), dimension, std::move(segments)));
   if (reader->segments_.empty()) {
     reader->done_ = true;
   } else {
@@ -45,8 +48,12 @@ Result<std::unique_ptr<LogReader>> LogReader::Open(FileSystem* fs, std::string d
 }
 
 Status LogReader::Corruption(const std::string& what) const {
+  return CorruptionAt(what, buffer_start_ + offset_);
+}
+
+Status LogReader::CorruptionAt(const std::string& what, uint64_t offset) const {
   return Status::Corruption(dir_ + "/" + segments_[segment_index_] + ": " + what + " at byte " +
-                            std::to_string(buffer_start_ + offset_));
+                            std::to_string(offset));
 }
 
 Result<bool> LogReader::Fill(size_t n) {
@@ -128,8 +135,8 @@ Result<std::optional<LogRecord>> LogReader::Next() {
     };
     auto torn_here = [&](const std::string& why) -> Result<std::optional<LogRecord>> {
       if (!last) return Corruption(why);
-      torn_description_ = dir_ + "/" + segments_[segment_index_] + ": " + why +
-                          " at byte " + std::to_string(record_start) + " (torn write, cut off)";
+      torn_description_ = dir_ + "/" + segments_[segment_index_] + ": " + why + " at byte " +
+                          std::to_string(record_start) + " (torn write, cut off)";
       tail_ = LogWriter::Tail{dir_ + "/" + segments_[segment_index_], record_start};
       done_ = true;
       return std::optional<LogRecord>();
@@ -146,29 +153,38 @@ Result<std::optional<LogRecord>> LogReader::Next() {
     if (!full_header.ok()) return full_header.status();
     if (!*full_header) return torn_here("incomplete record header");
     const char* h = buffer_.data() + offset_;
-    const uint32_t crc = GetU32(h);
-    const uint32_t length = GetU32(h + 4);
-    const uint64_t sequence = GetU64(h + 8);
-    const auto type = static_cast<uint8_t>(h[16]);
-    if (length > log_format::kMaxRecordPayload) {
+    if (crc32c::Unmask(GetU32(h)) != crc32c::Value(h + 4, log_format::kRecordHeaderSize - 4)) {
+      // A header cut short by a crash is followed by nothing but zeros (or
+      // the end of the file); anything else after it is damage.
+      offset_ += log_format::kRecordHeaderSize;
       auto zero = RestIsZero();
       if (!zero.ok()) return zero.status();
-      if (*zero) return torn_here("zero-filled tail");
+      if (*zero) return torn_here("incomplete record header");
+      return CorruptionAt("record header checksum mismatch", record_start);
+    }
+    const uint32_t payload_crc = GetU32(h + 4);
+    const uint32_t length = GetU32(h + 8);
+    const uint64_t sequence = GetU64(h + 12);
+    const auto type = static_cast<uint8_t>(h[20]);
+    if (length > log_format::kMaxRecordPayload) {
       return Corruption("record length " + std::to_string(length) + " out of range");
     }
     auto full_record = Fill(log_format::kRecordHeaderSize + length);
     if (!full_record.ok()) return full_record.status();
     if (!*full_record) return torn_here("incomplete record");
     h = buffer_.data() + offset_;
-    if (crc32c::Unmask(crc) != crc32c::Value(h + 4, log_format::kRecordHeaderSize - 4 + length)) {
+    if (crc32c::Unmask(payload_crc) != crc32c::Value(h + log_format::kRecordHeaderSize, length)) {
+      // The header reached the disk, the payload not (all of) it: torn when
+      // nothing follows the record but zeros.
+      offset_ += log_format::kRecordHeaderSize + length;
       auto zero = RestIsZero();
       if (!zero.ok()) return zero.status();
-      if (*zero) return torn_here("zero-filled tail");
-      offset_ = static_cast<size_t>(record_start - buffer_start_);
-      return Corruption("record checksum mismatch");
+      if (*zero) return torn_here("incomplete record payload");
+      return CorruptionAt("record checksum mismatch", record_start);
     }
     if (type != static_cast<uint8_t>(log_format::RecordType::kUpsert) &&
-        type != static_cast<uint8_t>(log_format::RecordType::kDelete)) {
+        type != static_cast<uint8_t>(log_format::RecordType::kDelete) &&
+        type != static_cast<uint8_t>(log_format::RecordType::kCancel)) {
       return Corruption("unknown record type " + std::to_string(type));
     }
     if (sequence <= last_sequence_ || sequence < segment_first_) {

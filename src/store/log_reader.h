@@ -51,7 +51,8 @@ class LogReader {
   // Makes `n` bytes available at buffer_[offset_..]; false at end of file.
   Result<bool> Fill(size_t n);
   Result<bool> RestIsZero();
-  Status Corruption(const std::string& what) const;
+  Status Corruption(const std::string& what) const;  // at the current position
+  Status CorruptionAt(const std::string& what, uint64_t offset) const;
 
   FileSystem* const fs_;
   const std::string dir_;
@@ -61,8 +62,8 @@ class LogReader {
   size_t segment_index_ = 0;
   std::unique_ptr<SequentialFile> file_;
   std::string buffer_;
-  size_t offset_ = 0;           // read position within buffer_
-  uint64_t buffer_start_ = 0;   // file offset of buffer_[0]
+  size_t offset_ = 0;          // read position within buffer_
+  uint64_t buffer_start_ = 0;  // file offset of buffer_[0]
   uint64_t segment_first_ = 0;
   uint64_t last_sequence_ = 0;
   bool done_ = false;

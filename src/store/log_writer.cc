@@ -53,6 +53,12 @@ Result<std::unique_ptr<LogWriter>> LogWriter::Open(FileSystem* fs, std::string d
     }
     std::string name = tail->segment_path.substr(tail->segment_path.rfind('/') + 1);
     w->segment_first_ = std::strtoull(name.c_str(), nullptr, 10);
+    // Sequences lost to a failed write leave a gap that a rotation may have
+    // skipped over: never number a record below its segment's first.
+    if (w->next_sequence_ < w->segment_first_) {
+      w->next_sequence_ = w->segment_first_;
+      w->appended_through_ = w->durable_through_ = w->lost_through_ = w->segment_first_ - 1;
+    }
     w->file_ = std::move(file).value();
     w->file_path_ = tail->segment_path;
     w->durable_bytes_ = tail->valid_bytes;
@@ -96,17 +102,20 @@ Result<uint64_t> LogWriter::Append(log_format::RecordType type, std::string_view
     VECTORD_RETURN_IF_ERROR(StartSegment(next_sequence_));
   }
   const uint64_t sequence = next_sequence_;
-  PutU32(record.data() + 4, static_cast<uint32_t>(payload.size()));
-  PutU64(record.data() + 8, sequence);
-  record[16] = static_cast<char>(type);
+  PutU32(record.data() + 4, crc32c::Mask(crc32c::Value(payload.data(), payload.size())));
+  PutU32(record.data() + 8, static_cast<uint32_t>(payload.size()));
+  PutU64(record.data() + 12, sequence);
+  record[20] = static_cast<char>(type);
+  PutU32(record.data(),
+         crc32c::Mask(crc32c::Value(record.data() + 4, log_format::kRecordHeaderSize - 4)));
   std::memcpy(record.data() + log_format::kRecordHeaderSize, payload.data(), payload.size());
-  PutU32(record.data(), crc32c::Mask(crc32c::Value(record.data() + 4, record.size() - 4)));
   const uint64_t size_before = file_->size();
   Status s = file_->Append(record);
   if (!s.ok()) {
     // Drop the partial record; earlier records stay.
     Status t = file_->Truncate(size_before);
-    if (!t.ok()) broken_ = Status::IOError("write-ahead log is unusable until restart: " + t.message());
+    if (!t.ok())
+      broken_ = Status::IOError("write-ahead log is unusable until restart: " + t.message());
     return s;
   }
   next_sequence_ = sequence + 1;
@@ -114,18 +123,12 @@ Result<uint64_t> LogWriter::Append(log_format::RecordType type, std::string_view
   return sequence;
 }
 
-void LogWriter::RollBack() {
-  lost_through_ = appended_through_;
-  Status t = file_->Truncate(durable_bytes_);
-  if (!t.ok()) broken_ = Status::IOError("write-ahead log is unusable until restart: " + t.message());
-}
-
 Status LogWriter::Sync(uint64_t sequence) {
   std::unique_lock lock(mutex_);
   for (;;) {
     if (sequence <= durable_through_) return Status::Ok();
     if (sequence <= lost_through_) {
-      return Status::IOError("write-ahead log: the record was lost when a write or fsync failed");
+      return Status::IOError("write-ahead log: fsync failed; the record's durability is unknown");
     }
     if (!broken_.ok()) return broken_;
     if (!sync_in_progress_) break;
@@ -144,11 +147,16 @@ Status LogWriter::Sync(uint64_t sequence) {
     durable_through_ = std::max(durable_through_, target);
     if (file == file_.get()) durable_bytes_ = std::max(durable_bytes_, target_bytes);
   } else {
-    RollBack();
+    // Whether those bytes reached the disk is now unknown. They stay in the
+    // file — some were acknowledged at the "written" level and must survive
+    // a process crash — and the callers waiting for them get the error; the
+    // service cancels the records it will not apply (RecordType::kCancel).
+    lost_through_ = std::max(lost_through_, target);
   }
   synced_.notify_all();
   if (!s.ok()) return s;
-  return sequence <= durable_through_ ? Status::Ok() : Status::IOError("write-ahead log: not durable");
+  return sequence <= durable_through_ ? Status::Ok()
+                                      : Status::IOError("write-ahead log: not durable");
 }
 
 Status LogWriter::SyncAll() {
@@ -168,7 +176,8 @@ Result<uint64_t> LogWriter::Rotate() {
   if (file_) {
     Status s = file_->Sync();
     if (!s.ok()) {
-      RollBack();
+      lost_through_ = std::max(lost_through_, appended_through_);
+      synced_.notify_all();
       return s;
     }
     durable_through_ = appended_through_;

@@ -6,10 +6,12 @@
 // one caller (the leader) syncs everything appended so far while the others
 // wait for it, so N writers arriving together cost one fsync, not N.
 //
-// A failed write or fsync truncates the segment back to the end of the last
-// durable record; every record after it is lost (its Sync fails) and its
-// sequence number is never reused, so sequences may have gaps. If the
-// truncation itself fails the log refuses writes until reopened.
+// A failed write truncates the partial record away (its sequence number is
+// not used). A failed fsync leaves the records in the file — some may have
+// been acknowledged at the weaker "written" level — and fails every Sync
+// waiting for them; the caller decides (the service appends a cancel
+// record). Sequence numbers are never reused, so a log may have gaps. If a
+// truncation fails the log refuses writes until reopened.
 //
 // Thread safety: all methods may be called from any thread.
 #pragma once
@@ -37,8 +39,9 @@ class LogWriter {
     std::string segment_path;
     uint64_t valid_bytes = 0;
   };
-  static Result<std::unique_ptr<LogWriter>> Open(FileSystem* fs, std::string dir, uint32_t dimension,
-                                                 uint64_t next_sequence, const Tail* tail);
+  static Result<std::unique_ptr<LogWriter>> Open(FileSystem* fs, std::string dir,
+                                                 uint32_t dimension, uint64_t next_sequence,
+                                                 const Tail* tail);
 
   // Appends one record; returns its sequence. On failure nothing of it stays.
   Result<uint64_t> Append(log_format::RecordType type, std::string_view payload);
@@ -62,8 +65,6 @@ class LogWriter {
   LogWriter(FileSystem* fs, std::string dir, uint32_t dimension)
       : fs_(fs), dir_(std::move(dir)), dimension_(dimension) {}
   Status StartSegment(uint64_t first_sequence);
-  // Truncates to the durable end after a failure; called with mutex_ held.
-  void RollBack();
 
   FileSystem* const fs_;
   const std::string dir_;
@@ -78,7 +79,7 @@ class LogWriter {
   uint64_t appended_through_ = 0;       // highest sequence written
   uint64_t durable_through_ = 0;        // highest sequence known durable
   uint64_t durable_bytes_ = 0;          // segment length covering durable records
-  uint64_t lost_through_ = 0;           // sequences <= this that are not durable are lost
+  uint64_t lost_through_ = 0;           // not durable at or below this: an fsync failed
   bool sync_in_progress_ = false;
   Status broken_;  // set when a roll-back failed
 };

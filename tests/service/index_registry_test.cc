@@ -17,23 +17,39 @@
 namespace vectord::service {
 namespace {
 
-// An observer that records what the registry told it.
-class RecordingListener final : public ChangeListener {
+// A Persistence that records what the registry told it, and fails a create
+// or a drop when told to. It attaches no log, so indexes stay ephemeral.
+class RecordingPersistence final : public Persistence {
  public:
-  void OnChanged(const std::shared_ptr<Index>& index) override {
+  Status OnCreate(Index& index) override {
     std::lock_guard lock(mutex_);
-    changed.push_back(index->params().name);
-    last_changed = index;
+    create_calls.push_back(index.params().name);
+    if (!create_status.ok()) return create_status;
+    created.push_back(index.params().name);
+    return Status::Ok();
   }
-  void OnDropped(const std::string& name) override {
+  Status OnDrop(const std::string& name) override {
     std::lock_guard lock(mutex_);
+    drop_calls.push_back(name);
+    if (!drop_status.ok()) return drop_status;
     dropped.push_back(name);
+    return Status::Ok();
+  }
+  void OnWrite(const std::shared_ptr<Index>& index) override {
+    std::lock_guard lock(mutex_);
+    written.push_back(index->params().name);
+    last_written = index;
   }
 
   std::mutex mutex_;
-  std::vector<std::string> changed;
-  std::vector<std::string> dropped;
-  std::shared_ptr<Index> last_changed;
+  Status create_status;  // what OnCreate returns
+  Status drop_status;    // what OnDrop returns
+  std::vector<std::string> create_calls;
+  std::vector<std::string> created;  // successful OnCreate calls
+  std::vector<std::string> drop_calls;
+  std::vector<std::string> dropped;  // successful OnDrop calls
+  std::vector<std::string> written;
+  std::shared_ptr<Index> last_written;
 };
 
 CreateSpec Spec(std::string name, int64_t dimension, std::string distance = "") {
@@ -202,7 +218,7 @@ TEST(ResolveParams, ValidatesName) {
 
 class RegistryTest : public ::testing::Test {
  protected:
-  RegistryTest() : pool_(2), registry_(&pool_) { registry_.SetListener(&listener_); }
+  RegistryTest() : pool_(2), registry_(&pool_) { registry_.SetPersistence(&persistence_); }
 
   std::shared_ptr<Index> Create(const std::string& name, int64_t dimension,
                                 const std::string& distance = "") {
@@ -222,7 +238,7 @@ class RegistryTest : public ::testing::Test {
   }
 
   ThreadPool pool_;
-  RecordingListener listener_;
+  RecordingPersistence persistence_;
   Registry registry_;
 };
 
@@ -275,8 +291,8 @@ TEST_F(RegistryTest, DuplicateCreateIsAlreadyExists) {
   EXPECT_EQ(registry_.Find("docs"), first);
   EXPECT_EQ(registry_.Find("docs")->params().dimension, 4u);
   EXPECT_EQ(registry_.count(), 1u);
-  // Only the successful create was announced.
-  EXPECT_EQ(listener_.changed, std::vector<std::string>{"docs"});
+  // Only the successful create reached the persistence layer.
+  EXPECT_EQ(persistence_.create_calls, std::vector<std::string>{"docs"});
 }
 
 TEST_F(RegistryTest, InvalidCreateRegistersNothing) {
@@ -288,7 +304,7 @@ TEST_F(RegistryTest, InvalidCreateRegistersNothing) {
   EXPECT_EQ(bad_distance.status().message(), "unknown distance: manhattan");
   EXPECT_EQ(registry_.count(), 0u);
   EXPECT_EQ(registry_.Find("docs"), nullptr);
-  EXPECT_TRUE(listener_.changed.empty());
+  EXPECT_TRUE(persistence_.create_calls.empty());
 }
 
 TEST_F(RegistryTest, NamesAreSorted) {
@@ -315,7 +331,7 @@ TEST_F(RegistryTest, DropThenNotFound) {
 
   // The dropped index object stays usable for whoever still holds it.
   std::vector<NewItem> items = {Item("a", {1, 0, 0, 0})};
-  EXPECT_TRUE(index->Add(items, &pool_).ok());
+  EXPECT_TRUE(index->Add(items, &pool_, Durability::kDefault).ok());
   EXPECT_EQ(Search(*index, {1, 0, 0, 0}, 1).size(), 1u);
 
   // The name can be used again, for a new index.
@@ -346,16 +362,19 @@ TEST_F(RegistryTest, RegisterRejectsTakenName) {
   auto loaded = std::make_shared<Index>(params, std::move(engine2).value());
   ASSERT_TRUE(registry_.Register(loaded).ok());
   EXPECT_EQ(registry_.Find("loaded"), loaded);
-  // Register is for loading from storage: it does not announce a change.
-  EXPECT_EQ(listener_.changed, std::vector<std::string>{"docs"});
+  // Register is for loading from storage: it tells the persistence nothing.
+  EXPECT_EQ(persistence_.create_calls, std::vector<std::string>{"docs"});
+  EXPECT_TRUE(persistence_.written.empty());
 }
 
 TEST_F(RegistryTest, AddInsertsAndReturnsSize) {
   auto index = Create("docs", 3, "euclidean");
   std::vector<NewItem> items = {Item("a", {1, 0, 0}), Item("b", {0, 1, 0}), Item("c", {0, 0, 1})};
-  auto size = registry_.Add(index, items);
-  ASSERT_TRUE(size.ok()) << size.status().ToString();
-  EXPECT_EQ(*size, 3u);
+  auto result = registry_.Add(index, items);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(result->affected, 3u);
+  EXPECT_EQ(result->length, 3u);
+  EXPECT_EQ(result->durability, "none");  // no log: an ephemeral index
   EXPECT_EQ(index->size(), 3u);
   auto results = Search(*index, {0, 0.9f, 0.1f}, 1);
   ASSERT_EQ(results.size(), 1u);
@@ -369,7 +388,7 @@ TEST_F(RegistryTest, AddValidatesWholeBatch) {
   auto index = Create("docs", 3, "euclidean");
   ASSERT_TRUE(registry_.Add(index, std::vector<NewItem>{Item("keep", {1, 2, 3}, "\"v1\"")}).ok());
   const uint64_t changes = index->change_count();
-  listener_.changed.clear();
+  persistence_.written.clear();
 
   std::vector<NewItem> batch = {Item("keep", {9, 9, 9}, "\"v2\""), Item("new1", {1, 1, 1}),
                                 Item("bad", {1, 1}),  // wrong dimension at position 2
@@ -388,8 +407,8 @@ TEST_F(RegistryTest, AddValidatesWholeBatch) {
   EXPECT_EQ(kept->vector, (std::vector<float>{1, 2, 3}));
   EXPECT_EQ(kept->payload, std::optional<std::string>("\"v1\""));
   EXPECT_EQ(index->change_count(), changes);
-  // And no change was announced.
-  EXPECT_TRUE(listener_.changed.empty());
+  // And no write was announced.
+  EXPECT_TRUE(persistence_.written.empty());
 
   // Other invalid items: non-finite component, empty id.
   std::vector<NewItem> nan_batch = {Item("x", {1, 1, 1}),
@@ -402,7 +421,7 @@ TEST_F(RegistryTest, AddValidatesWholeBatch) {
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().message().rfind("items[0]: ", 0), 0u) << result.status().message();
   EXPECT_EQ(index->size(), 1u);
-  EXPECT_TRUE(listener_.changed.empty());
+  EXPECT_TRUE(persistence_.written.empty());
 }
 
 TEST_F(RegistryTest, AddRejectsZeroVectorInCosineIndex) {
@@ -421,7 +440,8 @@ TEST_F(RegistryTest, EmptyBatchIsRejected) {
   EXPECT_EQ(result.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(result.status().message(), "items must be non-empty");
   EXPECT_EQ(index->change_count(), 0u);
-  EXPECT_EQ(listener_.changed, std::vector<std::string>{"docs"});  // the create only
+  EXPECT_EQ(persistence_.created, std::vector<std::string>{"docs"});  // the create only
+  EXPECT_TRUE(persistence_.written.empty());
 }
 
 TEST_F(RegistryTest, UpsertAndLastWinsWithinBatch) {
@@ -432,9 +452,10 @@ TEST_F(RegistryTest, UpsertAndLastWinsWithinBatch) {
   // Replace "a"; "c" appears twice and the last one wins.
   std::vector<NewItem> batch = {Item("c", {5, 5}, "\"first\""), Item("a", {3, 3}, "\"new a\""),
                                 Item("c", {7, 7}, "\"second\"")};
-  auto size = registry_.Add(index, batch);
-  ASSERT_TRUE(size.ok()) << size.status().ToString();
-  EXPECT_EQ(*size, 3u);
+  auto result = registry_.Add(index, batch);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(result->affected, 3u);  // items in the batch, duplicates included
+  EXPECT_EQ(result->length, 3u);
   EXPECT_EQ(index->size(), 3u);
 
   auto a = index->engine().Get("a");
@@ -497,48 +518,209 @@ TEST_F(RegistryTest, SearchRejectsWrongDimension) {
   EXPECT_FALSE(index->Search(spec).ok());
 }
 
-TEST_F(RegistryTest, ListenerSeesCreateAddAndDrop) {
+TEST_F(RegistryTest, PersistenceSeesCreateWriteAndDrop) {
   auto docs = Create("docs", 2);
-  EXPECT_EQ(listener_.changed, std::vector<std::string>{"docs"});
-  EXPECT_EQ(listener_.last_changed, docs);
-  EXPECT_TRUE(listener_.dropped.empty());
+  EXPECT_EQ(persistence_.created, std::vector<std::string>{"docs"});
+  EXPECT_TRUE(persistence_.written.empty());
+  EXPECT_TRUE(persistence_.drop_calls.empty());
 
   ASSERT_TRUE(registry_.Add(docs, std::vector<NewItem>{Item("a", {1, 0})}).ok());
-  EXPECT_EQ(listener_.changed, (std::vector<std::string>{"docs", "docs"}));
-  EXPECT_EQ(listener_.last_changed, docs);
+  EXPECT_EQ(persistence_.written, std::vector<std::string>{"docs"});
+  EXPECT_EQ(persistence_.last_written, docs);
   EXPECT_EQ(docs->change_count(), 1u);
 
   // A rejected add announces nothing.
   auto bad = registry_.Add(docs, std::vector<NewItem>{Item("b", {1, 0, 0})});
   EXPECT_FALSE(bad.ok());
-  EXPECT_EQ(listener_.changed.size(), 2u);
+  EXPECT_EQ(persistence_.written.size(), 1u);
   EXPECT_EQ(docs->change_count(), 1u);
 
-  ASSERT_TRUE(registry_.Drop("docs").ok());
-  EXPECT_EQ(listener_.dropped, std::vector<std::string>{"docs"});
-  EXPECT_EQ(listener_.changed.size(), 2u);
+  // A remove is a write too, even when it finds nothing.
+  ASSERT_TRUE(registry_.Remove(docs, std::vector<std::string>{"absent"}).ok());
+  EXPECT_EQ(persistence_.written, (std::vector<std::string>{"docs", "docs"}));
 
-  // A failed drop announces nothing.
+  ASSERT_TRUE(registry_.Drop("docs").ok());
+  EXPECT_EQ(persistence_.dropped, std::vector<std::string>{"docs"});
+  EXPECT_EQ(persistence_.written.size(), 2u);
+
+  // A drop of a missing index never reaches the persistence layer.
   EXPECT_FALSE(registry_.Drop("docs").ok());
-  EXPECT_EQ(listener_.dropped.size(), 1u);
+  EXPECT_EQ(persistence_.drop_calls.size(), 1u);
 }
 
-TEST_F(RegistryTest, NoListenerIsFine) {
+TEST_F(RegistryTest, FailingOnCreateCancelsTheCreate) {
+  persistence_.create_status = Status::NoSpace("disk full");
+  auto index = registry_.Create(Spec("docs", 4));
+  ASSERT_FALSE(index.ok());
+  EXPECT_EQ(index.status().code(), StatusCode::kNoSpace);
+  EXPECT_EQ(index.status().message(), "disk full");
+  EXPECT_EQ(persistence_.create_calls, std::vector<std::string>{"docs"});
+  // Nothing was registered.
+  EXPECT_EQ(registry_.Find("docs"), nullptr);
+  EXPECT_EQ(registry_.count(), 0u);
+  EXPECT_TRUE(registry_.Names().empty());
+  EXPECT_EQ(registry_.Drop("docs").code(), StatusCode::kNotFound);
+
+  // Once the persistence layer works again, the same name can be created.
+  persistence_.create_status = Status::Ok();
+  auto retried = Create("docs", 4);
+  ASSERT_NE(retried, nullptr);
+  EXPECT_EQ(registry_.Find("docs"), retried);
+  EXPECT_EQ(persistence_.created, std::vector<std::string>{"docs"});
+}
+
+TEST_F(RegistryTest, FailingOnDropKeepsTheIndex) {
+  auto index = Create("docs", 2);
+  ASSERT_TRUE(registry_.Add(index, std::vector<NewItem>{Item("a", {1, 0})}).ok());
+  persistence_.drop_status = Status::IOError("unlink failed");
+  Status s = registry_.Drop("docs");
+  EXPECT_EQ(s.code(), StatusCode::kIOError);
+  EXPECT_EQ(s.message(), "unlink failed");
+  EXPECT_EQ(persistence_.drop_calls, std::vector<std::string>{"docs"});
+  EXPECT_TRUE(persistence_.dropped.empty());
+  // Still there, still usable.
+  EXPECT_EQ(registry_.Find("docs"), index);
+  EXPECT_EQ(registry_.count(), 1u);
+  EXPECT_FALSE(index->dropped());
+  EXPECT_EQ(index->size(), 1u);
+  ASSERT_TRUE(registry_.Add(index, std::vector<NewItem>{Item("b", {0, 1})}).ok());
+  // And the create of the same name still says it exists.
+  EXPECT_EQ(registry_.Create(Spec("docs", 2)).status().code(), StatusCode::kAlreadyExists);
+
+  persistence_.drop_status = Status::Ok();
+  ASSERT_TRUE(registry_.Drop("docs").ok());
+  EXPECT_TRUE(index->dropped());
+  EXPECT_EQ(registry_.Find("docs"), nullptr);
+}
+
+TEST_F(RegistryTest, NoPersistenceIsFine) {
   Registry plain(&pool_);
   auto index = plain.Create(Spec("docs", 2));
   ASSERT_TRUE(index.ok());
   ASSERT_TRUE(plain.Add(*index, std::vector<NewItem>{Item("a", {1, 0})}).ok());
+  ASSERT_TRUE(plain.Remove(*index, std::vector<std::string>{"a"}).ok());
   EXPECT_TRUE(plain.Drop("docs").ok());
-  EXPECT_TRUE(listener_.changed.empty());
+  EXPECT_TRUE(persistence_.create_calls.empty());
+  EXPECT_TRUE(persistence_.written.empty());
+  EXPECT_TRUE(persistence_.drop_calls.empty());
 }
 
 TEST_F(RegistryTest, IndexAddWithoutWorkers) {
   auto index = Create("docs", 2);
   std::vector<NewItem> items = {Item("a", {1, 0}), Item("b", {0, 1})};
-  auto size = index->Add(items, nullptr);
-  ASSERT_TRUE(size.ok());
-  EXPECT_EQ(*size, 2u);
+  auto result = index->Add(items, nullptr, Durability::kDefault);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->affected, 2u);
+  EXPECT_EQ(result->length, 2u);
+  EXPECT_EQ(result->durability, "none");
   EXPECT_EQ(index->change_count(), 1u);
+}
+
+TEST_F(RegistryTest, DurabilityIsNoneWithoutALog) {
+  auto index = Create("docs", 2);
+  EXPECT_EQ(index->log(), nullptr);
+  for (Durability level : {Durability::kDefault, Durability::kFsync, Durability::kWritten}) {
+    auto added = registry_.Add(index, std::vector<NewItem>{Item("a", {1, 0})}, level);
+    ASSERT_TRUE(added.ok()) << added.status().ToString();
+    EXPECT_EQ(added->durability, "none");
+    auto removed = registry_.Remove(index, std::vector<std::string>{"a"}, level);
+    ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+    EXPECT_EQ(removed->durability, "none");
+  }
+}
+
+TEST_F(RegistryTest, RemoveDeletesExistingIdsOnly) {
+  auto index = Create("docs", 2, "euclidean");
+  std::vector<NewItem> items = {Item("a", {1, 0}, "1"), Item("b", {0, 1}), Item("c", {1, 1})};
+  ASSERT_TRUE(registry_.Add(index, items).ok());
+  const uint64_t changes = index->change_count();
+
+  auto result = registry_.Remove(index, std::vector<std::string>{"a", "missing", "c"});
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(result->affected, 2u);
+  EXPECT_EQ(result->length, 1u);
+  EXPECT_EQ(result->durability, "none");
+  EXPECT_EQ(index->size(), 1u);
+  EXPECT_FALSE(index->engine().Contains("a"));
+  EXPECT_TRUE(index->engine().Contains("b"));
+  EXPECT_FALSE(index->engine().Contains("c"));
+  EXPECT_EQ(index->change_count(), changes + 1);
+  auto results = Search(*index, {1, 0}, 3);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].id, "b");
+
+  // Only absent ids: not an error, nothing removed.
+  result = registry_.Remove(index, std::vector<std::string>{"a", "zzz"});
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(result->affected, 0u);
+  EXPECT_EQ(result->length, 1u);
+
+  // A removed id can be added again.
+  ASSERT_TRUE(registry_.Add(index, std::vector<NewItem>{Item("a", {5, 5}, "\"again\"")}).ok());
+  auto a = index->engine().Get("a");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->vector, (std::vector<float>{5, 5}));
+  EXPECT_EQ(a->payload, std::optional<std::string>("\"again\""));
+}
+
+TEST_F(RegistryTest, RemoveValidatesIds) {
+  auto index = Create("docs", 2);
+  ASSERT_TRUE(registry_.Add(index, std::vector<NewItem>{Item("a", {1, 0})}).ok());
+  persistence_.written.clear();
+  const uint64_t changes = index->change_count();
+
+  auto empty = registry_.Remove(index, std::span<const std::string>());
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(empty.status().message(), "ids must be non-empty");
+
+  auto empty_id = registry_.Remove(index, std::vector<std::string>{"a", ""});
+  ASSERT_FALSE(empty_id.ok());
+  EXPECT_EQ(empty_id.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(empty_id.status().message(), "ids[1]: empty id");
+
+  std::vector<std::string> too_many(kMaxBatchItems + 1, "a");
+  auto big = registry_.Remove(index, too_many);
+  ASSERT_FALSE(big.ok());
+  EXPECT_EQ(big.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(big.status().message(), "ids: at most 100000 per batch");
+
+  // Nothing was removed and no write was announced.
+  EXPECT_TRUE(index->engine().Contains("a"));
+  EXPECT_EQ(index->change_count(), changes);
+  EXPECT_TRUE(persistence_.written.empty());
+}
+
+TEST_F(RegistryTest, AddRejectsOversizedBatch) {
+  auto index = Create("docs", 1, "euclidean");
+  std::vector<NewItem> items(kMaxBatchItems + 1, Item("x", {1}));
+  auto result = registry_.Add(index, items);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(result.status().message(), "items: at most 100000 per batch");
+  EXPECT_EQ(index->size(), 0u);
+}
+
+TEST(Durability, ParseAndName) {
+  auto parsed = ParseDurability("");
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(*parsed, Durability::kDefault);
+  parsed = ParseDurability("fsync");
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(*parsed, Durability::kFsync);
+  // The API's "none" means: written to the OS, not fsynced.
+  parsed = ParseDurability("none");
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(*parsed, Durability::kWritten);
+  for (std::string_view bad : {"written", "FSYNC", "always", " fsync"}) {
+    auto result = ParseDurability(bad);
+    ASSERT_FALSE(result.ok()) << bad;
+    EXPECT_EQ(result.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(result.status().message(),
+              "durability must be \"fsync\" or \"none\", got \"" + std::string(bad) + "\"");
+  }
+  EXPECT_EQ(DurabilityName(Durability::kFsync), "fsync");
+  EXPECT_EQ(DurabilityName(Durability::kWritten), "written");
 }
 
 TEST_F(RegistryTest, SearchKDefaultsAndClamps) {
@@ -551,9 +733,9 @@ TEST_F(RegistryTest, SearchKDefaultsAndClamps) {
     items.push_back(
         Item("id-" + std::to_string(i), {uniform(rng), uniform(rng), uniform(rng), uniform(rng)}));
   }
-  auto size = registry_.Add(index, items);
-  ASSERT_TRUE(size.ok()) << size.status().ToString();
-  ASSERT_EQ(*size, n);
+  auto added = registry_.Add(index, items);
+  ASSERT_TRUE(added.ok()) << added.status().ToString();
+  ASSERT_EQ(added->length, n);
 
   const std::vector<float> query = {0.1f, -0.2f, 0.3f, 0.0f};
   EXPECT_EQ(Search(*index, query, 0).size(), kDefaultK);
@@ -596,7 +778,7 @@ TEST_F(RegistryTest, ConcurrentCreateOfOneNameHasOneWinner) {
   EXPECT_EQ(created.load(), 1);
   EXPECT_EQ(exists.load(), kThreads - 1);
   EXPECT_EQ(registry_.count(), 1u);
-  EXPECT_EQ(listener_.changed, std::vector<std::string>{"shared"});
+  EXPECT_EQ(persistence_.created, std::vector<std::string>{"shared"});
 }
 
 }  // namespace

@@ -42,7 +42,7 @@ class LocalObjectStoreTest : public ::testing::Test {
     char* dir = ::mkdtemp(pattern);
     ASSERT_NE(dir, nullptr);
     dir_ = dir;
-    auto store = LocalObjectStore::Open(dir_, /*sync=*/false);
+    auto store = LocalObjectStore::OpenRoot(dir_, /*sync=*/false);
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     owned_ = std::move(store).value();
     store_ = owned_.get();
@@ -72,7 +72,7 @@ class LocalObjectStoreTest : public ::testing::Test {
 };
 
 TEST_F(LocalObjectStoreTest, OpenStripsTrailingSlashesAndDescribesItself) {
-  auto store = LocalObjectStore::Open(dir_ + "//", false);
+  auto store = LocalObjectStore::OpenRoot(dir_ + "//", false);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   EXPECT_EQ((*store)->root(), dir_);
   EXPECT_EQ((*store)->Describe(), "local:" + dir_);
@@ -80,7 +80,7 @@ TEST_F(LocalObjectStoreTest, OpenStripsTrailingSlashesAndDescribesItself) {
 
 TEST_F(LocalObjectStoreTest, OpenCreatesMissingRootDirectories) {
   std::string root = dir_ + "/deep/er/root";
-  auto store = LocalObjectStore::Open(root, false);
+  auto store = LocalObjectStore::OpenRoot(root, false);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   EXPECT_TRUE(fs::is_directory(root));
   ASSERT_TRUE((*store)->Put("k", "v").ok());
@@ -88,13 +88,13 @@ TEST_F(LocalObjectStoreTest, OpenCreatesMissingRootDirectories) {
 }
 
 TEST_F(LocalObjectStoreTest, OpenRejectsEmptyRoot) {
-  EXPECT_EQ(LocalObjectStore::Open("", false).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(LocalObjectStore::OpenRoot("", false).status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST_F(LocalObjectStoreTest, OpenFailsWhenRootIsAFile) {
   std::string file = dir_ + "/plain";
   std::ofstream(file) << "x";
-  EXPECT_FALSE(LocalObjectStore::Open(file + "/sub", false).ok());
+  EXPECT_FALSE(LocalObjectStore::OpenRoot(file + "/sub", false).ok());
 }
 
 TEST_F(LocalObjectStoreTest, PutGetRoundTrip) {
@@ -294,7 +294,7 @@ TEST_F(LocalObjectStoreTest, DeletePresentAndAbsent) {
 }
 
 TEST_F(LocalObjectStoreTest, DeleteWithSyncWorks) {
-  auto store = LocalObjectStore::Open(dir_, /*sync=*/true);
+  auto store = LocalObjectStore::OpenRoot(dir_, /*sync=*/true);
   ASSERT_TRUE(store.ok());
   ASSERT_TRUE((*store)->Put("s/k", "v").ok());
   EXPECT_EQ(*(*store)->Get("s/k"), "v");
