@@ -50,6 +50,16 @@ Result<IndexParams> ResolveParams(const CreateSpec& spec) {
   return params;
 }
 
+engine::IndexOptions EngineOptions(const IndexParams& params) {
+  engine::IndexOptions options;
+  options.dimension = params.dimension;
+  options.metric = params.metric;
+  options.m = params.m;
+  options.ef_construction = params.ef_construction;
+  options.ef_search = params.ef_search;
+  return options;
+}
+
 std::string_view DurabilityName(Durability level) {
   switch (level) {
     case Durability::kFsync: return "fsync";
@@ -212,13 +222,7 @@ Result<std::vector<engine::SearchResult>> Index::Search(const SearchSpec& spec) 
 Result<std::shared_ptr<Index>> Registry::Create(const CreateSpec& spec) {
   auto params = ResolveParams(spec);
   if (!params.ok()) return params.status();
-  engine::IndexOptions options;
-  options.dimension = params->dimension;
-  options.metric = params->metric;
-  options.m = params->m;
-  options.ef_construction = params->ef_construction;
-  options.ef_search = params->ef_search;
-  auto engine = engine::HnswIndex::Create(options);
+  auto engine = engine::HnswIndex::Create(EngineOptions(*params));
   if (!engine.ok()) return engine.status();
   auto index = std::make_shared<Index>(std::move(params).value(), std::move(engine).value());
   const std::string& name = index->params().name;

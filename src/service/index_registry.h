@@ -63,6 +63,8 @@ struct CreateSpec {
 
 // Fills defaults and checks every field; InvalidArgument names the field.
 Result<IndexParams> ResolveParams(const CreateSpec& spec);
+// The engine's options for an index with these parameters.
+engine::IndexOptions EngineOptions(const IndexParams& params);
 
 struct NewItem {
   std::string id;

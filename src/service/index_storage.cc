@@ -280,13 +280,7 @@ Result<std::shared_ptr<Index>> IndexStorage::LoadOne(const std::string& name, Th
     }
     engine = std::move(loaded).value();
   } else if (reader.status().code() == StatusCode::kNotFound) {
-    engine::IndexOptions options;
-    options.dimension = params->dimension;
-    options.metric = params->metric;
-    options.m = params->m;
-    options.ef_construction = params->ef_construction;
-    options.ef_search = params->ef_search;
-    auto created = engine::HnswIndex::Create(options);
+    auto created = engine::HnswIndex::Create(EngineOptions(*params));
     if (!created.ok()) return created.status();
     engine = std::move(created).value();
   } else {

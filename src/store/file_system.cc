@@ -114,15 +114,7 @@ class Posix final : public FileSystem {
     if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) return ErrnoStatus(errno, "rmdir", dir);
     return Status::Ok();
   }
-  Status SyncDirectory(const std::string& dir) override {
-    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return ErrnoStatus(errno, "open directory", dir);
-    int rc = ::fsync(fd);
-    int error = errno;
-    ::close(fd);
-    if (rc != 0) return ErrnoStatus(error, "fsync directory", dir);
-    return Status::Ok();
-  }
+  Status SyncDirectory(const std::string& dir) override { return SyncDirectoryAt(dir); }
   bool Exists(const std::string& path) override {
     struct stat st;
     return ::stat(path.c_str(), &st) == 0;

@@ -119,8 +119,7 @@ Status ErrnoStatus(int error, std::string_view operation, std::string_view path)
   return Status::IOError(msg);
 }
 
-Status SyncParentDirectory(const std::string& path) {
-  std::string dir = ParentOf(path);
+Status SyncDirectoryAt(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus(errno, "open directory", dir);
   int rc = ::fsync(fd);
@@ -129,6 +128,8 @@ Status SyncParentDirectory(const std::string& path) {
   if (rc != 0) return ErrnoStatus(error, "fsync directory", dir);
   return Status::Ok();
 }
+
+Status SyncParentDirectory(const std::string& path) { return SyncDirectoryAt(ParentOf(path)); }
 
 Status MakeDirectories(const std::string& dir) {
   if (dir.empty() || dir == "/" || dir == ".") return Status::Ok();

@@ -39,6 +39,8 @@ class LocalObjectStore final : public ObjectStore {
 
 // Maps an errno from a file operation to a Status naming the operation and path.
 Status ErrnoStatus(int error, std::string_view operation, std::string_view path);
+// fsyncs the directory `dir`, so that entries created or removed in it last.
+Status SyncDirectoryAt(const std::string& dir);
 // fsyncs the directory that holds `path`.
 Status SyncParentDirectory(const std::string& path);
 // Creates every missing directory on the way to `dir`.
