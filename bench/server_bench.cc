@@ -90,8 +90,9 @@ class Server {
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     log_ = (dir_ / "server.log").string();
-    std::vector<std::string> argv_s = {binary, "--bind", "127.0.0.1:0", "--data-dir",
-                                       (dir_ / "data").string(), "--log-level", "warn"};
+    std::vector<std::string> argv_s = {
+        binary,        "--bind", "127.0.0.1:0", "--data-dir", (dir_ / "data").string(),
+        "--log-level", "warn"};
     argv_s.insert(argv_s.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (auto& a : argv_s) argv.push_back(a.data());
@@ -173,8 +174,8 @@ std::vector<std::string> AddBodies(const Dataset& data, size_t batch) {
     std::string body = "{\"items\":[";
     for (size_t i = first; i < std::min(data.size(), first + batch); ++i) {
       if (i > first) body += ',';
-      body += "{\"id\":\"" + std::to_string(i) + "\",\"vector\":" +
-              VectorJson(data.base.data() + i * data.dim, data.dim) + "}";
+      body += "{\"id\":\"" + std::to_string(i) +
+              "\",\"vector\":" + VectorJson(data.base.data() + i * data.dim, data.dim) + "}";
     }
     bodies.push_back(body + "]}");
   }
@@ -208,7 +209,8 @@ Row Drive(uint16_t port, const std::string& target, const std::vector<std::strin
   }
   for (auto& t : threads) t.join();
   double seconds = Seconds(start);
-  if (failures > 0) throw std::runtime_error(what + ": " + std::to_string(failures.load()) + " failures");
+  if (failures > 0)
+    throw std::runtime_error(what + ": " + std::to_string(failures.load()) + " failures");
   Latencies all;
   for (auto& l : latencies) all.ms.insert(all.ms.end(), l.ms.begin(), l.ms.end());
   Row row{what, static_cast<double>(bodies.size() * per_body) / seconds, 0, 0};
@@ -248,8 +250,9 @@ int main(int argc, char** argv) {
     for (std::string b; std::getline(in, b, ',');) batches.push_back(std::stoul(b));
   }
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  std::printf("## server_bench: %zu x %zu-d cosine (embedding-like), %zu connections, ef %zu, %u cores\n\n",
-              n, data.dim, connections, ef, cores);
+  std::printf(
+      "## server_bench: %zu x %zu-d cosine (embedding-like), %zu connections, ef %zu, %u cores\n\n",
+      n, data.dim, connections, ef, cores);
   std::printf("| what | rate | p50 ms | p99 ms |\n|---|---:|---:|---:|\n");
   auto print = [](const Row& r, const char* unit) {
     std::printf("| %s | %.0f %s | %.2f | %.2f |\n", r.what.c_str(), r.rate, unit, r.p50, r.p99);
@@ -278,7 +281,8 @@ int main(int argc, char** argv) {
       (void)index->Upsert(items, &pool);
       lat.ms.push_back(Seconds(t0) * 1000.0);
     }
-    Row row{"in-process add, batch " + std::to_string(batch), static_cast<double>(n) / Seconds(start), 0, 0};
+    Row row{"in-process add, batch " + std::to_string(batch),
+            static_cast<double>(n) / Seconds(start), 0, 0};
     row.p50 = lat.Percentile(0.5);
     row.p99 = lat.Percentile(0.99);
     print(row, "vec/s");
@@ -305,15 +309,16 @@ int main(int argc, char** argv) {
     for (auto& t : threads) t.join();
     Latencies all;
     for (auto& l : lat) all.ms.insert(all.ms.end(), l.ms.begin(), l.ms.end());
-    Row row{"in-process search k=10", static_cast<double>(queries) / Seconds(start), all.Percentile(0.5),
-            all.Percentile(0.99)};
+    Row row{"in-process search k=10", static_cast<double>(queries) / Seconds(start),
+            all.Percentile(0.5), all.Percentile(0.99)};
     print(row, "q/s");
   }
 
   std::vector<std::string> search_bodies;
   for (size_t q = 0; q < queries; ++q) {
-    search_bodies.push_back("{\"vector\":" + VectorJson(data.queries.data() + q * data.dim, data.dim) +
-                            ",\"k\":10,\"ef\":" + std::to_string(ef) + "}");
+    search_bodies.push_back(
+        "{\"vector\":" + VectorJson(data.queries.data() + q * data.dim, data.dim) +
+        ",\"k\":10,\"ef\":" + std::to_string(ef) + "}");
   }
   struct Variant {
     std::string label;
@@ -329,8 +334,8 @@ int main(int argc, char** argv) {
     for (size_t batch : batches) {
       Server server(binary, v.args);
       Connection admin(server.port());
-      admin.Post("/vectors/index", "{\"name\":\"bench\",\"dimension\":" + std::to_string(data.dim) + "}",
-                 nullptr);
+      admin.Post("/vectors/index",
+                 "{\"name\":\"bench\",\"dimension\":" + std::to_string(data.dim) + "}", nullptr);
       auto bodies = AddBodies(data, batch);
       print(Drive(server.port(), "/vectors/index/bench/add" + v.query, bodies, batch, connections,
                   "HTTP add, batch " + std::to_string(batch) + ", " + v.label),
@@ -342,8 +347,9 @@ int main(int argc, char** argv) {
         // One batch of 1024 on one connection: the Go service's reference
         // figure (83.4 ms, ef_construction 20).
         std::vector<std::string> one = {bodies.front()};
-        Row single = Drive(server.port(), "/vectors/index/bench/add", one, batch, 1,
-                           "HTTP add, one batch of " + std::to_string(batch) + " (upsert of existing ids)");
+        Row single =
+            Drive(server.port(), "/vectors/index/bench/add", one, batch, 1,
+                  "HTTP add, one batch of " + std::to_string(batch) + " (upsert of existing ids)");
         print(single, "vec/s");
       }
     }
@@ -373,8 +379,8 @@ int main(int argc, char** argv) {
         ::close(fd);
       }
       ::unlink(path.c_str());
-      Row row{"rewrite whole snapshot per batch (Go's way), batch " + std::to_string(batch) + ", first " +
-                  std::to_string(limit),
+      Row row{"rewrite whole snapshot per batch (Go's way), batch " + std::to_string(batch) +
+                  ", first " + std::to_string(limit),
               static_cast<double>(limit) / Seconds(start), 0, 0};
       print(row, "vec/s");
     }

@@ -37,8 +37,7 @@ class Metrics {
   void ObserveRequest(const std::string& route, int status, double seconds);
   // Refreshes the gauges from the registry and persister (may be null), then
   // renders every series in the Prometheus text format.
-  std::string Render(const service::Registry& registry,
-                     const service::IndexStorage* storage);
+  std::string Render(const service::Registry& registry, const service::IndexStorage* storage);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -54,7 +53,7 @@ class Metrics {
 
   std::mutex render_mutex_;
   std::map<std::string, prometheus::Gauge*> item_gauges_;  // guarded by render_mutex_
-  service::StorageStats counted_;                        // guarded by render_mutex_
+  service::StorageStats counted_;                          // guarded by render_mutex_
 };
 
 }  // namespace vectord::http
