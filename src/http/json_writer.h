@@ -52,28 +52,8 @@ class JsonWriter {
     out_ += "null";
     return *this;
   }
-  JsonWriter& Float(float v) {
-    Separate();
-    if (!std::isfinite(v)) {  // JSON has no NaN/Inf; never expected here
-      out_ += "null";
-      return *this;
-    }
-    char buffer[32];
-    auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), v);
-    out_.append(buffer, end);
-    return *this;
-  }
-  JsonWriter& Double(double v) {
-    Separate();
-    if (!std::isfinite(v)) {
-      out_ += "null";
-      return *this;
-    }
-    char buffer[32];
-    auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), v);
-    out_.append(buffer, end);
-    return *this;
-  }
+  JsonWriter& Float(float v) { return Real(v); }
+  JsonWriter& Double(double v) { return Real(v); }
   JsonWriter& FloatArray(const std::vector<float>& values) {
     BeginArray();
     for (float v : values) Float(v);
@@ -102,6 +82,20 @@ class JsonWriter {
   JsonWriter& Close(char c) {
     out_ += c;
     first_.pop_back();
+    return *this;
+  }
+  // Shortest text that reads back as the same value; JSON has no NaN/Inf
+  // (never expected here), so those become null.
+  template <typename T>
+  JsonWriter& Real(T v) {
+    Separate();
+    if (!std::isfinite(v)) {
+      out_ += "null";
+      return *this;
+    }
+    char buffer[32];
+    auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), v);
+    out_.append(buffer, end);
     return *this;
   }
   void Separate() {

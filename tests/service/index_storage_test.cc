@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "../store/fault_injecting_file_system.h"
+#include "../store/test_files.h"
 #include "engine/hnsw_index.h"
 #include "store/local_object_store.h"
 #include "store/log_format.h"
@@ -32,16 +33,8 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using store::testing::FaultInjectingFileSystem;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void WriteFile(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good()) << path;
-}
+using vectord::store::testing::ReadFile;
+using vectord::store::testing::WriteFile;
 
 uint32_t GetU32(const std::string& bytes, size_t at) {
   uint32_t v = 0;

@@ -17,6 +17,7 @@
 #include "store/log_format.h"
 #include "store/log_reader.h"
 #include "store/log_writer.h"
+#include "test_files.h"
 
 namespace vectord::store {
 namespace {
@@ -27,16 +28,8 @@ using testing::FaultInjectingFileSystem;
 
 constexpr uint32_t kDim = 4;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void WriteFile(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good()) << path;
-}
+using vectord::store::testing::ReadFile;
+using vectord::store::testing::WriteFile;
 
 void AppendToFile(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::app);
