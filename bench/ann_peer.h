@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 
+#include "engine/metric.h"
+
 namespace vectord::bench {
 
 enum class PeerMetric { kEuclidean, kCosine };
@@ -36,7 +38,8 @@ class AnnPeer {
   virtual size_t IndexBytes() const = 0;
 };
 
-std::unique_ptr<AnnPeer> MakeVectordPeer(const PeerParams& params);
+std::unique_ptr<AnnPeer> MakeVectordPeer(const PeerParams& params,
+                                         engine::Quantization quantization);
 std::unique_ptr<AnnPeer> MakeHnswlibPeer(const PeerParams& params, size_t max_elements);
 std::unique_ptr<AnnPeer> MakeFaissPeer(const PeerParams& params);
 

@@ -49,7 +49,8 @@ std::string CpuModel() {
 }
 
 std::unique_ptr<AnnPeer> MakePeer(const std::string& name, const PeerParams& params, size_t n) {
-  if (name == "vectord") return MakeVectordPeer(params);
+  if (name == "vectord") return MakeVectordPeer(params, engine::Quantization::kNone);
+  if (name == "vectord-sq8") return MakeVectordPeer(params, engine::Quantization::kSq8);
   if (name == "hnswlib") return MakeHnswlibPeer(params, n);
   if (name == "faiss") return MakeFaissPeer(params);
   throw std::runtime_error("unknown peer " + name);
@@ -71,7 +72,7 @@ int main(int argc, char** argv) {
   std::string dataset = "fashion-mnist";
   std::string fashion_dir = "/usr/share/datasets/fashion-mnist";
   std::string cache_dir = "bench/data";
-  std::string peers_arg = "vectord,hnswlib,faiss";
+  std::string peers_arg = "vectord,vectord-sq8,hnswlib,faiss";
   std::string efs_arg = "10,16,24,32,48,64,96,128,192,256";
   std::string build_threads_arg = "1,2";
   size_t m = 16, ef_construction = 200, k = 10, max_queries = 0, runs = 3;

@@ -15,16 +15,26 @@ namespace {
 
 class VectordPeer final : public AnnPeer {
  public:
-  explicit VectordPeer(const PeerParams& p) : params_(p) {
+  VectordPeer(const PeerParams& p, engine::Quantization quantization) : params_(p) {
     engine::IndexOptions options;
     options.dimension = static_cast<uint32_t>(p.dim);
     options.metric =
         p.metric == PeerMetric::kCosine ? engine::Metric::kCosine : engine::Metric::kEuclidean;
     options.m = static_cast<uint32_t>(p.m);
     options.ef_construction = static_cast<uint32_t>(p.ef_construction);
+    options.quantization = quantization;
+    if (quantization != engine::Quantization::kNone && !params_.index_cache.empty()) {
+      params_.index_cache.append("-").append(engine::QuantizationName(quantization));
+    }
     index_ = std::move(engine::HnswIndex::Create(options)).value();
   }
-  std::string name() const override { return "vectord"; }
+  std::string name() const override {
+    std::string name = "vectord";
+    if (index_->options().quantization != engine::Quantization::kNone) {
+      name.append("-").append(engine::QuantizationName(index_->options().quantization));
+    }
+    return name;
+  }
 
   void Build(const float* data, size_t n, int threads) override {
     if (!params_.index_cache.empty() && LoadCached(n)) return;
@@ -90,8 +100,9 @@ class VectordPeer final : public AnnPeer {
 
 }  // namespace
 
-std::unique_ptr<AnnPeer> MakeVectordPeer(const PeerParams& params) {
-  return std::make_unique<VectordPeer>(params);
+std::unique_ptr<AnnPeer> MakeVectordPeer(const PeerParams& params,
+                                         engine::Quantization quantization) {
+  return std::make_unique<VectordPeer>(params, quantization);
 }
 
 }  // namespace vectord::bench

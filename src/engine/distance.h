@@ -8,16 +8,21 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 namespace vectord::engine {
 
 using DistanceKernel = float (*)(const float* a, const float* b, size_t dim);
+// sum codes_i * query_i over `dim` entries, dim a multiple of 16. The caller
+// keeps the sum inside int32 (see ScalarQuantizer): no kernel checks.
+using CodeKernel = int32_t (*)(const uint8_t* codes, const int16_t* query, size_t dim);
 
 struct KernelSet {
   std::string_view name;         // "avx512", "avx2", "scalar"
   DistanceKernel l2_squared;     // sum (a_i - b_i)^2
   DistanceKernel inner_product;  // sum a_i * b_i
+  CodeKernel code_dot;           // 8-bit codes against a 16-bit query
 };
 
 // The kernels in use in this process.
@@ -34,6 +39,8 @@ float L2SquaredAvx2(const float* a, const float* b, size_t dim);
 float InnerProductAvx2(const float* a, const float* b, size_t dim);
 float L2SquaredAvx512(const float* a, const float* b, size_t dim);
 float InnerProductAvx512(const float* a, const float* b, size_t dim);
+int32_t CodeDotScalar(const uint8_t* codes, const int16_t* query, size_t dim);
+int32_t CodeDotAvx2(const uint8_t* codes, const int16_t* query, size_t dim);
 }  // namespace kernels
 
 }  // namespace vectord::engine

@@ -73,4 +73,31 @@ float InnerProductAvx2(const float* a, const float* b, size_t dim) {
   return HorizontalSum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
 }
 
+int32_t CodeDotAvx2(const uint8_t* codes, const int16_t* query, size_t dim) {
+  // Widen 16 codes to 16-bit lanes, multiply by the query and add pairs into
+  // 32-bit lanes (vpmaddwd): products stay exact, no saturation.
+  __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+  size_t i = 0;
+  for (; i + 32 <= dim; i += 32) {
+    __m256i c0 = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + i)));
+    __m256i c1 =
+        _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + i + 16)));
+    s0 = _mm256_add_epi32(
+        s0, _mm256_madd_epi16(c0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(query + i))));
+    s1 = _mm256_add_epi32(
+        s1, _mm256_madd_epi16(
+                c1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(query + i + 16))));
+  }
+  if (i < dim) {
+    __m256i c0 = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + i)));
+    s0 = _mm256_add_epi32(
+        s0, _mm256_madd_epi16(c0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(query + i))));
+  }
+  __m256i s = _mm256_add_epi32(s0, s1);
+  __m128i x = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+  x = _mm_add_epi32(x, _mm_shuffle_epi32(x, _MM_SHUFFLE(1, 0, 3, 2)));
+  x = _mm_add_epi32(x, _mm_shuffle_epi32(x, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(x);
+}
+
 }  // namespace vectord::engine::kernels

@@ -36,4 +36,10 @@ float InnerProductScalar(const float* a, const float* b, size_t dim) {
   return (s0 + s1) + (s2 + s3);
 }
 
+int32_t CodeDotScalar(const uint8_t* codes, const int16_t* query, size_t dim) {
+  int32_t sum = 0;
+  for (size_t i = 0; i < dim; ++i) sum += static_cast<int32_t>(codes[i]) * query[i];
+  return sum;
+}
+
 }  // namespace vectord::engine::kernels

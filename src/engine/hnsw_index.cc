@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <new>
 #include <unordered_map>
@@ -93,6 +94,9 @@ Status ValidateOptions(const IndexOptions& o) {
   if (o.metric != Metric::kCosine && o.metric != Metric::kEuclidean && o.metric != Metric::kDot) {
     return Status::InvalidArgument("unknown metric");
   }
+  if (o.quantization != Quantization::kNone && o.quantization != Quantization::kSq8) {
+    return Status::InvalidArgument("unknown quantization");
+  }
   return Status::Ok();
 }
 
@@ -115,22 +119,40 @@ Status ValidateVector(std::span<const float> vector, Metric metric) {
 // ---------------------------------------------------------------------------
 // Storage
 
-HnswIndex::Chunk::Chunk(size_t slot_count, size_t row_bytes)
+namespace {
+std::byte* MapZeroed(size_t bytes) {
+  if (bytes == 0) return nullptr;
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  return static_cast<std::byte*>(p);
+}
+}  // namespace
+
+HnswIndex::Chunk::Chunk(size_t slot_count, size_t row_bytes, size_t code_row_bytes)
     : slots(slot_count),
       rows_bytes(slot_count * row_bytes),
       rows(nullptr),
+      codes_bytes(slot_count * code_row_bytes),
+      codes(nullptr),
       nodes(new Node[slot_count]),
       upper_links(new std::unique_ptr<uint32_t[]>[slot_count]),
       ids(new std::string[slot_count]),
       payloads(new std::string[slot_count]) {
   // Anonymous pages are zero-filled and take memory only when first touched,
   // so the unused tail of the newest chunk costs address space, not RAM.
-  void* p = mmap(nullptr, rows_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) throw std::bad_alloc();
-  rows = static_cast<std::byte*>(p);
+  rows = MapZeroed(rows_bytes);
+  try {
+    codes = MapZeroed(codes_bytes);
+  } catch (const std::bad_alloc&) {
+    munmap(rows, rows_bytes);
+    throw;
+  }
 }
 
-HnswIndex::Chunk::~Chunk() { munmap(rows, rows_bytes); }
+HnswIndex::Chunk::~Chunk() {
+  munmap(rows, rows_bytes);
+  if (codes != nullptr) munmap(codes, codes_bytes);
+}
 
 struct HnswIndex::Scratch {
   std::vector<uint16_t> visited;
@@ -143,6 +165,7 @@ struct HnswIndex::Scratch {
   std::vector<uint32_t> links;
   std::vector<uint32_t> more_links;
   std::vector<float> query;
+  QueryCode query_code;
 
   void BeginVisit(size_t slots) {
     if (visited.size() < slots) {
@@ -202,10 +225,14 @@ HnswIndex::HnswIndex(const IndexOptions& options)
       vector_floats_((options.dimension + 15) / 16 * 16),
       row_bytes_(((vector_floats_ * sizeof(float) + (1 + 2 * options.m) * sizeof(uint32_t)) + 63) /
                  64 * 64),
+      code_row_bytes_(options.quantization == Quantization::kSq8
+                          ? (vector_floats_ + sizeof(float) + 63) / 64 * 64
+                          : 0),
       level_multiplier_(1.0 / std::log(static_cast<double>(options.m))),
       rng_state_(options.seed) {
   entry_.store(kNoEntry, std::memory_order_relaxed);
   const KernelSet& k = ActiveKernels();
+  code_kernel_ = k.code_dot;
   if (options.metric == Metric::kEuclidean) {
     kernel_ = k.l2_squared;
     sign_ = 1.0f;
@@ -239,7 +266,8 @@ Status HnswIndex::EnsureCapacity(uint32_t slots) {
     if (chunks_[c].load(std::memory_order_relaxed) == nullptr) {
       if (capacity >= slots) break;
       try {
-        chunks_[c].store(new Chunk(chunk_slots, row_bytes_), std::memory_order_release);
+        chunks_[c].store(new Chunk(chunk_slots, row_bytes_, code_row_bytes_),
+                         std::memory_order_release);
       } catch (const std::bad_alloc&) {
         return Status::NoSpace("out of memory growing the index to " + std::to_string(slots) +
                                " slots");
@@ -264,6 +292,11 @@ uint32_t* HnswIndex::LinksOf(uint32_t slot, int level) const {
   if (level == 0) return Level0LinksOf(slot);
   Location loc = Locate(slot);
   return loc.chunk->upper_links[loc.offset].get() + (level - 1) * (upper_capacity_ + 1);
+}
+
+uint8_t* HnswIndex::CodesOf(uint32_t slot) const {
+  Location loc = Locate(slot);
+  return reinterpret_cast<uint8_t*>(loc.chunk->codes + loc.offset * code_row_bytes_);
 }
 
 uint8_t HnswIndex::LevelOf(uint32_t slot) const {
@@ -350,7 +383,43 @@ int HnswIndex::RandomLevel() {
 // ---------------------------------------------------------------------------
 // Graph search
 
-void HnswIndex::GreedyDescend(const float* query, int from_level, int to_level, uint32_t* current,
+// Distances from a prepared float query (normalised for cosine) to slots.
+struct HnswIndex::FloatSpace {
+  const HnswIndex& index;
+  const float* query;
+
+  float Distance(uint32_t slot) const { return index.Distance(query, index.VectorOf(slot)); }
+  void PrefetchStart(uint32_t slot) const { PrefetchVector(index.VectorOf(slot)); }
+  void PrefetchAll(uint32_t slot) const {
+    PrefetchWhole(index.VectorOf(slot), index.options_.dimension);
+  }
+};
+
+// Approximate distances from a query to slots' SQ8 codes, on the same scale
+// as the float distances (squared Euclidean or minus the inner product).
+struct HnswIndex::CodeSpace {
+  const HnswIndex& index;
+  const QueryCode& query;
+
+  float Distance(uint32_t slot) const {
+    const uint8_t* codes = index.CodesOf(slot);
+    const float dot = index.quantizer_->InnerProduct(query, codes, index.code_kernel_);
+    if (index.sign_ < 0) return -dot;
+    float code_norm;
+    std::memcpy(&code_norm, codes + index.vector_floats_, sizeof code_norm);
+    return query.squared_norm + code_norm - 2 * dot;
+  }
+  void PrefetchStart(uint32_t slot) const {
+    PrefetchVector(reinterpret_cast<const float*>(index.CodesOf(slot)));
+  }
+  void PrefetchAll(uint32_t slot) const {
+    PrefetchWhole(reinterpret_cast<const float*>(index.CodesOf(slot)),
+                  index.code_row_bytes_ / sizeof(float));
+  }
+};
+
+template <typename Space>
+void HnswIndex::GreedyDescend(const Space& space, int from_level, int to_level, uint32_t* current,
                               float* current_distance, Scratch& s) const {
   uint32_t* links = s.links.data();
   for (int level = from_level; level > to_level; --level) {
@@ -359,7 +428,7 @@ void HnswIndex::GreedyDescend(const float* query, int from_level, int to_level, 
       moved = false;
       uint32_t count = CopyLinks(*current, level, links);
       for (uint32_t i = 0; i < count; ++i) {
-        float d = Distance(query, VectorOf(links[i]));
+        float d = space.Distance(links[i]);
         if (d < *current_distance) {
           *current_distance = d;
           *current = links[i];
@@ -370,8 +439,8 @@ void HnswIndex::GreedyDescend(const float* query, int from_level, int to_level, 
   }
 }
 
-template <bool kForSearch>
-void HnswIndex::SearchLayer(const float* query, uint32_t entry, float entry_distance, size_t ef,
+template <bool kForSearch, typename Space>
+void HnswIndex::SearchLayer(const Space& space, uint32_t entry, float entry_distance, size_t ef,
                             int level, const SlotBitset* filter, Scratch& s) const {
   auto accept = [&](uint32_t slot) {
     if constexpr (!kForSearch) return true;
@@ -400,12 +469,12 @@ void HnswIndex::SearchLayer(const float* query, uint32_t entry, float entry_dist
       uint32_t n = s.links[i];
       if (!s.Visit(n)) continue;
       s.links[fresh++] = n;
-      PrefetchVector(VectorOf(n));
+      space.PrefetchStart(n);
     }
     for (uint32_t i = 0; i < fresh; ++i) {
       uint32_t n = s.links[i];
-      if (i + 1 < fresh) PrefetchWhole(VectorOf(s.links[i + 1]), options_.dimension);
-      float d = Distance(query, VectorOf(n));
+      if (i + 1 < fresh) space.PrefetchAll(s.links[i + 1]);
+      float d = space.Distance(n);
       if (s.results.size() < ef || d < bound) {
         s.candidates.push_back({d, n});
         std::push_heap(s.candidates.begin(), s.candidates.end(), ByDistanceReversed{});
@@ -518,8 +587,9 @@ void HnswIndex::InsertNode(uint32_t slot, Scratch& s) {
 
   const int max_level = EntryLevel(entry);
   uint32_t current = EntrySlot(entry);
-  float current_distance = Distance(vector, VectorOf(current));
-  GreedyDescend(vector, max_level, level, &current, &current_distance, s);
+  const FloatSpace space{*this, vector};
+  float current_distance = space.Distance(current);
+  GreedyDescend(space, max_level, level, &current, &current_distance, s);
 
   // Choose the neighbours on every level first, top down, while no one can
   // reach this node; then write its own links on every level; only then link
@@ -529,7 +599,7 @@ void HnswIndex::InsertNode(uint32_t slot, Scratch& s) {
   const int top = std::min(level, max_level);
   s.per_level.resize(static_cast<size_t>(top) + 1);
   for (int l = top; l >= 0; --l) {
-    SearchLayer<false>(vector, current, current_distance, options_.ef_construction, l, nullptr, s);
+    SearchLayer<false>(space, current, current_distance, options_.ef_construction, l, nullptr, s);
     std::vector<Candidate>& chosen = s.per_level[static_cast<size_t>(l)];
     chosen.assign(s.results.begin(), s.results.end());
     std::sort(chosen.begin(), chosen.end(), ByDistance{});
@@ -631,6 +701,8 @@ Status HnswIndex::Upsert(std::span<const ItemInput> items, ThreadPool* pool,
     uint32_t slot = slots[i];
     Location loc = Locate(slot);
     PrepareVector(items[source[i]].vector, VectorOf(slot), &loc.chunk->nodes[loc.offset].norm);
+    // Codes first: the node becomes reachable (and walked on codes) inside InsertNode.
+    if (codes_ready_.load(std::memory_order_relaxed)) EncodeSlot(slot);
     ScratchLease lease(*this);
     InsertNode(slot, *lease);
   };
@@ -661,7 +733,44 @@ Status HnswIndex::Upsert(std::span<const ItemInput> items, ThreadPool* pool,
   }
   live_count_.fetch_add(added, std::memory_order_acq_rel);
   tombstone_count_.store(tombstones_.size(), std::memory_order_release);
+  ids.unlock();
+  if (quantizer_ == nullptr && options_.quantization == Quantization::kSq8 &&
+      size() >= kQuantizerTrainingItems) {
+    TrainQuantizer();
+  }
   return Status::Ok();
+}
+
+void HnswIndex::TrainQuantizer() {
+  // Ranges over every vector in the graph, tombstones included: searches
+  // walk through those too.
+  const uint32_t count = slot_count();
+  const size_t dim = options_.dimension;
+  std::vector<float> lower(dim, std::numeric_limits<float>::infinity());
+  std::vector<float> upper(dim, -std::numeric_limits<float>::infinity());
+  auto in_graph = [&](uint32_t slot) { return StateOf(slot) != StateValue(SlotState::kFree); };
+  for (uint32_t slot = 0; slot < count; ++slot) {
+    if (!in_graph(slot)) continue;
+    const float* v = VectorOf(slot);
+    for (size_t i = 0; i < dim; ++i) {
+      lower[i] = std::min(lower[i], v[i]);
+      upper[i] = std::max(upper[i], v[i]);
+    }
+  }
+  for (size_t i = 0; i < dim; ++i) {
+    if (lower[i] > upper[i]) lower[i] = upper[i] = 0;  // empty graph
+  }
+  quantizer_ = std::make_unique<ScalarQuantizer>(std::move(lower), upper, vector_floats_);
+  for (uint32_t slot = 0; slot < count; ++slot) {
+    if (in_graph(slot)) EncodeSlot(slot);
+  }
+  codes_ready_.store(true, std::memory_order_release);
+}
+
+void HnswIndex::EncodeSlot(uint32_t slot) const {
+  uint8_t* codes = CodesOf(slot);
+  const float code_norm = quantizer_->Encode(VectorOf(slot), codes);
+  std::memcpy(codes + vector_floats_, &code_norm, sizeof code_norm);
 }
 
 std::vector<uint32_t> HnswIndex::Remove(std::span<const std::string_view> ids) {
@@ -829,6 +938,15 @@ std::vector<SearchResult> HnswIndex::ExactSearch(const float* query, size_t k,
   return out;
 }
 
+template <typename Space>
+void HnswIndex::WalkGraph(const Space& space, uint64_t entry, size_t ef, const SlotBitset* filter,
+                          Scratch& s) const {
+  uint32_t current = EntrySlot(entry);
+  float current_distance = space.Distance(current);
+  GreedyDescend(space, EntryLevel(entry), 0, &current, &current_distance, s);
+  SearchLayer<true>(space, current, current_distance, ef, 0, filter, s);
+}
+
 Result<std::vector<SearchResult>> HnswIndex::Search(std::span<const float> query,
                                                     const SearchOptions& options) const {
   if (query.size() != options_.dimension) {
@@ -861,10 +979,15 @@ Result<std::vector<SearchResult>> HnswIndex::Search(std::span<const float> query
 
   uint64_t entry = entry_.load(std::memory_order_acquire);
   if (entry == kNoEntry) return out;
-  uint32_t current = EntrySlot(entry);
-  float current_distance = Distance(q, VectorOf(current));
-  GreedyDescend(q, EntryLevel(entry), 0, &current, &current_distance, s);
-  SearchLayer<true>(q, current, current_distance, ef, 0, options.filter, s);
+  if (codes_ready_.load(std::memory_order_acquire)) {
+    // Walk on the codes, then re-rank the ef found on the floats: the walk
+    // only has to get the true neighbours into the candidate set.
+    quantizer_->PrepareQuery(q, &s.query_code);
+    WalkGraph(CodeSpace{*this, s.query_code}, entry, ef, options.filter, s);
+    for (Candidate& c : s.results) c.distance = Distance(q, VectorOf(c.slot));
+  } else {
+    WalkGraph(FloatSpace{*this, q}, entry, ef, options.filter, s);
+  }
 
   std::sort(s.results.begin(), s.results.end(), ByDistance{});
   // A result's state was read when it was reached. Reading it again drops an
@@ -913,6 +1036,7 @@ MemoryUsage HnswIndex::memory_usage() const {
   MemoryUsage usage;
   const uint32_t count = slot_count();
   usage.vector_and_link_bytes = static_cast<size_t>(count) * row_bytes_;
+  usage.code_bytes = static_cast<size_t>(count) * code_row_bytes_;
   usage.node_bytes = static_cast<size_t>(count) * (sizeof(Chunk::Node) + sizeof(void*));
   for (uint32_t slot = 0; slot < count; ++slot) {
     Location loc = Locate(slot);

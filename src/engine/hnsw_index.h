@@ -11,7 +11,11 @@
 // rows in a few geometrically growing chunks (no heap object per node, no
 // copy when the index grows). Deleted items stay in the graph as tombstones
 // until Consolidate() reconnects their neighbours and hands their slots back
-// for reuse.
+// for reuse. With Quantization::kSq8 each slot also has a row of 8-bit codes
+// (in a parallel array of the chunk) that searches traverse instead of the
+// floats; the quantiser is trained once the index first holds
+// kQuantizerTrainingItems items (and again on Load), and until then searches
+// use the floats.
 //
 // Thread safety:
 // - Search(), Get(), Contains(), size() and the other const methods may run
@@ -42,6 +46,7 @@
 #include "engine/byte_stream.h"
 #include "engine/distance.h"
 #include "engine/metric.h"
+#include "engine/scalar_quantizer.h"
 #include "engine/slot_bitset.h"
 
 namespace vectord::engine {
@@ -55,6 +60,9 @@ inline constexpr uint32_t kDefaultM = 16;
 // set; see bench/RESULTS.md.
 inline constexpr uint32_t kDefaultEfConstruction = 200;
 inline constexpr uint32_t kDefaultEfSearch = 64;
+// An SQ8 index learns its per-dimension ranges from this many items; smaller
+// indexes are searched on the floats (an exact-enough walk costs little there).
+inline constexpr size_t kQuantizerTrainingItems = 1000;
 
 struct IndexOptions {
   uint32_t dimension = 0;
@@ -62,6 +70,7 @@ struct IndexOptions {
   uint32_t m = kDefaultM;
   uint32_t ef_construction = kDefaultEfConstruction;
   uint32_t ef_search = kDefaultEfSearch;  // used when a query names no ef
+  Quantization quantization = Quantization::kNone;
   uint64_t seed = 0x9e3779b97f4a7c15ull;  // level generator; fixed for repeatable builds
 };
 
@@ -110,12 +119,14 @@ struct SlotChange {
 
 struct MemoryUsage {
   size_t vector_and_link_bytes = 0;  // level-0 rows actually in use
+  size_t code_bytes = 0;             // SQ8 code rows in use
   size_t upper_link_bytes = 0;
   size_t node_bytes = 0;  // per-slot bookkeeping (state, level, norm, lock)
   size_t id_bytes = 0;    // ids and id map
   size_t payload_bytes = 0;
   size_t total() const {
-    return vector_and_link_bytes + upper_link_bytes + node_bytes + id_bytes + payload_bytes;
+    return vector_and_link_bytes + code_bytes + upper_link_bytes + node_bytes + id_bytes +
+           payload_bytes;
   }
 };
 
@@ -180,6 +191,9 @@ class HnswIndex {
  private:
   struct Chunk;
   struct Scratch;
+  // What a graph walk measures distances on: the float vectors, or the codes.
+  struct FloatSpace;
+  struct CodeSpace;
   struct Candidate {
     float distance;
     uint32_t slot;
@@ -199,6 +213,8 @@ class HnswIndex {
   float* VectorOf(uint32_t slot) const;
   uint32_t* Level0LinksOf(uint32_t slot) const;  // [count, links...]
   uint32_t* LinksOf(uint32_t slot, int level) const;
+  // [codes: padded dimension bytes][f32 squared norm of the decoded vector]
+  uint8_t* CodesOf(uint32_t slot) const;
   uint8_t LevelOf(uint32_t slot) const;
   uint8_t StateOf(uint32_t slot) const;
   void SetState(uint32_t slot, uint8_t state);
@@ -214,10 +230,16 @@ class HnswIndex {
 
   int RandomLevel();
   void InsertNode(uint32_t slot, Scratch& scratch);
-  void GreedyDescend(const float* query, int from_level, int to_level, uint32_t* current,
+  template <typename Space>
+  void GreedyDescend(const Space& space, int from_level, int to_level, uint32_t* current,
                      float* current_distance, Scratch& scratch) const;
-  template <bool kForSearch>
-  void SearchLayer(const float* query, uint32_t entry, float entry_distance, size_t ef, int level,
+  // A search's whole walk: greedy through the upper levels, ef-wide on level
+  // 0, leaving the candidates in scratch.results.
+  template <typename Space>
+  void WalkGraph(const Space& space, uint64_t entry, size_t ef, const SlotBitset* filter,
+                 Scratch& scratch) const;
+  template <bool kForSearch, typename Space>
+  void SearchLayer(const Space& space, uint32_t entry, float entry_distance, size_t ef, int level,
                    const SlotBitset* filter, Scratch& scratch) const;
   void SelectNeighbours(std::vector<Candidate>& candidates, size_t max_count,
                         uint32_t exclude) const;
@@ -233,15 +255,26 @@ class HnswIndex {
                   SearchResult* out) const;
   std::vector<float> OriginalVector(uint32_t slot) const;
   void PrepareVector(std::span<const float> input, float* out, float* norm) const;
+  // Trains the quantiser on every vector in the graph and codes them all;
+  // callers hold the write lock (or own the index alone, as Load does).
+  void TrainQuantizer();
+  void EncodeSlot(uint32_t slot) const;
 
   const IndexOptions options_;
   const uint32_t level0_capacity_;  // 2M
   const uint32_t upper_capacity_;   // M
   const size_t vector_floats_;      // dimension rounded up to 16 floats
   const size_t row_bytes_;          // vector + [count, links] rounded up to 64 bytes
+  const size_t code_row_bytes_;     // SQ8: codes + squared norm rounded up to 64; else 0
   const double level_multiplier_;   // 1 / ln(M)
   DistanceKernel kernel_;
+  CodeKernel code_kernel_;
   float sign_;  // internal distance = sign_ * kernel_: l2^2 or -<a,b>
+
+  // Set once, inside a write, before codes_ready_; never changed after.
+  std::unique_ptr<ScalarQuantizer> quantizer_;
+  // Every slot in the graph has codes: searches may walk them.
+  std::atomic<bool> codes_ready_{false};
 
   // Slots are uint32; keep clear of overflow in Locate's arithmetic.
   static constexpr uint64_t kMaxSlots = (uint64_t{1} << 32) - 256;
@@ -288,7 +321,7 @@ enum class SlotState : uint8_t {
 };
 
 struct HnswIndex::Chunk {
-  explicit Chunk(size_t slots, size_t row_bytes);
+  Chunk(size_t slots, size_t row_bytes, size_t code_row_bytes);
   ~Chunk();
   Chunk(const Chunk&) = delete;
   Chunk& operator=(const Chunk&) = delete;
@@ -304,6 +337,8 @@ struct HnswIndex::Chunk {
   size_t slots;
   size_t rows_bytes;
   std::byte* rows;  // slots * row_bytes, zero-filled, page-aligned
+  size_t codes_bytes;
+  std::byte* codes;  // slots * code_row_bytes (SQ8 only, else null)
   std::unique_ptr<Node[]> nodes;
   std::unique_ptr<std::unique_ptr<uint32_t[]>[]> upper_links;  // level * (1 + M) per node
   std::unique_ptr<std::string[]> ids;

@@ -181,6 +181,7 @@ Status HnswIndex::Save(ByteSink& sink, uint64_t log_sequence) const {
   PutU32(header + 12, index_file::kHeaderSize);
   PutU32(header + 16, options_.dimension);
   header[20] = static_cast<std::byte>(options_.metric);
+  header[21] = static_cast<std::byte>(options_.quantization);
   PutU32(header + 24, options_.m);
   PutU32(header + 28, options_.ef_construction);
   PutU32(header + 32, options_.ef_search);
@@ -297,6 +298,10 @@ Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(ByteSource& source, uint64_t*
   IndexOptions options;
   options.dimension = GetU32(header + 16);
   options.metric = static_cast<Metric>(header[20]);
+  options.quantization = static_cast<Quantization>(header[21]);
+  if (header[22] != std::byte{0} || header[23] != std::byte{0}) {
+    return corruption("reserved header bytes are not zero");
+  }
   options.m = GetU32(header + 24);
   options.ef_construction = GetU32(header + 28);
   options.ef_search = GetU32(header + 32);
@@ -486,6 +491,11 @@ Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(ByteSource& source, uint64_t*
   }
   std::sort(ix.free_slots_.begin(), ix.free_slots_.end(), std::greater<>());
   ix.live_count_.store(live, std::memory_order_release);
+  // Codes are not stored: they follow from the vectors, and a range learnt
+  // from everything the index now holds is at least as good as the old one.
+  if (options.quantization == Quantization::kSq8 && live >= kQuantizerTrainingItems) {
+    ix.TrainQuantizer();
+  }
   ix.tombstone_count_.store(ix.tombstones_.size(), std::memory_order_release);
   return index;
 }

@@ -18,4 +18,18 @@ std::string_view MetricName(Metric metric) {
   return "unknown";
 }
 
+std::optional<Quantization> ParseQuantization(std::string_view name) {
+  if (name == "none") return Quantization::kNone;
+  if (name == "sq8") return Quantization::kSq8;
+  return std::nullopt;
+}
+
+std::string_view QuantizationName(Quantization quantization) {
+  switch (quantization) {
+    case Quantization::kNone: return "none";
+    case Quantization::kSq8: return "sq8";
+  }
+  return "unknown";
+}
+
 }  // namespace vectord::engine

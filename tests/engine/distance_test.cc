@@ -42,6 +42,36 @@ TEST(Distance, EveryKernelMatchesTheReference) {
   }
 }
 
+// The code kernels are exact integer arithmetic: every implementation must
+// give the reference's sum to the unit, also at the extremes the quantiser
+// allows (codes 255 against the largest query values, at every length).
+TEST(Distance, EveryCodeKernelIsExact) {
+  size_t count = 0;
+  const KernelSet* sets = AvailableKernels(&count);
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int> code(0, 255), value(-2047, 2047);
+  for (size_t dim = 16; dim <= 16384; dim = dim < 256 ? dim + 16 : dim * 2) {
+    // One byte / one int16 of offset: no kernel may rely on alignment.
+    std::vector<uint8_t> codes(dim + 1);
+    std::vector<int16_t> query(dim + 1);
+    const int16_t limit =
+        static_cast<int16_t>(std::min<int64_t>(2047, INT32_MAX / (255 * int64_t(dim))));
+    for (int pattern = 0; pattern < 3; ++pattern) {
+      for (size_t i = 0; i <= dim; ++i) {
+        codes[i] = pattern == 0 ? static_cast<uint8_t>(code(rng)) : 255;
+        query[i] = pattern == 0 ? static_cast<int16_t>(value(rng) % (limit + 1))
+                                : static_cast<int16_t>(pattern == 1 ? limit : -limit);
+      }
+      int64_t expected = 0;
+      for (size_t i = 1; i <= dim; ++i) expected += int64_t{codes[i]} * query[i];
+      for (size_t s = 0; s < count; ++s) {
+        SCOPED_TRACE(std::string(sets[s].name) + " dim " + std::to_string(dim));
+        EXPECT_EQ(sets[s].code_dot(codes.data() + 1, query.data() + 1, dim), expected);
+      }
+    }
+  }
+}
+
 TEST(Distance, ActiveKernelIsTheBestAvailable) {
   size_t count = 0;
   const KernelSet* sets = AvailableKernels(&count);

@@ -16,13 +16,17 @@ using testing::ClusteredVectors;
 using testing::IdOf;
 using testing::VectorSet;
 
-TEST(HnswConcurrency, SearchesRunDuringUpsertsRemovesAndConsolidation) {
+// With SQ8 the quantiser is trained in the second round, while searches run.
+class HnswConcurrency : public ::testing::TestWithParam<Quantization> {};
+
+TEST_P(HnswConcurrency, SearchesRunDuringUpsertsRemovesAndConsolidation) {
   const size_t n = 3000, dim = 16;
   VectorSet base = ClusteredVectors(n, dim, 12, 21);
   IndexOptions options;
   options.dimension = dim;
   options.metric = Metric::kCosine;
   options.ef_construction = 60;
+  options.quantization = GetParam();
   auto index = std::move(HnswIndex::Create(options)).value();
   ThreadPool pool(2);
   std::vector<std::string> ids(n);
@@ -77,6 +81,12 @@ TEST(HnswConcurrency, SearchesRunDuringUpsertsRemovesAndConsolidation) {
   EXPECT_GT(searches.load(), 0u);
   EXPECT_EQ(index->size(), n - 6 * 50 + (/* ids 0..49 removed then re-added */ 50));
 }
+
+INSTANTIATE_TEST_SUITE_P(BothSpaces, HnswConcurrency,
+                         ::testing::Values(Quantization::kNone, Quantization::kSq8),
+                         [](const auto& info) {
+                           return std::string(QuantizationName(info.param));
+                         });
 
 }  // namespace
 }  // namespace vectord::engine

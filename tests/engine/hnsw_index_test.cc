@@ -19,8 +19,10 @@ using testing::Recall;
 using testing::VectorSet;
 
 std::unique_ptr<HnswIndex> MakeIndex(uint32_t dim, Metric metric, uint32_t m = 16,
-                                     uint32_t ef_construction = 100) {
+                                     uint32_t ef_construction = 100,
+                                     Quantization quantization = Quantization::kNone) {
   IndexOptions options;
+  options.quantization = quantization;
   options.dimension = dim;
   options.metric = metric;
   options.m = m;
@@ -107,9 +109,65 @@ TEST_P(RecallPerMetric, ReportedDistanceMatchesTheDefinition) {
   }
 }
 
+// SQ8: the walk on codes plus the float re-rank must keep the recall of the
+// float walk, and the reported distances must still be exact.
+TEST_P(RecallPerMetric, Sq8KeepsRecallAndExactDistances) {
+  const Metric metric = GetParam();
+  VectorSet base = ClusteredVectors(3000, 40, 30, 5);
+  VectorSet queries = ClusteredVectors(100, 40, 30, 6);
+  auto plain = MakeIndex(40, metric);
+  auto coded = MakeIndex(40, metric, 16, 100, Quantization::kSq8);
+  ThreadPool pool(2);
+  AddAll(*plain, base, &pool);
+  AddAll(*coded, base, &pool);
+  EXPECT_GT(coded->memory_usage().code_bytes, 0u);
+  EXPECT_EQ(plain->memory_usage().code_bytes, 0u);
+  const double plain_recall = MeanRecall(*plain, base, queries, 10, 64);
+  const double coded_recall = MeanRecall(*coded, base, queries, 10, 64);
+  EXPECT_GE(coded_recall, plain_recall - 0.02) << MetricName(metric);
+  for (size_t q = 0; q < 20; ++q) {
+    SearchOptions options;
+    auto results = coded->Search(queries.row(q), options);
+    ASSERT_TRUE(results.ok());
+    for (const SearchResult& r : *results) {
+      double expected =
+          testing::ExactDistance(base.row(testing::IndexOfId(r.id)), queries.row(q), metric);
+      EXPECT_NEAR(r.distance, expected, 1e-5 * std::max(1.0, std::abs(expected)));
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllMetrics, RecallPerMetric,
                          ::testing::Values(Metric::kCosine, Metric::kEuclidean, Metric::kDot),
                          [](const auto& info) { return std::string(MetricName(info.param)); });
+
+// Below the training size an SQ8 index searches on floats; items added after
+// training are coded as they come and found like the rest.
+TEST(HnswIndex, Sq8TrainsOnceLargeEnoughAndCodesLaterItems) {
+  const size_t dim = 32;
+  VectorSet base = ClusteredVectors(kQuantizerTrainingItems * 2, dim, 20, 12);
+  auto index = MakeIndex(dim, Metric::kCosine, 16, 100, Quantization::kSq8);
+  std::vector<std::string> ids;
+  const size_t half = kQuantizerTrainingItems - 1;
+  auto first = Inputs(base, 0, half, ids);
+  ASSERT_TRUE(index->Upsert(first).ok());
+  SearchOptions options;
+  options.k = 1;
+  auto small = index->Search(base.row(7), options);
+  ASSERT_TRUE(small.ok() && small->size() == 1u);
+  EXPECT_EQ((*small)[0].id, IdOf(7));
+  for (size_t start = half; start < base.size(); start += 250) {
+    auto batch = Inputs(base, start, std::min(base.size(), start + 250), ids);
+    ASSERT_TRUE(index->Upsert(batch).ok());
+  }
+  size_t found = 0;
+  for (size_t i = half; i < base.size(); i += 7) {
+    auto results = index->Search(base.row(i), options);
+    ASSERT_TRUE(results.ok() && results->size() == 1u);
+    found += (*results)[0].id == IdOf(i);
+  }
+  EXPECT_GE(found, (base.size() - half) / 7 * 98 / 100);
+}
 
 TEST(HnswIndex, EmptyIndexReturnsNoResults) {
   auto index = MakeIndex(4, Metric::kEuclidean);
