@@ -299,6 +299,15 @@ uint8_t* HnswIndex::CodesOf(uint32_t slot) const {
   return reinterpret_cast<uint8_t*>(loc.chunk->codes + loc.offset * code_row_bytes_);
 }
 
+void HnswIndex::PrefetchNode(uint32_t slot) const {
+#if defined(__x86_64__)
+  Location loc = Locate(slot);
+  _mm_prefetch(reinterpret_cast<const char*>(&loc.chunk->nodes[loc.offset]), _MM_HINT_T0);
+#else
+  (void)slot;
+#endif
+}
+
 uint8_t HnswIndex::LevelOf(uint32_t slot) const {
   Location loc = Locate(slot);
   return loc.chunk->nodes[loc.offset].level;
@@ -470,6 +479,8 @@ void HnswIndex::SearchLayer(const Space& space, uint32_t entry, float entry_dist
       if (!s.Visit(n)) continue;
       s.links[fresh++] = n;
       space.PrefetchStart(n);
+      // The state is read for every neighbour that makes the result set.
+      if constexpr (kForSearch) PrefetchNode(n);
     }
     for (uint32_t i = 0; i < fresh; ++i) {
       uint32_t n = s.links[i];
@@ -984,7 +995,12 @@ Result<std::vector<SearchResult>> HnswIndex::Search(std::span<const float> query
     // only has to get the true neighbours into the candidate set.
     quantizer_->PrepareQuery(q, &s.query_code);
     WalkGraph(CodeSpace{*this, s.query_code}, entry, ef, options.filter, s);
-    for (Candidate& c : s.results) c.distance = Distance(q, VectorOf(c.slot));
+    for (const Candidate& c : s.results) PrefetchVector(VectorOf(c.slot));
+    for (size_t i = 0; i < s.results.size(); ++i) {
+      if (i + 1 < s.results.size())
+        PrefetchWhole(VectorOf(s.results[i + 1].slot), options_.dimension);
+      s.results[i].distance = Distance(q, VectorOf(s.results[i].slot));
+    }
   } else {
     WalkGraph(FloatSpace{*this, q}, entry, ef, options.filter, s);
   }

@@ -217,6 +217,7 @@ class HnswIndex {
   uint8_t* CodesOf(uint32_t slot) const;
   uint8_t LevelOf(uint32_t slot) const;
   uint8_t StateOf(uint32_t slot) const;
+  void PrefetchNode(uint32_t slot) const;
   void SetState(uint32_t slot, uint8_t state);
   void LockNode(uint32_t slot) const;
   void UnlockNode(uint32_t slot) const;

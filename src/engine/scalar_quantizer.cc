@@ -48,8 +48,13 @@ void ScalarQuantizer::PrepareQuery(const float* query, QueryCode* out) const {
     largest = std::max(largest, std::fabs(query[i] * step_[i]));
   }
   const float scale = largest > 0 ? largest / static_cast<float>(query_limit_) : 1.0f;
+  const float inverse = 1.0f / scale;
+  int16_t* values = out->values.data();
   for (size_t i = 0; i < dim; ++i) {
-    out->values[i] = static_cast<int16_t>(std::lrint(query[i] * step_[i] / scale));
+    // |x| <= query_limit_ + a rounding error, so the add-and-truncate rounding
+    // below stays exact and in range; it vectorises where lrint does not.
+    const float x = query[i] * step_[i] * inverse;
+    values[i] = static_cast<int16_t>(x + (x >= 0 ? 0.5f : -0.5f));
   }
   out->scale = scale;
   out->offset = offset;
