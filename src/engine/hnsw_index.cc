@@ -225,9 +225,11 @@ HnswIndex::HnswIndex(const IndexOptions& options)
       vector_floats_((options.dimension + 15) / 16 * 16),
       row_bytes_(((vector_floats_ * sizeof(float) + (1 + 2 * options.m) * sizeof(uint32_t)) + 63) /
                  64 * 64),
-      code_row_bytes_(options.quantization == Quantization::kSq8
-                          ? (vector_floats_ + sizeof(float) + 63) / 64 * 64
-                          : 0),
+      code_row_bytes_(
+          options.quantization == Quantization::kSq8
+              ? (vector_floats_ + sizeof(float) + (1 + 2 * options.m) * sizeof(uint32_t) + 63) /
+                    64 * 64
+              : 0),
       level_multiplier_(1.0 / std::log(static_cast<double>(options.m))),
       rng_state_(options.seed) {
   entry_.store(kNoEntry, std::memory_order_relaxed);
@@ -284,6 +286,9 @@ float* HnswIndex::VectorOf(uint32_t slot) const {
 }
 
 uint32_t* HnswIndex::Level0LinksOf(uint32_t slot) const {
+  if (code_row_bytes_ != 0) {
+    return reinterpret_cast<uint32_t*>(CodesOf(slot) + vector_floats_ + sizeof(float));
+  }
   return reinterpret_cast<uint32_t*>(reinterpret_cast<std::byte*>(VectorOf(slot)) +
                                      vector_floats_ * sizeof(float));
 }

@@ -12,8 +12,8 @@
 // copy when the index grows). Deleted items stay in the graph as tombstones
 // until Consolidate() reconnects their neighbours and hands their slots back
 // for reuse. With Quantization::kSq8 each slot also has a row of 8-bit codes
-// (in a parallel array of the chunk) that searches traverse instead of the
-// floats; the quantiser is trained once the index first holds
+// and its level-0 links (in a parallel array of the chunk) that searches
+// traverse instead of the floats; the quantiser is trained once the index first holds
 // kQuantizerTrainingItems items (and again on Load), and until then searches
 // use the floats.
 //
@@ -214,6 +214,8 @@ class HnswIndex {
   uint32_t* Level0LinksOf(uint32_t slot) const;  // [count, links...]
   uint32_t* LinksOf(uint32_t slot, int level) const;
   // [codes: padded dimension bytes][f32 squared norm of the decoded vector]
+  // [u32 count, u32 links[2M]]: an SQ8 index keeps its level-0 links here,
+  // beside the codes a search reads, instead of in the float row.
   uint8_t* CodesOf(uint32_t slot) const;
   uint8_t LevelOf(uint32_t slot) const;
   uint8_t StateOf(uint32_t slot) const;
@@ -266,7 +268,7 @@ class HnswIndex {
   const uint32_t upper_capacity_;   // M
   const size_t vector_floats_;      // dimension rounded up to 16 floats
   const size_t row_bytes_;          // vector + [count, links] rounded up to 64 bytes
-  const size_t code_row_bytes_;     // SQ8: codes + squared norm rounded up to 64; else 0
+  const size_t code_row_bytes_;     // SQ8: codes + squared norm + level-0 links, to 64; else 0
   const double level_multiplier_;   // 1 / ln(M)
   DistanceKernel kernel_;
   CodeKernel code_kernel_;

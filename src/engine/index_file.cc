@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "common/crc32c.h"
 #include "engine/hnsw_index.h"
@@ -218,7 +219,20 @@ Status HnswIndex::Save(ByteSink& sink, uint64_t log_sequence) const {
     for (int c = 0; c < kChunkCount && done < count; ++c) {
       const Chunk* chunk = chunks_[c].load(std::memory_order_acquire);
       uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(chunk->slots, count - done));
-      section.Append(chunk->rows, static_cast<size_t>(n) * row_bytes_);
+      if (code_row_bytes_ == 0) {
+        section.Append(chunk->rows, static_cast<size_t>(n) * row_bytes_);
+      } else {
+        // SQ8 keeps the links beside the codes; the file row is the same.
+        std::vector<std::byte> row(row_bytes_);
+        const size_t vector_bytes = vector_floats_ * sizeof(float);
+        const size_t link_bytes = (1 + level0_capacity_) * sizeof(uint32_t);
+        for (uint32_t i = 0; i < n; ++i) {
+          const uint32_t slot = done + i;
+          std::memcpy(row.data(), VectorOf(slot), vector_bytes);
+          std::memcpy(row.data() + vector_bytes, Level0LinksOf(slot), link_bytes);
+          section.Append(row.data(), row.size());
+        }
+      }
       done += n;
     }
     VECTORD_RETURN_IF_ERROR(section.Finish());
@@ -377,6 +391,15 @@ Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(ByteSource& source, uint64_t*
       Chunk* chunk = ix.chunks_[c].load(std::memory_order_acquire);
       uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(chunk->slots, count - done));
       VECTORD_RETURN_IF_ERROR(section.Read(chunk->rows, static_cast<size_t>(n) * ix.row_bytes_));
+      if (ix.code_row_bytes_ != 0) {
+        const size_t vector_bytes = ix.vector_floats_ * sizeof(float);
+        const size_t link_bytes = (1 + ix.level0_capacity_) * sizeof(uint32_t);
+        for (uint32_t i = 0; i < n; ++i) {
+          std::byte* row = chunk->rows + static_cast<size_t>(i) * ix.row_bytes_;
+          std::memcpy(ix.Level0LinksOf(done + i), row + vector_bytes, link_bytes);
+          std::memset(row + vector_bytes, 0, link_bytes);
+        }
+      }
       done += n;
     }
     VECTORD_RETURN_IF_ERROR(section.Finish());
