@@ -48,6 +48,7 @@ void WriteParams(JsonWriter& w, const service::IndexParams& p) {
   w.Key("ef_search").Int(p.ef_search);
   w.Key("distance").String(engine::MetricName(p.metric));
   w.Key("ef_construction").Int(p.ef_construction);
+  w.Key("quantization").String(engine::QuantizationName(p.quantization));
   w.EndObject();
 }
 

@@ -136,6 +136,7 @@ Result<service::CreateSpec> DecodeCreate(std::string& body) {
   VECTORD_RETURN_IF_ERROR(GetInt(*root, "ef_search", &spec.ef_search));
   VECTORD_RETURN_IF_ERROR(GetInt(*root, "ef_construction", &spec.ef_construction));
   VECTORD_RETURN_IF_ERROR(GetString(*root, "distance", &spec.distance));
+  VECTORD_RETURN_IF_ERROR(GetString(*root, "quantization", &spec.quantization));
   return spec;
 }
 

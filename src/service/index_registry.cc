@@ -47,6 +47,15 @@ Result<IndexParams> ResolveParams(const CreateSpec& spec) {
     if (!metric) return Status::InvalidArgument("unknown distance: " + spec.distance);
     params.metric = *metric;
   }
+  if (!spec.quantization.empty()) {
+    auto quantization = engine::ParseQuantization(spec.quantization);
+    if (!quantization) {
+      return Status::InvalidArgument(
+          "invalid index params: quantization must be \"none\" or \"sq8\", got \"" +
+          spec.quantization + "\"");
+    }
+    params.quantization = *quantization;
+  }
   return params;
 }
 
@@ -57,6 +66,7 @@ engine::IndexOptions EngineOptions(const IndexParams& params) {
   options.m = params.m;
   options.ef_construction = params.ef_construction;
   options.ef_search = params.ef_search;
+  options.quantization = params.quantization;
   return options;
 }
 

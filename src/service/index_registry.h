@@ -49,6 +49,7 @@ struct IndexParams {
   uint32_t ef_search = engine::kDefaultEfSearch;
   uint32_t ef_construction = engine::kDefaultEfConstruction;
   engine::Metric metric = engine::Metric::kCosine;
+  engine::Quantization quantization = engine::Quantization::kNone;
 };
 
 // A create request as the client sent it: 0 means "use the default".
@@ -58,7 +59,8 @@ struct CreateSpec {
   int64_t m = 0;
   int64_t ef_search = 0;
   int64_t ef_construction = 0;
-  std::string distance;  // empty: cosine
+  std::string distance;      // empty: cosine
+  std::string quantization;  // empty: none
 };
 
 // Fills defaults and checks every field; InvalidArgument names the field.

@@ -38,7 +38,8 @@ std::string ParamsJson(const IndexParams& p) {
          p.name + "\",\"dimension\":" + std::to_string(p.dimension) +
          ",\"m\":" + std::to_string(p.m) + ",\"ef_search\":" + std::to_string(p.ef_search) +
          ",\"ef_construction\":" + std::to_string(p.ef_construction) + ",\"distance\":\"" +
-         std::string(engine::MetricName(p.metric)) + "\"}}\n";
+         std::string(engine::MetricName(p.metric)) + "\",\"quantization\":\"" +
+         std::string(engine::QuantizationName(p.quantization)) + "\"}}\n";
 }
 
 Result<IndexParams> ParseParamsJson(const std::string& text) {
@@ -68,6 +69,13 @@ Result<IndexParams> ParseParamsJson(const std::string& text) {
   }
   spec.name = name;
   spec.distance = distance;
+  // Added after the first release of this file: absent means none.
+  std::string_view quantization;
+  if (params["quantization"].get(quantization) == simdjson::SUCCESS) {
+    spec.quantization = quantization;
+  } else if (params["quantization"].error() != simdjson::NO_SUCH_FIELD) {
+    return Status::Corruption("params file has a mistyped quantization");
+  }
   auto resolved = ResolveParams(spec);
   if (!resolved.ok()) return Status::Corruption("params file: " + resolved.status().message());
   return resolved;

@@ -51,11 +51,13 @@ std::string Header(const HttpResponse& r, std::string_view name) {
 std::string ParamsJson(std::string_view name, int dimension, int m = engine::kDefaultM,
                        int ef_search = engine::kDefaultEfSearch,
                        std::string_view distance = "cosine",
-                       int ef_construction = engine::kDefaultEfConstruction) {
+                       int ef_construction = engine::kDefaultEfConstruction,
+                       std::string_view quantization = "none") {
   return "{\"name\":\"" + std::string(name) + "\",\"dimension\":" + std::to_string(dimension) +
          ",\"m\":" + std::to_string(m) + ",\"ef_search\":" + std::to_string(ef_search) +
          ",\"distance\":\"" + std::string(distance) +
-         "\",\"ef_construction\":" + std::to_string(ef_construction) + "}";
+         "\",\"ef_construction\":" + std::to_string(ef_construction) + ",\"quantization\":\"" +
+         std::string(quantization) + "\"}";
 }
 
 std::string InfoJson(const std::string& params, size_t length) {
@@ -178,7 +180,8 @@ TEST_F(ApiHandlerTest, CreateReturns201WithDefaultsFilledIn) {
   EXPECT_EQ(r.body, "{\"params\":{\"name\":\"docs\",\"dimension\":3,\"m\":16,\"ef_search\":" +
                         std::to_string(engine::kDefaultEfSearch) +
                         ",\"distance\":\"cosine\",\"ef_construction\":" +
-                        std::to_string(engine::kDefaultEfConstruction) + "},\"length\":0}\n");
+                        std::to_string(engine::kDefaultEfConstruction) +
+                        ",\"quantization\":\"none\"},\"length\":0}\n");
   EXPECT_EQ(r.route, "POST /vectors/index");
   EXPECT_EQ(registry_.count(), 1u);
 }
@@ -186,8 +189,8 @@ TEST_F(ApiHandlerTest, CreateReturns201WithDefaultsFilledIn) {
 TEST_F(ApiHandlerTest, CreateWithEveryParameter) {
   HttpResponse r = Do(
       "POST", "/vectors/index",
-      R"({"name":"e.v-1_x","dimension":8,"m":8,"ef_search":50,"ef_construction":120,"distance":"euclidean"})");
-  ExpectJson(r, 201, InfoJson(ParamsJson("e.v-1_x", 8, 8, 50, "euclidean", 120), 0));
+      R"({"name":"e.v-1_x","dimension":8,"m":8,"ef_search":50,"ef_construction":120,"distance":"euclidean","quantization":"sq8"})");
+  ExpectJson(r, 201, InfoJson(ParamsJson("e.v-1_x", 8, 8, 50, "euclidean", 120, "sq8"), 0));
 }
 
 TEST_F(ApiHandlerTest, CreateTreatsZeroAndNullAsDefaults) {
@@ -225,6 +228,8 @@ TEST_F(ApiHandlerTest, CreateWithInvalidParamsIs400) {
       R"({"name":"docs","dimension":3,"ef_search":-1})",
       R"({"name":"docs","dimension":3,"ef_search":1000000})",
       R"({"name":"docs","dimension":3,"ef_construction":-1})",
+      R"({"name":"docs","dimension":3,"quantization":"pq"})",
+      R"({"name":"docs","dimension":3,"quantization":8})",
       "{\"name\":\"" + std::string(200, 'a') + "\",\"dimension\":3}",
   };
   for (const std::string& body : bodies) {

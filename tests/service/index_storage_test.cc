@@ -135,7 +135,8 @@ class IndexStorageTest : public ::testing::Test {
 
   std::shared_ptr<Index> Create(const std::string& name, int64_t dimension,
                                 const std::string& distance = "euclidean", int64_t m = 0,
-                                int64_t ef_search = 0, int64_t ef_construction = 0) {
+                                int64_t ef_search = 0, int64_t ef_construction = 0,
+                                const std::string& quantization = "") {
     CreateSpec spec;
     spec.name = name;
     spec.dimension = dimension;
@@ -143,6 +144,7 @@ class IndexStorageTest : public ::testing::Test {
     spec.m = m;
     spec.ef_search = ef_search;
     spec.ef_construction = ef_construction;
+    spec.quantization = quantization;
     auto index = registry().Create(spec);
     EXPECT_TRUE(index.ok()) << index.status().ToString();
     return index.ok() ? *index : nullptr;
@@ -512,7 +514,7 @@ TEST_F(IndexStorageTest, LoadAllRemovesAnEmptyLeftoverLogDirectory) {
   FaultInjectingFileSystem faulty;
   Restart(Options(), &faulty);
   faulty.SetNoSpace(true);
-  auto failed = registry().Create(CreateSpec{"ghost", 2, 0, 0, 0, "euclidean"});
+  auto failed = registry().Create(CreateSpec{"ghost", 2, 0, 0, 0, "euclidean", ""});
   ASSERT_FALSE(failed.ok());
   EXPECT_EQ(failed.status().code(), StatusCode::kNoSpace) << failed.status().ToString();
   faulty.ClearFaults();
@@ -530,7 +532,7 @@ TEST_F(IndexStorageTest, FailedCreateRegistersNothingAndCanBeRetried) {
   FaultInjectingFileSystem faulty;
   Restart(Options(), &faulty);
   faulty.SetFailSync(true);  // the first segment's header cannot be made durable
-  auto failed = registry().Create(CreateSpec{"docs", 2, 0, 0, 0, "euclidean"});
+  auto failed = registry().Create(CreateSpec{"docs", 2, 0, 0, 0, "euclidean", ""});
   ASSERT_FALSE(failed.ok());
   EXPECT_EQ(failed.status().code(), StatusCode::kIOError) << failed.status().ToString();
   EXPECT_EQ(registry().Find("docs"), nullptr);
@@ -587,6 +589,24 @@ TEST_F(IndexStorageTest, DamagedParamsFileFailsOnlyThatIndex) {
   EXPECT_EQ(next.report.failed, 1u);
   EXPECT_EQ(next.report.loaded, 1u);
   EXPECT_EQ(next.registry->Names(), std::vector<std::string>{"good"});
+}
+
+TEST_F(IndexStorageTest, QuantizationSurvivesARestartAndOldParamsFilesMeanNone) {
+  Restart();
+  ASSERT_NE(Create("coded", 4, "cosine", 0, 0, 0, "sq8"), nullptr);
+  ASSERT_NE(Create("plain", 4), nullptr);
+  instance_.reset();
+  // A params file written before the field existed.
+  std::string json = ReadFile(JsonPath("plain"));
+  const std::string field = ",\"quantization\":\"none\"";
+  ASSERT_NE(json.find(field), std::string::npos) << json;
+  json.erase(json.find(field), field.size());
+  WriteFile(JsonPath("plain"), json);
+  Instance& next = Restart();
+  EXPECT_EQ(next.report.loaded, 2u);
+  EXPECT_EQ(registry().Find("coded")->params().quantization, engine::Quantization::kSq8);
+  EXPECT_EQ(registry().Find("coded")->engine().options().quantization, engine::Quantization::kSq8);
+  EXPECT_EQ(registry().Find("plain")->params().quantization, engine::Quantization::kNone);
 }
 
 TEST_F(IndexStorageTest, TornTailLoadsTheRecordsBeforeItAndWritesContinue) {
