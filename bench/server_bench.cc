@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -45,6 +46,31 @@ using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+// CPU seconds (user + system) a process has used so far.
+double ProcessCpuSeconds(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  // Fields after the parenthesised command name; utime and stime are the
+  // 14th and 15th of the whole line, in clock ticks.
+  std::istringstream rest(text.substr(text.rfind(')') + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double SelfCpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6;
+  };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
 struct Latencies {
@@ -121,6 +147,7 @@ class Server {
     std::filesystem::remove_all(dir_);
   }
   uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
 
  private:
   // The listening TCP port of our child, from /proc/net/tcp and its fds.
@@ -186,12 +213,18 @@ struct Row {
   std::string what;
   double rate = 0;  // vectors/s or searches/s
   double p50 = 0, p99 = 0;
+  // CPU time per request (per batch for adds), in microseconds: where the
+  // two cores went. The server column is empty for in-process rows.
+  double server_cpu_us = 0, client_cpu_us = 0;
 };
 
 // Sends every body over `connections` keep-alive connections; returns the
 // rate of `per_body` units per second and request latencies.
-Row Drive(uint16_t port, const std::string& target, const std::vector<std::string>& bodies,
+Row Drive(const Server& server, const std::string& target, const std::vector<std::string>& bodies,
           size_t per_body, size_t connections, const std::string& what) {
+  const uint16_t port = server.port();
+  const double server_cpu0 = ProcessCpuSeconds(server.pid());
+  const double client_cpu0 = SelfCpuSeconds();
   std::atomic<size_t> next{0};
   std::vector<Latencies> latencies(connections);
   std::atomic<int> failures{0};
@@ -216,6 +249,9 @@ Row Drive(uint16_t port, const std::string& target, const std::vector<std::strin
   Row row{what, static_cast<double>(bodies.size() * per_body) / seconds, 0, 0};
   row.p50 = all.Percentile(0.5);
   row.p99 = all.Percentile(0.99);
+  const auto requests = static_cast<double>(bodies.size());
+  row.server_cpu_us = (ProcessCpuSeconds(server.pid()) - server_cpu0) / requests * 1e6;
+  row.client_cpu_us = (SelfCpuSeconds() - client_cpu0) / requests * 1e6;
   return row;
 }
 
@@ -253,9 +289,13 @@ int main(int argc, char** argv) {
   std::printf(
       "## server_bench: %zu x %zu-d cosine (embedding-like), %zu connections, ef %zu, %u cores\n\n",
       n, data.dim, connections, ef, cores);
-  std::printf("| what | rate | p50 ms | p99 ms |\n|---|---:|---:|---:|\n");
+  std::printf(
+      "| what | rate | p50 ms | p99 ms | server CPU us/request | client CPU us/request |\n"
+      "|---|---:|---:|---:|---:|---:|\n");
   auto print = [](const Row& r, const char* unit) {
-    std::printf("| %s | %.0f %s | %.2f | %.2f |\n", r.what.c_str(), r.rate, unit, r.p50, r.p99);
+    std::printf("| %s | %.0f %s | %.2f | %.2f | %s | %.0f |\n", r.what.c_str(), r.rate, unit, r.p50,
+                r.p99, r.server_cpu_us > 0 ? std::to_string(std::lround(r.server_cpu_us)).c_str() : "-",
+                r.client_cpu_us);
     std::fflush(stdout);
   };
 
@@ -271,6 +311,7 @@ int main(int argc, char** argv) {
     auto index = std::move(engine::HnswIndex::Create(options)).value();
     ThreadPool pool(cores - 1);  // + the caller = cores threads
     Latencies lat;
+    const double cpu0 = SelfCpuSeconds();
     auto start = Clock::now();
     for (size_t first = 0; first < n; first += batch) {
       std::vector<engine::ItemInput> items;
@@ -285,6 +326,7 @@ int main(int argc, char** argv) {
             static_cast<double>(n) / Seconds(start), 0, 0};
     row.p50 = lat.Percentile(0.5);
     row.p99 = lat.Percentile(0.99);
+    row.client_cpu_us = (SelfCpuSeconds() - cpu0) / static_cast<double>(lat.ms.size()) * 1e6;
     print(row, "vec/s");
     built = std::move(index);
   }
@@ -292,6 +334,7 @@ int main(int argc, char** argv) {
     // In-process search on `connections` threads, as the server would run them.
     std::atomic<size_t> next{0};
     std::vector<Latencies> lat(connections);
+    const double cpu0 = SelfCpuSeconds();
     auto start = Clock::now();
     std::vector<std::thread> threads;
     for (size_t c = 0; c < connections; ++c) {
@@ -311,6 +354,7 @@ int main(int argc, char** argv) {
     for (auto& l : lat) all.ms.insert(all.ms.end(), l.ms.begin(), l.ms.end());
     Row row{"in-process search k=10", static_cast<double>(queries) / Seconds(start),
             all.Percentile(0.5), all.Percentile(0.99)};
+    row.client_cpu_us = (SelfCpuSeconds() - cpu0) / static_cast<double>(queries) * 1e6;
     print(row, "q/s");
   }
 
@@ -337,18 +381,18 @@ int main(int argc, char** argv) {
       admin.Post("/vectors/index",
                  "{\"name\":\"bench\",\"dimension\":" + std::to_string(data.dim) + "}", nullptr);
       auto bodies = AddBodies(data, batch);
-      print(Drive(server.port(), "/vectors/index/bench/add" + v.query, bodies, batch, connections,
+      print(Drive(server, "/vectors/index/bench/add" + v.query, bodies, batch, connections,
                   "HTTP add, batch " + std::to_string(batch) + ", " + v.label),
             "vec/s");
       if (v.label == "fsync=always" && batch == batches.back()) {
-        print(Drive(server.port(), "/vectors/index/bench/search", search_bodies, 1, connections,
+        print(Drive(server, "/vectors/index/bench/search", search_bodies, 1, connections,
                     "HTTP search k=10"),
               "q/s");
         // One batch of 1024 on one connection: the Go service's reference
         // figure (83.4 ms, ef_construction 20).
         std::vector<std::string> one = {bodies.front()};
         Row single =
-            Drive(server.port(), "/vectors/index/bench/add", one, batch, 1,
+            Drive(server, "/vectors/index/bench/add", one, batch, 1,
                   "HTTP add, one batch of " + std::to_string(batch) + " (upsert of existing ids)");
         print(single, "vec/s");
       }

@@ -112,7 +112,11 @@ int Run(int argc, char** argv) {
   http::ServerOptions server_options;
   server_options.host = config->host;
   server_options.port = config->port;
-  server_options.io_threads = config->io_threads;
+  // Searches and reads run on the I/O threads (see ApiHandler::RunsInline),
+  // so there is one per core unless configured.
+  server_options.io_threads = config->io_threads != 0
+                                  ? config->io_threads
+                                  : std::max(1u, std::thread::hardware_concurrency());
   server_options.header_timeout = std::chrono::milliseconds(config->header_timeout_ms);
   server_options.body_timeout = std::chrono::milliseconds(config->body_timeout_ms);
   server_options.idle_timeout = std::chrono::milliseconds(config->idle_timeout_ms);

@@ -144,6 +144,11 @@ ApiHandler::ApiHandler(service::Registry* registry, ApiOptions options,
       ready_(ready),
       metrics_text_(std::move(metrics_text)) {}
 
+bool ApiHandler::RunsInline(const HttpRequest& request) const {
+  if (request.method == "GET") return true;
+  return request.method == "POST" && request.path.ends_with("/search");
+}
+
 HttpResponse ApiHandler::Error(int status, std::string_view message) {
   HttpResponse r;
   r.status = status;

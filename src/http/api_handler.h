@@ -50,6 +50,9 @@ class ApiHandler {
              std::function<std::string()> metrics_text);
 
   HttpResponse Handle(HttpRequest& request) const;
+  // Whether `request` is short CPU work that never waits on disk (reads and
+  // searches), which the server runs on its I/O thread instead of a worker.
+  bool RunsInline(const HttpRequest& request) const;
 
   // Go's http.Error: text/plain, message and newline.
   static HttpResponse Error(int status, std::string_view message);

@@ -34,7 +34,7 @@ struct Config {
   std::string auth_token;
   std::string log_level = "info";
   uint32_t workers = 0;  // 0: one per core
-  uint32_t io_threads = 1;
+  uint32_t io_threads = 0;  // 0: one per core (searches and reads run on them)
   uint32_t header_timeout_ms = 30000;
   uint32_t body_timeout_ms = 120000;
   uint32_t idle_timeout_ms = 60000;

@@ -106,6 +106,15 @@ class Session : public std::enable_shared_from_this<Session> {
 
     server_.in_flight.fetch_add(1, std::memory_order_acq_rel);
     auto started = std::chrono::steady_clock::now();
+    if (server_.handler->RunsInline(*request)) {
+      // Short and never waits on I/O: handing it to a worker and back would
+      // cost two thread switches, a large share of a search's time.
+      HttpResponse response = server_.handler->Handle(*request);
+      double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      if (server_.observer) server_.observer(*request, response, seconds);
+      return Write(std::move(response), true);
+    }
     server_.workers->Submit([self = shared_from_this(), request, started] {
       HttpResponse response = self->server_.handler->Handle(*request);
       double seconds =

@@ -114,7 +114,7 @@ TEST(Config, DefaultsWhenNothingIsGiven) {
   EXPECT_EQ(config->auth_token, "");
   EXPECT_EQ(config->log_level, "info");
   EXPECT_EQ(config->workers, 0u);
-  EXPECT_EQ(config->io_threads, 1u);
+  EXPECT_EQ(config->io_threads, 0u);
   EXPECT_EQ(config->header_timeout_ms, 30000u);
   EXPECT_EQ(config->body_timeout_ms, 120000u);
   EXPECT_EQ(config->idle_timeout_ms, 60000u);
