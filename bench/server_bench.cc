@@ -73,6 +73,15 @@ double SelfCpuSeconds() {
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
+// The value of an unlabelled series in Prometheus text, as written.
+std::string MetricValue(const std::string& text, const std::string& name) {
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(name + " ", 0) == 0) return line.substr(name.size() + 1);
+  }
+  return "?";
+}
+
 struct Latencies {
   std::vector<double> ms;
   double Percentile(double p) {
@@ -89,6 +98,14 @@ class Connection {
   explicit Connection(uint16_t port) : stream_(io_) {
     stream_.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
     stream_.socket().set_option(tcp::no_delay(true));
+  }
+  std::string Get(const std::string& target) {
+    bhttp::request<bhttp::empty_body> req(bhttp::verb::get, target, 11);
+    req.set(bhttp::field::host, "127.0.0.1");
+    bhttp::write(stream_, req);
+    bhttp::response<bhttp::string_body> res;
+    bhttp::read(stream_, buffer_, res);
+    return std::move(res.body());
   }
   int Post(const std::string& target, const std::string& body, std::string* response_body) {
     bhttp::request<bhttp::string_body> req(bhttp::verb::post, target, 11);
@@ -212,7 +229,7 @@ std::vector<std::string> AddBodies(const Dataset& data, size_t batch) {
 struct Row {
   std::string what;
   double rate = 0;  // vectors/s or searches/s
-  double p50 = 0, p99 = 0;
+  double p50 = 0, p99 = 0, max = 0;
   // CPU time per request (per batch for adds), in microseconds: where the
   // two cores went. The server column is empty for in-process rows.
   double server_cpu_us = 0, client_cpu_us = 0;
@@ -249,6 +266,7 @@ Row Drive(const Server& server, const std::string& target, const std::vector<std
   Row row{what, static_cast<double>(bodies.size() * per_body) / seconds, 0, 0};
   row.p50 = all.Percentile(0.5);
   row.p99 = all.Percentile(0.99);
+  row.max = all.Percentile(1.0);
   const auto requests = static_cast<double>(bodies.size());
   row.server_cpu_us = (ProcessCpuSeconds(server.pid()) - server_cpu0) / requests * 1e6;
   row.client_cpu_us = (SelfCpuSeconds() - client_cpu0) / requests * 1e6;
@@ -290,11 +308,12 @@ int main(int argc, char** argv) {
       "## server_bench: %zu x %zu-d cosine (embedding-like), %zu connections, ef %zu, %u cores\n\n",
       n, data.dim, connections, ef, cores);
   std::printf(
-      "| what | rate | p50 ms | p99 ms | server CPU us/request | client CPU us/request |\n"
-      "|---|---:|---:|---:|---:|---:|\n");
+      "| what | rate | p50 ms | p99 ms | max ms | server CPU us/request | client CPU us/request "
+      "|\n|---|---:|---:|---:|---:|---:|---:|\n");
   auto print = [](const Row& r, const char* unit) {
-    std::printf("| %s | %.0f %s | %.2f | %.2f | %s | %.0f |\n", r.what.c_str(), r.rate, unit, r.p50,
-                r.p99, r.server_cpu_us > 0 ? std::to_string(std::lround(r.server_cpu_us)).c_str() : "-",
+    std::printf("| %s | %.0f %s | %.2f | %.2f | %.2f | %s | %.0f |\n", r.what.c_str(), r.rate, unit,
+                r.p50, r.p99, r.max,
+                r.server_cpu_us > 0 ? std::to_string(std::lround(r.server_cpu_us)).c_str() : "-",
                 r.client_cpu_us);
     std::fflush(stdout);
   };
@@ -381,9 +400,15 @@ int main(int argc, char** argv) {
       admin.Post("/vectors/index",
                  "{\"name\":\"bench\",\"dimension\":" + std::to_string(data.dim) + "}", nullptr);
       auto bodies = AddBodies(data, batch);
-      print(Drive(server, "/vectors/index/bench/add" + v.query, bodies, batch, connections,
-                  "HTTP add, batch " + std::to_string(batch) + ", " + v.label),
-            "vec/s");
+      Row add = Drive(server, "/vectors/index/bench/add" + v.query, bodies, batch, connections,
+                      "HTTP add, batch " + std::to_string(batch) + ", " + v.label);
+      // The checkpoints that ran during those adds: their longest is the
+      // longest a write could have waited on one, next to the max latency.
+      const std::string metrics = admin.Get("/metrics");
+      add.what += " (" + MetricValue(metrics, "vectord_checkpoints_total") +
+                  " checkpoints, longest " +
+                  MetricValue(metrics, "vectord_checkpoint_longest_seconds") + " s)";
+      print(add, "vec/s");
       if (v.label == "fsync=always" && batch == batches.back()) {
         print(Drive(server, "/vectors/index/bench/search", search_bodies, 1, connections,
                     "HTTP search k=10"),

@@ -664,7 +664,12 @@ Status HnswIndex::Upsert(std::span<const ItemInput> items, ThreadPool* pool,
                          std::vector<SlotChange>* changes) {
   VECTORD_RETURN_IF_ERROR(ValidateItems(items));
   std::lock_guard write(write_mutex_);
-  if (!tombstones_.empty() && tombstones_.size() * 10 >= slot_count()) ConsolidateLocked(pool);
+  if (!tombstones_.empty() && tombstones_.size() * 10 >= slot_count()) {
+    // Not while a Save is streaming the slots out: this write would wait
+    // for the disk. The next write after it consolidates.
+    std::unique_lock snapshot(snapshot_mutex_, std::try_to_lock);
+    if (snapshot.owns_lock()) ConsolidateLocked(pool);
+  }
 
   // The last occurrence of an id wins; order of first occurrence is kept.
   std::unordered_map<std::string_view, size_t> last_index;
@@ -808,7 +813,8 @@ std::vector<uint32_t> HnswIndex::Remove(std::span<const std::string_view> ids) {
 }
 
 void HnswIndex::Consolidate(ThreadPool* pool) {
-  std::lock_guard write(write_mutex_);
+  // Both locks, without holding the write lock while a Save finishes.
+  std::scoped_lock locks(write_mutex_, snapshot_mutex_);
   ConsolidateLocked(pool);
 }
 

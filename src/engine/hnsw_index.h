@@ -179,7 +179,8 @@ class HnswIndex {
   MemoryUsage memory_usage() const;
 
   // Serialises the whole index; the format is docs/index-file-format.md.
-  // Takes the write lock: writes wait, searches go on. `log_sequence` is
+  // Holds the write lock only while it copies the links and slot states
+  // (writes wait for that copy, not for the sink); searches go on throughout. `log_sequence` is
   // stored in the header for the caller (the service records which
   // write-ahead-log record the snapshot includes).
   Status Save(ByteSink& sink, uint64_t log_sequence = 0) const;
@@ -293,6 +294,10 @@ class HnswIndex {
 
   // One write at a time; guards free_slots_, tombstones_, rng_state_.
   mutable std::mutex write_mutex_;
+  // Held by Save while it streams slots out after releasing write_mutex_,
+  // and by consolidation (the only code that rewrites a slot in use). Taken
+  // after write_mutex_, or together with it (std::lock).
+  mutable std::mutex snapshot_mutex_;
   std::vector<uint32_t> free_slots_;
   std::vector<uint32_t> tombstones_;
   std::atomic<size_t> tombstone_count_{0};  // tombstones_.size(), readable without the lock

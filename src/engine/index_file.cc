@@ -171,10 +171,55 @@ class SectionReader {
 }  // namespace
 
 Status HnswIndex::Save(ByteSink& sink, uint64_t log_sequence) const {
-  std::lock_guard write(write_mutex_);
+  // Phase 1, under the write lock: copy what writes may change in slots that
+  // are in use (states, links, counters). Phase 2, with writes running again:
+  // stream the file, reading vectors, ids and payloads straight from the
+  // slots. Those never change while a slot is in use; only consolidation
+  // rewrites a used slot, and snapshot_mutex_ keeps it out until we are done.
+  // A write therefore waits for a copy of the links, not for the disk.
+  std::unique_lock write(write_mutex_, std::defer_lock);
+  std::unique_lock snapshot(snapshot_mutex_, std::defer_lock);
+  std::lock(write, snapshot);
+
   const uint32_t count = slot_count();
   const uint64_t entry = entry_.load(std::memory_order_acquire);
   const bool empty = entry == ~uint64_t{0};
+  const uint32_t live_count = static_cast<uint32_t>(size());
+  const uint64_t rng_state = rng_state_;
+  const size_t link_words = 1 + level0_capacity_;
+  const size_t upper_words = upper_capacity_ + 1;
+
+  std::vector<std::byte> node_records(static_cast<size_t>(count) * index_file::kNodeRecordSize);
+  std::vector<uint32_t> level0_links(static_cast<size_t>(count) * link_words);
+  std::vector<uint32_t> upper_links;
+  for (uint32_t slot = 0; slot < count; ++slot) {
+    Location loc = Locate(slot);
+    const Chunk::Node& node = loc.chunk->nodes[loc.offset];
+    std::byte* record =
+        node_records.data() + static_cast<size_t>(slot) * index_file::kNodeRecordSize;
+    record[0] = static_cast<std::byte>(node.state.load(std::memory_order_acquire));
+    record[1] = static_cast<std::byte>(node.level);
+    record[2] = static_cast<std::byte>(node.has_payload);
+    uint32_t norm_bits;
+    std::memcpy(&norm_bits, &node.norm, 4);
+    PutU32(record + 4, norm_bits);
+    std::memcpy(level0_links.data() + static_cast<size_t>(slot) * link_words, Level0LinksOf(slot),
+                link_words * sizeof(uint32_t));
+    if (node.level > 0) {
+      const uint32_t* upper = loc.chunk->upper_links[loc.offset].get();
+      upper_links.insert(upper_links.end(), upper, upper + node.level * upper_words);
+    }
+  }
+  write.unlock();
+
+  auto state_of = [&](uint32_t slot) {
+    return static_cast<SlotState>(
+        node_records[static_cast<size_t>(slot) * index_file::kNodeRecordSize]);
+  };
+  auto has_payload = [&](uint32_t slot) {
+    return node_records[static_cast<size_t>(slot) * index_file::kNodeRecordSize + 2] !=
+           std::byte{0};
+  };
 
   std::byte header[index_file::kHeaderSize] = {};
   std::memcpy(header, index_file::kMagic, 8);
@@ -187,9 +232,9 @@ Status HnswIndex::Save(ByteSink& sink, uint64_t log_sequence) const {
   PutU32(header + 28, options_.ef_construction);
   PutU32(header + 32, options_.ef_search);
   PutU32(header + 36, static_cast<uint32_t>(row_bytes_));
-  PutU64(header + 40, rng_state_);
+  PutU64(header + 40, rng_state);
   PutU32(header + 48, count);
-  PutU32(header + 52, static_cast<uint32_t>(size()));
+  PutU32(header + 52, live_count);
   PutU32(header + 56, empty ? static_cast<uint32_t>(-1) : static_cast<uint32_t>(entry >> 32));
   PutU32(header + 60, empty ? index_file::kNoEntryPoint : static_cast<uint32_t>(entry));
   PutU64(header + 64, log_sequence);
@@ -198,68 +243,53 @@ Status HnswIndex::Save(ByteSink& sink, uint64_t log_sequence) const {
   VECTORD_RETURN_IF_ERROR(sink.Write(header, sizeof(header)));
 
   {
-    SectionWriter section(sink, SectionTag::kNodes, uint64_t{count} * index_file::kNodeRecordSize);
-    for (uint32_t slot = 0; slot < count; ++slot) {
-      Location loc = Locate(slot);
-      const Chunk::Node& node = loc.chunk->nodes[loc.offset];
-      std::byte record[index_file::kNodeRecordSize] = {};
-      record[0] = static_cast<std::byte>(node.state.load(std::memory_order_acquire));
-      record[1] = static_cast<std::byte>(node.level);
-      record[2] = static_cast<std::byte>(node.has_payload);
-      uint32_t norm_bits;
-      std::memcpy(&norm_bits, &node.norm, 4);
-      PutU32(record + 4, norm_bits);
-      section.Append(record, sizeof(record));
-    }
+    SectionWriter section(sink, SectionTag::kNodes, node_records.size());
+    section.Append(node_records.data(), node_records.size());
     VECTORD_RETURN_IF_ERROR(section.Finish());
   }
   {
+    // Rows go out in blocks: one sink write per block, not per row.
     SectionWriter section(sink, SectionTag::kLevel0, uint64_t{count} * row_bytes_);
-    uint32_t done = 0;
-    for (int c = 0; c < kChunkCount && done < count; ++c) {
-      const Chunk* chunk = chunks_[c].load(std::memory_order_acquire);
-      uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(chunk->slots, count - done));
-      if (code_row_bytes_ == 0) {
-        section.Append(chunk->rows, static_cast<size_t>(n) * row_bytes_);
-      } else {
-        // SQ8 keeps the links beside the codes; the file row is the same.
-        std::vector<std::byte> row(row_bytes_);
-        const size_t vector_bytes = vector_floats_ * sizeof(float);
-        const size_t link_bytes = (1 + level0_capacity_) * sizeof(uint32_t);
-        for (uint32_t i = 0; i < n; ++i) {
-          const uint32_t slot = done + i;
-          std::memcpy(row.data(), VectorOf(slot), vector_bytes);
-          std::memcpy(row.data() + vector_bytes, Level0LinksOf(slot), link_bytes);
-          section.Append(row.data(), row.size());
-        }
+    constexpr uint32_t kBlockRows = 64;
+    std::vector<std::byte> block(kBlockRows * row_bytes_);
+    const size_t vector_bytes = vector_floats_ * sizeof(float);
+    for (uint32_t first = 0; first < count; first += kBlockRows) {
+      const uint32_t rows = std::min(kBlockRows, count - first);
+      std::fill(block.begin(), block.begin() + static_cast<ptrdiff_t>(rows * row_bytes_),
+                std::byte{0});
+      for (uint32_t i = 0; i < rows; ++i) {
+        const uint32_t slot = first + i;
+        std::byte* row = block.data() + static_cast<size_t>(i) * row_bytes_;
+        // A free slot's row may be in reuse by a write right now: it is
+        // written as zeros, which is all a free row holds in the format.
+        if (state_of(slot) == SlotState::kFree) continue;
+        std::memcpy(row, VectorOf(slot), vector_bytes);
+        std::memcpy(row + vector_bytes,
+                    level0_links.data() + static_cast<size_t>(slot) * link_words,
+                    link_words * sizeof(uint32_t));
       }
-      done += n;
+      section.Append(block.data(), static_cast<size_t>(rows) * row_bytes_);
     }
     VECTORD_RETURN_IF_ERROR(section.Finish());
   }
   {
-    uint64_t length = 0;
-    for (uint32_t slot = 0; slot < count; ++slot) {
-      length += uint64_t{LevelOf(slot)} * (upper_capacity_ + 1) * 4;
-    }
-    SectionWriter section(sink, SectionTag::kUpperLevels, length);
-    for (uint32_t slot = 0; slot < count; ++slot) {
-      uint8_t level = LevelOf(slot);
-      if (level == 0) continue;
-      Location loc = Locate(slot);
-      section.Append(loc.chunk->upper_links[loc.offset].get(),
-                     static_cast<size_t>(level) * (upper_capacity_ + 1) * 4);
-    }
+    SectionWriter section(sink, SectionTag::kUpperLevels, upper_links.size() * sizeof(uint32_t));
+    section.Append(upper_links.data(), upper_links.size() * sizeof(uint32_t));
     VECTORD_RETURN_IF_ERROR(section.Finish());
   }
   {
     uint64_t length = 0;
     for (uint32_t slot = 0; slot < count; ++slot) {
       Location loc = Locate(slot);
-      length += 4 + loc.chunk->ids[loc.offset].size();
+      length += 4;
+      if (state_of(slot) != SlotState::kFree) length += loc.chunk->ids[loc.offset].size();
     }
     SectionWriter section(sink, SectionTag::kIds, length);
     for (uint32_t slot = 0; slot < count; ++slot) {
+      if (state_of(slot) == SlotState::kFree) {
+        section.AppendU32(0);
+        continue;
+      }
       Location loc = Locate(slot);
       const std::string& id = loc.chunk->ids[loc.offset];
       section.AppendU32(static_cast<uint32_t>(id.size()));
@@ -270,15 +300,14 @@ Status HnswIndex::Save(ByteSink& sink, uint64_t log_sequence) const {
   {
     uint64_t length = 0;
     for (uint32_t slot = 0; slot < count; ++slot) {
+      if (!has_payload(slot)) continue;
       Location loc = Locate(slot);
-      if (loc.chunk->nodes[loc.offset].has_payload) {
-        length += 4 + loc.chunk->payloads[loc.offset].size();
-      }
+      length += 4 + loc.chunk->payloads[loc.offset].size();
     }
     SectionWriter section(sink, SectionTag::kPayloads, length);
     for (uint32_t slot = 0; slot < count; ++slot) {
+      if (!has_payload(slot)) continue;
       Location loc = Locate(slot);
-      if (!loc.chunk->nodes[loc.offset].has_payload) continue;
       const std::string& payload = loc.chunk->payloads[loc.offset];
       section.AppendU32(static_cast<uint32_t>(payload.size()));
       section.Append(payload.data(), payload.size());

@@ -42,6 +42,11 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                                   .Help("Duration of the last checkpoint")
                                   .Register(*registry_)
                                   .Add({});
+  checkpoint_longest_seconds_ = &prometheus::BuildGauge()
+                                     .Name("vectord_checkpoint_longest_seconds")
+                                     .Help("Duration of the longest checkpoint since start")
+                                     .Register(*registry_)
+                                     .Add({});
 }
 
 Metrics::~Metrics() = default;
@@ -87,6 +92,7 @@ std::string Metrics::Render(const service::Registry& registry,
     replayed_records_->Increment(
         static_cast<double>(stats.replayed_records - counted_.replayed_records));
     checkpoint_last_seconds_->Set(stats.last_checkpoint_seconds);
+    checkpoint_longest_seconds_->Set(stats.longest_checkpoint_seconds);
     counted_ = stats;
   }
   return prometheus::TextSerializer().Serialize(registry_->Collect());

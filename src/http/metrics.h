@@ -50,6 +50,7 @@ class Metrics {
   prometheus::Counter* snapshot_bytes_;
   prometheus::Counter* replayed_records_;
   prometheus::Gauge* checkpoint_last_seconds_;
+  prometheus::Gauge* checkpoint_longest_seconds_;
 
   std::mutex render_mutex_;
   std::map<std::string, prometheus::Gauge*> item_gauges_;  // guarded by render_mutex_

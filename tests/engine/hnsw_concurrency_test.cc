@@ -58,6 +58,26 @@ TEST_P(HnswConcurrency, SearchesRunDuringUpsertsRemovesAndConsolidation) {
     }
   };
   std::thread s1(searcher, 1), s2(searcher, 2);
+  // Snapshots stream out while the writes go on; each must load back as a
+  // whole, valid index.
+  std::atomic<size_t> saves{0};
+  std::thread saver([&] {
+    while (!stop.load()) {
+      StringSink sink;
+      if (!index->Save(sink).ok()) ++bad;
+      StringSource source(sink.buffer());
+      auto loaded = HnswIndex::Load(source);
+      if (!loaded.ok()) {
+        ADD_FAILURE() << loaded.status().ToString();
+        ++bad;
+      } else {
+        SearchOptions so;
+        auto results = (*loaded)->Search(base.row(saves.load() % n), so);
+        if (!results.ok() || ((*loaded)->size() > 0 && results->empty())) ++bad;
+      }
+      ++saves;
+    }
+  });
 
   // Writer: batches of upserts (some replacing), removals, consolidation.
   for (size_t round = 0; round < 6; ++round) {
@@ -77,6 +97,8 @@ TEST_P(HnswConcurrency, SearchesRunDuringUpsertsRemovesAndConsolidation) {
   stop = true;
   s1.join();
   s2.join();
+  saver.join();
+  EXPECT_GT(saves.load(), 0u);
   EXPECT_EQ(bad.load(), 0u);
   EXPECT_GT(searches.load(), 0u);
   EXPECT_EQ(index->size(), n - 6 * 50 + (/* ids 0..49 removed then re-added */ 50));
