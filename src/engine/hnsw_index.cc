@@ -1053,6 +1053,18 @@ std::optional<Item> HnswIndex::Get(std::string_view id) const {
   return item;
 }
 
+std::optional<std::string> HnswIndex::PayloadAt(uint32_t slot) const {
+  std::shared_lock reclaim(reclaim_mutex_);
+  if (slot >= slot_count()) return std::nullopt;
+  const uint8_t state = StateOf(slot);
+  if (state != StateValue(SlotState::kLive) && state != StateValue(SlotState::kDeleted)) {
+    return std::nullopt;
+  }
+  Location loc = Locate(slot);
+  if (!loc.chunk->nodes[loc.offset].has_payload) return std::nullopt;
+  return loc.chunk->payloads[loc.offset];
+}
+
 size_t HnswIndex::tombstone_count() const {
   return tombstone_count_.load(std::memory_order_acquire);
 }

@@ -163,6 +163,10 @@ class HnswIndex {
                                            const SearchOptions& options) const;
 
   std::optional<Item> Get(std::string_view id) const;
+  // The payload of the item in `slot` while the slot is live or a tombstone
+  // (not yet consolidated); nullopt otherwise or when it has none. Lets a
+  // caller that indexes payloads un-index what a write replaced or deleted.
+  std::optional<std::string> PayloadAt(uint32_t slot) const;
   bool Contains(std::string_view id) const;
   std::optional<uint32_t> SlotOf(std::string_view id) const;
 

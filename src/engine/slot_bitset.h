@@ -5,6 +5,7 @@
 // read-only with any number of searches.
 #pragma once
 
+#include <algorithm>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -37,6 +38,34 @@ class SlotBitset {
   // Number of slots in the set.
   size_t count() const { return count_; }
 
+  // Every slot below `slots`.
+  static SlotBitset All(size_t slots) {
+    SlotBitset all(slots);
+    std::fill(all.words_.begin(), all.words_.end(), ~uint64_t{0});
+    if (slots % 64 != 0 && !all.words_.empty())
+      all.words_.back() = (uint64_t{1} << (slots % 64)) - 1;
+    all.count_ = slots;
+    return all;
+  }
+  // Set algebra in place; the other set may have any size.
+  void IntersectWith(const SlotBitset& other) {
+    for (size_t w = 0; w < words_.size(); ++w) {
+      words_[w] &= w < other.words_.size() ? other.words_[w] : 0;
+    }
+    Recount();
+  }
+  void UnionWith(const SlotBitset& other) {
+    if (other.slots_ > slots_) Grow(other.slots_);
+    for (size_t w = 0; w < other.words_.size(); ++w) words_[w] |= other.words_[w];
+    Recount();
+  }
+  void Subtract(const SlotBitset& other) {
+    for (size_t w = 0; w < std::min(words_.size(), other.words_.size()); ++w) {
+      words_[w] &= ~other.words_[w];
+    }
+    Recount();
+  }
+
   // Calls fn(slot) for every slot in the set, in increasing order.
   template <typename Fn>
   void ForEach(Fn&& fn) const {
@@ -50,6 +79,10 @@ class SlotBitset {
   }
 
  private:
+  void Recount() {
+    count_ = 0;
+    for (uint64_t word : words_) count_ += static_cast<size_t>(std::popcount(word));
+  }
   void Grow(size_t slots) {
     slots_ = slots;
     words_.resize((slots + 63) / 64, 0);

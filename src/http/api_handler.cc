@@ -1,7 +1,10 @@
 #include "http/api_handler.h"
 
+#include <charconv>
+
 #include "common/log.h"
 #include "http/json_writer.h"
+#include "http/openapi.h"
 #include "http/request_decoding.h"
 
 namespace vectord::http {
@@ -144,6 +147,57 @@ ApiHandler::ApiHandler(service::Registry* registry, ApiOptions options,
       ready_(ready),
       metrics_text_(std::move(metrics_text)) {}
 
+namespace {
+
+constexpr size_t kDefaultScrollLimit = 100;
+constexpr size_t kMaxScrollLimit = 10000;
+
+// A scroll cursor is the last id of the page, in lowercase hex: ids may
+// hold any byte, a cursor must survive a query string untouched.
+std::string EncodeCursor(std::string_view id) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(id.size() * 2);
+  for (unsigned char c : id) {
+    out += kDigits[c >> 4];
+    out += kDigits[c & 15];
+  }
+  return out;
+}
+
+std::optional<std::string> DecodeCursor(std::string_view cursor) {
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  if (cursor.size() % 2 != 0) return std::nullopt;
+  std::string out;
+  for (size_t i = 0; i < cursor.size(); i += 2) {
+    int hi = nibble(cursor[i]), lo = nibble(cursor[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += static_cast<char>(hi << 4 | lo);
+  }
+  return out;
+}
+
+void WriteResults(JsonWriter& w, const std::vector<engine::SearchResult>& results,
+                  bool include_vector) {
+  w.BeginArray();
+  for (const engine::SearchResult& r : results) {
+    w.BeginObject();
+    w.Key("id").String(r.id);
+    w.Key("distance").Float(r.distance);
+    if (r.payload) w.Key("metadata").Raw(*r.payload);
+    if (include_vector) w.Key("vector").FloatArray(r.vector);
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
+}  // namespace
+
 bool ApiHandler::RunsInline(const HttpRequest& request) const {
   if (request.method == "GET") return true;
   return request.method == "POST" && request.path.ends_with("/search");
@@ -197,6 +251,10 @@ HttpResponse ApiHandler::Route(HttpRequest& request) const {
     return with_route(ready ? Json(200, "{\"status\":\"ready\"}\n") : Error(503, "loading indexes"),
                       "GET /ready");
   }
+  if (seg.size() == 1 && seg[0] == "openapi.json") {
+    if (method != "GET") return with_route(MethodNotAllowed("GET"), "/openapi.json");
+    return with_route(Json(200, std::string(OpenApiDocument())), "GET /openapi.json");
+  }
   if (seg.size() == 1 && seg[0] == "metrics" && metrics_text_) {
     if (method != "GET") return with_route(MethodNotAllowed("GET"), "/metrics");
     HttpResponse r;
@@ -233,6 +291,18 @@ HttpResponse ApiHandler::Route(HttpRequest& request) const {
           return with_route(Search(name, request), "POST /vectors/index/{name}/search");
         }
         return with_route(MethodNotAllowed("POST"), "/vectors/index/{name}/search");
+      }
+      if (seg.size() == 5 && seg[3] == "search" && seg[4] == "batch") {
+        if (method == "POST") {
+          return with_route(SearchBatch(name, request), "POST /vectors/index/{name}/search/batch");
+        }
+        return with_route(MethodNotAllowed("POST"), "/vectors/index/{name}/search/batch");
+      }
+      if (seg.size() == 4 && seg[3] == "items") {
+        if (method == "GET") {
+          return with_route(ScrollItems(name, request), "GET /vectors/index/{name}/items");
+        }
+        return with_route(MethodNotAllowed("GET"), "/vectors/index/{name}/items");
       }
       if (seg.size() == 4 && seg[3] == "delete") {
         if (method == "POST") {
@@ -360,16 +430,80 @@ HttpResponse ApiHandler::Search(std::string_view name, HttpRequest& request) con
   auto results = index->Search(*spec);
   if (!results.ok()) return FromStatus(results.status());
   JsonWriter w;
+  w.BeginObject().Key("results");
+  WriteResults(w, *results, spec->include_vector);
+  w.EndObject();
+  return Json(200, std::move(w).Finish());
+}
+
+HttpResponse ApiHandler::SearchBatch(std::string_view name, HttpRequest& request) const {
+  auto index = registry_->Find(name);
+  if (!index) return Error(404, "not found");
+  auto specs = DecodeSearchBatch(request.body);
+  if (!specs.ok()) return FromStatus(specs.status());
+  std::vector<std::optional<Result<std::vector<engine::SearchResult>>>> results(specs->size());
+  auto run = [&](size_t i) { results[i] = index->Search((*specs)[i]); };
+  if (registry_->workers() != nullptr) {
+    registry_->workers()->ParallelFor(specs->size(), run);
+  } else {
+    for (size_t i = 0; i < specs->size(); ++i) run(i);
+  }
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (!results[i]->ok()) {
+      const Status& s = results[i]->status();
+      return FromStatus(s.WithContext("searches[" + std::to_string(i) + "]"));
+    }
+  }
+  JsonWriter w;
   w.BeginObject().Key("results").BeginArray();
-  for (const engine::SearchResult& r : *results) {
-    w.BeginObject();
-    w.Key("id").String(r.id);
-    w.Key("distance").Float(r.distance);
-    if (r.payload) w.Key("metadata").Raw(*r.payload);
-    if (spec->include_vector) w.Key("vector").FloatArray(r.vector);
-    w.EndObject();
+  for (size_t i = 0; i < results.size(); ++i) {
+    WriteResults(w, **results[i], (*specs)[i].include_vector);
   }
   w.EndArray().EndObject();
+  return Json(200, std::move(w).Finish());
+}
+
+HttpResponse ApiHandler::ScrollItems(std::string_view name, const HttpRequest& request) const {
+  auto index = registry_->Find(name);
+  if (!index) return Error(404, "not found");
+  size_t limit = kDefaultScrollLimit;
+  const std::string limit_text = QueryParam(request.query, "limit");
+  if (!limit_text.empty()) {
+    uint64_t value = 0;
+    auto [end, ec] =
+        std::from_chars(limit_text.data(), limit_text.data() + limit_text.size(), value);
+    if (ec != std::errc() || end != limit_text.data() + limit_text.size() || value < 1 ||
+        value > kMaxScrollLimit) {
+      return Error(400, "limit must be between 1 and " + std::to_string(kMaxScrollLimit));
+    }
+    limit = value;
+  }
+  bool include_vector = false;
+  const std::string vector_text = QueryParam(request.query, "include_vector");
+  if (vector_text == "true" || vector_text == "1") {
+    include_vector = true;
+  } else if (!vector_text.empty() && vector_text != "false" && vector_text != "0") {
+    return Error(400, "include_vector must be true or false");
+  }
+  auto after = DecodeCursor(QueryParam(request.query, "cursor"));
+  if (!after) return Error(400, "invalid cursor");
+  service::ScrollPage page = index->Scroll(*after, limit, include_vector);
+  JsonWriter w;
+  w.BeginObject().Key("items").BeginArray();
+  for (const engine::Item& item : page.items) {
+    w.BeginObject();
+    w.Key("id").String(item.id);
+    if (item.payload) w.Key("metadata").Raw(*item.payload);
+    if (include_vector) w.Key("vector").FloatArray(item.vector);
+    w.EndObject();
+  }
+  w.EndArray().Key("next_cursor");
+  if (page.next_after) {
+    w.String(EncodeCursor(*page.next_after));
+  } else {
+    w.Null();
+  }
+  w.EndObject();
   return Json(200, std::move(w).Finish());
 }
 

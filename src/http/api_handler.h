@@ -70,6 +70,8 @@ class ApiHandler {
   HttpResponse GetItem(std::string_view name, std::string_view id) const;
   HttpResponse DeleteItem(std::string_view name, std::string_view id, HttpRequest& request) const;
   HttpResponse Search(std::string_view name, HttpRequest& request) const;
+  HttpResponse SearchBatch(std::string_view name, HttpRequest& request) const;
+  HttpResponse ScrollItems(std::string_view name, const HttpRequest& request) const;
 
   service::Registry* const registry_;
   const ApiOptions options_;

@@ -124,6 +124,184 @@ Status GetVector(element value, const std::string& where, std::vector<float>* ou
   return Status::Ok();
 }
 
+Status FilterError(const std::string& what) {
+  return Status::InvalidArgument("invalid filter: " + what);
+}
+
+Status DecodeFilterValue(element value, const std::string& where, service::FilterValue* out) {
+  switch (value.type()) {
+    case element_type::STRING:
+      out->kind = service::FilterValue::Kind::kString;
+      out->text = std::string(std::string_view(value));
+      return Status::Ok();
+    case element_type::INT64:
+    case element_type::UINT64:
+    case element_type::DOUBLE:
+      out->kind = service::FilterValue::Kind::kNumber;
+      if (value.get_double().get(out->number)) return FilterError(where + ": bad number");
+      return Status::Ok();
+    case element_type::BOOL:
+      out->kind = service::FilterValue::Kind::kBool;
+      out->boolean = bool(value);
+      return Status::Ok();
+    default: return FilterError(where + ": expected a string, number or boolean");
+  }
+}
+
+Result<service::FilterGroup> DecodeFilterGroup(element group, const std::string& where);
+
+Status DecodeCondition(element condition, const std::string& where, service::FilterCondition* out) {
+  using Type = service::FilterCondition::Type;
+  simdjson::dom::object fields;
+  if (condition.get_object().get(fields)) return FilterError(where + ": expected an object");
+  bool has_group = false, has_key = false, has_id = false;
+  for (auto field : fields) {
+    if (field.key == "must" || field.key == "should" || field.key == "must_not") {
+      has_group = true;
+    } else if (field.key == "key" || field.key == "match" || field.key == "range") {
+      has_key = true;
+    } else if (field.key == "has_id") {
+      has_id = true;
+    } else {
+      return FilterError(where + ": unknown field \"" + std::string(field.key) + "\"");
+    }
+  }
+  if (has_group + has_key + has_id != 1) {
+    return FilterError(where +
+                       ": unknown condition (expected key with match or range, has_id, or a "
+                       "nested must/should/must_not)");
+  }
+  if (has_group) {
+    auto group = DecodeFilterGroup(condition, where);
+    if (!group.ok()) return group.status();
+    out->type = Type::kGroup;
+    out->group = std::make_shared<service::FilterGroup>(std::move(group).value());
+    return Status::Ok();
+  }
+  if (has_id) {
+    simdjson::dom::array ids;
+    if (condition["has_id"].get_array().get(ids)) {
+      return FilterError(where + ".has_id: expected an array of strings");
+    }
+    out->type = Type::kHasId;
+    for (element id : ids) {
+      std::string_view text;
+      if (id.get_string().get(text)) {
+        return FilterError(where + ".has_id: expected an array of strings");
+      }
+      out->ids.emplace_back(text);
+    }
+    return Status::Ok();
+  }
+  std::string_view key;
+  if (condition["key"].get_string().get(key) || key.empty()) {
+    return FilterError(where + ".key: expected a non-empty string");
+  }
+  out->key = std::string(key);
+  element match, range;
+  const bool has_match = condition["match"].get(match) == simdjson::SUCCESS;
+  const bool has_range = condition["range"].get(range) == simdjson::SUCCESS;
+  if (has_match == has_range) {
+    return FilterError(where + ": a key condition needs exactly one of match or range");
+  }
+  if (has_match) {
+    simdjson::dom::object spec;
+    if (match.get_object().get(spec) || spec.size() != 1) {
+      return FilterError(where + ".match: expected {\"value\": v} or {\"any\": [v, ...]}");
+    }
+    element value;
+    if (spec["value"].get(value) == simdjson::SUCCESS) {
+      out->type = Type::kMatch;
+      return DecodeFilterValue(value, where + ".match.value", &out->values.emplace_back());
+    }
+    simdjson::dom::array any;
+    if (spec["any"].get_array().get(any)) {
+      return FilterError(where + ".match: expected {\"value\": v} or {\"any\": [v, ...]}");
+    }
+    out->type = Type::kMatchAny;
+    size_t i = 0;
+    for (element value : any) {
+      VECTORD_RETURN_IF_ERROR(DecodeFilterValue(
+          value, where + ".match.any[" + std::to_string(i++) + "]", &out->values.emplace_back()));
+    }
+    return Status::Ok();
+  }
+  simdjson::dom::object bounds;
+  if (range.get_object().get(bounds) || bounds.size() == 0) {
+    return FilterError(where + ".range: expected an object with gt, gte, lt or lte");
+  }
+  out->type = Type::kRange;
+  for (auto bound : bounds) {
+    std::optional<double>* target = bound.key == "gt"    ? &out->gt
+                                    : bound.key == "gte" ? &out->gte
+                                    : bound.key == "lt"  ? &out->lt
+                                    : bound.key == "lte" ? &out->lte
+                                                         : nullptr;
+    if (target == nullptr) {
+      return FilterError(where + ".range: unknown bound \"" + std::string(bound.key) + "\"");
+    }
+    double number;
+    if (bound.value.type() == element_type::BOOL || bound.value.get_double().get(number)) {
+      return FilterError(where + ".range: " + std::string(bound.key) + " must be a number");
+    }
+    *target = number;
+  }
+  return Status::Ok();
+}
+
+Result<service::FilterGroup> DecodeFilterGroup(element group, const std::string& where) {
+  simdjson::dom::object fields;
+  if (group.get_object().get(fields)) return FilterError(where + ": expected an object");
+  service::FilterGroup out;
+  for (auto field : fields) {
+    std::vector<service::FilterCondition>* list = field.key == "must"       ? &out.must
+                                                  : field.key == "should"   ? &out.should
+                                                  : field.key == "must_not" ? &out.must_not
+                                                                            : nullptr;
+    const std::string part = where + "." + std::string(field.key);
+    if (list == nullptr)
+      return FilterError(where + ": unknown field \"" + std::string(field.key) + "\"");
+    if (field.value.is_null()) continue;
+    if (field.value.type() == element_type::OBJECT) {
+      // Qdrant also takes a single condition in place of a list.
+      VECTORD_RETURN_IF_ERROR(DecodeCondition(field.value, part, &list->emplace_back()));
+      continue;
+    }
+    simdjson::dom::array conditions;
+    if (field.value.get_array().get(conditions)) {
+      return FilterError(part + ": expected an array of conditions");
+    }
+    size_t i = 0;
+    for (element condition : conditions) {
+      VECTORD_RETURN_IF_ERROR(DecodeCondition(condition, part + "[" + std::to_string(i++) + "]",
+                                              &list->emplace_back()));
+    }
+  }
+  return out;
+}
+
+Result<service::SearchSpec> DecodeSearchObject(element root) {
+  service::SearchSpec spec;
+  if (auto vector = Field(root, "vector")) {
+    VECTORD_RETURN_IF_ERROR(GetVector(*vector, "vector", &spec.vector));
+  }
+  VECTORD_RETURN_IF_ERROR(GetInt(root, "k", &spec.k));
+  int64_t ef = 0;
+  VECTORD_RETURN_IF_ERROR(GetInt(root, "ef", &ef));
+  if (ef < 0 || ef > engine::kMaxEf) {
+    return Status::InvalidArgument("ef must be between 1 and " + std::to_string(engine::kMaxEf));
+  }
+  spec.ef = static_cast<size_t>(ef);
+  VECTORD_RETURN_IF_ERROR(GetBool(root, "include_vector", &spec.include_vector));
+  VECTORD_RETURN_IF_ERROR(GetBool(root, "include_metadata", &spec.include_metadata));
+  if (auto filter = Field(root, "filter")) {
+    auto group = DecodeFilterGroup(*filter, "filter");
+    if (!group.ok()) return group.status();
+    spec.filter = std::make_shared<service::FilterGroup>(std::move(group).value());
+  }
+  return spec;
+}
+
 }  // namespace
 
 Result<service::CreateSpec> DecodeCreate(std::string& body) {
@@ -177,20 +355,30 @@ Result<std::vector<service::NewItem>> DecodeAdd(std::string& body) {
 Result<service::SearchSpec> DecodeSearch(std::string& body) {
   auto root = ParseObject(body);
   if (!root.ok()) return root.status();
-  service::SearchSpec spec;
-  if (auto vector = Field(*root, "vector")) {
-    VECTORD_RETURN_IF_ERROR(GetVector(*vector, "vector", &spec.vector));
+  return DecodeSearchObject(*root);
+}
+
+Result<std::vector<service::SearchSpec>> DecodeSearchBatch(std::string& body) {
+  auto root = ParseObject(body);
+  if (!root.ok()) return root.status();
+  std::vector<service::SearchSpec> specs;
+  auto list = Field(*root, "searches");
+  if (!list) return Status::InvalidArgument("searches must be a non-empty array");
+  simdjson::dom::array array;
+  if (list->get_array().get(array)) return DecodeError("searches: expected an array of objects");
+  if (array.size() == 0) return Status::InvalidArgument("searches must be a non-empty array");
+  specs.reserve(array.size());
+  size_t j = 0;
+  for (element search : array) {
+    const std::string where = "searches[" + std::to_string(j++) + "]";
+    if (search.type() != element_type::OBJECT) {
+      return DecodeError(where + ": expected an object");
+    }
+    auto spec = DecodeSearchObject(search);
+    if (!spec.ok()) return spec.status().WithContext(where);
+    specs.push_back(std::move(spec).value());
   }
-  VECTORD_RETURN_IF_ERROR(GetInt(*root, "k", &spec.k));
-  int64_t ef = 0;
-  VECTORD_RETURN_IF_ERROR(GetInt(*root, "ef", &ef));
-  if (ef < 0 || ef > engine::kMaxEf) {
-    return Status::InvalidArgument("ef must be between 1 and " + std::to_string(engine::kMaxEf));
-  }
-  spec.ef = static_cast<size_t>(ef);
-  VECTORD_RETURN_IF_ERROR(GetBool(*root, "include_vector", &spec.include_vector));
-  VECTORD_RETURN_IF_ERROR(GetBool(*root, "include_metadata", &spec.include_metadata));
-  return spec;
+  return specs;
 }
 
 Result<std::vector<std::string>> DecodeIds(std::string& body) {

@@ -23,7 +23,12 @@ inline constexpr size_t kMaxJsonDepth = 128;
 // `body` may be reallocated to give the parser its padding.
 Result<service::CreateSpec> DecodeCreate(std::string& body);
 Result<std::vector<service::NewItem>> DecodeAdd(std::string& body);
+// A search body; its optional "filter" is decoded strictly (unlike the seed
+// fields: it is new, so unknown keys there are errors, "invalid filter: ..."
+// naming the part, e.g. "filter.must[1].range: gt must be a number").
 Result<service::SearchSpec> DecodeSearch(std::string& body);
+// {"searches": [search body, ...]}: errors name the search, "searches[2]: ...".
+Result<std::vector<service::SearchSpec>> DecodeSearchBatch(std::string& body);
 // {"ids": [str, ...]} for the bulk delete route.
 Result<std::vector<std::string>> DecodeIds(std::string& body);
 

@@ -88,7 +88,65 @@ Result<Durability> ParseDurability(std::string_view text) {
 }
 
 Index::Index(IndexParams params, std::unique_ptr<engine::HnswIndex> engine)
-    : params_(std::move(params)), engine_(std::move(engine)) {}
+    : params_(std::move(params)), engine_(std::move(engine)) {
+  // A loaded snapshot: index what it holds.
+  std::vector<std::pair<uint32_t, std::string_view>> with_metadata;
+  engine_->ForEachLive([&](uint32_t slot, std::string_view id, const std::string* payload) {
+    ordered_ids_.emplace(id);
+    if (payload != nullptr) with_metadata.emplace_back(slot, *payload);
+  });
+  metadata_.AddAll(with_metadata);
+}
+
+Status Index::ApplyUpsert(std::span<const engine::ItemInput> inputs, ThreadPool* workers) {
+  std::vector<engine::SlotChange> changes;
+  VECTORD_RETURN_IF_ERROR(engine_->Upsert(inputs, workers, &changes));
+  // Payloads are read back from the engine: the replaced versions are
+  // tombstones until the next write's consolidation, so theirs are still there.
+  std::vector<std::string> removed_text, added_text;
+  std::vector<std::pair<uint32_t, std::string_view>> removed, added;
+  for (const engine::SlotChange& change : changes) {
+    if (change.replaced_slot) {
+      if (auto payload = engine_->PayloadAt(*change.replaced_slot)) {
+        removed_text.push_back(std::move(*payload));
+        removed.emplace_back(*change.replaced_slot, std::string_view());
+      }
+    }
+    if (auto payload = engine_->PayloadAt(change.slot)) {
+      added_text.push_back(std::move(*payload));
+      added.emplace_back(change.slot, std::string_view());
+    }
+  }
+  for (size_t i = 0; i < removed.size(); ++i) removed[i].second = removed_text[i];
+  for (size_t i = 0; i < added.size(); ++i) added[i].second = added_text[i];
+  metadata_.RemoveAll(removed);
+  metadata_.AddAll(added);
+  std::unique_lock ids(ordered_ids_mutex_);
+  for (const engine::ItemInput& input : inputs) {
+    if (ordered_ids_.find(input.id) == ordered_ids_.end()) ordered_ids_.emplace(input.id);
+  }
+  return Status::Ok();
+}
+
+size_t Index::ApplyDelete(std::span<const std::string_view> ids) {
+  std::vector<uint32_t> freed = engine_->Remove(ids);
+  std::vector<std::string> texts;
+  std::vector<std::pair<uint32_t, std::string_view>> removed;
+  for (uint32_t slot : freed) {
+    if (auto payload = engine_->PayloadAt(slot)) {
+      texts.push_back(std::move(*payload));
+      removed.emplace_back(slot, std::string_view());
+    }
+  }
+  for (size_t i = 0; i < removed.size(); ++i) removed[i].second = texts[i];
+  metadata_.RemoveAll(removed);
+  std::unique_lock lock(ordered_ids_mutex_);
+  for (std::string_view id : ids) {
+    auto it = ordered_ids_.find(id);
+    if (it != ordered_ids_.end() && !engine_->Contains(id)) ordered_ids_.erase(it);
+  }
+  return freed.size();
+}
 
 void Index::AttachLog(std::unique_ptr<store::LogWriter> log, bool fsync_by_default) {
   std::lock_guard lock(apply_mutex_);
@@ -169,11 +227,12 @@ Result<WriteResult> Index::Add(std::span<const NewItem> items, ThreadPool* worke
   WriteResult result;
   result.affected = items.size();
   if (!log_) {
-    VECTORD_RETURN_IF_ERROR(engine_->Upsert(inputs, workers));
+    std::lock_guard lock(apply_mutex_);
+    VECTORD_RETURN_IF_ERROR(ApplyUpsert(inputs, workers));
     result.durability = "none";
   } else {
     auto level = LogThenApply(store::log_format::RecordType::kUpsert, EncodeUpsert(items),
-                              durability, [&] { return engine_->Upsert(inputs, workers); });
+                              durability, [&] { return ApplyUpsert(inputs, workers); });
     if (!level.ok()) return level.status();
     result.durability = *level;
   }
@@ -190,10 +249,11 @@ Result<WriteResult> Index::Remove(std::span<const std::string> ids, Durability d
   std::vector<std::string_view> views(ids.begin(), ids.end());
   WriteResult result;
   auto remove = [&] {
-    result.affected = engine_->Remove(views).size();
+    result.affected = ApplyDelete(views);
     return Status::Ok();
   };
   if (!log_) {
+    std::lock_guard lock(apply_mutex_);
     (void)remove();
     result.durability = "none";
   } else {
@@ -209,14 +269,14 @@ Result<WriteResult> Index::Remove(std::span<const std::string> ids, Durability d
 
 Status Index::ReplayUpsert(std::span<const NewItem> items, ThreadPool* workers) {
   std::vector<engine::ItemInput> inputs = AsInputs(items);
-  VECTORD_RETURN_IF_ERROR(engine_->Upsert(inputs, workers));
+  VECTORD_RETURN_IF_ERROR(ApplyUpsert(inputs, workers));
   changes_.fetch_add(1, std::memory_order_acq_rel);
   return Status::Ok();
 }
 
 void Index::ReplayDelete(std::span<const std::string> ids) {
   std::vector<std::string_view> views(ids.begin(), ids.end());
-  engine_->Remove(views);
+  ApplyDelete(views);
   changes_.fetch_add(1, std::memory_order_acq_rel);
 }
 
@@ -226,7 +286,41 @@ Result<std::vector<engine::SearchResult>> Index::Search(const SearchSpec& spec) 
   options.ef = spec.ef;
   options.with_payload = spec.include_metadata;
   options.with_vector = spec.include_vector;
+  if (spec.filter == nullptr) return engine_->Search(spec.vector, options);
+  const engine::SlotBitset passing =
+      metadata_.Evaluate(*spec.filter, engine_->slot_count(),
+                         [this](std::string_view id) { return engine_->SlotOf(id); });
+  options.filter = &passing;
   return engine_->Search(spec.vector, options);
+}
+
+ScrollPage Index::Scroll(std::string_view after, size_t limit, bool include_vector) const {
+  ScrollPage page;
+  std::vector<std::string> ids;
+  {
+    std::shared_lock lock(ordered_ids_mutex_);
+    auto it = after.empty() ? ordered_ids_.begin() : ordered_ids_.upper_bound(after);
+    for (; it != ordered_ids_.end() && ids.size() < limit; ++it) ids.push_back(*it);
+    if (it != ordered_ids_.end() && !ids.empty()) page.next_after = ids.back();
+  }
+  page.items.reserve(ids.size());
+  for (const std::string& id : ids) {
+    auto item = engine_->Get(id);
+    if (!item) continue;  // deleted since: it did not live through the scroll
+    if (!include_vector) item->vector.clear();
+    page.items.push_back(std::move(*item));
+  }
+  return page;
+}
+
+size_t Index::auxiliary_memory_bytes() const {
+  size_t bytes = metadata_.memory_bytes();
+  std::shared_lock lock(ordered_ids_mutex_);
+  for (const std::string& id : ordered_ids_) {
+    // A red-black tree node: three pointers and a colour beside the string.
+    bytes += 32 + sizeof(std::string) + (id.size() > 15 ? id.capacity() + 1 : 0);
+  }
+  return bytes;
 }
 
 Result<std::shared_ptr<Index>> Registry::Create(const CreateSpec& spec) {

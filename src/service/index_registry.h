@@ -34,6 +34,8 @@
 #include "common/status.h"
 #include "common/thread_pool.h"
 #include "engine/hnsw_index.h"
+#include "service/filter.h"
+#include "service/metadata_index.h"
 #include "store/log_writer.h"
 
 namespace vectord::service {
@@ -80,6 +82,14 @@ struct SearchSpec {
   size_t ef = 0;  // 0: the index's ef_search
   bool include_vector = false;
   bool include_metadata = true;
+  std::shared_ptr<const FilterGroup> filter;  // null: every item
+};
+
+// One page of a scroll through an index in id order.
+struct ScrollPage {
+  std::vector<engine::Item> items;
+  // The id to continue after; nullopt on the last page.
+  std::optional<std::string> next_after;
 };
 
 // How durable a write must be before it is acknowledged.
@@ -120,6 +130,12 @@ class Index {
   // Deletes the ids that exist; absent ones are not an error.
   Result<WriteResult> Remove(std::span<const std::string> ids, Durability durability);
   Result<std::vector<engine::SearchResult>> Search(const SearchSpec& spec) const;
+  // Up to `limit` items with ids after `after` (all when empty), in byte
+  // order of ids. Ids order the scroll, so an item that lives through a whole
+  // scroll appears exactly once even if it is rewritten meanwhile.
+  ScrollPage Scroll(std::string_view after, size_t limit, bool include_vector) const;
+  // Bytes of the metadata and id-order structures (for /metrics and docs).
+  size_t auxiliary_memory_bytes() const;
 
   // Recovery: applies a logged batch without logging it again.
   Status ReplayUpsert(std::span<const NewItem> items, ThreadPool* workers);
@@ -140,6 +156,10 @@ class Index {
   Result<std::string_view> LogThenApply(store::log_format::RecordType type,
                                         const std::string& payload, Durability durability,
                                         Apply&& apply);
+  // The engine write plus the metadata index and id order, in step; callers
+  // hold apply_mutex_ (or replay alone).
+  Status ApplyUpsert(std::span<const engine::ItemInput> inputs, ThreadPool* workers);
+  size_t ApplyDelete(std::span<const std::string_view> ids);
 
   const IndexParams params_;
   std::unique_ptr<engine::HnswIndex> engine_;
@@ -153,6 +173,10 @@ class Index {
   uint64_t next_apply_ = 1;             // guarded by apply_mutex_
   std::set<uint64_t> no_op_sequences_;  // log records nobody applies; guarded by apply_mutex_
   std::atomic<uint64_t> applied_sequence_{0};
+
+  MetadataIndex metadata_;
+  mutable std::shared_mutex ordered_ids_mutex_;
+  std::set<std::string, std::less<>> ordered_ids_;  // live ids, for Scroll
 };
 
 // What the registry tells the persistence layer. OnCreate and OnDrop are

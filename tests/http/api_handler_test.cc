@@ -853,7 +853,7 @@ TEST_F(ApiHandlerTest, UnknownPathIs404PageNotFound) {
       {"GET", "/health/"},
       {"GET", "/healthz"},
       {"GET", "/vectors/index/docs/search/"},
-      {"GET", "/vectors/index/docs/items"},
+      {"GET", "/vectors/index/docs/search/batch/"},
       {"GET", "/vectors/index/docs/items/"},
       {"DELETE", "/vectors/index/docs/items/"},
       {"GET", "/vectors/index/docs/items/a/b"},
