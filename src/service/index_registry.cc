@@ -1,6 +1,7 @@
 #include "service/index_registry.h"
 
 #include <algorithm>
+#include <deque>
 
 #include "service/index_name.h"
 #include "service/log_records.h"
@@ -98,29 +99,38 @@ Index::Index(IndexParams params, std::unique_ptr<engine::HnswIndex> engine)
   metadata_.AddAll(with_metadata);
 }
 
+namespace {
+
+// (slot, metadata) pairs read back from the engine for the metadata index.
+// Replaced and deleted versions stay readable as tombstones until the next
+// write's consolidation, so a write can un-index what it displaced.
+class SlotPayloads {
+ public:
+  void Add(const engine::HnswIndex& engine, uint32_t slot) {
+    auto payload = engine.PayloadAt(slot);
+    if (!payload) return;
+    texts_.push_back(std::move(*payload));  // a deque keeps earlier views valid
+    items_.emplace_back(slot, texts_.back());
+  }
+  const std::vector<std::pair<uint32_t, std::string_view>>& items() const { return items_; }
+
+ private:
+  std::deque<std::string> texts_;
+  std::vector<std::pair<uint32_t, std::string_view>> items_;
+};
+
+}  // namespace
+
 Status Index::ApplyUpsert(std::span<const engine::ItemInput> inputs, ThreadPool* workers) {
   std::vector<engine::SlotChange> changes;
   VECTORD_RETURN_IF_ERROR(engine_->Upsert(inputs, workers, &changes));
-  // Payloads are read back from the engine: the replaced versions are
-  // tombstones until the next write's consolidation, so theirs are still there.
-  std::vector<std::string> removed_text, added_text;
-  std::vector<std::pair<uint32_t, std::string_view>> removed, added;
+  SlotPayloads removed, added;
   for (const engine::SlotChange& change : changes) {
-    if (change.replaced_slot) {
-      if (auto payload = engine_->PayloadAt(*change.replaced_slot)) {
-        removed_text.push_back(std::move(*payload));
-        removed.emplace_back(*change.replaced_slot, std::string_view());
-      }
-    }
-    if (auto payload = engine_->PayloadAt(change.slot)) {
-      added_text.push_back(std::move(*payload));
-      added.emplace_back(change.slot, std::string_view());
-    }
+    if (change.replaced_slot) removed.Add(*engine_, *change.replaced_slot);
+    added.Add(*engine_, change.slot);
   }
-  for (size_t i = 0; i < removed.size(); ++i) removed[i].second = removed_text[i];
-  for (size_t i = 0; i < added.size(); ++i) added[i].second = added_text[i];
-  metadata_.RemoveAll(removed);
-  metadata_.AddAll(added);
+  metadata_.RemoveAll(removed.items());
+  metadata_.AddAll(added.items());
   std::unique_lock ids(ordered_ids_mutex_);
   for (const engine::ItemInput& input : inputs) {
     if (ordered_ids_.find(input.id) == ordered_ids_.end()) ordered_ids_.emplace(input.id);
@@ -130,16 +140,9 @@ Status Index::ApplyUpsert(std::span<const engine::ItemInput> inputs, ThreadPool*
 
 size_t Index::ApplyDelete(std::span<const std::string_view> ids) {
   std::vector<uint32_t> freed = engine_->Remove(ids);
-  std::vector<std::string> texts;
-  std::vector<std::pair<uint32_t, std::string_view>> removed;
-  for (uint32_t slot : freed) {
-    if (auto payload = engine_->PayloadAt(slot)) {
-      texts.push_back(std::move(*payload));
-      removed.emplace_back(slot, std::string_view());
-    }
-  }
-  for (size_t i = 0; i < removed.size(); ++i) removed[i].second = texts[i];
-  metadata_.RemoveAll(removed);
+  SlotPayloads removed;
+  for (uint32_t slot : freed) removed.Add(*engine_, slot);
+  metadata_.RemoveAll(removed.items());
   std::unique_lock lock(ordered_ids_mutex_);
   for (std::string_view id : ids) {
     auto it = ordered_ids_.find(id);
