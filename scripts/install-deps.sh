@@ -11,6 +11,7 @@ packages=(
   libsimdjson-dev libboost1.81-dev libtomlplusplus-dev libcli11-dev
   libspdlog-dev libfmt-dev libcurl4-openssl-dev prometheus-cpp-dev
   libhnswlib-dev libfaiss-dev libopenblas-dev
+  prometheus wrk
 )
 if [[ "${VECTORD_BENCH_DATA:-0}" == 1 ]]; then
   packages+=(dataset-fashion-mnist)

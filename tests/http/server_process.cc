@@ -1,6 +1,8 @@
 #include "server_process.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -36,9 +38,9 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
-pid_t Spawn(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
-            const std::string& log_path) {
-  std::vector<std::string> argv_storage = {VECTORD_BINARY};
+pid_t Spawn(const std::string& program, const std::vector<std::string>& args,
+            const std::map<std::string, std::string>& env, const std::string& log_path) {
+  std::vector<std::string> argv_storage = {program};
   argv_storage.insert(argv_storage.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : argv_storage) argv.push_back(a.data());
@@ -66,7 +68,7 @@ pid_t Spawn(const std::vector<std::string>& args, const std::map<std::string, st
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   pid_t pid = -1;
-  int rc = posix_spawn(&pid, VECTORD_BINARY, &actions, nullptr, argv.data(), envp.data());
+  int rc = posix_spawn(&pid, program.c_str(), &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   return rc == 0 ? pid : -1;
 }
@@ -93,7 +95,7 @@ std::unique_ptr<ServerProcess> ServerProcess::Start(std::vector<std::string> arg
   int fd = mkstemp(name);
   if (fd >= 0) ::close(fd);
   p->log_path_ = name;
-  p->pid_ = Spawn(args, env, p->log_path_);
+  p->pid_ = Spawn(VECTORD_BINARY, args, env, p->log_path_);
   if (p->pid_ < 0) return nullptr;
   p->running_ = true;
 
@@ -171,12 +173,23 @@ std::string ServerProcess::Log() const { return ReadFile(log_path_); }
 
 int ServerProcess::RunToExit(std::vector<std::string> args, std::map<std::string, std::string> env,
                              std::string* log) {
+  return RunProgram(VECTORD_BINARY, args, env, std::chrono::seconds(30), log);
+}
+
+int RunProgram(const std::string& program, const std::vector<std::string>& args,
+               const std::map<std::string, std::string>& env, std::chrono::milliseconds timeout,
+               std::string* output) {
   char name[] = "/tmp/vectord-test-log-XXXXXX";
   int fd = mkstemp(name);
   if (fd >= 0) ::close(fd);
-  pid_t pid = Spawn(args, env, name);
+  pid_t pid = Spawn(program, args, env, name);
+  if (pid < 0) {
+    *output = "cannot start " + program;
+    ::unlink(name);
+    return -1;
+  }
   int status = 0;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
   int code = -1;
   while (std::chrono::steady_clock::now() < deadline) {
     if (::waitpid(pid, &status, WNOHANG) == pid) {
@@ -189,9 +202,56 @@ int ServerProcess::RunToExit(std::vector<std::string> args, std::map<std::string
     ::kill(pid, SIGKILL);
     ::waitpid(pid, &status, 0);
   }
-  *log = ReadFile(name);
+  *output = ReadFile(name);
   ::unlink(name);
   return code;
+}
+
+std::unique_ptr<ChildProcess> ChildProcess::Start(const std::string& program,
+                                                  const std::vector<std::string>& args) {
+  auto child = std::unique_ptr<ChildProcess>(new ChildProcess());
+  char name[] = "/tmp/vectord-test-child-XXXXXX";
+  int fd = mkstemp(name);
+  if (fd >= 0) ::close(fd);
+  child->log_path_ = name;
+  child->pid_ = Spawn(program, args, {}, child->log_path_);
+  if (child->pid_ < 0) return nullptr;
+  return child;
+}
+
+ChildProcess::~ChildProcess() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (::waitpid(pid_, &status, WNOHANG) != pid_) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, &status, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  ::unlink(log_path_.c_str());
+}
+
+std::string ChildProcess::Output() const { return ReadFile(log_path_); }
+
+uint16_t FreeLoopbackPort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  socklen_t length = sizeof(address);
+  uint16_t port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  ::close(fd);
+  return port;
 }
 
 struct TestClient::Connection {
