@@ -317,6 +317,59 @@ TEST_F(ServerTest, DurabilityCanBeLoweredPerRequest) {
   EXPECT_NE(Get("/vectors/index/docs").body.find("\"length\":2}"), std::string::npos);
 }
 
+// Filters, batch search and scroll on the real server; the metadata index
+// and id order are rebuilt at start-up, from the log (after a kill) and from
+// the snapshot (after a clean stop), and give the same answers.
+TEST_F(ServerTest, FiltersBatchSearchAndScrollSurviveRestarts) {
+  CreateDocs(2, ",\"distance\":\"euclidean\"");
+  std::string items = "{\"items\":[";
+  for (int i = 0; i < 40; ++i) {
+    items += (i > 0 ? "," : "") + std::string("{\"id\":\"i") + std::to_string(100 + i) +
+             "\",\"vector\":[" + std::to_string(i) +
+             ",0],\"metadata\":{\"odd\":" + (i % 2 ? "true" : "false") +
+             ",\"shop\":{\"tags\":[\"t" + std::to_string(i % 4) + "\"]}}}";
+  }
+  ASSERT_EQ(Post("/vectors/index/docs/add", items + "]}").status, 200);
+  ASSERT_EQ(Post("/vectors/index/docs/delete", R"({"ids":["i101","i105"]})").status, 200);
+  ASSERT_EQ(Post("/vectors/index/docs/add",
+                 R"({"items":[{"id":"i103","vector":[3,0],"metadata":{"odd":false}}]})")
+                .status,
+            200);
+  const std::string search =
+      R"({"vector":[0,0],"k":40,"include_metadata":false,"filter":{"must":[{"key":"odd","match":{"value":true}}],"must_not":[{"key":"shop.tags","match":{"any":["t3"]}}]}})";
+  // odd, not i%4 == 3, minus deleted 101 and 105, minus 103 (now even).
+  const std::string expected =
+      R"({"results":[{"id":"i109","distance":9},{"id":"i113","distance":13},{"id":"i117","distance":17},{"id":"i121","distance":21},{"id":"i125","distance":25},{"id":"i129","distance":29},{"id":"i133","distance":33},{"id":"i137","distance":37}]})"
+      "\n";
+  auto check = [&] {
+    EXPECT_EQ(Post("/vectors/index/docs/search", search).body, expected);
+    EXPECT_EQ(
+        Post("/vectors/index/docs/search/batch", "{\"searches\":[" + search + "," + search + "]}")
+            .body,
+        "{\"results\":[" + expected.substr(11, expected.size() - 13) + "," +
+            expected.substr(11, expected.size() - 13) + "]}\n");
+    HttpResult page = Get("/vectors/index/docs/items?limit=37");
+    EXPECT_EQ(page.status, 200);
+    EXPECT_NE(page.body.find("\"next_cursor\":\"69313338\""), std::string::npos) << page.body;
+    HttpResult last = Get("/vectors/index/docs/items?limit=37&cursor=69313338");
+    EXPECT_EQ(
+        last.body,
+        R"({"items":[{"id":"i139","metadata":{"odd":true,"shop":{"tags":["t3"]}}}],"next_cursor":null})"
+        "\n");
+  };
+  check();
+  server_->Kill();  // from the log alone
+  server_ = ServerProcess::Start({"--data-dir", dir_.path() + "/data"});
+  ASSERT_NE(server_, nullptr);
+  client_ = std::make_unique<TestClient>(server_->port());
+  check();
+  ASSERT_EQ(server_->Terminate(), 0);  // checkpoints: from the snapshot
+  server_ = ServerProcess::Start({"--data-dir", dir_.path() + "/data"});
+  ASSERT_NE(server_, nullptr);
+  client_ = std::make_unique<TestClient>(server_->port());
+  check();
+}
+
 TEST_F(ServerTest, ItemsCanBeReadAndDeleted) {
   CreateDocs(3, ",\"distance\":\"euclidean\"");
   ASSERT_EQ(
