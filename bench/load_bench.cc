@@ -23,6 +23,7 @@
 
 #include "common/thread_pool.h"
 #include "engine/hnsw_index.h"
+#include "store/local_object_store.h"
 
 namespace {
 
@@ -35,32 +36,6 @@ bool DropPageCache() {
   drop << "3\n";
   return static_cast<bool>(drop);
 }
-
-// A ByteSource over a file descriptor with a large buffer: what a loader
-// reading from local disk would use.
-class FileSource final : public vectord::engine::ByteSource {
- public:
-  explicit FileSource(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY)) {}
-  ~FileSource() override {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  vectord::Status Read(void* out, size_t size) override {
-    auto* p = static_cast<char*>(out);
-    while (size > 0) {
-      ssize_t got = ::read(fd_, p, size);
-      if (got <= 0) return vectord::Status::Corruption("unexpected end of file");
-      p += got;
-      size -= static_cast<size_t>(got);
-      position_ += static_cast<uint64_t>(got);
-    }
-    return vectord::Status::Ok();
-  }
-  uint64_t position() const override { return position_; }
-
- private:
-  int fd_;
-  uint64_t position_ = 0;
-};
 
 }  // namespace
 
@@ -120,8 +95,13 @@ int main(int argc, char** argv) {
 
   DropPageCache();
   t0 = Clock::now();
-  FileSource source(file);
-  auto loaded = engine::HnswIndex::Load(source);
+  // Through the store's reader, as the server loads snapshots.
+  const std::filesystem::path path(file);
+  auto store = store::LocalObjectStore::OpenRoot(path.parent_path().string(), /*sync=*/false);
+  if (!store.ok()) return 1;
+  auto reader = (*store)->Open(path.filename().string());
+  if (!reader.ok()) return 1;
+  auto loaded = engine::HnswIndex::Load(**reader);
   const double load_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   if (!loaded.ok()) {
     std::fprintf(stderr, "%s\n", loaded.status().ToString().c_str());

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <vector>
 
 namespace vectord::store {
 namespace {
@@ -80,32 +81,66 @@ class LocalReader final : public ObjectReader {
       : fd_(fd), path_(std::move(path)), size_(size) {}
   ~LocalReader() override { ::close(fd_); }
 
+  // Readers such as HnswIndex::Load ask for millions of small pieces (an id's
+  // length, then the id): those come out of a buffer, one read(2) per
+  // kBufferBytes; large requests go straight to the file.
   Status Read(void* data, size_t size) override {
     char* p = static_cast<char*>(data);
-    while (size > 0) {
-      ssize_t n = ::read(fd_, p, size);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return ErrnoStatus(errno, "read", path_);
-      }
-      if (n == 0) {
-        return Status::Corruption(path_ + ": unexpected end of file at byte " +
-                                  std::to_string(position_));
-      }
-      p += n;
-      size -= static_cast<size_t>(n);
-      position_ += static_cast<uint64_t>(n);
-    }
+    const size_t buffered = std::min(size, buffer_end_ - buffer_begin_);
+    std::memcpy(p, buffer_.data() + buffer_begin_, buffered);
+    buffer_begin_ += buffered;
+    p += buffered;
+    size -= buffered;
+    position_ += buffered;
+    if (size == 0) return Status::Ok();
+    if (size >= kBufferBytes) return ReadFile(p, size, size);
+    buffer_.resize(kBufferBytes);
+    buffer_begin_ = buffer_end_ = 0;
+    size_t got = 0;
+    VECTORD_RETURN_IF_ERROR(ReadFile(buffer_.data(), size, kBufferBytes, &got));
+    buffer_end_ = got;
+    std::memcpy(p, buffer_.data(), size);
+    buffer_begin_ = size;
+    position_ += size;
     return Status::Ok();
   }
   uint64_t position() const override { return position_; }
   uint64_t size() const override { return size_; }
 
  private:
+  static constexpr size_t kBufferBytes = size_t{1} << 20;
+
+  // Reads at least `need` and at most `room` bytes into `out`; `got` (when
+  // given) receives the count, else exactly `need` are read and counted in
+  // position_. Running out before `need` is a Corruption.
+  Status ReadFile(char* out, size_t need, size_t room, size_t* got = nullptr) {
+    size_t done = 0;
+    while (done < need) {
+      ssize_t n = ::read(fd_, out + done, room - done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoStatus(errno, "read", path_);
+      }
+      if (n == 0) {
+        return Status::Corruption(path_ + ": unexpected end of file at byte " +
+                                  std::to_string(position_ + done));
+      }
+      done += static_cast<size_t>(n);
+    }
+    if (got != nullptr) {
+      *got = done;
+    } else {
+      position_ += done;
+    }
+    return Status::Ok();
+  }
+
   int fd_;
   std::string path_;
   uint64_t size_;
   uint64_t position_ = 0;
+  std::vector<char> buffer_;
+  size_t buffer_begin_ = 0, buffer_end_ = 0;  // unread bytes of buffer_
 };
 
 std::atomic<uint64_t> temp_counter{0};
