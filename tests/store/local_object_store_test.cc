@@ -136,6 +136,38 @@ TEST_F(LocalObjectStoreTest, ReaderReportsSizeAndPosition) {
   EXPECT_EQ((*reader)->position(), 8u);
 }
 
+// The reader buffers small reads and passes large ones through: mixed sizes
+// across the buffer's boundaries must give back the bytes in order, and the
+// end of the object must be a Corruption naming the offset, wherever it falls.
+TEST_F(LocalObjectStoreTest, ReaderReturnsTheBytesInOrderForAnyMixOfSizes) {
+  std::string data;
+  for (int i = 0; i < 3 * (1 << 20) + 12345; ++i) data.push_back(static_cast<char>(i * 131 % 251));
+  Put("big", data);
+  auto reader = store_->Open("big");
+  ASSERT_TRUE(reader.ok());
+  const size_t sizes[] = {1, 4, 7, 4096, (1 << 20) - 3, 1, (1 << 20) + 5, 13, 0, 65536};
+  std::string back;
+  for (size_t i = 0; back.size() < data.size(); ++i) {
+    size_t want = std::min(sizes[i % std::size(sizes)], data.size() - back.size());
+    std::string piece(want, '\0');
+    ASSERT_TRUE((*reader)->Read(piece.data(), want).ok()) << "at " << back.size();
+    back += piece;
+    EXPECT_EQ((*reader)->position(), back.size());
+  }
+  EXPECT_TRUE(back == data);
+  char extra;
+  Status end = (*reader)->Read(&extra, 1);
+  EXPECT_EQ(end.code(), StatusCode::kCorruption);
+  EXPECT_NE(end.message().find(std::to_string(data.size())), std::string::npos) << end.message();
+
+  auto again = store_->Open("big");
+  ASSERT_TRUE(again.ok());
+  std::string head(10, '\0');
+  ASSERT_TRUE((*again)->Read(head.data(), 10).ok());
+  std::string too_much(data.size(), '\0');  // 10 bytes more than are left
+  EXPECT_EQ((*again)->Read(too_much.data(), too_much.size()).code(), StatusCode::kCorruption);
+}
+
 TEST_F(LocalObjectStoreTest, CommitPublishesAtomically) {
   auto writer = store_->Create("_vectors/docs.hnsw");
   ASSERT_TRUE(writer.ok()) << writer.status().ToString();
