@@ -86,13 +86,16 @@ class LocalReader final : public ObjectReader {
   // kBufferBytes; large requests go straight to the file.
   Status Read(void* data, size_t size) override {
     char* p = static_cast<char*>(data);
-    const size_t buffered = std::min(size, buffer_end_ - buffer_begin_);
-    std::memcpy(p, buffer_.data() + buffer_begin_, buffered);
-    buffer_begin_ += buffered;
-    p += buffered;
-    size -= buffered;
-    position_ += buffered;
     if (size == 0) return Status::Ok();
+    const size_t buffered = std::min(size, buffer_end_ - buffer_begin_);
+    if (buffered > 0) {
+      std::memcpy(p, buffer_.data() + buffer_begin_, buffered);
+      buffer_begin_ += buffered;
+      p += buffered;
+      size -= buffered;
+      position_ += buffered;
+      if (size == 0) return Status::Ok();
+    }
     if (size >= kBufferBytes) return ReadFile(p, size, size);
     buffer_.resize(kBufferBytes);
     buffer_begin_ = buffer_end_ = 0;
