@@ -336,14 +336,15 @@ TEST(HnswIndex, RecallHoldsAfterDeletingAndReinsertingThirtyPercent) {
   const size_t n = 4000, dim = 24;
   VectorSet base = ClusteredVectors(n, dim, 40, 8);
   VectorSet queries = ClusteredVectors(200, dim, 40, 9);
-  ThreadPool pool(2);
+  // One thread: both graphs are then fully determined by the seed, so the
+  // comparison cannot flake on a lucky or unlucky parallel build.
 
   auto fresh = MakeIndex(dim, Metric::kEuclidean);
-  AddAll(*fresh, base, &pool);
+  AddAll(*fresh, base);
   const double fresh_recall = MeanRecall(*fresh, base, queries, 10, 40);
 
   auto churned = MakeIndex(dim, Metric::kEuclidean);
-  AddAll(*churned, base, &pool);
+  AddAll(*churned, base);
   std::mt19937 rng(10);
   std::vector<size_t> order(n);
   for (size_t i = 0; i < n; ++i) order[i] = i;
@@ -358,7 +359,7 @@ TEST(HnswIndex, RecallHoldsAfterDeletingAndReinsertingThirtyPercent) {
     again.push_back({doomed[k], base.row(order[k]), std::nullopt});
   }
   const size_t slots = churned->slot_count();
-  ASSERT_TRUE(churned->Upsert(again, &pool).ok());
+  ASSERT_TRUE(churned->Upsert(again).ok());
   EXPECT_EQ(churned->slot_count(), slots) << "deleted slots were not reused";
   EXPECT_EQ(churned->size(), n);
   const double churned_recall = MeanRecall(*churned, base, queries, 10, 40);
