@@ -9,7 +9,7 @@ packages=(
   clang libclang-rt-14-dev libfuzzer-14-dev clang-format clang-tidy
   libgtest-dev libgmock-dev libbenchmark-dev
   libsimdjson-dev libboost1.81-dev libtomlplusplus-dev libcli11-dev
-  libspdlog-dev libfmt-dev libcurl4-openssl-dev prometheus-cpp-dev
+  libspdlog-dev libfmt-dev libcurl4-openssl-dev libexpat1-dev prometheus-cpp-dev
   libhnswlib-dev libfaiss-dev libopenblas-dev
   prometheus wrk
 )
@@ -24,12 +24,18 @@ for p in "${packages[@]}"; do
   fi
 done
 
-if ((${#missing[@]} == 0)); then
-  exit 0
-fi
+# The S3-protocol server the storage tests start on loopback comes from npm.
+if ! command -v npm >/dev/null 2>&1; then missing+=(nodejs npm); fi
 
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
-echo "installing: ${missing[*]}" >&2
-$SUDO apt-get update -q
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+if ((${#missing[@]} > 0)); then
+  echo "installing: ${missing[*]}" >&2
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v s3rver >/dev/null 2>&1; then
+  echo "installing: s3rver (npm)" >&2
+  $SUDO npm install -g --no-fund --no-audit s3rver@3.7.1 >&2
+fi

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "support/child_process.h"
+
 namespace vectord::testing {
 
 class ServerProcess {
@@ -74,41 +76,5 @@ class TestClient {
 // writes back until it closes the connection or `timeout` passes.
 std::string RawExchange(uint16_t port, const std::string& bytes,
                         std::chrono::milliseconds timeout = std::chrono::seconds(10));
-
-// Another program a test drives (Prometheus, wrk), its output captured in a
-// file. The destructor stops it: SIGTERM, SIGKILL after 5 s.
-class ChildProcess {
- public:
-  // nullptr when it cannot be started.
-  static std::unique_ptr<ChildProcess> Start(const std::string& program,
-                                             const std::vector<std::string>& args);
-  ~ChildProcess();
-  std::string Output() const;
-
- private:
-  ChildProcess() = default;
-  pid_t pid_ = -1;
-  std::string log_path_;
-};
-
-// Runs `program` to completion (killed after `timeout`); returns its exit
-// code (-1 if it could not start or timed out) and its output.
-int RunProgram(const std::string& program, const std::vector<std::string>& args,
-               const std::map<std::string, std::string>& env, std::chrono::milliseconds timeout,
-               std::string* output);
-
-// A loopback TCP port nobody listens on right now, for a child to bind.
-uint16_t FreeLoopbackPort();
-
-// A fresh directory under /tmp, removed with everything in it on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 }  // namespace vectord::testing

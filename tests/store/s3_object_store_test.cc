@@ -1,0 +1,418 @@
+// S3ObjectStore against a real S3-protocol server (s3rver on loopback), plus
+// a canned-reply server for the failure paths s3rver cannot produce (5xx,
+// 403 from a store that checks credentials).
+#include "store/s3_object_store.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <random>
+#include <thread>
+
+#include "store/s3_xml.h"
+#include "support/s3_server.h"
+
+namespace vectord::store {
+namespace {
+
+using testing::S3Server;
+
+TEST(StorageUrl, SplitsEndpointBucketAndPrefix) {
+  S3Options options;
+  ASSERT_TRUE(ParseStorageUrl("http://127.0.0.1:9000/lakehouse", &options).ok());
+  EXPECT_EQ(options.endpoint, "http://127.0.0.1:9000");
+  EXPECT_EQ(options.bucket, "lakehouse");
+  EXPECT_EQ(options.key_prefix, "");
+  ASSERT_TRUE(ParseStorageUrl("https://s3.example.com/my-bucket/tenants/a/", &options).ok());
+  EXPECT_EQ(options.endpoint, "https://s3.example.com");
+  EXPECT_EQ(options.bucket, "my-bucket");
+  EXPECT_EQ(options.key_prefix, "tenants/a/");
+}
+
+TEST(StorageUrl, RefusesWhatIsNotAnEndpointAndBucket) {
+  S3Options options;
+  for (const char* bad : {"", "127.0.0.1:9000/lakehouse", "ftp://h/bucket", "http://h", "http://h/",
+                          "http:///bucket", "http://h/UPPER", "http://h/ab", "http://h/bucket?x=1",
+                          "http://h/bucket/../x", "http://h/bu_cket"}) {
+    EXPECT_FALSE(ParseStorageUrl(bad, &options).ok()) << bad;
+  }
+}
+
+TEST(UriEncode, EncodesAllButUnreservedAndOptionallySlash) {
+  EXPECT_EQ(UriEncode("a-b_c.d~e/f", true), "a-b_c.d~e/f");
+  EXPECT_EQ(UriEncode("a/b", false), "a%2Fb");
+  EXPECT_EQ(UriEncode("a b+c=d&e", true), "a%20b%2Bc%3Dd%26e");
+  EXPECT_EQ(UriEncode("\xc3\xa9", true), "%C3%A9");
+}
+
+TEST(S3Xml, ParsesAListingPage) {
+  auto page = s3_xml::ParseListObjectsV2(
+      "<?xml version=\"1.0\"?><ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+      "<Name>b</Name><Contents><Key>a&amp;b</Key><Size>12</Size></Contents>"
+      "<Contents><Key>c</Key><Size>0</Size></Contents>"
+      "<IsTruncated>true</IsTruncated><NextContinuationToken>tok+/=</NextContinuationToken>"
+      "</ListBucketResult>");
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  ASSERT_EQ(page->objects.size(), 2u);
+  EXPECT_EQ(page->objects[0].key, "a&b");
+  EXPECT_EQ(page->objects[0].size, 12u);
+  EXPECT_TRUE(page->truncated);
+  EXPECT_EQ(page->next_continuation_token, "tok+/=");
+}
+
+TEST(S3Xml, RefusesBrokenListings) {
+  for (const char* bad :
+       {"", "not xml", "<Other/>", "<ListBucketResult><Contents><Key>a</Key>",
+        "<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>",
+        "<ListBucketResult><Contents><Size>1</Size></Contents></ListBucketResult>",
+        "<ListBucketResult><Contents><Key>a</Key><Size>-1</Size></Contents></ListBucketResult>",
+        "<!DOCTYPE x [<!ENTITY a \"aaaa\">]><ListBucketResult><Contents><Key>&a;</Key>"
+        "</Contents></ListBucketResult>"}) {
+    EXPECT_FALSE(s3_xml::ParseListObjectsV2(bad).ok()) << bad;
+  }
+}
+
+TEST(S3Xml, ReadsErrorDocumentsAndUploadIds) {
+  auto error = s3_xml::ParseError(
+      "<Error><Code>AccessDenied</Code><Message>no &lt;way&gt;</Message></Error>");
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(error->code, "AccessDenied");
+  EXPECT_EQ(error->message, "no <way>");
+  EXPECT_FALSE(s3_xml::ParseError("<CompleteMultipartUploadResult/>").has_value());
+  EXPECT_FALSE(s3_xml::ParseError("garbage").has_value());
+  auto id = s3_xml::ParseUploadId(
+      "<InitiateMultipartUploadResult><UploadId>u-1</UploadId></InitiateMultipartUploadResult>");
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(*id, "u-1");
+  EXPECT_FALSE(s3_xml::ParseUploadId("<InitiateMultipartUploadResult/>").ok());
+}
+
+class S3ObjectStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = S3Server::Start();
+    ASSERT_NE(server_, nullptr) << "s3rver is needed for this test (scripts/install-deps.sh)";
+    auto store = S3ObjectStore::Open(server_->Options());
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+  }
+
+  std::unique_ptr<S3Server> server_;
+  std::unique_ptr<S3ObjectStore> store_;
+};
+
+TEST_F(S3ObjectStoreTest, RoundTripsEveryOperation) {
+  ASSERT_TRUE(store_->Ping().ok());
+  EXPECT_EQ(store_->Get("_vectors/none.json").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->Stat("_vectors/none.json").status().code(), StatusCode::kNotFound);
+
+  const std::string bytes = "{\"dimension\":3}";
+  ASSERT_TRUE(store_->Put("_vectors/docs.json", bytes).ok());
+  auto got = store_->Get("_vectors/docs.json");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, bytes);
+
+  auto info = store_->Stat("_vectors/docs.json");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->size, bytes.size());
+  EXPECT_FALSE(info->etag.empty());
+
+  auto range = store_->GetRange("_vectors/docs.json", 2, 9);
+  ASSERT_TRUE(range.ok()) << range.status().ToString();
+  EXPECT_EQ(*range, bytes.substr(2, 9));
+  auto tail = store_->GetRange("_vectors/docs.json", bytes.size() - 3, 100);
+  ASSERT_TRUE(tail.ok());
+  EXPECT_EQ(*tail, bytes.substr(bytes.size() - 3));
+
+  ASSERT_TRUE(store_->Put("_vectors/docs.json", "replaced").ok());
+  EXPECT_EQ(*store_->Get("_vectors/docs.json"), "replaced");
+
+  ASSERT_TRUE(store_->Put("_vectors/empty", "").ok());
+  EXPECT_EQ(*store_->Get("_vectors/empty"), "");
+
+  auto keys = store_->List("_vectors/");
+  ASSERT_TRUE(keys.ok());
+  EXPECT_EQ(*keys, (std::vector<std::string>{"_vectors/docs.json", "_vectors/empty"}));
+
+  ASSERT_TRUE(store_->Delete("_vectors/docs.json").ok());
+  EXPECT_EQ(store_->Get("_vectors/docs.json").status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(store_->Delete("_vectors/docs.json").ok()) << "deleting an absent key succeeds";
+  EXPECT_FALSE(store_->Put("/abs", "x").ok());
+  EXPECT_FALSE(store_->Put("a/../b", "x").ok());
+}
+
+TEST_F(S3ObjectStoreTest, KeysWithSpecialCharactersRoundTripAndList) {
+  const std::vector<std::string> keys = {
+      "k/a b",         "k/plus+sign", "k/eq=amp&q?",        "k/\xc3\xa9t\xc3\xa9/\xe6\x97\xa5",
+      "k/pct%20",      "k/tilde~(x)", "k/semi;colon,comma", "k/star*'quote'",
+      "k/deep/er/path"};
+  for (const auto& key : keys) {
+    ASSERT_TRUE(store_->Put(key, "value of " + key).ok()) << key;
+  }
+  for (const auto& key : keys) {
+    auto got = store_->Get(key);
+    ASSERT_TRUE(got.ok()) << key << ": " << got.status().ToString();
+    EXPECT_EQ(*got, "value of " + key);
+  }
+  auto listed = store_->List("k/");
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  std::vector<std::string> expected = keys;
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(*listed, expected);
+  auto narrow = store_->List("k/plus+");
+  ASSERT_TRUE(narrow.ok());
+  EXPECT_EQ(*narrow, std::vector<std::string>{"k/plus+sign"});
+}
+
+TEST_F(S3ObjectStoreTest, ListingFollowsContinuationTokensPastOneThousandKeys) {
+  constexpr int kKeys = 1037;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = t; i < kKeys; i += 8) {
+        char key[32];
+        std::snprintf(key, sizeof(key), "many/%05d", i);
+        if (!store_->Put(key, "x").ok()) failures.fetch_add(1);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  ASSERT_EQ(failures.load(), 0);
+  ASSERT_TRUE(store_->Put("other/1", "y").ok());
+  auto listed = store_->List("many/");
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  ASSERT_EQ(listed->size(), static_cast<size_t>(kKeys));
+  for (int i = 0; i < kKeys; ++i) {
+    char key[32];
+    std::snprintf(key, sizeof(key), "many/%05d", i);
+    EXPECT_EQ((*listed)[static_cast<size_t>(i)], key);
+  }
+}
+
+TEST_F(S3ObjectStoreTest, KeyPrefixIsolatesTenantsOfOneBucket) {
+  S3Options options = server_->Options();
+  options.key_prefix = "tenants/a/";
+  auto tenant = S3ObjectStore::Open(options);
+  ASSERT_TRUE(tenant.ok());
+  ASSERT_TRUE((*tenant)->Put("_vectors/x.json", "a").ok());
+  ASSERT_TRUE(store_->Put("_vectors/x.json", "root").ok());
+  EXPECT_EQ(*store_->Get("tenants/a/_vectors/x.json"), "a");
+  EXPECT_EQ(*(*tenant)->Get("_vectors/x.json"), "a");
+  auto listed = (*tenant)->List("_vectors/");
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(*listed, std::vector<std::string>{"_vectors/x.json"});
+  EXPECT_NE((*tenant)->Describe().find("tenants/a/"), std::string::npos);
+  EXPECT_EQ((*tenant)->Describe().find(S3Server::kSecretKey), std::string::npos);
+}
+
+TEST_F(S3ObjectStoreTest, LargeObjectsStreamThroughMultipartUploadAndRangedReads) {
+  S3Options options = server_->Options();
+  options.multipart_threshold = uint64_t{5} << 20;
+  options.part_bytes = uint64_t{5} << 20;
+  options.read_chunk_bytes = uint64_t{1} << 20;
+  auto store = S3ObjectStore::Open(options);
+  ASSERT_TRUE(store.ok());
+
+  std::string bytes(13 * 1024 * 1024 + 12345, '\0');
+  std::mt19937_64 random(7);
+  for (size_t i = 0; i + 8 <= bytes.size(); i += 8) {
+    const uint64_t r = random();
+    std::memcpy(&bytes[i], &r, 8);
+  }
+  auto writer = (*store)->Create("_vectors/big.hnsw");
+  ASSERT_TRUE(writer.ok());
+  // Uneven writes, as a serializer makes them.
+  size_t offset = 0;
+  for (size_t step = 1; offset < bytes.size(); step = step * 3 % 1000003 + 1) {
+    const size_t n = std::min(step, bytes.size() - offset);
+    ASSERT_TRUE((*writer)->Write(bytes.data() + offset, n).ok());
+    offset += n;
+  }
+  ASSERT_TRUE((*writer)->Commit().ok());
+
+  auto reader = (*store)->Open("_vectors/big.hnsw");
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  ASSERT_EQ((*reader)->size(), bytes.size());
+  std::string back(bytes.size(), '\0');
+  size_t read = 0;
+  for (size_t step = 7; read < back.size(); step = step * 5 % 2000003 + 1) {
+    const size_t n = std::min(step, back.size() - read);
+    ASSERT_TRUE((*reader)->Read(back.data() + read, n).ok());
+    read += n;
+  }
+  EXPECT_TRUE(back == bytes) << "multipart object differs from what was written";
+  char extra;
+  EXPECT_EQ((*reader)->Read(&extra, 1).code(), StatusCode::kCorruption);
+}
+
+TEST_F(S3ObjectStoreTest, AnUncommittedWriterLeavesNoObject) {
+  S3Options options = server_->Options();
+  options.multipart_threshold = uint64_t{5} << 20;
+  options.part_bytes = uint64_t{5} << 20;
+  auto store = S3ObjectStore::Open(options);
+  ASSERT_TRUE(store.ok());
+  {
+    auto small = (*store)->Create("_vectors/small");
+    ASSERT_TRUE((*small)->Write("abc", 3).ok());
+    auto large = (*store)->Create("_vectors/large");
+    std::string chunk(uint64_t{6} << 20, 'z');
+    ASSERT_TRUE((*large)->Write(chunk.data(), chunk.size()).ok());
+  }
+  auto listed = (*store)->List("_vectors/");
+  ASSERT_TRUE(listed.ok());
+  EXPECT_TRUE(listed->empty());
+}
+
+TEST_F(S3ObjectStoreTest, ComesBackAfterTheServerRestarts) {
+  ASSERT_TRUE(store_->Put("a", "1").ok());
+  server_->Stop();
+  auto down = store_->Put("b", "2");
+  EXPECT_EQ(down.code(), StatusCode::kUnavailable) << down.ToString();
+  EXPECT_EQ(store_->Get("a").status().code(), StatusCode::kUnavailable);
+  ASSERT_TRUE(server_->Restart()) << server_->Log();
+  // Pooled connections to the old process are dead; the client reconnects.
+  EXPECT_TRUE(store_->Put("b", "2").ok());
+  EXPECT_EQ(*store_->Get("a"), "1");
+}
+
+TEST_F(S3ObjectStoreTest, AnUnknownAccessKeyIsRefusedWithoutRetries) {
+  // s3rver checks the access key (not the secret): the 403 path end to end.
+  S3Options options = server_->Options();
+  options.access_key = "NOT-A-KEY";
+  options.backoff_base = std::chrono::milliseconds(2000);
+  auto store = S3ObjectStore::Open(options);
+  ASSERT_TRUE(store.ok());
+  const auto start = std::chrono::steady_clock::now();
+  Status put = (*store)->Put("_vectors/a.json", "{}");
+  EXPECT_EQ(put.code(), StatusCode::kIOError) << put.ToString();
+  EXPECT_NE(put.message().find("403"), std::string::npos) << put.message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1500))
+      << "a refusal must not be retried";
+  EXPECT_EQ(store_->Get("_vectors/a.json").status().code(), StatusCode::kNotFound);
+}
+
+// Answers every request with one canned reply and counts them.
+class CannedServer {
+ public:
+  CannedServer(int status, std::string body) : status_(status), body_(std::move(body)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(address);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(address.sin_port);
+    ::listen(fd_, 16);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~CannedServer() {
+    stopping_ = true;
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+  }
+  uint16_t port() const { return port_; }
+  int requests() const { return requests_.load(); }
+
+ private:
+  void Serve() {
+    while (!stopping_) {
+      int client = ::accept(fd_, nullptr, nullptr);
+      if (client < 0) return;
+      std::string request;
+      char buffer[4096];
+      while (request.find("\r\n\r\n") == std::string::npos) {
+        ssize_t n = ::recv(client, buffer, sizeof(buffer), 0);
+        if (n <= 0) break;
+        request.append(buffer, static_cast<size_t>(n));
+      }
+      requests_.fetch_add(1);
+      std::string reply = "HTTP/1.1 " + std::to_string(status_) +
+                          " Canned\r\nContent-Type: application/xml\r\nContent-Length: " +
+                          std::to_string(body_.size()) + "\r\nConnection: close\r\n\r\n" + body_;
+      (void)::send(client, reply.data(), reply.size(), MSG_NOSIGNAL);
+      ::close(client);
+    }
+  }
+
+  int status_;
+  std::string body_;
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> requests_{0};
+  std::thread thread_;
+};
+
+S3Options OptionsFor(uint16_t port) {
+  S3Options options;
+  options.endpoint = "http://127.0.0.1:" + std::to_string(port);
+  options.bucket = "lakehouse";
+  options.access_key = "AKIDEXAMPLE";
+  options.secret_key = "wrong-secret";
+  options.max_attempts = 4;
+  options.backoff_base = std::chrono::milliseconds(5);
+  options.backoff_max = std::chrono::milliseconds(20);
+  return options;
+}
+
+TEST(S3ObjectStoreFailures, RefusalsAreNotRetriedAndNameTheS3Error) {
+  CannedServer server(403,
+                      "<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature "
+                      "we calculated does not match</Message></Error>");
+  auto store = S3ObjectStore::Open(OptionsFor(server.port()));
+  ASSERT_TRUE(store.ok());
+  Status put = (*store)->Put("_vectors/a.json", "{}");
+  EXPECT_EQ(put.code(), StatusCode::kIOError);
+  EXPECT_NE(put.message().find("403"), std::string::npos) << put.message();
+  EXPECT_NE(put.message().find("SignatureDoesNotMatch"), std::string::npos) << put.message();
+  EXPECT_EQ(put.message().find("wrong-secret"), std::string::npos) << "secret leaked";
+  EXPECT_EQ(server.requests(), 1);
+}
+
+TEST(S3ObjectStoreFailures, ServerErrorsAreRetriedThenReportedUnavailable) {
+  CannedServer server(503, "<Error><Code>SlowDown</Code><Message>later</Message></Error>");
+  auto store = S3ObjectStore::Open(OptionsFor(server.port()));
+  ASSERT_TRUE(store.ok());
+  auto listed = (*store)->List("_vectors/");
+  EXPECT_EQ(listed.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(listed.status().message().find("SlowDown"), std::string::npos)
+      << listed.status().message();
+  EXPECT_EQ(server.requests(), 4);
+}
+
+TEST(S3ObjectStoreFailures, AnUnreachableStoreIsUnavailableWithinTheRetryBudget) {
+  const uint16_t port = testing::FreeLoopbackPort();
+  auto store = S3ObjectStore::Open(OptionsFor(port));
+  ASSERT_TRUE(store.ok());
+  const auto start = std::chrono::steady_clock::now();
+  Status put = (*store)->Put("x", "y");
+  EXPECT_EQ(put.code(), StatusCode::kUnavailable);
+  EXPECT_NE(put.message().find("unreachable"), std::string::npos) << put.message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+TEST(S3ObjectStoreFailures, ACompleteThatFailsInsideA200IsAnError) {
+  CannedServer server(200, "<Error><Code>InternalError</Code><Message>oops</Message></Error>");
+  S3Options options = OptionsFor(server.port());
+  options.multipart_threshold = 10;
+  options.part_bytes = 8;
+  auto store = S3ObjectStore::Open(options);
+  ASSERT_TRUE(store.ok());
+  auto writer = (*store)->Create("k");
+  ASSERT_TRUE(writer.ok());
+  // The canned reply has no UploadId, so starting the upload already fails
+  // cleanly; either way nothing is reported as committed.
+  Status wrote = (*writer)->Write("0123456789abcdef", 16);
+  Status committed = wrote.ok() ? (*writer)->Commit() : wrote;
+  EXPECT_FALSE(committed.ok());
+}
+
+}  // namespace
+}  // namespace vectord::store
