@@ -20,10 +20,12 @@
 #include "http/config.h"
 #include "http/http_server.h"
 #include "http/metrics.h"
+#include "service/bucket_mirror.h"
 #include "service/index_registry.h"
 #include "service/index_storage.h"
 #include "store/file_system.h"
 #include "store/local_object_store.h"
+#include "store/s3_object_store.h"
 
 extern char** environ;
 
@@ -74,6 +76,8 @@ int Run(int argc, char** argv) {
                                           : 2 * std::max(1u, std::thread::hardware_concurrency()));
   service::Registry registry(&workers);
   std::unique_ptr<store::LocalObjectStore> object_store;
+  std::unique_ptr<store::S3ObjectStore> bucket_store;
+  std::unique_ptr<service::BucketMirror> mirror;
   std::unique_ptr<service::IndexStorage> storage;
   if (!config->ephemeral) {
     auto opened = store::LocalObjectStore::OpenRoot(config->data_dir, /*sync=*/true);
@@ -88,8 +92,24 @@ int Run(int argc, char** argv) {
     options.fsync_always = config->fsync == http::FsyncPolicy::kAlways;
     options.fsync_interval = std::chrono::milliseconds(config->fsync_interval_ms);
     options.checkpoint_bytes = config->checkpoint_bytes;
+    if (!config->storaged_url.empty()) {
+      store::S3Options s3;
+      (void)store::ParseStorageUrl(config->storaged_url, &s3);  // checked by LoadConfig
+      s3.access_key = config->s3_access_key;
+      s3.secret_key = config->s3_secret_key;
+      s3.region = config->s3_region;
+      auto bucket = store::S3ObjectStore::Open(std::move(s3));
+      if (!bucket.ok()) {
+        LogError("object_store_failed", {{"error", bucket.status().ToString()}});
+        return 1;
+      }
+      bucket_store = std::move(bucket).value();
+      mirror = std::make_unique<service::BucketMirror>(bucket_store.get(), object_store.get(),
+                                                       store::PosixFileSystem());
+      LogInfo("object_store", {{"store", bucket_store->Describe()}});
+    }
     storage = std::make_unique<service::IndexStorage>(object_store.get(), store::PosixFileSystem(),
-                                                      options);
+                                                      options, mirror.get());
   } else {
     LogWarn("ephemeral", {{"note", "no persistence: every index is lost at exit"}});
   }
@@ -128,8 +148,22 @@ int Run(int argc, char** argv) {
   }
   LogInfo("listening", {{"addr", config->host + ":" + std::to_string(server.port())}});
 
+  // Start-up may wait for an unreachable bucket; a SIGTERM or SIGINT that
+  // arrives meanwhile ends the wait (and the process).
+  int early_signal = 0;
+  auto keep_trying = [&] {
+    timespec no_wait{};
+    const int pending = sigtimedwait(&signals, nullptr, &no_wait);
+    if (pending > 0) early_signal = pending;
+    return pending <= 0;
+  };
   if (storage) {
-    auto report = storage->LoadAll(registry, &workers);
+    auto report = storage->LoadAll(registry, &workers, keep_trying);
+    if (early_signal != 0) {
+      LogInfo("stopped", {{"signal", early_signal}, {"note", "during start-up"}});
+      server.Stop();
+      return 0;
+    }
     registry.SetPersistence(storage.get());
     storage->Start();
     LogInfo("rehydrate_done", {{"loaded", report.loaded}, {"failed", report.failed}});

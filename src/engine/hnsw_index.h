@@ -192,6 +192,10 @@ class HnswIndex {
   // the byte offset, never a crash or a silently wrong index.
   static Result<std::unique_ptr<HnswIndex>> Load(ByteSource& source,
                                                  uint64_t* log_sequence = nullptr);
+  // The log_sequence of a file from its first index_file::kHeaderSize bytes
+  // alone (magic, version and header checksum verified): what a snapshot in
+  // an object store covers, without downloading it.
+  static Result<uint64_t> PeekLogSequence(std::string_view header);
 
  private:
   struct Chunk;

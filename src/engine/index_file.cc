@@ -318,6 +318,24 @@ Status HnswIndex::Save(ByteSink& sink, uint64_t log_sequence) const {
   return end.Finish();
 }
 
+Result<uint64_t> HnswIndex::PeekLogSequence(std::string_view header_bytes) {
+  if (header_bytes.size() < index_file::kHeaderSize) {
+    return Status::Corruption("index file shorter than its header");
+  }
+  const auto* header = reinterpret_cast<const std::byte*>(header_bytes.data());
+  if (std::memcmp(header, index_file::kMagic, 8) != 0) {
+    return Status::Corruption("not an index file (bad magic)");
+  }
+  if (GetU32(header + 8) != index_file::kFormatVersion) {
+    return Status::Corruption("unsupported index format version");
+  }
+  if (crc32c::Unmask(GetU32(header + index_file::kHeaderCrcOffset)) !=
+      crc32c::Value(header, index_file::kHeaderCrcOffset)) {
+    return Status::Corruption("index header checksum mismatch");
+  }
+  return GetU64(header + 64);
+}
+
 Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(ByteSource& source, uint64_t* log_sequence) {
   auto corruption = [&](const std::string& what) {
     return Status::Corruption(what + " (at byte " + std::to_string(source.position()) + ")");

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <functional>
 
+#include "store/s3_object_store.h"
+
 namespace vectord::http {
 namespace {
 
@@ -62,6 +64,12 @@ std::vector<Setting> Settings() {
       {"vectord", "bind", "VECTORD_BIND", "--bind", false, false, text(&Config::bind)},
       {"vectord", "storaged_url", "VECTORD_STORAGED_URL", "--storaged-url", false, false,
        text(&Config::storaged_url)},
+      {"vectord", "s3_access_key", "VECTORD_S3_ACCESS_KEY", "--s3-access-key", false, false,
+       text(&Config::s3_access_key)},
+      {"vectord", "s3_secret_key", "VECTORD_S3_SECRET_KEY", "--s3-secret-key", false, false,
+       text(&Config::s3_secret_key)},
+      {"vectord", "s3_region", "VECTORD_S3_REGION", "--s3-region", false, false,
+       text(&Config::s3_region)},
       {"vectord", "data_dir", "VECTORD_DATA_DIR", "--data-dir", false, false,
        text(&Config::data_dir)},
       {"vectord", "ephemeral", "VECTORD_EPHEMERAL", "--ephemeral", true, false,
@@ -183,6 +191,8 @@ std::string Config::Describe() const {
       "config=" + config_path + " bind=" + bind + " data_dir=" + data_dir +
       " ephemeral=" + (ephemeral ? "true" : "false") +
       " storaged_url=" + (storaged_url.empty() ? "\"\"" : storaged_url) +
+      " s3_access_key=" + (s3_access_key.empty() ? "\"\"" : "***") +
+      " s3_secret_key=" + (s3_secret_key.empty() ? "\"\"" : "***") + " s3_region=" + s3_region +
       " fsync=" + (fsync == FsyncPolicy::kAlways ? "always" : "interval") +
       " fsync_interval_ms=" + std::to_string(fsync_interval_ms) +
       " checkpoint_bytes=" + std::to_string(checkpoint_bytes) +
@@ -229,6 +239,14 @@ Result<Config> LoadConfig(const std::vector<std::string>& args,
       config.config_path_explicit = true;
     }
   }
+  // The standard AWS variables sit below everything vectord's own sources say.
+  for (auto [variable, field] : {std::pair{"AWS_ACCESS_KEY_ID", &Config::s3_access_key},
+                                 std::pair{"AWS_SECRET_ACCESS_KEY", &Config::s3_secret_key},
+                                 std::pair{"AWS_REGION", &Config::s3_region}}) {
+    if (auto it = environment.find(variable); it != environment.end() && !it->second.empty()) {
+      config.*field = it->second;
+    }
+  }
   VECTORD_RETURN_IF_ERROR(ApplyToml(config, settings));
 
   for (const Setting& s : settings) {
@@ -271,9 +289,19 @@ Result<Config> LoadConfig(const std::vector<std::string>& args,
     return KeyError("vectord.data_dir", "must not be empty unless vectord.ephemeral is true");
   }
   if (!config.storaged_url.empty()) {
-    return KeyError("vectord.storaged_url",
-                    "the S3 object-store backend is not available in this build yet; leave it "
-                    "empty to persist to data_dir");
+    if (config.ephemeral) {
+      return KeyError("vectord.storaged_url", "cannot be used with vectord.ephemeral");
+    }
+    store::S3Options parsed;
+    if (Status s = store::ParseStorageUrl(config.storaged_url, &parsed); !s.ok()) {
+      return KeyError("vectord.storaged_url", s.message());
+    }
+    if (config.s3_access_key.empty() || config.s3_secret_key.empty()) {
+      return KeyError("vectord.s3_access_key",
+                      "storaged_url needs credentials: s3_access_key and s3_secret_key (or "
+                      "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)");
+    }
+    if (config.s3_region.empty()) return KeyError("vectord.s3_region", "must not be empty");
   }
   if (config.fsync_interval_ms == 0) {
     return KeyError("vectord.fsync_interval_ms", "must be at least 1");

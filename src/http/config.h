@@ -26,6 +26,11 @@ struct Config {
   std::string host = "127.0.0.1";  // parsed from bind
   uint16_t port = 8090;
   std::string storaged_url;  // empty: no object store
+  // Object-store credentials; default to AWS_ACCESS_KEY_ID,
+  // AWS_SECRET_ACCESS_KEY and AWS_REGION. Never logged.
+  std::string s3_access_key;
+  std::string s3_secret_key;
+  std::string s3_region = "us-east-1";
   std::string data_dir = "./data";
   bool ephemeral = false;  // no persistence at all (development)
   FsyncPolicy fsync = FsyncPolicy::kAlways;

@@ -75,6 +75,7 @@ std::string_view DurabilityName(Durability level) {
   switch (level) {
     case Durability::kFsync: return "fsync";
     case Durability::kWritten: return "written";
+    case Durability::kObjectStore: return "object_store";
     case Durability::kDefault: break;
   }
   return "default";
@@ -84,8 +85,10 @@ Result<Durability> ParseDurability(std::string_view text) {
   if (text.empty()) return Durability::kDefault;
   if (text == "fsync") return Durability::kFsync;
   if (text == "none") return Durability::kWritten;
-  return Status::InvalidArgument("durability must be \"fsync\" or \"none\", got \"" +
-                                 std::string(text) + "\"");
+  if (text == "object_store") return Durability::kObjectStore;
+  return Status::InvalidArgument(
+      "durability must be \"object_store\", \"fsync\" or \"none\", got \"" + std::string(text) +
+      "\"");
 }
 
 Index::Index(IndexParams params, std::unique_ptr<engine::HnswIndex> engine)
@@ -151,10 +154,12 @@ size_t Index::ApplyDelete(std::span<const std::string_view> ids) {
   return freed.size();
 }
 
-void Index::AttachLog(std::unique_ptr<store::LogWriter> log, bool fsync_by_default) {
+void Index::AttachLog(std::unique_ptr<store::LogWriter> log, bool fsync_by_default,
+                      bool ship_by_default) {
   std::lock_guard lock(apply_mutex_);
   log_ = std::move(log);
   fsync_by_default_ = fsync_by_default;
+  ship_by_default_ = ship_by_default && log_->shipper() != nullptr;
   next_apply_ = log_->last_sequence() + 1;
 }
 
@@ -181,11 +186,29 @@ template <typename Apply>
 Result<std::string_view> Index::LogThenApply(store::log_format::RecordType type,
                                              const std::string& payload, Durability durability,
                                              Apply&& apply) {
+  if (durability == Durability::kDefault) {
+    durability = ship_by_default_    ? Durability::kObjectStore
+                 : fsync_by_default_ ? Durability::kFsync
+                                     : Durability::kWritten;
+  }
+  if (durability == Durability::kObjectStore && log_->shipper() == nullptr) {
+    return Status::InvalidArgument(
+        "durability=object_store needs an object store (vectord.storaged_url)");
+  }
   auto sequence = log_->Append(type, payload);
   if (!sequence.ok()) return sequence.status();
-  const bool fsync =
-      durability == Durability::kFsync || (durability == Durability::kDefault && fsync_by_default_);
-  Status durable = fsync ? log_->Sync(*sequence) : Status::Ok();
+  // The upload started at Append, so under the fsync policy the local fsync
+  // runs while the record travels to the bucket; the object-store level then
+  // waits for both (the disk copy keeps the next start-up from having to
+  // fetch the log from the bucket).
+  Status durable;
+  if (durability == Durability::kFsync ||
+      (durability == Durability::kObjectStore && fsync_by_default_)) {
+    durable = log_->Sync(*sequence);
+  }
+  if (durable.ok() && durability == Durability::kObjectStore) {
+    durable = log_->WaitShipped(*sequence);
+  }
   if (!durable.ok()) {
     // The record stays in the log but will not be applied: tell replay to
     // skip it too, so a restart cannot resurrect a write that failed.
@@ -218,7 +241,7 @@ Result<std::string_view> Index::LogThenApply(store::log_format::RecordType type,
   lock.unlock();
   apply_turn_.notify_all();
   if (!applied.ok()) return applied;
-  return DurabilityName(fsync ? Durability::kFsync : Durability::kWritten);
+  return DurabilityName(durability);
 }
 
 Result<WriteResult> Index::Add(std::span<const NewItem> items, ThreadPool* workers,

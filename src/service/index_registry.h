@@ -97,10 +97,14 @@ enum class Durability : uint8_t {
   kDefault = 0,  // the server's fsync policy
   kFsync = 1,    // the log record is fsynced: survives a machine crash
   kWritten = 2,  // the log record is written to the OS: survives a process crash
+  // The log record is in the object store: survives the loss of the machine.
+  kObjectStore = 3,
 };
-// "fsync", "written"; "none" for an index without a log (ephemeral mode).
+// "fsync", "written", "object_store"; "none" for an index without a log
+// (ephemeral mode).
 std::string_view DurabilityName(Durability level);
-// Parses the ?durability= value: "fsync", "none" (written, not fsynced), or "".
+// Parses the ?durability= value: "object_store", "fsync", "none" (written,
+// not fsynced), or "".
 Result<Durability> ParseDurability(std::string_view text);
 
 struct WriteResult {
@@ -119,8 +123,11 @@ class Index {
   const engine::HnswIndex& engine() const { return *engine_; }
 
   // Gives the index its write-ahead log; called once, before it takes writes.
-  // `fsync_by_default` is the server's policy for Durability::kDefault.
-  void AttachLog(std::unique_ptr<store::LogWriter> log, bool fsync_by_default);
+  // Durability::kDefault means kObjectStore when `ship_by_default` (an object
+  // store is configured and the log has a shipper), else kFsync when
+  // `fsync_by_default`, else kWritten.
+  void AttachLog(std::unique_ptr<store::LogWriter> log, bool fsync_by_default,
+                 bool ship_by_default = false);
   store::LogWriter* log() const { return log_.get(); }
 
   // Validates the whole batch (messages "items[j]: ..."), logs it, then
@@ -165,6 +172,7 @@ class Index {
   std::unique_ptr<engine::HnswIndex> engine_;
   std::unique_ptr<store::LogWriter> log_;
   bool fsync_by_default_ = true;
+  bool ship_by_default_ = false;
   std::atomic<uint64_t> changes_{0};
   std::atomic<bool> dropped_{false};
 

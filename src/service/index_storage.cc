@@ -3,16 +3,18 @@
 #include <simdjson.h>
 
 #include <set>
+#include <thread>
 
 #include "common/log.h"
 #include "service/index_name.h"
 #include "service/log_records.h"
+#include "service/storage_keys.h"
 #include "store/log_reader.h"
 
 namespace vectord::service {
 namespace {
 
-constexpr std::string_view kPrefix = "_vectors/";
+constexpr std::string_view kPrefix = storage_keys::kPrefix;
 constexpr std::string_view kParamsFormat = "vectord.index-params";
 constexpr int kParamsVersion = 1;
 
@@ -87,19 +89,23 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-std::string IndexStorage::ParamsKey(std::string_view name) {
-  return std::string(kPrefix) + std::string(name) + ".json";
-}
+std::string IndexStorage::ParamsKey(std::string_view name) { return storage_keys::Params(name); }
 std::string IndexStorage::SnapshotKey(std::string_view name) {
-  return std::string(kPrefix) + std::string(name) + ".hnsw";
+  return storage_keys::Snapshot(name);
 }
 std::string IndexStorage::LogDirectory(std::string_view name) const {
-  return objects_->root() + "/" + std::string(kPrefix) + std::string(name) + ".wal";
+  return objects_->root() + "/" + storage_keys::LogDirectory(name);
 }
 
 IndexStorage::IndexStorage(store::LocalObjectStore* objects, store::FileSystem* fs,
-                           StorageOptions options)
-    : objects_(objects), fs_(fs), options_(std::move(options)) {}
+                           StorageOptions options, BucketMirror* mirror)
+    : objects_(objects), fs_(fs), options_(std::move(options)), mirror_(mirror) {}
+
+namespace {
+Status BucketError(const BucketMirror& mirror, const Status& status) {
+  return Status::Unavailable("object store " + mirror.Describe() + ": " + status.message());
+}
+}  // namespace
 
 IndexStorage::~IndexStorage() { Stop(); }
 
@@ -110,16 +116,35 @@ Status IndexStorage::OnCreate(Index& index) {
   VECTORD_RETURN_IF_ERROR(objects_->Delete(SnapshotKey(p.name)));
   auto log = store::LogWriter::Open(fs_, LogDirectory(p.name), p.dimension, 1, nullptr);
   if (!log.ok()) return log.status();
-  VECTORD_RETURN_IF_ERROR(objects_->Put(ParamsKey(p.name), ParamsJson(p)));  // the commit point
-  index.AttachLog(std::move(log).value(), options_.fsync_always);
+  const std::string params = ParamsJson(p);
+  VECTORD_RETURN_IF_ERROR(objects_->Put(ParamsKey(p.name), params));  // the local commit point
+  if (mirror_ != nullptr) {
+    // Clear what an unfinished drop of the same name left in the bucket (its
+    // segment keys would collide with this index's), then commit there too.
+    Status put = mirror_->DeleteIndex(p.name);
+    if (put.ok()) put = mirror_->PutParams(p.name, params);
+    if (!put.ok()) {
+      log->reset();
+      (void)objects_->Delete(ParamsKey(p.name));
+      (void)RemoveLogDirectory(p.name);
+      return BucketError(*mirror_, put);
+    }
+    (*log)->AttachShipper(mirror_->MakeShipper(p.name, p.dimension, 0));
+  }
+  index.AttachLog(std::move(log).value(), options_.fsync_always, mirror_ != nullptr);
   std::lock_guard lock(mutex_);
   known_[p.name] = std::weak_ptr<Index>();  // filled in by OnWrite / LoadAll
   snapshot_sequence_[p.name] = 0;
+  bucket_sequence_[p.name] = 0;
   return Status::Ok();
 }
 
 Status IndexStorage::OnDrop(const std::string& name) {
   std::lock_guard checkpoint(checkpoint_mutex_);
+  if (mirror_ != nullptr) {
+    // The bucket first: a drop that fails there changes nothing.
+    if (Status s = mirror_->DeleteIndex(name); !s.ok()) return BucketError(*mirror_, s);
+  }
   VECTORD_RETURN_IF_ERROR(objects_->Delete(ParamsKey(name)));  // from here on it is gone
   Status s = objects_->Delete(SnapshotKey(name));
   if (s.ok()) s = RemoveLogDirectory(name);
@@ -127,8 +152,15 @@ Status IndexStorage::OnDrop(const std::string& name) {
   std::lock_guard lock(mutex_);
   known_.erase(name);
   snapshot_sequence_.erase(name);
+  bucket_sequence_.erase(name);
   checkpoint_due_.erase(name);
   return Status::Ok();
+}
+
+void IndexStorage::RemoveLocalFiles(const std::string& name) {
+  (void)objects_->Delete(ParamsKey(name));
+  (void)objects_->Delete(SnapshotKey(name));
+  (void)RemoveLogDirectory(name);
 }
 
 Status IndexStorage::RemoveLogDirectory(const std::string& name) {
@@ -155,38 +187,60 @@ Status IndexStorage::Checkpoint(const std::shared_ptr<Index>& index) {
   std::lock_guard checkpoint(checkpoint_mutex_);
   if (index->dropped() || index->log() == nullptr) return Status::Ok();
   const std::string& name = index->params().name;
+  bool local_current = false, bucket_current = true;
+  uint64_t tag = 0;
   {
     std::lock_guard lock(mutex_);
     auto it = snapshot_sequence_.find(name);
-    if (it != snapshot_sequence_.end() && it->second == index->applied_sequence()) {
-      return Status::Ok();  // nothing new since the last snapshot
+    local_current = it != snapshot_sequence_.end() && it->second == index->applied_sequence();
+    if (local_current) tag = it->second;
+    if (mirror_ != nullptr) {
+      auto b = bucket_sequence_.find(name);
+      bucket_current = local_current && b != bucket_sequence_.end() && b->second == tag;
     }
   }
+  if (local_current && bucket_current) return Status::Ok();  // nothing new since the last one
   auto started = std::chrono::steady_clock::now();
-  auto rotated = index->log()->Rotate();
-  if (!rotated.ok()) return rotated.status();
-  // Every record up to `tag` has been applied, so the snapshot holds it;
-  // records after it are replayed from the log.
-  const uint64_t tag = index->applied_sequence();
-  auto writer = objects_->Create(SnapshotKey(name));
-  if (!writer.ok()) return writer.status();
-  CountingSink counter(**writer);
-  VECTORD_RETURN_IF_ERROR(index->engine().Save(counter, tag));
-  VECTORD_RETURN_IF_ERROR((*writer)->Commit());
-  VECTORD_RETURN_IF_ERROR(index->log()->DropSegmentsThrough(tag));
+  uint64_t bytes = 0;
+  if (!local_current) {
+    auto rotated = index->log()->Rotate();
+    if (!rotated.ok()) return rotated.status();
+    // Every record up to `tag` has been applied, so the snapshot holds it;
+    // records after it are replayed from the log.
+    tag = index->applied_sequence();
+    auto writer = objects_->Create(SnapshotKey(name));
+    if (!writer.ok()) return writer.status();
+    CountingSink counter(**writer);
+    VECTORD_RETURN_IF_ERROR(index->engine().Save(counter, tag));
+    VECTORD_RETURN_IF_ERROR((*writer)->Commit());
+    VECTORD_RETURN_IF_ERROR(index->log()->DropSegmentsThrough(tag));
+    bytes = counter.bytes();
+    std::lock_guard lock(mutex_);
+    snapshot_sequence_[name] = tag;
+  }
+  if (mirror_ != nullptr && (tag > 0 || fs_->Exists(objects_->root() + "/" + SnapshotKey(name)))) {
+    // The snapshot first, then the segments it covers: a crash between
+    // leaves segments that replay skips and the next checkpoint deletes.
+    if (Status s = mirror_->UploadSnapshot(name); !s.ok()) return BucketError(*mirror_, s);
+    if (Status s = mirror_->DeleteSegmentsThrough(name, tag); !s.ok()) {
+      return BucketError(*mirror_, s);
+    }
+    std::lock_guard lock(mutex_);
+    bucket_sequence_[name] = tag;
+  }
   const double seconds = SecondsSince(started);
   {
     std::lock_guard lock(mutex_);
-    snapshot_sequence_[name] = tag;
     ++stats_.checkpoints;
-    stats_.snapshot_bytes += counter.bytes();
+    stats_.snapshot_bytes += bytes;
     stats_.last_checkpoint_seconds = seconds;
     stats_.longest_checkpoint_seconds = std::max(stats_.longest_checkpoint_seconds, seconds);
   }
   LogInfo("checkpoint", {{"index", name},
                          {"items", index->size()},
                          {"sequence", tag},
-                         {"bytes", counter.bytes()},
+                         {"bytes", bytes},
+                         {"uploaded", mirror_ != nullptr},
                          {"seconds", seconds}});
   return Status::Ok();
 }
@@ -344,17 +398,56 @@ Result<std::shared_ptr<Index>> IndexStorage::LoadOne(const std::string& name, Th
   auto writer =
       store::LogWriter::Open(fs_, LogDirectory(name), dimension, last + 1, tail ? &*tail : nullptr);
   if (!writer.ok()) return writer.status();
-  index->AttachLog(std::move(writer).value(), options_.fsync_always);
+  if (mirror_ != nullptr) (*writer)->AttachShipper(mirror_->MakeShipper(name, dimension, last));
+  index->AttachLog(std::move(writer).value(), options_.fsync_always, mirror_ != nullptr);
   index->SetAppliedSequence(last);
   std::lock_guard lock(mutex_);
   known_[name] = index;
-  snapshot_sequence_[name] = replayed == 0 ? last : tag;
+  // The snapshot is current when nothing was replayed after it; without a
+  // snapshot file, only an empty log is.
+  const bool has_snapshot = reader.ok();
+  snapshot_sequence_[name] = replayed == 0 && (has_snapshot || last == 0) ? last : tag;
   stats_.replayed_records += replayed;
   return index;
 }
 
-IndexStorage::LoadReport IndexStorage::LoadAll(Registry& registry, ThreadPool* workers) {
+IndexStorage::LoadReport IndexStorage::LoadAll(Registry& registry, ThreadPool* workers,
+                                               const std::function<bool()>& keep_trying) {
   LoadReport report;
+  std::map<std::string, BucketIndex> bucket;
+  if (mirror_ != nullptr) {
+    auto surveyed = mirror_->Survey(keep_trying);
+    if (!surveyed.ok()) {
+      LogError("rehydrate_abandoned",
+               {{"store", mirror_->Describe()}, {"error", surveyed.status().ToString()}});
+      ++report.failed;
+      return report;
+    }
+    bucket = std::move(surveyed).value();
+    for (const auto& [name, listed] : bucket) {
+      const bool local = fs_->Exists(objects_->root() + "/" + ParamsKey(name));
+      if (listed.has_params && !local) {
+        // A new host, or a disk that lost the index: the bucket has it.
+        auto started = std::chrono::steady_clock::now();
+        Status s = mirror_->Hydrate(name, listed, LogDirectory(name));
+        if (!s.ok()) {
+          LogError("hydrate_failed", {{"index", name}, {"error", s.ToString()}});
+          RemoveLocalFiles(name);
+          ++report.failed;
+          continue;
+        }
+        LogInfo("hydrated_from_bucket", {{"index", name},
+                                         {"segments", listed.segments.size()},
+                                         {"seconds", SecondsSince(started)}});
+      } else if (!listed.has_params && !local) {
+        // What a create or drop cut short left in the bucket.
+        LogInfo("removing_bucket_leftovers", {{"index", name}});
+        if (Status s = mirror_->DeleteIndex(name); !s.ok()) {
+          LogWarn("bucket_cleanup_failed", {{"index", name}, {"error", s.ToString()}});
+        }
+      }
+    }
+  }
   auto keys = objects_->List(kPrefix);
   if (!keys.ok()) {
     LogError("rehydrate_list_failed",
@@ -400,7 +493,12 @@ IndexStorage::LoadReport IndexStorage::LoadAll(Registry& registry, ThreadPool* w
   for (const std::string& name : with_params) {
     if (!ValidateIndexName(name).ok()) continue;
     auto started = std::chrono::steady_clock::now();
-    auto index = LoadOne(name, workers);
+    auto listed = bucket.find(name);
+    auto index =
+        mirror_ == nullptr
+            ? LoadOne(name, workers)
+            : LoadAndReconcile(name, workers, listed == bucket.end() ? nullptr : &listed->second,
+                               keep_trying);
     if (!index.ok()) {
       ++report.failed;
       LogError("rehydrate_skip", {{"index", name}, {"error", index.status().ToString()}});
@@ -422,6 +520,65 @@ IndexStorage::LoadReport IndexStorage::LoadAll(Registry& registry, ThreadPool* w
 StorageStats IndexStorage::stats() const {
   std::lock_guard lock(mutex_);
   return stats_;
+}
+
+Result<std::shared_ptr<Index>> IndexStorage::LoadAndReconcile(
+    const std::string& name, ThreadPool* workers, const BucketIndex* listed,
+    const std::function<bool()>& keep_trying) {
+  auto index = LoadOne(name, workers);
+  if (!index.ok()) return index;
+  const uint64_t local_last = (*index)->applied_sequence();
+  BucketMirror::Coverage covered;
+  if (listed != nullptr && listed->has_params) {
+    auto coverage = mirror_->Covered(name, *listed);
+    if (!coverage.ok()) return BucketError(*mirror_, coverage.status());
+    covered = *coverage;
+    if (covered.last > local_last) {
+      // The bucket holds writes the disk lost (acknowledged at the
+      // object-store level, not yet fsynced here): take the bucket's copy.
+      LogWarn("bucket_ahead_of_disk",
+              {{"index", name}, {"disk_sequence", local_last}, {"bucket_sequence", covered.last}});
+      index = Status::Internal("replaced");  // stops the old copy's shipper first
+      VECTORD_RETURN_IF_ERROR(mirror_->Hydrate(name, *listed, LogDirectory(name)));
+      index = LoadOne(name, workers);
+      if (!index.ok()) return index;
+      std::lock_guard lock(mutex_);
+      bucket_sequence_[name] = covered.snapshot_tag;
+      return index;
+    }
+  }
+  {
+    std::lock_guard lock(mutex_);
+    bucket_sequence_[name] = covered.snapshot_tag;
+  }
+  const bool behind = listed == nullptr || !listed->has_params || covered.last < local_last;
+  if (!behind) return index;
+  // The disk holds writes the bucket lacks (acknowledged at a local level,
+  // or the store was unreachable): checkpoint to the bucket before serving,
+  // or later uploads would build on a gap.
+  LogInfo("bucket_behind_disk",
+          {{"index", name}, {"disk_sequence", local_last}, {"bucket_sequence", covered.last}});
+  {
+    std::lock_guard lock(mutex_);
+    bucket_sequence_[name] = UINT64_MAX;  // forces the upload
+  }
+  auto pause = std::chrono::milliseconds(1000);
+  while (true) {
+    Status synced = Checkpoint(*index);
+    if (synced.ok() && (listed == nullptr || !listed->has_params)) {
+      synced = mirror_->PutParams(name, ParamsJson((*index)->params()));
+      if (!synced.ok()) synced = BucketError(*mirror_, synced);
+    }
+    if (synced.ok()) return index;
+    LogError("bucket_catch_up_failed",
+             {{"index", name}, {"error", synced.ToString()}, {"retry_in_ms", pause.count()}});
+    const auto until = std::chrono::steady_clock::now() + pause;
+    while (std::chrono::steady_clock::now() < until) {
+      if (!keep_trying()) return synced;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    pause = std::min(pause * 2, std::chrono::milliseconds(30000));
+  }
 }
 
 }  // namespace vectord::service

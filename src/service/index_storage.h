@@ -14,6 +14,15 @@
 // every index at shutdown. Recovery loads the snapshot and replays the log
 // records after its tag.
 //
+// With an object store (a BucketMirror), the bucket holds a second copy that
+// a new host rebuilds from: parameters are put there after the local create
+// and deleted before the local drop, each log's records are shipped as they
+// are written, and each checkpoint uploads its snapshot and deletes the
+// segment objects it covers. At start-up the bucket is surveyed first: an
+// index the disk lacks, or for which the bucket holds newer records, is
+// rebuilt locally from it; one the bucket lacks or holds older records of is
+// checkpointed to it.
+//
 // Thread safety: the Persistence methods may be called from any thread.
 // Checkpoints and drops are serialised by one mutex; a background thread
 // runs checkpoints and, under the interval policy, the periodic fsyncs.
@@ -21,12 +30,14 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 
+#include "service/bucket_mirror.h"
 #include "service/index_registry.h"
 #include "store/file_system.h"
 #include "store/local_object_store.h"
@@ -54,7 +65,9 @@ struct StorageStats {
 
 class IndexStorage final : public Persistence {
  public:
-  IndexStorage(store::LocalObjectStore* objects, store::FileSystem* fs, StorageOptions options);
+  // `mirror` null: local disk only.
+  IndexStorage(store::LocalObjectStore* objects, store::FileSystem* fs, StorageOptions options,
+               BucketMirror* mirror = nullptr);
   ~IndexStorage() override;
 
   Status OnCreate(Index& index) override;
@@ -68,7 +81,11 @@ class IndexStorage final : public Persistence {
   // Loads every stored index into the registry, replaying its log. An index
   // that fails to load is logged with the reason (file and byte offset for
   // log damage) and skipped; leftovers of unfinished creates are removed.
-  LoadReport LoadAll(Registry& registry, ThreadPool* workers);
+  // With an object store it first waits for the bucket to answer, for as
+  // long as `keep_trying` says (then it loads nothing).
+  LoadReport LoadAll(
+      Registry& registry, ThreadPool* workers,
+      const std::function<bool()>& keep_trying = [] { return true; });
 
   // Starts / stops the background thread (checkpoints, interval fsyncs).
   void Start();
@@ -87,18 +104,26 @@ class IndexStorage final : public Persistence {
  private:
   void Run();
   Result<std::shared_ptr<Index>> LoadOne(const std::string& name, ThreadPool* workers);
+  // Start-up with an object store: makes disk and bucket agree on `name`.
+  Result<std::shared_ptr<Index>> LoadAndReconcile(const std::string& name, ThreadPool* workers,
+                                                  const BucketIndex* listed,
+                                                  const std::function<bool()>& keep_trying);
+  void RemoveLocalFiles(const std::string& name);
   Status RemoveLogDirectory(const std::string& name);
 
   store::LocalObjectStore* const objects_;
   store::FileSystem* const fs_;
   const StorageOptions options_;
+  BucketMirror* const mirror_;
 
   std::mutex checkpoint_mutex_;  // one checkpoint or drop at a time
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  std::map<std::string, std::weak_ptr<Index>> known_;             // guarded by mutex_
-  std::map<std::string, uint64_t> snapshot_sequence_;             // guarded by mutex_
+  std::map<std::string, std::weak_ptr<Index>> known_;  // guarded by mutex_
+  std::map<std::string, uint64_t> snapshot_sequence_;  // guarded by mutex_
+  // The tag of the snapshot in the bucket, when it is known to be current.
+  std::map<std::string, uint64_t> bucket_sequence_;               // guarded by mutex_
   std::map<std::string, std::shared_ptr<Index>> checkpoint_due_;  // guarded by mutex_
   bool stopping_ = false;                                         // guarded by mutex_
   StorageStats stats_;                                            // guarded by mutex_

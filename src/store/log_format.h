@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace vectord::store::log_format {
 
@@ -20,5 +21,8 @@ enum class RecordType : uint8_t {
   kDelete = 2,
   kCancel = 3,  // names records whose fsync failed: replay skips them
 };
+
+// The 32-byte segment header (magic, version, dimension, first sequence, CRC).
+std::string EncodeSegmentHeader(uint32_t dimension, uint64_t first_sequence);
 
 }  // namespace vectord::store::log_format

@@ -15,7 +15,9 @@ void PutU64(char* p, uint64_t v) {
   for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(v >> (8 * i));
 }
 
-std::string SegmentHeader(uint32_t dimension, uint64_t first_sequence) {
+}  // namespace
+
+std::string log_format::EncodeSegmentHeader(uint32_t dimension, uint64_t first_sequence) {
   std::string h(log_format::kSegmentHeaderSize, '\0');
   std::memcpy(h.data(), log_format::kMagic, 8);
   PutU32(h.data() + 8, log_format::kFormatVersion);
@@ -24,8 +26,6 @@ std::string SegmentHeader(uint32_t dimension, uint64_t first_sequence) {
   PutU32(h.data() + 28, crc32c::Mask(crc32c::Value(h.data(), 28)));
   return h;
 }
-
-}  // namespace
 
 std::string LogWriter::SegmentName(uint64_t first_sequence) {
   char name[32];
@@ -74,7 +74,7 @@ Status LogWriter::StartSegment(uint64_t first_sequence) {
   auto file = fs_->OpenAppendable(path);
   if (!file.ok()) return file.status();
   if ((*file)->size() != 0) VECTORD_RETURN_IF_ERROR((*file)->Truncate(0));
-  Status s = (*file)->Append(SegmentHeader(dimension_, first_sequence));
+  Status s = (*file)->Append(log_format::EncodeSegmentHeader(dimension_, first_sequence));
   if (s.ok()) s = (*file)->Sync();
   if (s.ok()) s = fs_->SyncDirectory(dir_);
   if (!s.ok()) {
@@ -97,6 +97,12 @@ Result<uint64_t> LogWriter::Append(log_format::RecordType type, std::string_view
   std::string record(log_format::kRecordHeaderSize + payload.size(), '\0');
   std::unique_lock lock(mutex_);
   if (!broken_.ok()) return broken_;
+  // A cancel record always goes through: it is what keeps a failed write
+  // from being replayed.
+  if (shipper_ && type != log_format::RecordType::kCancel && shipper_->backlog_full()) {
+    return Status::Unavailable(
+        "object store is not keeping up: too many log records wait for upload");
+  }
   if (!file_) {
     // A previous rotation failed to start a segment: try again now.
     VECTORD_RETURN_IF_ERROR(StartSegment(next_sequence_));
@@ -120,7 +126,17 @@ Result<uint64_t> LogWriter::Append(log_format::RecordType type, std::string_view
   }
   next_sequence_ = sequence + 1;
   appended_through_ = sequence;
+  if (shipper_) shipper_->Enqueue(sequence, std::move(record));
   return sequence;
+}
+
+void LogWriter::AttachShipper(std::unique_ptr<LogShipper> shipper) {
+  std::lock_guard lock(mutex_);
+  shipper_ = std::move(shipper);
+}
+
+Status LogWriter::WaitShipped(uint64_t sequence) {
+  return shipper_ ? shipper_->WaitShipped(sequence) : Status::Ok();
 }
 
 Status LogWriter::Sync(uint64_t sequence) {

@@ -26,6 +26,7 @@
 #include "common/status.h"
 #include "store/file_system.h"
 #include "store/log_format.h"
+#include "store/log_shipper.h"
 
 namespace vectord::store {
 
@@ -61,6 +62,14 @@ class LogWriter {
 
   static std::string SegmentName(uint64_t first_sequence);
 
+  // Copies every record appended from now on to an object store (see
+  // LogShipper); called once, before the log takes writes.
+  void AttachShipper(std::unique_ptr<LogShipper> shipper);
+  LogShipper* shipper() const { return shipper_.get(); }
+  // Waits until record `sequence` is in the object store; Ok at once when no
+  // shipper is attached.
+  Status WaitShipped(uint64_t sequence);
+
  private:
   LogWriter(FileSystem* fs, std::string dir, uint32_t dimension)
       : fs_(fs), dir_(std::move(dir)), dimension_(dimension) {}
@@ -81,7 +90,8 @@ class LogWriter {
   uint64_t durable_bytes_ = 0;          // segment length covering durable records
   uint64_t lost_through_ = 0;           // not durable at or below this: an fsync failed
   bool sync_in_progress_ = false;
-  Status broken_;  // set when a roll-back failed
+  Status broken_;                        // set when a roll-back failed
+  std::unique_ptr<LogShipper> shipper_;  // set before writes; its own locking
 };
 
 }  // namespace vectord::store

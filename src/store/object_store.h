@@ -48,6 +48,10 @@ class ObjectStore {
   // For logs: "local:/var/lib/vectord" or "s3:http://host:9000/bucket".
   virtual std::string Describe() const = 0;
 
+  // Bytes [offset, offset + length) of an object, fewer at its end. The
+  // default reads through Open(); stores with ranged reads override it.
+  virtual Result<std::string> GetRange(std::string_view key, uint64_t offset, uint64_t length);
+
   // Whole-object conveniences over Create/Open.
   Status Put(std::string_view key, std::string_view bytes);
   Result<std::string> Get(std::string_view key);

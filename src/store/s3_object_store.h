@@ -82,7 +82,7 @@ class S3ObjectStore final : public ObjectStore {
   // HEAD: NotFound when absent.
   Result<ObjectInfo> Stat(std::string_view key);
   // GET of bytes [offset, offset + length) (fewer at the end of the object).
-  Result<std::string> GetRange(std::string_view key, uint64_t offset, uint64_t length);
+  Result<std::string> GetRange(std::string_view key, uint64_t offset, uint64_t length) override;
   // Checks that the bucket answers (a one-key listing): start-up readiness.
   Status Ping();
 

@@ -551,15 +551,41 @@ TEST(Config, EmptyDataDirNeedsEphemeral) {
   ASSERT_TRUE(config.ok()) << config.status().ToString();
 }
 
-TEST(Config, StoragedUrlIsRefusedForNow) {
+TEST(Config, StoragedUrlNeedsAnEndpointBucketAndCredentials) {
   TempDir dir;
-  std::string path = dir.Write("s.toml", "[vectord]\nstoraged_url = \"http://127.0.0.1:3211\"\n");
-  ExpectKeyError(LoadConfig({"--config", path}, {}), "vectord.storaged_url");
   ScopedCwd cwd(dir.path());
-  ExpectKeyError(LoadConfig({}, {{"VECTORD_STORAGED_URL", "http://x"}}), "vectord.storaged_url");
-  ExpectKeyError(LoadConfig({"--storaged-url", "http://x"}, {}), "vectord.storaged_url");
+  const std::map<std::string, std::string> aws = {{"AWS_ACCESS_KEY_ID", "AKID"},
+                                                  {"AWS_SECRET_ACCESS_KEY", "s3cr3t"},
+                                                  {"AWS_REGION", "eu-west-1"}};
+  // No bucket in the URL, a bad scheme, or with ephemeral: the URL's key.
+  ExpectKeyError(LoadConfig({"--storaged-url", "http://127.0.0.1:3211"}, aws),
+                 "vectord.storaged_url");
+  ExpectKeyError(LoadConfig({"--storaged-url", "s3://bucket"}, aws), "vectord.storaged_url");
+  ExpectKeyError(LoadConfig({"--storaged-url", "http://h:1/lakehouse", "--ephemeral"}, aws),
+                 "vectord.storaged_url");
+  // No credentials anywhere.
+  ExpectKeyError(LoadConfig({"--storaged-url", "http://h:1/lakehouse"}, {}),
+                 "vectord.s3_access_key");
+
+  auto config = LoadConfig({"--storaged-url", "http://h:1/lakehouse/tenant"}, aws);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->s3_access_key, "AKID");
+  EXPECT_EQ(config->s3_secret_key, "s3cr3t");
+  EXPECT_EQ(config->s3_region, "eu-west-1");
+  EXPECT_EQ(config->Describe().find("s3cr3t"), std::string::npos);
+  EXPECT_EQ(config->Describe().find("AKID"), std::string::npos);
+
+  // vectord's own settings win over the AWS variables.
+  std::string path = dir.Write("s.toml",
+                               "[vectord]\nstoraged_url = \"http://127.0.0.1:9000/lakehouse\"\n"
+                               "s3_access_key = \"FROMFILE\"\n");
+  config = LoadConfig({"--config", path, "--s3-secret-key", "flag-secret"}, aws);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->s3_access_key, "FROMFILE");
+  EXPECT_EQ(config->s3_secret_key, "flag-secret");
+
   // Empty is the seed's "no object storage" and is fine.
-  auto config = LoadConfig({"--storaged-url", ""}, {});
+  config = LoadConfig({"--storaged-url", ""}, {});
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   EXPECT_EQ(config->storaged_url, "");
 }

@@ -712,13 +712,18 @@ TEST(Durability, ParseAndName) {
   parsed = ParseDurability("none");
   ASSERT_TRUE(parsed.ok());
   EXPECT_EQ(*parsed, Durability::kWritten);
-  for (std::string_view bad : {"written", "FSYNC", "always", " fsync"}) {
+  parsed = ParseDurability("object_store");
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(*parsed, Durability::kObjectStore);
+  for (std::string_view bad : {"written", "FSYNC", "always", " fsync", "bucket"}) {
     auto result = ParseDurability(bad);
     ASSERT_FALSE(result.ok()) << bad;
     EXPECT_EQ(result.status().code(), StatusCode::kInvalidArgument);
     EXPECT_EQ(result.status().message(),
-              "durability must be \"fsync\" or \"none\", got \"" + std::string(bad) + "\"");
+              "durability must be \"object_store\", \"fsync\" or \"none\", got \"" +
+                  std::string(bad) + "\"");
   }
+  EXPECT_EQ(DurabilityName(Durability::kObjectStore), "object_store");
   EXPECT_EQ(DurabilityName(Durability::kFsync), "fsync");
   EXPECT_EQ(DurabilityName(Durability::kWritten), "written");
 }

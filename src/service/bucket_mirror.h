@@ -1,0 +1,101 @@
+// BucketMirror: the object-store tier of IndexStorage — the copy of every
+// index in an S3-compatible bucket from which a new host rebuilds it.
+//
+// Bucket layout (docs/storage-layout.md, "Object store"), under the store's
+// key prefix:
+//   _vectors/<name>.json                 parameters; the index exists iff present
+//   _vectors/<name>.hnsw                 latest snapshot uploaded, tagged T
+//   _vectors/<name>.wal/<first>-<last>.log   log records shipped after it
+//
+// IndexStorage drives it: parameters are put after a local create and
+// deleted before a local drop; a checkpoint uploads the new snapshot, then
+// deletes the segment objects it covers; each index's LogWriter gets a
+// LogShipper that puts records as they are written. At start-up Survey()
+// says what the bucket holds, Hydrate() rebuilds an index's local files
+// from it, and BucketLast() tells whether bucket or disk is ahead.
+//
+// Thread safety: methods may be called from any thread; IndexStorage
+// serialises the calls for one index (its checkpoint mutex).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "store/file_system.h"
+#include "store/local_object_store.h"
+#include "store/log_shipper.h"
+#include "store/object_store.h"
+
+namespace vectord::service {
+
+struct BucketSegment {
+  uint64_t first = 0;
+  uint64_t last = 0;
+  std::string key;
+};
+
+// What the bucket holds for one index name.
+struct BucketIndex {
+  bool has_params = false;
+  bool has_snapshot = false;
+  std::vector<BucketSegment> segments;  // sorted by first sequence
+};
+
+class BucketMirror {
+ public:
+  BucketMirror(store::ObjectStore* bucket, store::LocalObjectStore* local, store::FileSystem* fs,
+               store::LogShipperOptions shipper_options = {});
+
+  store::ObjectStore* bucket() const { return bucket_; }
+  std::string Describe() const { return bucket_->Describe(); }
+
+  // Start-up: lists the bucket until it answers, pausing between attempts
+  // (1 s doubling to 30 s) and logging each failure; gives up only when
+  // `keep_trying` returns false.
+  Result<std::map<std::string, BucketIndex>> Survey(const std::function<bool()>& keep_trying);
+
+  // What the bucket's copy of an index covers: its snapshot's tag (0 without
+  // one) and the highest log sequence it holds (that tag or its last
+  // segment's last record, whichever is larger).
+  struct Coverage {
+    uint64_t snapshot_tag = 0;
+    uint64_t last = 0;
+  };
+  Result<Coverage> Covered(const std::string& name, const BucketIndex& listed);
+
+  // Replaces the index's local files with the bucket's: the snapshot, then
+  // every segment object after its tag as a local log segment, then the
+  // parameters (the local commit point). An empty or short last segment — a
+  // PUT cut off by a crash, never acknowledged — is skipped with a log line.
+  Status Hydrate(const std::string& name, const BucketIndex& listed,
+                 const std::string& local_log_dir);
+
+  Status PutParams(const std::string& name, const std::string& json);
+  // Uploads the local snapshot file (multipart when large).
+  Status UploadSnapshot(const std::string& name);
+  // Deletes the segment objects whose records are all <= covered.
+  Status DeleteSegmentsThrough(const std::string& name, uint64_t covered);
+  // Parameters first (from then on the index is gone from the bucket), then
+  // the snapshot and the segments.
+  Status DeleteIndex(const std::string& name);
+
+  std::unique_ptr<store::LogShipper> MakeShipper(const std::string& name, uint32_t dimension,
+                                                 uint64_t shipped_through) const;
+
+  static std::string SegmentPrefix(std::string_view name);
+
+ private:
+  Result<std::vector<BucketSegment>> ListSegments(const std::string& name);
+
+  store::ObjectStore* const bucket_;
+  store::LocalObjectStore* const local_;
+  store::FileSystem* const fs_;
+  const store::LogShipperOptions shipper_options_;
+};
+
+}  // namespace vectord::service

@@ -1,0 +1,94 @@
+// LogShipper: copies one index's write-ahead log records to an object store
+// as they are written, so that the bucket holds every acknowledged write.
+//
+// Records arrive from the LogWriter in sequence order (Enqueue is called
+// under the writer's lock). A background thread uploads them in groups: every
+// record that accumulated while the previous upload ran goes into the next
+// object, so concurrent writers share one PUT the way they share an fsync.
+// An object is a complete log segment in the format of docs/wal-format.md
+// (header with its first sequence, then the records, byte for byte as in the
+// local file), named
+//
+//     <prefix><first sequence, 20 digits>-<last sequence, 20 digits>.log
+//
+// Objects never overlap: a group whose upload failed is retried as the same
+// object (same records, same key) until it lands, and later records wait
+// behind it. So the bucket's segments always hold a gap-free prefix of the
+// log after the last one shipped.
+//
+// WaitShipped(seq) returns once the record is in the store; while uploads
+// are failing it returns Unavailable at once (the service cancels the write
+// and answers 503), and records keep queueing in memory up to a bound, past
+// which the writer refuses new records (backlog_full()).
+//
+// Thread safety: every method may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/status.h"
+#include "store/object_store.h"
+
+namespace vectord::store {
+
+struct LogShipperOptions {
+  size_t max_object_bytes = size_t{32} << 20;
+  size_t max_backlog_bytes = size_t{512} << 20;
+  std::chrono::milliseconds retry_pause{500};
+};
+
+struct LogShipperStats {
+  uint64_t objects = 0;
+  uint64_t bytes = 0;
+  uint64_t failed_uploads = 0;
+};
+
+class LogShipper {
+ public:
+  // `prefix` is the object-key directory, e.g. "_vectors/docs.wal/";
+  // `shipped_through` the highest sequence already in the store.
+  LogShipper(ObjectStore* store, std::string prefix, uint32_t dimension, uint64_t shipped_through,
+             LogShipperOptions options = {});
+  ~LogShipper();  // stops the thread; records not yet shipped stay only in the local log
+  LogShipper(const LogShipper&) = delete;
+  LogShipper& operator=(const LogShipper&) = delete;
+
+  // `record` is the framed record exactly as the local segment holds it.
+  void Enqueue(uint64_t sequence, std::string record);
+  bool backlog_full() const;
+  Status WaitShipped(uint64_t sequence);
+  uint64_t shipped_through() const;
+  LogShipperStats stats() const;
+
+  static std::string ObjectName(uint64_t first, uint64_t last);
+  // Parses a name made by ObjectName; false for anything else.
+  static bool ParseObjectName(std::string_view name, uint64_t* first, uint64_t* last);
+
+ private:
+  void Run();
+
+  ObjectStore* const store_;
+  const std::string prefix_;
+  const uint32_t dimension_;
+  const LogShipperOptions options_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;                          // the thread: records queued, or stopping
+  std::condition_variable shipped_;                       // waiters: progress or failure
+  std::deque<std::pair<uint64_t, std::string>> pending_;  // guarded by mutex_
+  size_t pending_bytes_ = 0;                              // guarded by mutex_
+  uint64_t shipped_through_;                              // guarded by mutex_
+  uint64_t failures_ = 0;                                 // guarded by mutex_
+  Status last_failure_;    // guarded by mutex_; ok once an upload lands
+  bool stopping_ = false;  // guarded by mutex_
+  LogShipperStats stats_;  // guarded by mutex_
+  std::thread thread_;
+};
+
+}  // namespace vectord::store
