@@ -3,11 +3,13 @@
 // SIGKILL at random moments, 20 times. After every restart, each
 // acknowledged write must be there with its exact vector and metadata, each
 // batch that was in flight must be there entirely or not at all, and nothing
-// else may appear.
+// else may appear. A second test does the same with an object store and a
+// new, empty disk at every restart.
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <charconv>
+#include <functional>
 #include <map>
 #include <optional>
 #include <random>
@@ -15,6 +17,7 @@
 #include <thread>
 
 #include "server_process.h"
+#include "support/s3_server.h"
 
 namespace vectord::testing {
 namespace {
@@ -246,16 +249,17 @@ class Client {
   size_t verified_items_ = 0;
 };
 
-TEST(CrashRecovery, AcknowledgedWritesSurviveSigkill) {
-  TempDir dir;
+// Runs `rounds` rounds of: start the server with round_args(round), check
+// every client's acknowledged history, write from all clients, SIGKILL.
+void RunCrashRounds(int rounds, const std::function<std::vector<std::string>(int)>& round_args,
+                    const std::map<std::string, std::string>& env) {
   std::vector<Client> clients;
   for (int c = 0; c < kClients; ++c) clients.emplace_back(c, 1000 + c);
   std::mt19937 rng(7);
   std::uniform_int_distribution<int> uptime_ms(50, 700);
   size_t total = 0;
-  for (int round = 0; round < 20; ++round) {
-    // Small checkpoints so that some rounds crash around a checkpoint too.
-    auto server = ServerProcess::Start({"--data-dir", dir.path(), "--checkpoint-bytes", "8192"});
+  for (int round = 0; round < rounds; ++round) {
+    auto server = ServerProcess::Start(round_args(round), env);
     ASSERT_NE(server, nullptr) << "round " << round;
     for (auto& c : clients) {
       c.Verify(server->port());
@@ -275,11 +279,39 @@ TEST(CrashRecovery, AcknowledgedWritesSurviveSigkill) {
     for (auto& c : clients) total += c.verified_items();
   }
   // The last restart, checked once more.
-  auto server = ServerProcess::Start({"--data-dir", dir.path()});
+  auto server = ServerProcess::Start(round_args(rounds), env);
   ASSERT_NE(server, nullptr);
   for (auto& c : clients) c.Verify(server->port());
   EXPECT_GT(total, 0u) << "no writes were acknowledged: the test did not test anything";
-  std::fprintf(stderr, "crash rounds: 20, items verified at the end: %zu\n", total);
+  std::fprintf(stderr, "crash rounds: %d, items verified at the end: %zu\n", rounds, total);
+}
+
+TEST(CrashRecovery, AcknowledgedWritesSurviveSigkill) {
+  TempDir dir;
+  // Small checkpoints so that some rounds crash around a checkpoint too.
+  RunCrashRounds(
+      20,
+      [&](int) {
+        return std::vector<std::string>{"--data-dir", dir.path(), "--checkpoint-bytes", "8192"};
+      },
+      {});
+}
+
+// With an object store, an acknowledged write survives the loss of the whole
+// machine: every round starts on an empty disk and rebuilds from the bucket.
+TEST(CrashRecovery, AcknowledgedWritesSurviveSigkillAndTheLossOfTheDisk) {
+  auto bucket = S3Server::Start();
+  ASSERT_NE(bucket, nullptr);
+  std::vector<std::unique_ptr<TempDir>> disks;
+  RunCrashRounds(8,
+                 [&](int) {
+                   disks.push_back(std::make_unique<TempDir>());
+                   return std::vector<std::string>{"--data-dir",         disks.back()->path(),
+                                                   "--storaged-url",     bucket->url(),
+                                                   "--checkpoint-bytes", "8192"};
+                 },
+                 {{"AWS_ACCESS_KEY_ID", S3Server::kAccessKey},
+                  {"AWS_SECRET_ACCESS_KEY", S3Server::kSecretKey}});
 }
 
 }  // namespace

@@ -1,0 +1,287 @@
+// vectord with an object store (a real s3rver on loopback): a host rebuilt
+// from the bucket alone, a bucket that is down at start or goes away while
+// serving, a torn upload, and disks that are behind or ahead of the bucket.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <thread>
+
+#include "server_process.h"
+#include "store/s3_object_store.h"
+#include "support/s3_server.h"
+
+namespace vectord::testing {
+namespace {
+
+class ObjectStoreServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    bucket_ = S3Server::Start();
+    ASSERT_NE(bucket_, nullptr) << "s3rver is needed (scripts/install-deps.sh)";
+    auto store = store::S3ObjectStore::Open(bucket_->Options());
+    ASSERT_TRUE(store.ok());
+    store_ = std::move(*store);
+  }
+
+  std::unique_ptr<ServerProcess> Start(const std::string& data_dir, bool wait_ready = true,
+                                       std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"--data-dir", data_dir, "--storaged-url", bucket_->url()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return ServerProcess::Start(args, Credentials(), wait_ready);
+  }
+  static std::map<std::string, std::string> Credentials() {
+    return {{"AWS_ACCESS_KEY_ID", S3Server::kAccessKey},
+            {"AWS_SECRET_ACCESS_KEY", S3Server::kSecretKey}};
+  }
+
+  static std::string Item(const std::string& id, float x, const std::string& metadata) {
+    return "{\"id\":\"" + id + "\",\"vector\":[" + std::to_string(x) +
+           ",1,0.5],\"metadata\":" + metadata + "}";
+  }
+  static void Create(TestClient& client, const std::string& name) {
+    HttpResult r = client.Request("POST", "/vectors/index",
+                                  "{\"name\":\"" + name +
+                                      "\",\"dimension\":3,\"distance\":"
+                                      "\"euclidean\"}");
+    ASSERT_EQ(r.status, 201) << r.body;
+  }
+  static HttpResult Add(TestClient& client, const std::string& name, const std::string& items,
+                        const std::string& query = "") {
+    return client.Request("POST", "/vectors/index/" + name + "/add" + query,
+                          "{\"items\":[" + items + "]}");
+  }
+  static std::string Length(TestClient& client, const std::string& name) {
+    HttpResult r = client.Request("GET", "/vectors/index/" + name);
+    if (r.status != 200) return "status " + std::to_string(r.status);
+    size_t at = r.body.find("\"length\":");
+    return r.body.substr(at + 9, r.body.find_first_of(",}", at) - at - 9);
+  }
+
+  std::unique_ptr<S3Server> bucket_;
+  std::unique_ptr<store::S3ObjectStore> store_;
+};
+
+TEST_F(ObjectStoreServerTest, ANewHostRebuildsEveryIndexFromTheBucket) {
+  TempDir first_disk;
+  {
+    auto server = Start(first_disk.path());
+    ASSERT_NE(server, nullptr);
+    TestClient client(server->port());
+    Create(client, "docs");
+    Create(client, "gone");
+    HttpResult added =
+        Add(client, "docs", Item("a", 1, "{\"k\":\"v\"}") + "," + Item("b", 2, "null"));
+    ASSERT_EQ(added.status, 200) << added.body;
+    EXPECT_NE(added.body.find("\"durability\":\"object_store\""), std::string::npos) << added.body;
+    HttpResult local = Add(client, "docs", Item("c", 3, "[1,2]"), "?durability=fsync");
+    ASSERT_EQ(local.status, 200) << local.body;
+    EXPECT_NE(local.body.find("\"durability\":\"fsync\""), std::string::npos) << local.body;
+    ASSERT_EQ(client.Request("POST", "/vectors/index/docs/delete", "{\"ids\":[\"b\"]}").status,
+              200);
+    ASSERT_EQ(client.Request("DELETE", "/vectors/index/gone").status, 204);
+    // A clean stop checkpoints: the snapshot goes to the bucket.
+    EXPECT_EQ(server->Terminate(), 0) << server->Log();
+  }
+  auto keys = store_->List("_vectors/");
+  ASSERT_TRUE(keys.ok());
+  for (const auto& key : *keys) {
+    EXPECT_EQ(key.find("_vectors/gone"), std::string::npos) << "dropped index left " << key;
+  }
+  EXPECT_NE(std::find(keys->begin(), keys->end(), "_vectors/docs.hnsw"), keys->end());
+
+  TempDir second_disk;
+  auto server = Start(second_disk.path());
+  ASSERT_NE(server, nullptr);
+  EXPECT_NE(server->Log().find("event=hydrated_from_bucket"), std::string::npos);
+  TestClient client(server->port());
+  EXPECT_EQ(Length(client, "docs"), "2");
+  EXPECT_EQ(client.Request("GET", "/vectors/index/gone").status, 404);
+  HttpResult a = client.Request("GET", "/vectors/index/docs/items/a");
+  ASSERT_EQ(a.status, 200);
+  EXPECT_NE(a.body.find("\"vector\":[1,1,0.5]"), std::string::npos) << a.body;
+  EXPECT_NE(a.body.find("\"metadata\":{\"k\":\"v\"}"), std::string::npos) << a.body;
+  HttpResult c = client.Request("GET", "/vectors/index/docs/items/c");
+  EXPECT_NE(c.body.find("\"metadata\":[1,2]"), std::string::npos) << c.body;
+  EXPECT_EQ(client.Request("GET", "/vectors/index/docs/items/b").status, 404);
+}
+
+TEST_F(ObjectStoreServerTest, WritesAfterAKillAreRebuiltFromShippedSegments) {
+  TempDir first_disk;
+  {
+    auto server = Start(first_disk.path());
+    ASSERT_NE(server, nullptr);
+    TestClient client(server->port());
+    Create(client, "docs");
+    for (int i = 0; i < 20; ++i) {
+      ASSERT_EQ(
+          Add(client, "docs", Item("i" + std::to_string(i), static_cast<float>(i), "{}")).status,
+          200);
+    }
+    server->Kill();  // no checkpoint: only the shipped log segments hold the items
+  }
+  TempDir second_disk;
+  auto server = Start(second_disk.path());
+  ASSERT_NE(server, nullptr);
+  TestClient client(server->port());
+  EXPECT_EQ(Length(client, "docs"), "20");
+  // And the new host goes on writing where the old one stopped.
+  ASSERT_EQ(Add(client, "docs", Item("i20", 20, "{}")).status, 200);
+  server->Kill();
+  TempDir third_disk;
+  server = Start(third_disk.path());
+  ASSERT_NE(server, nullptr);
+  TestClient again(server->port());
+  EXPECT_EQ(Length(again, "docs"), "21");
+}
+
+TEST_F(ObjectStoreServerTest, NotReadyWhileTheBucketIsDownAtStartThenServes) {
+  TempDir disk;
+  {
+    auto server = Start(disk.path());
+    ASSERT_NE(server, nullptr);
+    TestClient client(server->port());
+    Create(client, "docs");
+    ASSERT_EQ(Add(client, "docs", Item("a", 1, "{}")).status, 200);
+    EXPECT_EQ(server->Terminate(), 0);
+  }
+  bucket_->Stop();
+  auto server = Start(disk.path(), /*wait_ready=*/false);
+  ASSERT_NE(server, nullptr);
+  TestClient client(server->port());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (server->Log().find("event=object_store_unreachable") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_NE(server->Log().find("event=object_store_unreachable"), std::string::npos)
+      << server->Log();
+  EXPECT_EQ(client.Request("GET", "/ready").status, 503);
+  EXPECT_EQ(client.Request("GET", "/health").status, 200);
+  ASSERT_TRUE(bucket_->Restart());
+  int ready = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    ready = client.Request("GET", "/ready").status;
+    if (ready == 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(ready, 200) << server->Log();
+  EXPECT_EQ(Length(client, "docs"), "1");
+  EXPECT_FALSE(server->WaitExit(std::chrono::milliseconds(0)).has_value()) << "must not crash";
+}
+
+TEST_F(ObjectStoreServerTest, AnOutageFailsWritesWith503AndKeepsReads) {
+  TempDir disk;
+  auto server = Start(disk.path());
+  ASSERT_NE(server, nullptr);
+  TestClient client(server->port());
+  Create(client, "docs");
+  ASSERT_EQ(Add(client, "docs", Item("before", 1, "{}")).status, 200);
+
+  bucket_->Stop();
+  HttpResult failed = Add(client, "docs", Item("during", 2, "{}"));
+  EXPECT_EQ(failed.status, 503) << failed.body;
+  EXPECT_NE(failed.body.find("object store"), std::string::npos) << failed.body;
+  EXPECT_EQ(client.Request("GET", "/vectors/index/docs/items/during").status, 404)
+      << "a failed write must not be visible";
+  HttpResult search =
+      client.Request("POST", "/vectors/index/docs/search", "{\"vector\":[1,1,0.5],\"k\":3}");
+  EXPECT_EQ(search.status, 200) << search.body;
+  EXPECT_NE(search.body.find("\"before\""), std::string::npos);
+  EXPECT_EQ(client.Request("POST", "/vectors/index", "{\"name\":\"new\",\"dimension\":3}").status,
+            503);
+
+  ASSERT_TRUE(bucket_->Restart());
+  int status = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    status = Add(client, "docs", Item("after", 3, "{}")).status;
+    if (status == 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ASSERT_EQ(status, 200) << "writes resume once the bucket is back";
+  server->Kill();
+
+  TempDir other;
+  auto rebuilt = Start(other.path());
+  ASSERT_NE(rebuilt, nullptr);
+  TestClient check(rebuilt->port());
+  EXPECT_EQ(check.Request("GET", "/vectors/index/docs/items/before").status, 200);
+  EXPECT_EQ(check.Request("GET", "/vectors/index/docs/items/after").status, 200);
+  EXPECT_EQ(check.Request("GET", "/vectors/index/docs/items/during").status, 404)
+      << "the write that failed came back";
+  EXPECT_EQ(check.Request("GET", "/vectors/index/new").status, 404);
+}
+
+TEST_F(ObjectStoreServerTest, AnEmptyLastSegmentIsATornUploadAndIsSkipped) {
+  TempDir disk;
+  {
+    auto server = Start(disk.path());
+    ASSERT_NE(server, nullptr);
+    TestClient client(server->port());
+    Create(client, "docs");
+    ASSERT_EQ(Add(client, "docs", Item("a", 1, "{}")).status, 200);
+    server->Kill();
+  }
+  // What s3rver leaves when it dies during a PUT: the next segment, empty.
+  ASSERT_TRUE(
+      store_->Put("_vectors/docs.wal/00000000000000000002-00000000000000000002.log", "").ok());
+  TempDir other;
+  auto server = Start(other.path());
+  ASSERT_NE(server, nullptr);
+  EXPECT_NE(server->Log().find("event=bucket_torn_segment"), std::string::npos) << server->Log();
+  TestClient client(server->port());
+  EXPECT_EQ(Length(client, "docs"), "1");
+}
+
+TEST_F(ObjectStoreServerTest, ADiskBehindTheBucketTakesTheBucketsCopy) {
+  TempDir old_disk, new_disk;
+  {
+    auto server = Start(old_disk.path());
+    ASSERT_NE(server, nullptr);
+    TestClient client(server->port());
+    Create(client, "docs");
+    ASSERT_EQ(Add(client, "docs", Item("a", 1, "{}")).status, 200);
+    server->Kill();
+  }
+  {
+    // Another host carries on from the bucket.
+    auto server = Start(new_disk.path());
+    ASSERT_NE(server, nullptr);
+    TestClient client(server->port());
+    ASSERT_EQ(Add(client, "docs", Item("b", 2, "{}")).status, 200);
+    server->Kill();
+  }
+  auto server = Start(old_disk.path());
+  ASSERT_NE(server, nullptr);
+  EXPECT_NE(server->Log().find("event=bucket_ahead_of_disk"), std::string::npos) << server->Log();
+  TestClient client(server->port());
+  EXPECT_EQ(Length(client, "docs"), "2");
+}
+
+TEST_F(ObjectStoreServerTest, AnIndexOnlyOnDiskIsUploadedWhenTheBucketIsConfigured) {
+  TempDir disk;
+  {
+    auto local_only = ServerProcess::Start({"--data-dir", disk.path()});
+    ASSERT_NE(local_only, nullptr);
+    TestClient client(local_only->port());
+    Create(client, "docs");
+    ASSERT_EQ(Add(client, "docs", Item("a", 1, "{\"x\":1}")).status, 200);
+    local_only->Kill();
+  }
+  {
+    auto server = Start(disk.path());
+    ASSERT_NE(server, nullptr);
+    EXPECT_NE(server->Log().find("event=bucket_behind_disk"), std::string::npos) << server->Log();
+    server->Kill();
+  }
+  TempDir empty;
+  auto server = Start(empty.path());
+  ASSERT_NE(server, nullptr);
+  TestClient client(server->port());
+  EXPECT_EQ(Length(client, "docs"), "1");
+  HttpResult a = client.Request("GET", "/vectors/index/docs/items/a");
+  EXPECT_NE(a.body.find("\"metadata\":{\"x\":1}"), std::string::npos) << a.body;
+}
+
+}  // namespace
+}  // namespace vectord::testing
