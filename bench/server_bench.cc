@@ -295,6 +295,10 @@ int main(int argc, char** argv) {
                  "the lowest ef_construction that still reaches recall@10 0.95 at the default "
                  "ef_search on this data (engine_bench): the one-batch figure is repeated at it "
                  "(0: skip)");
+  std::string object_store;
+  app.add_option("--object-store", object_store,
+                 "storaged_url of an S3 bucket (credentials from AWS_* variables): adds an ingest "
+                 "with the bucket as the durable tier and a cold start from it");
   app.add_flag("!--no-durability-variants", durability_variants,
                "skip the fsync=interval / durability=none / rewrite-per-batch runs");
   CLI11_PARSE(app, argc, argv);
@@ -401,6 +405,11 @@ int main(int argc, char** argv) {
     std::string query;
   };
   std::vector<Variant> variants = {{"fsync=always", {}, ""}};
+  if (!object_store.empty()) {
+    variants.push_back({"object store (durability=object_store)",
+                        {"--storaged-url", object_store},
+                        ""});
+  }
   if (durability_variants) {
     variants.push_back({"fsync=interval (100 ms)", {"--fsync", "interval"}, ""});
     variants.push_back({"?durability=none", {}, "?durability=none"});
@@ -440,6 +449,20 @@ int main(int argc, char** argv) {
         print(single, "vec/s");
       }
     }
+  }
+  if (!object_store.empty()) {
+    // Cold start: a new host with an empty disk, every index downloaded from
+    // the bucket (the ingest above left it there, checkpointed at shutdown).
+    auto start = Clock::now();
+    Server server(binary, {"--storaged-url", object_store});
+    Connection probe(server.port());
+    while (probe.Get("/ready").find("\"ready\"") == std::string::npos) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    const double seconds = Seconds(start);
+    const std::string info = Connection(server.port()).Get("/vectors/index/bench");
+    std::printf("| cold start from the bucket, empty disk, to /ready (%s) | %.2f s | | | | | |\n",
+                info.substr(info.find("\"length\"")).c_str(), seconds);
   }
   if (low_ef_construction != 0) {
     // The one-batch figure again, on an index built with the least
