@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -98,6 +99,8 @@ int Run(int argc, char** argv) {
       s3.access_key = config->s3_access_key;
       s3.secret_key = config->s3_secret_key;
       s3.region = config->s3_region;
+      s3.multipart_threshold = config->s3_multipart_bytes;
+      s3.part_bytes = std::max<uint64_t>(uint64_t{5} << 20, config->s3_multipart_bytes / 4);
       auto bucket = store::S3ObjectStore::Open(std::move(s3));
       if (!bucket.ok()) {
         LogError("object_store_failed", {{"error", bucket.status().ToString()}});

@@ -70,6 +70,18 @@ std::vector<Setting> Settings() {
        text(&Config::s3_secret_key)},
       {"vectord", "s3_region", "VECTORD_S3_REGION", "--s3-region", false, false,
        text(&Config::s3_region)},
+      {"vectord", "s3_multipart_bytes", "VECTORD_S3_MULTIPART_BYTES", "--s3-multipart-bytes", false,
+       true,
+       [](Config& c, std::string_view key, std::string_view v) {
+         uint64_t n = 0;
+         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+         if (ec != std::errc() || end != v.data() + v.size() || n < (uint64_t{5} << 20)) {
+           return KeyError(key, "expected a byte count of at least 5242880 (5 MiB), got '" +
+                                    std::string(v) + "'");
+         }
+         c.s3_multipart_bytes = n;
+         return Status::Ok();
+       }},
       {"vectord", "data_dir", "VECTORD_DATA_DIR", "--data-dir", false, false,
        text(&Config::data_dir)},
       {"vectord", "ephemeral", "VECTORD_EPHEMERAL", "--ephemeral", true, false,

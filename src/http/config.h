@@ -31,6 +31,9 @@ struct Config {
   std::string s3_access_key;
   std::string s3_secret_key;
   std::string s3_region = "us-east-1";
+  // Objects above this size (snapshots) go up as multipart uploads, in parts
+  // of a quarter of it (at least S3's 5 MiB minimum).
+  uint64_t s3_multipart_bytes = uint64_t{64} << 20;
   std::string data_dir = "./data";
   bool ephemeral = false;  // no persistence at all (development)
   FsyncPolicy fsync = FsyncPolicy::kAlways;

@@ -93,6 +93,42 @@ std::string Metrics::Render(const service::Registry& registry,
         static_cast<double>(stats.replayed_records - counted_.replayed_records));
     checkpoint_last_seconds_->Set(stats.last_checkpoint_seconds);
     checkpoint_longest_seconds_->Set(stats.longest_checkpoint_seconds);
+    if (storage->has_object_store()) {
+      if (segment_uploads_ == nullptr) {
+        auto counter = [&](const char* name, const char* help) {
+          return &prometheus::BuildCounter().Name(name).Help(help).Register(*registry_).Add({});
+        };
+        segment_uploads_ = counter("vectord_object_store_segment_uploads_total",
+                                   "Log segment objects uploaded to the object store");
+        segment_upload_bytes_ = counter("vectord_object_store_segment_upload_bytes_total",
+                                        "Bytes of log segment objects uploaded");
+        segment_upload_failures_ = counter("vectord_object_store_segment_upload_failures_total",
+                                           "Log segment uploads that failed (each is retried)");
+        snapshot_uploads_ = counter("vectord_object_store_snapshot_uploads_total",
+                                    "Snapshots uploaded to the object store by checkpoints");
+        pending_records_ = &prometheus::BuildGauge()
+                                .Name("vectord_object_store_pending_records")
+                                .Help("Log records written but not yet in the object store")
+                                .Register(*registry_)
+                                .Add({});
+      }
+      segment_uploads_->Increment(
+          static_cast<double>(stats.segment_uploads - counted_.segment_uploads));
+      segment_upload_bytes_->Increment(
+          static_cast<double>(stats.segment_upload_bytes - counted_.segment_upload_bytes));
+      segment_upload_failures_->Increment(
+          static_cast<double>(stats.segment_upload_failures - counted_.segment_upload_failures));
+      snapshot_uploads_->Increment(
+          static_cast<double>(stats.snapshot_uploads - counted_.snapshot_uploads));
+      size_t pending = 0;
+      for (const std::string& name : names) {
+        auto index = registry.Find(name);
+        if (index && index->log() != nullptr && index->log()->shipper() != nullptr) {
+          pending += index->log()->shipper()->pending_records();
+        }
+      }
+      pending_records_->Set(static_cast<double>(pending));
+    }
     counted_ = stats;
   }
   return prometheus::TextSerializer().Serialize(registry_->Collect());

@@ -51,6 +51,12 @@ class Metrics {
   prometheus::Counter* replayed_records_;
   prometheus::Gauge* checkpoint_last_seconds_;
   prometheus::Gauge* checkpoint_longest_seconds_;
+  // Registered only with an object store.
+  prometheus::Counter* segment_uploads_ = nullptr;
+  prometheus::Counter* segment_upload_bytes_ = nullptr;
+  prometheus::Counter* segment_upload_failures_ = nullptr;
+  prometheus::Counter* snapshot_uploads_ = nullptr;
+  prometheus::Gauge* pending_records_ = nullptr;
 
   std::mutex render_mutex_;
   std::map<std::string, prometheus::Gauge*> item_gauges_;  // guarded by render_mutex_

@@ -56,7 +56,9 @@ bool LooksLikeSegment(std::string_view bytes, uint64_t first) {
 
 BucketMirror::BucketMirror(store::ObjectStore* bucket, store::LocalObjectStore* local,
                            store::FileSystem* fs, store::LogShipperOptions shipper_options)
-    : bucket_(bucket), local_(local), fs_(fs), shipper_options_(shipper_options) {}
+    : bucket_(bucket), local_(local), fs_(fs), shipper_options_(shipper_options) {
+  shipper_options_.totals = &totals_;
+}
 
 std::string BucketMirror::SegmentPrefix(std::string_view name) {
   return storage_keys::LogDirectory(name) + "/";
@@ -239,7 +241,7 @@ Status BucketMirror::DeleteIndex(const std::string& name) {
 
 std::unique_ptr<store::LogShipper> BucketMirror::MakeShipper(const std::string& name,
                                                              uint32_t dimension,
-                                                             uint64_t shipped_through) const {
+                                                             uint64_t shipped_through) {
   return std::make_unique<store::LogShipper>(bucket_, SegmentPrefix(name), dimension,
                                              shipped_through, shipper_options_);
 }

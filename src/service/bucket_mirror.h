@@ -85,7 +85,9 @@ class BucketMirror {
   Status DeleteIndex(const std::string& name);
 
   std::unique_ptr<store::LogShipper> MakeShipper(const std::string& name, uint32_t dimension,
-                                                 uint64_t shipped_through) const;
+                                                 uint64_t shipped_through);
+  // Totals over every shipper made here.
+  const store::ShippingTotals& shipping_totals() const { return totals_; }
 
   static std::string SegmentPrefix(std::string_view name);
 
@@ -95,7 +97,8 @@ class BucketMirror {
   store::ObjectStore* const bucket_;
   store::LocalObjectStore* const local_;
   store::FileSystem* const fs_;
-  const store::LogShipperOptions shipper_options_;
+  store::LogShipperOptions shipper_options_;
+  store::ShippingTotals totals_;
 };
 
 }  // namespace vectord::service

@@ -227,6 +227,7 @@ Status IndexStorage::Checkpoint(const std::shared_ptr<Index>& index) {
     }
     std::lock_guard lock(mutex_);
     bucket_sequence_[name] = tag;
+    ++stats_.snapshot_uploads;
   }
   const double seconds = SecondsSince(started);
   {
@@ -518,8 +519,18 @@ IndexStorage::LoadReport IndexStorage::LoadAll(Registry& registry, ThreadPool* w
 }
 
 StorageStats IndexStorage::stats() const {
-  std::lock_guard lock(mutex_);
-  return stats_;
+  StorageStats stats;
+  {
+    std::lock_guard lock(mutex_);
+    stats = stats_;
+  }
+  if (mirror_ != nullptr) {
+    const store::ShippingTotals& totals = mirror_->shipping_totals();
+    stats.segment_uploads = totals.objects.load(std::memory_order_relaxed);
+    stats.segment_upload_bytes = totals.bytes.load(std::memory_order_relaxed);
+    stats.segment_upload_failures = totals.failed_uploads.load(std::memory_order_relaxed);
+  }
+  return stats;
 }
 
 Result<std::shared_ptr<Index>> IndexStorage::LoadAndReconcile(

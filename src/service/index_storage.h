@@ -61,6 +61,12 @@ struct StorageStats {
   double last_checkpoint_seconds = 0;
   double longest_checkpoint_seconds = 0;
   uint64_t replayed_records = 0;
+  // With an object store: log segment objects uploaded, their bytes, and
+  // uploads that failed (each is retried).
+  uint64_t segment_uploads = 0;
+  uint64_t segment_upload_bytes = 0;
+  uint64_t segment_upload_failures = 0;
+  uint64_t snapshot_uploads = 0;
 };
 
 class IndexStorage final : public Persistence {
@@ -96,6 +102,7 @@ class IndexStorage final : public Persistence {
   Status CheckpointAll();
 
   StorageStats stats() const;
+  bool has_object_store() const { return mirror_ != nullptr; }
 
   static std::string ParamsKey(std::string_view name);
   static std::string SnapshotKey(std::string_view name);

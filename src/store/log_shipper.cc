@@ -77,6 +77,11 @@ uint64_t LogShipper::shipped_through() const {
   return shipped_through_;
 }
 
+size_t LogShipper::pending_records() const {
+  std::lock_guard lock(mutex_);
+  return pending_.size();
+}
+
 LogShipperStats LogShipper::stats() const {
   std::lock_guard lock(mutex_);
   return stats_;
@@ -116,11 +121,18 @@ void LogShipper::Run() {
       last_failure_ = Status::Ok();
       ++stats_.objects;
       stats_.bytes += body.size();
+      if (options_.totals != nullptr) {
+        options_.totals->objects.fetch_add(1, std::memory_order_relaxed);
+        options_.totals->bytes.fetch_add(body.size(), std::memory_order_relaxed);
+      }
       shipped_.notify_all();
       continue;
     }
     ++failures_;
     ++stats_.failed_uploads;
+    if (options_.totals != nullptr) {
+      options_.totals->failed_uploads.fetch_add(1, std::memory_order_relaxed);
+    }
     last_failure_ =
         Status::Unavailable("object store upload of " + key + " failed: " + put.message());
     shipped_.notify_all();

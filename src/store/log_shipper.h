@@ -24,6 +24,7 @@
 // Thread safety: every method may be called from any thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -37,7 +38,15 @@
 
 namespace vectord::store {
 
+// Running totals over every shipper that shares them (for /metrics).
+struct ShippingTotals {
+  std::atomic<uint64_t> objects{0};
+  std::atomic<uint64_t> bytes{0};
+  std::atomic<uint64_t> failed_uploads{0};
+};
+
 struct LogShipperOptions {
+  ShippingTotals* totals = nullptr;  // optional; must outlive the shipper
   size_t max_object_bytes = size_t{32} << 20;
   size_t max_backlog_bytes = size_t{512} << 20;
   std::chrono::milliseconds retry_pause{500};
@@ -64,6 +73,8 @@ class LogShipper {
   bool backlog_full() const;
   Status WaitShipped(uint64_t sequence);
   uint64_t shipped_through() const;
+  // Records appended but not yet in the store.
+  size_t pending_records() const;
   LogShipperStats stats() const;
 
   static std::string ObjectName(uint64_t first, uint64_t last);

@@ -7,6 +7,7 @@
 #include <random>
 #include <thread>
 
+#include "common/log.h"
 #include "store/s3_xml.h"
 
 // Requests are written as designated initializers naming only the fields
@@ -221,6 +222,7 @@ class S3Writer final : public ObjectWriter {
       return Status::IOError("completing the upload of " + key_ + " failed: " + error->code + " (" +
                              error->message + ")");
     }
+    LogInfo("object_store_multipart_upload", {{"key", key_}, {"parts", parts_.size()}});
     return Status::Ok();
   }
 

@@ -3,6 +3,7 @@
 // serving, a torn upload, and disks that are behind or ahead of the bucket.
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <thread>
 
@@ -79,6 +80,10 @@ TEST_F(ObjectStoreServerTest, ANewHostRebuildsEveryIndexFromTheBucket) {
     ASSERT_EQ(client.Request("POST", "/vectors/index/docs/delete", "{\"ids\":[\"b\"]}").status,
               200);
     ASSERT_EQ(client.Request("DELETE", "/vectors/index/gone").status, 204);
+    const std::string metrics = client.Request("GET", "/metrics").body;
+    EXPECT_NE(metrics.find("vectord_object_store_segment_uploads_total 3"), std::string::npos)
+        << metrics;  // two adds and a delete, one object each (one client, in turn)
+    EXPECT_NE(metrics.find("vectord_object_store_pending_records 0"), std::string::npos);
     // A clean stop checkpoints: the snapshot goes to the bucket.
     EXPECT_EQ(server->Terminate(), 0) << server->Log();
   }
@@ -281,6 +286,53 @@ TEST_F(ObjectStoreServerTest, AnIndexOnlyOnDiskIsUploadedWhenTheBucketIsConfigur
   EXPECT_EQ(Length(client, "docs"), "1");
   HttpResult a = client.Request("GET", "/vectors/index/docs/items/a");
   EXPECT_NE(a.body.find("\"metadata\":{\"x\":1}"), std::string::npos) << a.body;
+}
+
+TEST_F(ObjectStoreServerTest, ALargeSnapshotGoesUpInPartsAndComesBack) {
+  constexpr int kDimension = 2048, kItems = 800;  // a snapshot of ~7 MB
+  TempDir disk;
+  std::string first_vector;
+  {
+    auto server = Start(disk.path(), true, {"--s3-multipart-bytes", "5242880"});
+    ASSERT_NE(server, nullptr);
+    TestClient client(server->port());
+    ASSERT_EQ(client
+                  .Request("POST", "/vectors/index",
+                           "{\"name\":\"big\",\"dimension\":" + std::to_string(kDimension) +
+                               ",\"distance\":\"euclidean\"}")
+                  .status,
+              201);
+    std::mt19937 rng(3);
+    std::uniform_int_distribution<int> value(-1000, 1000);
+    for (int first = 0; first < kItems; first += 200) {
+      std::string items;
+      for (int i = first; i < first + 200; ++i) {
+        std::string vector;
+        for (int d = 0; d < kDimension; ++d) {
+          vector += (d > 0 ? "," : "") + std::to_string(value(rng));
+        }
+        if (i == 0) first_vector = vector;
+        items += (i > first ? "," : "") + std::string("{\"id\":\"") + std::to_string(i) +
+                 "\",\"vector\":[" + vector + "]}";
+      }
+      ASSERT_EQ(Add(client, "big", items).status, 200);
+    }
+    EXPECT_EQ(server->Terminate(), 0) << server->Log();
+    EXPECT_NE(server->Log().find("event=object_store_multipart_upload key=_vectors/big.hnsw"),
+              std::string::npos)
+        << server->Log();
+  }
+  auto info = store_->Stat("_vectors/big.hnsw");
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_GT(info->size, uint64_t{6} << 20);
+
+  TempDir empty;
+  auto server = Start(empty.path());
+  ASSERT_NE(server, nullptr);
+  TestClient client(server->port());
+  EXPECT_EQ(Length(client, "big"), std::to_string(kItems));
+  HttpResult item = client.Request("GET", "/vectors/index/big/items/0");
+  EXPECT_NE(item.body.find("[" + first_vector + "]"), std::string::npos);
 }
 
 }  // namespace
