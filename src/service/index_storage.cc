@@ -270,7 +270,11 @@ Status IndexStorage::CheckpointAll() {
 void IndexStorage::Start() {
   std::lock_guard lock(mutex_);
   stopping_ = false;
-  if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
+  if (!checkpoint_thread_.joinable())
+    checkpoint_thread_ = std::thread([this] { RunCheckpoints(); });
+  if (!options_.fsync_always && !sync_thread_.joinable()) {
+    sync_thread_ = std::thread([this] { RunIntervalSyncs(); });
+  }
 }
 
 void IndexStorage::Stop() {
@@ -279,26 +283,38 @@ void IndexStorage::Stop() {
     stopping_ = true;
   }
   wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
+  if (sync_thread_.joinable()) sync_thread_.join();
 }
 
-void IndexStorage::Run() {
+void IndexStorage::RunCheckpoints() {
   std::unique_lock lock(mutex_);
-  while (!stopping_) {
-    if (options_.fsync_always) {
-      wake_.wait(lock, [this] { return stopping_ || !checkpoint_due_.empty(); });
-    } else {
-      wake_.wait_for(lock, options_.fsync_interval,
-                     [this] { return stopping_ || !checkpoint_due_.empty(); });
-    }
-    if (stopping_) break;
+  while (true) {
+    wake_.wait(lock, [this] { return stopping_ || !checkpoint_due_.empty(); });
+    if (stopping_) return;
     std::map<std::string, std::shared_ptr<Index>> due;
     due.swap(checkpoint_due_);
-    std::vector<std::shared_ptr<Index>> live;
-    if (!options_.fsync_always) {
-      for (const auto& [name, weak] : known_) {
-        if (auto index = weak.lock()) live.push_back(index);
+    lock.unlock();
+    for (const auto& [name, index] : due) {
+      Status s = Checkpoint(index);
+      if (!s.ok()) {
+        LogWarn("checkpoint_failed", {{"index", name}, {"error", s.ToString()}});
+        std::lock_guard relock(mutex_);
+        ++stats_.checkpoint_failures;
       }
+    }
+    lock.lock();
+  }
+}
+
+void IndexStorage::RunIntervalSyncs() {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    wake_.wait_for(lock, options_.fsync_interval, [this] { return stopping_; });
+    if (stopping_) return;
+    std::vector<std::shared_ptr<Index>> live;
+    for (const auto& [name, weak] : known_) {
+      if (auto index = weak.lock()) live.push_back(index);
     }
     lock.unlock();
     // The interval policy's promise: what was written is fsynced within the
@@ -308,14 +324,6 @@ void IndexStorage::Run() {
       Status s = index->log()->SyncAll();
       if (!s.ok())
         LogError("log_sync_failed", {{"index", index->params().name}, {"error", s.ToString()}});
-    }
-    for (const auto& [name, index] : due) {
-      Status s = Checkpoint(index);
-      if (!s.ok()) {
-        LogWarn("checkpoint_failed", {{"index", name}, {"error", s.ToString()}});
-        std::lock_guard relock(mutex_);
-        ++stats_.checkpoint_failures;
-      }
     }
     lock.lock();
   }

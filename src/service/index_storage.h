@@ -25,7 +25,8 @@
 //
 // Thread safety: the Persistence methods may be called from any thread.
 // Checkpoints and drops are serialised by one mutex; a background thread
-// runs checkpoints and, under the interval policy, the periodic fsyncs.
+// runs checkpoints and, under the interval policy, another the periodic
+// fsyncs.
 #pragma once
 
 #include <chrono>
@@ -93,7 +94,7 @@ class IndexStorage final : public Persistence {
       Registry& registry, ThreadPool* workers,
       const std::function<bool()>& keep_trying = [] { return true; });
 
-  // Starts / stops the background thread (checkpoints, interval fsyncs).
+  // Starts / stops the background threads (checkpoints; interval fsyncs).
   void Start();
   void Stop();
   // Checkpoints one index now (if it has records since its last snapshot).
@@ -109,7 +110,8 @@ class IndexStorage final : public Persistence {
   std::string LogDirectory(std::string_view name) const;
 
  private:
-  void Run();
+  void RunCheckpoints();
+  void RunIntervalSyncs();
   Result<std::shared_ptr<Index>> LoadOne(const std::string& name, ThreadPool* workers);
   // Start-up with an object store: makes disk and bucket agree on `name`.
   Result<std::shared_ptr<Index>> LoadAndReconcile(const std::string& name, ThreadPool* workers,
@@ -134,7 +136,10 @@ class IndexStorage final : public Persistence {
   std::map<std::string, std::shared_ptr<Index>> checkpoint_due_;  // guarded by mutex_
   bool stopping_ = false;                                         // guarded by mutex_
   StorageStats stats_;                                            // guarded by mutex_
-  std::thread thread_;
+  std::thread checkpoint_thread_;
+  // Under the interval policy: the periodic fsyncs, on their own thread so
+  // that a long checkpoint (or snapshot upload) cannot stretch the interval.
+  std::thread sync_thread_;
 };
 
 }  // namespace vectord::service
