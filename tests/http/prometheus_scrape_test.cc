@@ -12,26 +12,13 @@
 #include <thread>
 
 #include "server_process.h"
+#include "store/s3_object_store.h"
 
 namespace vectord::testing {
 namespace {
 
 constexpr const char* kPrometheus = "/usr/bin/prometheus";
 
-std::string UrlEncode(const std::string& text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '_' || c == '-' || c == '.') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
 
 class PrometheusScrapeTest : public ::testing::Test {
  protected:
@@ -42,7 +29,7 @@ class PrometheusScrapeTest : public ::testing::Test {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
       TestClient client(port);
-      HttpResult r = client.Request("GET", "/api/v1/query?query=" + UrlEncode(query));
+      HttpResult r = client.Request("GET", "/api/v1/query?query=" + store::UriEncode(query, /*keep_slash=*/false));
       if (r.status == 200) {
         simdjson::dom::parser parser;
         simdjson::dom::element root;
