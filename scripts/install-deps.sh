@@ -9,7 +9,7 @@ packages=(
   clang libclang-rt-14-dev libfuzzer-14-dev clang-format clang-tidy
   libgtest-dev libgmock-dev libbenchmark-dev
   libsimdjson-dev libboost1.81-dev libtomlplusplus-dev libcli11-dev
-  libspdlog-dev libfmt-dev libcurl4-openssl-dev libexpat1-dev prometheus-cpp-dev
+  libspdlog-dev libfmt-dev libcurl4-openssl-dev libssl-dev libexpat1-dev prometheus-cpp-dev
   libhnswlib-dev libfaiss-dev libopenblas-dev
   prometheus wrk
 )
