@@ -75,10 +75,12 @@ int Run(int argc, char** argv) {
   // flowing while they do.
   ThreadPool workers(config->workers != 0 ? config->workers
                                           : 2 * std::max(1u, std::thread::hardware_concurrency()));
-  service::Registry registry(&workers);
+  // Declared before the registry so that they outlive it: the indexes' log
+  // shippers use the bucket until the registry (and its indexes) are gone.
   std::unique_ptr<store::LocalObjectStore> object_store;
   std::unique_ptr<store::S3ObjectStore> bucket_store;
   std::unique_ptr<service::BucketMirror> mirror;
+  service::Registry registry(&workers);
   std::unique_ptr<service::IndexStorage> storage;
   if (!config->ephemeral) {
     auto opened = store::LocalObjectStore::OpenRoot(config->data_dir, /*sync=*/true);
@@ -155,6 +157,7 @@ int Run(int argc, char** argv) {
   // arrives meanwhile ends the wait (and the process).
   int early_signal = 0;
   auto keep_trying = [&] {
+    if (early_signal != 0) return false;  // sticky: every later wait gives up too
     timespec no_wait{};
     const int pending = sigtimedwait(&signals, nullptr, &no_wait);
     if (pending > 0) early_signal = pending;

@@ -152,8 +152,9 @@ Result<BucketMirror::Coverage> BucketMirror::Covered(const std::string& name,
   return coverage;
 }
 
-Status BucketMirror::Hydrate(const std::string& name, const BucketIndex& listed,
+Status BucketMirror::Hydrate(const std::string& name, BucketIndex* listed_in,
                              const std::string& local_log_dir) {
+  const BucketIndex& listed = *listed_in;
   // Whatever the disk held for this name is replaced; the parameters go
   // first so that a crash half-way leaves leftovers, not a damaged index.
   VECTORD_RETURN_IF_ERROR(local_->Delete(storage_keys::Params(name)));
@@ -188,6 +189,10 @@ Status BucketMirror::Hydrate(const std::string& name, const BucketIndex& listed,
                                         {"key", segment.key},
                                         {"bytes", bytes->size()},
                                         {"note", "skipped: an upload that never completed"}});
+        // Gone from the bucket too, or the shipper's next object would
+        // overlap its range.
+        if (Status s = bucket_->Delete(segment.key); !s.ok()) return s;
+        listed_in->segments.pop_back();
         break;
       }
       return Status::Corruption(bucket_->Describe() + " " + segment.key +
@@ -229,7 +234,22 @@ Status BucketMirror::DeleteSegmentsThrough(const std::string& name, uint64_t cov
 }
 
 Status BucketMirror::DeleteIndex(const std::string& name) {
-  VECTORD_RETURN_IF_ERROR(bucket_->Delete(storage_keys::Params(name)));
+  VECTORD_RETURN_IF_ERROR(DeleteParams(name));
+  return DeleteData(name);
+}
+
+Status BucketMirror::DeleteParams(const std::string& name) {
+  return bucket_->Delete(storage_keys::Params(name));
+}
+
+Result<bool> BucketMirror::HasParams(const std::string& name) {
+  auto first_byte = bucket_->GetRange(storage_keys::Params(name), 0, 1);
+  if (first_byte.ok()) return true;
+  if (first_byte.status().code() == StatusCode::kNotFound) return false;
+  return first_byte.status();
+}
+
+Status BucketMirror::DeleteData(const std::string& name) {
   VECTORD_RETURN_IF_ERROR(bucket_->Delete(storage_keys::Snapshot(name)));
   auto segments = ListSegments(name);
   if (!segments.ok()) return segments.status();

@@ -72,8 +72,9 @@ class BucketMirror {
   // every segment object after its tag as a local log segment, then the
   // parameters (the local commit point). An empty or short last segment — a
   // PUT cut off by a crash, never acknowledged — is skipped with a log line.
-  Status Hydrate(const std::string& name, const BucketIndex& listed,
-                 const std::string& local_log_dir);
+  // The torn segment is also deleted from the bucket and from `listed`, so
+  // that neither the coverage nor a later hydrate counts it.
+  Status Hydrate(const std::string& name, BucketIndex* listed, const std::string& local_log_dir);
 
   Status PutParams(const std::string& name, const std::string& json);
   // Uploads the local snapshot file (multipart when large).
@@ -83,6 +84,11 @@ class BucketMirror {
   // Parameters first (from then on the index is gone from the bucket), then
   // the snapshot and the segments.
   Status DeleteIndex(const std::string& name);
+  // The two halves of DeleteIndex: the commit point, and the rest.
+  Status DeleteParams(const std::string& name);
+  Status DeleteData(const std::string& name);
+  // Whether the bucket holds the index's parameters.
+  Result<bool> HasParams(const std::string& name);
 
   std::unique_ptr<store::LogShipper> MakeShipper(const std::string& name, uint32_t dimension,
                                                  uint64_t shipped_through);

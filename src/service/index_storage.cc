@@ -83,6 +83,27 @@ Result<IndexParams> ParseParamsJson(const std::string& text) {
   return resolved;
 }
 
+// Runs `attempt` until it succeeds, fails with something other than
+// Unavailable, or `keep_trying` says stop; pauses 1 s, doubling to 30 s, and
+// logs each failure. For start-up work against a bucket that may blink.
+Status RetryWhileUnavailable(std::string_view event, const std::string& index,
+                             const std::function<Status()>& attempt,
+                             const std::function<bool()>& keep_trying) {
+  auto pause = std::chrono::milliseconds(1000);
+  while (true) {
+    Status status = attempt();
+    if (status.ok() || status.code() != StatusCode::kUnavailable) return status;
+    LogError(event,
+             {{"index", index}, {"error", status.ToString()}, {"retry_in_ms", pause.count()}});
+    const auto until = std::chrono::steady_clock::now() + pause;
+    while (std::chrono::steady_clock::now() < until) {
+      if (!keep_trying()) return status;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    pause = std::min(pause * 2, std::chrono::milliseconds(30000));
+  }
+}
+
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -121,7 +142,19 @@ Status IndexStorage::OnCreate(Index& index) {
   if (mirror_ != nullptr) {
     // Clear what an unfinished drop of the same name left in the bucket (its
     // segment keys would collide with this index's), then commit there too.
-    Status put = mirror_->DeleteIndex(p.name);
+    // A name whose parameters are in the bucket is an index that failed to
+    // load at start-up: creating it anew would destroy the bucket's copy.
+    auto exists = mirror_->HasParams(p.name);
+    Status put = exists.status();
+    if (exists.ok() && *exists) {
+      log->reset();
+      (void)objects_->Delete(ParamsKey(p.name));
+      (void)RemoveLogDirectory(p.name);
+      return Status::AlreadyExists("index already exists: " + p.name +
+                                   " (in the object store; it did not load at start-up, see the "
+                                   "log)");
+    }
+    if (put.ok()) put = mirror_->DeleteIndex(p.name);
     if (put.ok()) put = mirror_->PutParams(p.name, params);
     if (!put.ok()) {
       log->reset();
@@ -143,7 +176,12 @@ Status IndexStorage::OnDrop(const std::string& name) {
   std::lock_guard checkpoint(checkpoint_mutex_);
   if (mirror_ != nullptr) {
     // The bucket first: a drop that fails there changes nothing.
-    if (Status s = mirror_->DeleteIndex(name); !s.ok()) return BucketError(*mirror_, s);
+    if (Status s = mirror_->DeleteParams(name); !s.ok()) return BucketError(*mirror_, s);
+    // From here the drop is committed; what is left in the bucket is removed
+    // by the next create of the name or the next start-up.
+    if (Status s = mirror_->DeleteData(name); !s.ok()) {
+      LogWarn("bucket_drop_cleanup_failed", {{"index", name}, {"error", s.ToString()}});
+    }
   }
   VECTORD_RETURN_IF_ERROR(objects_->Delete(ParamsKey(name)));  // from here on it is gone
   Status s = objects_->Delete(SnapshotKey(name));
@@ -433,12 +471,17 @@ IndexStorage::LoadReport IndexStorage::LoadAll(Registry& registry, ThreadPool* w
       return report;
     }
     bucket = std::move(surveyed).value();
-    for (const auto& [name, listed] : bucket) {
+    for (auto& [name, listed] : bucket) {
       const bool local = fs_->Exists(objects_->root() + "/" + ParamsKey(name));
       if (listed.has_params && !local) {
         // A new host, or a disk that lost the index: the bucket has it.
         auto started = std::chrono::steady_clock::now();
-        Status s = mirror_->Hydrate(name, listed, LogDirectory(name));
+        Status s = RetryWhileUnavailable(
+            "hydrate_failed", name,
+            [&, &name = name, &listed = listed] {
+              return mirror_->Hydrate(name, &listed, LogDirectory(name));
+            },
+            keep_trying);
         if (!s.ok()) {
           LogError("hydrate_failed", {{"index", name}, {"error", s.ToString()}});
           RemoveLocalFiles(name);
@@ -542,23 +585,40 @@ StorageStats IndexStorage::stats() const {
 }
 
 Result<std::shared_ptr<Index>> IndexStorage::LoadAndReconcile(
-    const std::string& name, ThreadPool* workers, const BucketIndex* listed,
+    const std::string& name, ThreadPool* workers, BucketIndex* listed,
     const std::function<bool()>& keep_trying) {
   auto index = LoadOne(name, workers);
   if (!index.ok()) return index;
   const uint64_t local_last = (*index)->applied_sequence();
   BucketMirror::Coverage covered;
-  if (listed != nullptr && listed->has_params) {
-    auto coverage = mirror_->Covered(name, *listed);
-    if (!coverage.ok()) return BucketError(*mirror_, coverage.status());
-    covered = *coverage;
-    if (covered.last > local_last) {
+  const bool bucket_has_it = listed != nullptr && listed->has_params;
+  bool bucket_unreadable = false;
+  if (bucket_has_it) {
+    Status read = RetryWhileUnavailable(
+        "bucket_coverage_failed", name,
+        [&] {
+          auto coverage = mirror_->Covered(name, *listed);
+          if (coverage.ok()) covered = *coverage;
+          return coverage.status();
+        },
+        keep_trying);
+    if (read.code() == StatusCode::kCorruption) {
+      // An unreadable bucket snapshot: the disk's copy is the one to trust;
+      // the catch-up below replaces the bucket's.
+      LogError("bucket_copy_unreadable", {{"index", name}, {"error", read.ToString()}});
+      covered = BucketMirror::Coverage();
+      bucket_unreadable = true;
+    } else if (!read.ok()) {
+      return BucketError(*mirror_, read);
+    } else if (covered.last > local_last) {
       // The bucket holds writes the disk lost (acknowledged at the
       // object-store level, not yet fsynced here): take the bucket's copy.
       LogWarn("bucket_ahead_of_disk",
               {{"index", name}, {"disk_sequence", local_last}, {"bucket_sequence", covered.last}});
       index = Status::Internal("replaced");  // stops the old copy's shipper first
-      VECTORD_RETURN_IF_ERROR(mirror_->Hydrate(name, *listed, LogDirectory(name)));
+      VECTORD_RETURN_IF_ERROR(RetryWhileUnavailable(
+          "hydrate_failed", name,
+          [&] { return mirror_->Hydrate(name, listed, LogDirectory(name)); }, keep_trying));
       index = LoadOne(name, workers);
       if (!index.ok()) return index;
       std::lock_guard lock(mutex_);
@@ -570,7 +630,7 @@ Result<std::shared_ptr<Index>> IndexStorage::LoadAndReconcile(
     std::lock_guard lock(mutex_);
     bucket_sequence_[name] = covered.snapshot_tag;
   }
-  const bool behind = listed == nullptr || !listed->has_params || covered.last < local_last;
+  const bool behind = !bucket_has_it || bucket_unreadable || covered.last < local_last;
   if (!behind) return index;
   // The disk holds writes the bucket lacks (acknowledged at a local level,
   // or the store was unreachable): checkpoint to the bucket before serving,

@@ -115,7 +115,7 @@ class IndexStorage final : public Persistence {
   Result<std::shared_ptr<Index>> LoadOne(const std::string& name, ThreadPool* workers);
   // Start-up with an object store: makes disk and bucket agree on `name`.
   Result<std::shared_ptr<Index>> LoadAndReconcile(const std::string& name, ThreadPool* workers,
-                                                  const BucketIndex* listed,
+                                                  BucketIndex* listed,
                                                   const std::function<bool()>& keep_trying);
   void RemoveLocalFiles(const std::string& name);
   Status RemoveLogDirectory(const std::string& name);

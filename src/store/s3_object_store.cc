@@ -277,9 +277,8 @@ class S3Reader final : public ObjectReader {
     }
     VECTORD_RETURN_IF_ERROR(ExpectStatus(get, reply, 200, 299));
     // A server that ignores Range answers 200 with the whole object.
-    if (reply->status == 200 && reply->body.size() == info_.size && position_ != 0) {
-      reply->body.erase(0, position_);
-      reply->body.resize(length);
+    if (reply->status == 200 && reply->body.size() == info_.size && info_.size != length) {
+      reply->body = reply->body.substr(position_, length);
     }
     if (reply->body.size() != length) {
       return Status::Corruption("object " + key_ + ": asked for " + std::to_string(length) +

@@ -7,6 +7,7 @@
 #include <string>
 #include <thread>
 
+#include "common/status.h"
 #include "server_process.h"
 #include "store/s3_object_store.h"
 #include "support/s3_server.h"
@@ -236,6 +237,46 @@ TEST_F(ObjectStoreServerTest, AnEmptyLastSegmentIsATornUploadAndIsSkipped) {
   EXPECT_NE(server->Log().find("event=bucket_torn_segment"), std::string::npos) << server->Log();
   TestClient client(server->port());
   EXPECT_EQ(Length(client, "docs"), "1");
+  // The torn object is gone, so the next record's object cannot overlap it.
+  EXPECT_EQ(store_->Stat("_vectors/docs.wal/00000000000000000002-00000000000000000002.log")
+                .status()
+                .code(),
+            StatusCode::kNotFound);
+  ASSERT_EQ(Add(client, "docs", Item("b", 2, "{}")).status, 200);
+  server->Kill();
+  TempDir third;
+  server = Start(third.path());
+  ASSERT_NE(server, nullptr);
+  TestClient again(server->port());
+  EXPECT_EQ(Length(again, "docs"), "2");
+}
+
+TEST_F(ObjectStoreServerTest, ANameWhoseBucketCopyDidNotLoadCannotBeCreatedOver) {
+  TempDir disk;
+  {
+    auto server = Start(disk.path());
+    ASSERT_NE(server, nullptr);
+    TestClient client(server->port());
+    Create(client, "docs");
+    ASSERT_EQ(Add(client, "docs", Item("a", 1, "{}")).status, 200);
+    ASSERT_EQ(Add(client, "docs", Item("b", 2, "{}")).status, 200);
+    server->Kill();
+  }
+  // Damage a segment that is not the last: the index must not load...
+  ASSERT_TRUE(
+      store_->Put("_vectors/docs.wal/00000000000000000001-00000000000000000001.log", "xx").ok());
+  TempDir other;
+  auto server = Start(other.path());
+  ASSERT_NE(server, nullptr);
+  EXPECT_NE(server->Log().find("event=hydrate_failed"), std::string::npos) << server->Log();
+  TestClient client(server->port());
+  EXPECT_EQ(client.Request("GET", "/vectors/index/docs").status, 404);
+  // ...and creating the name again must not wipe what the bucket holds.
+  HttpResult created =
+      client.Request("POST", "/vectors/index", "{\"name\":\"docs\",\"dimension\":3}");
+  EXPECT_EQ(created.status, 409) << created.body;
+  EXPECT_TRUE(store_->Stat("_vectors/docs.json").ok());
+  EXPECT_TRUE(store_->Stat("_vectors/docs.wal/00000000000000000002-00000000000000000002.log").ok());
 }
 
 TEST_F(ObjectStoreServerTest, ADiskBehindTheBucketTakesTheBucketsCopy) {
