@@ -215,9 +215,16 @@ Result<std::string_view> Index::LogThenApply(store::log_format::RecordType type,
     const uint64_t canceled[] = {*sequence};
     auto cancel = log_->Append(store::log_format::RecordType::kCancel, EncodeCancel(canceled));
     if (cancel.ok()) {
-      // The cancel record takes a sequence number no write will claim.
-      std::lock_guard lock(apply_mutex_);
-      no_op_sequences_.insert(*cancel);
+      {
+        // The cancel record takes a sequence number no write will claim.
+        std::lock_guard lock(apply_mutex_);
+        no_op_sequences_.insert(*cancel);
+      }
+      // A failed upload leaves the record queued, and it may still reach the
+      // bucket; the cancel must be on disk before the 503 goes out, or a
+      // machine crash could bring the write back. Best effort: after a failed
+      // fsync this may fail too, and the disk is then the operator's problem.
+      if (durability == Durability::kObjectStore) (void)log_->Sync(*cancel);
     }
   }
 
