@@ -641,23 +641,19 @@ Result<std::shared_ptr<Index>> IndexStorage::LoadAndReconcile(
     std::lock_guard lock(mutex_);
     bucket_sequence_[name] = UINT64_MAX;  // forces the upload
   }
-  auto pause = std::chrono::milliseconds(1000);
-  while (true) {
-    Status synced = Checkpoint(*index);
-    if (synced.ok() && (listed == nullptr || !listed->has_params)) {
-      synced = mirror_->PutParams(name, ParamsJson((*index)->params()));
-      if (!synced.ok()) synced = BucketError(*mirror_, synced);
-    }
-    if (synced.ok()) return index;
-    LogError("bucket_catch_up_failed",
-             {{"index", name}, {"error", synced.ToString()}, {"retry_in_ms", pause.count()}});
-    const auto until = std::chrono::steady_clock::now() + pause;
-    while (std::chrono::steady_clock::now() < until) {
-      if (!keep_trying()) return synced;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    pause = std::min(pause * 2, std::chrono::milliseconds(30000));
-  }
+  Status synced = RetryWhileUnavailable(
+      "bucket_catch_up_failed", name,
+      [&] {
+        Status s = Checkpoint(*index);
+        if (s.ok() && (listed == nullptr || !listed->has_params)) {
+          s = mirror_->PutParams(name, ParamsJson((*index)->params()));
+          if (!s.ok()) s = BucketError(*mirror_, s);
+        }
+        return s;
+      },
+      keep_trying);
+  if (!synced.ok()) return synced;
+  return index;
 }
 
 }  // namespace vectord::service

@@ -19,7 +19,6 @@ namespace {
 
 constexpr const char* kPrometheus = "/usr/bin/prometheus";
 
-
 class PrometheusScrapeTest : public ::testing::Test {
  protected:
   // The value of the single series `query` selects, once Prometheus has it;
@@ -29,7 +28,8 @@ class PrometheusScrapeTest : public ::testing::Test {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
       TestClient client(port);
-      HttpResult r = client.Request("GET", "/api/v1/query?query=" + store::UriEncode(query, /*keep_slash=*/false));
+      HttpResult r = client.Request(
+          "GET", "/api/v1/query?query=" + store::UriEncode(query, /*keep_slash=*/false));
       if (r.status == 200) {
         simdjson::dom::parser parser;
         simdjson::dom::element root;
