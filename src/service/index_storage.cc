@@ -477,7 +477,7 @@ IndexStorage::LoadReport IndexStorage::LoadAll(Registry& registry, ThreadPool* w
         // A new host, or a disk that lost the index: the bucket has it.
         auto started = std::chrono::steady_clock::now();
         Status s = RetryWhileUnavailable(
-            "hydrate_failed", name,
+            "hydrate_retry", name,
             [&, &name = name, &listed = listed] {
               return mirror_->Hydrate(name, &listed, LogDirectory(name));
             },
@@ -595,7 +595,7 @@ Result<std::shared_ptr<Index>> IndexStorage::LoadAndReconcile(
   bool bucket_unreadable = false;
   if (bucket_has_it) {
     Status read = RetryWhileUnavailable(
-        "bucket_coverage_failed", name,
+        "bucket_coverage_retry", name,
         [&] {
           auto coverage = mirror_->Covered(name, *listed);
           if (coverage.ok()) covered = *coverage;
@@ -617,8 +617,8 @@ Result<std::shared_ptr<Index>> IndexStorage::LoadAndReconcile(
               {{"index", name}, {"disk_sequence", local_last}, {"bucket_sequence", covered.last}});
       index = Status::Internal("replaced");  // stops the old copy's shipper first
       VECTORD_RETURN_IF_ERROR(RetryWhileUnavailable(
-          "hydrate_failed", name,
-          [&] { return mirror_->Hydrate(name, listed, LogDirectory(name)); }, keep_trying));
+          "hydrate_retry", name, [&] { return mirror_->Hydrate(name, listed, LogDirectory(name)); },
+          keep_trying));
       index = LoadOne(name, workers);
       if (!index.ok()) return index;
       std::lock_guard lock(mutex_);
@@ -642,7 +642,7 @@ Result<std::shared_ptr<Index>> IndexStorage::LoadAndReconcile(
     bucket_sequence_[name] = UINT64_MAX;  // forces the upload
   }
   Status synced = RetryWhileUnavailable(
-      "bucket_catch_up_failed", name,
+      "bucket_catch_up_retry", name,
       [&] {
         Status s = Checkpoint(*index);
         if (s.ok() && (listed == nullptr || !listed->has_params)) {

@@ -6,6 +6,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/status.h"
 #include "server_process.h"
@@ -57,6 +58,19 @@ class ObjectStoreServerTest : public ::testing::Test {
     if (r.status != 200) return "status " + std::to_string(r.status);
     size_t at = r.body.find("\"length\":");
     return r.body.substr(at + 9, r.body.find_first_of(",}", at) - at - 9);
+  }
+
+  // Starts vectord on `disk`, creates "docs" and adds one batch per item
+  // (so each becomes one segment object), then kills it: no checkpoint.
+  void WriteThenKill(const std::string& disk, const std::vector<std::string>& ids) {
+    auto server = Start(disk);
+    ASSERT_NE(server, nullptr);
+    TestClient client(server->port());
+    Create(client, "docs");
+    for (size_t i = 0; i < ids.size(); ++i) {
+      ASSERT_EQ(Add(client, "docs", Item(ids[i], static_cast<float>(i + 1), "{}")).status, 200);
+    }
+    server->Kill();
   }
 
   std::unique_ptr<S3Server> bucket_;
@@ -220,14 +234,7 @@ TEST_F(ObjectStoreServerTest, AnOutageFailsWritesWith503AndKeepsReads) {
 
 TEST_F(ObjectStoreServerTest, AnEmptyLastSegmentIsATornUploadAndIsSkipped) {
   TempDir disk;
-  {
-    auto server = Start(disk.path());
-    ASSERT_NE(server, nullptr);
-    TestClient client(server->port());
-    Create(client, "docs");
-    ASSERT_EQ(Add(client, "docs", Item("a", 1, "{}")).status, 200);
-    server->Kill();
-  }
+  ASSERT_NO_FATAL_FAILURE(WriteThenKill(disk.path(), {"a"}));
   // What s3rver leaves when it dies during a PUT: the next segment, empty.
   ASSERT_TRUE(
       store_->Put("_vectors/docs.wal/00000000000000000002-00000000000000000002.log", "").ok());
@@ -253,15 +260,7 @@ TEST_F(ObjectStoreServerTest, AnEmptyLastSegmentIsATornUploadAndIsSkipped) {
 
 TEST_F(ObjectStoreServerTest, ANameWhoseBucketCopyDidNotLoadCannotBeCreatedOver) {
   TempDir disk;
-  {
-    auto server = Start(disk.path());
-    ASSERT_NE(server, nullptr);
-    TestClient client(server->port());
-    Create(client, "docs");
-    ASSERT_EQ(Add(client, "docs", Item("a", 1, "{}")).status, 200);
-    ASSERT_EQ(Add(client, "docs", Item("b", 2, "{}")).status, 200);
-    server->Kill();
-  }
+  ASSERT_NO_FATAL_FAILURE(WriteThenKill(disk.path(), {"a", "b"}));
   // Damage a segment that is not the last: the index must not load...
   ASSERT_TRUE(
       store_->Put("_vectors/docs.wal/00000000000000000001-00000000000000000001.log", "xx").ok());
@@ -281,14 +280,7 @@ TEST_F(ObjectStoreServerTest, ANameWhoseBucketCopyDidNotLoadCannotBeCreatedOver)
 
 TEST_F(ObjectStoreServerTest, ADiskBehindTheBucketTakesTheBucketsCopy) {
   TempDir old_disk, new_disk;
-  {
-    auto server = Start(old_disk.path());
-    ASSERT_NE(server, nullptr);
-    TestClient client(server->port());
-    Create(client, "docs");
-    ASSERT_EQ(Add(client, "docs", Item("a", 1, "{}")).status, 200);
-    server->Kill();
-  }
+  ASSERT_NO_FATAL_FAILURE(WriteThenKill(old_disk.path(), {"a"}));
   {
     // Another host carries on from the bucket.
     auto server = Start(new_disk.path());
