@@ -1,13 +1,15 @@
 // HttpServer: HTTP/1.1 with keep-alive on Boost.Beast/Asio, feeding parsed
 // requests to an ApiHandler.
 //
-// A few io threads (one per core by default) share one io_context and do all
-// socket work asynchronously. Short requests that never wait on disk
-// (searches, reads; ApiHandler::RunsInline) are answered right there: handing
-// a 0.3 ms search to a worker and back costs two thread switches, about a
-// quarter of its time. Writes run on the ThreadPool, since they may wait on
-// fsync; a busy io thread holds up only its own request, as any idle io
-// thread picks up the next ready connection. Limits: the body cap is answered with 413
+// A few io threads (one per core by default), each running its own
+// io_context, do all socket work asynchronously; accepted connections are
+// dealt round-robin to them and stay there, so a connection's handlers need
+// no strand and a completion never wakes another thread. Short requests that
+// never wait on disk (searches, reads; ApiHandler::RunsInline) are answered
+// right on the io thread: handing a 0.3 ms search to a worker and back costs
+// two thread switches, about a quarter of its time (the price: a search
+// delays the other connections of its io thread). Writes run on the
+// ThreadPool, since they may wait on fsync. Limits: the body cap is answered with 413
 // from Content-Length before the body is read (and while streaming when there
 // is none), then the connection closes; malformed requests get 400 and a
 // close; header, body and idle timeouts drop slow or silent clients.
