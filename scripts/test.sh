@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs the whole test suite three ways:
 # optimised; with AddressSanitizer + UndefinedBehaviorSanitizer; and with
-# ThreadSanitizer. Exits non-zero on the first failure.
+# ThreadSanitizer; then runs each libFuzzer target briefly over its corpus.
+# Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,4 +24,6 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   run_suite build-asan "AddressSanitizer+UndefinedBehaviorSanitizer" -DVECTORD_SANITIZE=address,undefined
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   run_suite build-tsan "ThreadSanitizer" -DVECTORD_SANITIZE=thread
+echo "== libFuzzer targets: 30 s each over their corpora"
+./scripts/fuzz.sh 30
 echo "== all suites passed"

@@ -143,6 +143,7 @@ int Run(int argc, char** argv) {
                                   ? config->io_threads
                                   : std::max(1u, std::thread::hardware_concurrency());
   server_options.header_timeout = std::chrono::milliseconds(config->header_timeout_ms);
+  server_options.max_connections = config->max_connections;
   server_options.body_timeout = std::chrono::milliseconds(config->body_timeout_ms);
   server_options.idle_timeout = std::chrono::milliseconds(config->idle_timeout_ms);
   http::HttpServer server(server_options, &handler, &workers, observe);

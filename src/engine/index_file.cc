@@ -149,7 +149,7 @@ class SectionReader {
     std::byte b[4];
     status_ = source_.Read(b, 4);
     if (!status_.ok()) return status_;
-    if (crc32c::Unmask(GetU32(b)) != crc_) {
+    if (!crc32c::StoredMatches(GetU32(b), crc_)) {
       status_ =
           Corruption("checksum mismatch in section starting at byte " + std::to_string(start_));
     }
@@ -329,8 +329,8 @@ Result<uint64_t> HnswIndex::PeekLogSequence(std::string_view header_bytes) {
   if (GetU32(header + 8) != index_file::kFormatVersion) {
     return Status::Corruption("unsupported index format version");
   }
-  if (crc32c::Unmask(GetU32(header + index_file::kHeaderCrcOffset)) !=
-      crc32c::Value(header, index_file::kHeaderCrcOffset)) {
+  if (!crc32c::StoredMatches(GetU32(header + index_file::kHeaderCrcOffset),
+                             crc32c::Value(header, index_file::kHeaderCrcOffset))) {
     return Status::Corruption("index header checksum mismatch");
   }
   return GetU64(header + 64);
@@ -350,8 +350,8 @@ Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(ByteSource& source, uint64_t*
     return corruption("unsupported format version " + std::to_string(version) +
                       " (this build reads " + std::to_string(index_file::kFormatVersion) + ")");
   }
-  if (crc32c::Unmask(GetU32(header + index_file::kHeaderCrcOffset)) !=
-      crc32c::Value(header, index_file::kHeaderCrcOffset)) {
+  if (!crc32c::StoredMatches(GetU32(header + index_file::kHeaderCrcOffset),
+                             crc32c::Value(header, index_file::kHeaderCrcOffset))) {
     return corruption("header checksum mismatch");
   }
   if (GetU32(header + 12) != index_file::kHeaderSize) return corruption("bad header size");

@@ -1,11 +1,13 @@
 #include "http/api_handler.h"
 
+#include <cctype>
 #include <charconv>
 
 #include "common/log.h"
 #include "http/json_writer.h"
 #include "http/openapi.h"
 #include "http/request_decoding.h"
+#include "service/item_id.h"
 
 namespace vectord::http {
 namespace {
@@ -217,9 +219,13 @@ bool ApiHandler::Authorized(const HttpRequest& request) const {
   if (request.method == "GET" && (request.path == "/health" || request.path == "/ready")) {
     return true;
   }
-  constexpr std::string_view kBearer = "Bearer ";
+  // The scheme name is case-insensitive (RFC 9110 11.1); the token is not.
+  constexpr std::string_view kBearer = "bearer ";
   std::string_view header = request.authorization;
-  if (header.size() < kBearer.size() || header.substr(0, kBearer.size()) != kBearer) return false;
+  if (header.size() < kBearer.size()) return false;
+  for (size_t i = 0; i < kBearer.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(header[i])) != kBearer[i]) return false;
+  }
   return ConstantTimeEquals(header.substr(kBearer.size()), options_.auth_token);
 }
 
@@ -396,6 +402,7 @@ HttpResponse ApiHandler::DeleteItems(std::string_view name, HttpRequest& request
 HttpResponse ApiHandler::GetItem(std::string_view name, std::string_view id) const {
   auto index = registry_->Find(name);
   if (!index) return Error(404, "not found");
+  if (Status valid = service::ValidateItemId(id); !valid.ok()) return FromStatus(valid);
   auto item = index->engine().Get(id);
   if (!item) return Error(404, "not found");
   JsonWriter w;

@@ -132,6 +132,8 @@ std::vector<Setting> Settings() {
        number(&Config::body_timeout_ms, 3600000)},
       {"vectord", "idle_timeout_ms", "VECTORD_IDLE_TIMEOUT_MS", "--idle-timeout-ms", false, true,
        number(&Config::idle_timeout_ms, 3600000)},
+      {"vectord", "max_connections", "VECTORD_MAX_CONNECTIONS", "--max-connections", false, true,
+       number(&Config::max_connections, 1000000)},
       {"auth", "token", "VECTORD_AUTH_TOKEN", "--auth-token", false, false,
        text(&Config::auth_token)},
   };
@@ -209,6 +211,7 @@ std::string Config::Describe() const {
       " fsync_interval_ms=" + std::to_string(fsync_interval_ms) +
       " checkpoint_bytes=" + std::to_string(checkpoint_bytes) +
       " workers=" + std::to_string(workers) + " io_threads=" + std::to_string(io_threads) +
+      " max_connections=" + std::to_string(max_connections) +
       " auth_token=" + (auth_token.empty() ? "\"\"" : "***") + " log_level=" + log_level;
   return out;
 }

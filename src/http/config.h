@@ -46,6 +46,9 @@ struct Config {
   uint32_t header_timeout_ms = 30000;
   uint32_t body_timeout_ms = 120000;
   uint32_t idle_timeout_ms = 60000;
+  // Open connections beyond this are closed as soon as they are accepted, so
+  // a flood of idle or slow clients cannot use up the process's descriptors.
+  uint32_t max_connections = 4096;
 
   // "key=value ..." with secrets masked, for the start-up log line.
   std::string Describe() const;

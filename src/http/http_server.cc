@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "common/log.h"
+#include "http/request_parsing.h"
 
 namespace vectord::http {
 
@@ -25,7 +26,13 @@ struct HttpServer::Impl {
   std::vector<std::unique_ptr<net::io_context>> contexts;
   std::vector<net::executor_work_guard<net::io_context::executor_type>> work;
   std::optional<tcp::acceptor> acceptor;
-  size_t next_context = 0;  // touched only by the acceptor's handler
+  size_t next_context = 0;                        // touched only by the acceptor's handler
+  std::optional<net::steady_timer> accept_retry;  // after accept itself failed
+  std::atomic<size_t> open_sessions{0};
+  // Refused connections are logged at most once a second (a flood would
+  // otherwise flood the log too); the acceptor's handler alone touches these.
+  uint64_t refused_since_log = 0;
+  std::chrono::steady_clock::time_point last_refusal_log{};
   std::vector<std::thread> threads;
   std::atomic<bool> draining{false};
   std::atomic<int64_t> in_flight{0};
@@ -42,12 +49,15 @@ class Session : public std::enable_shared_from_this<Session> {
 
   Session(tcp::socket socket, HttpServer::Impl& server)
       : stream_(std::move(socket)), server_(server) {
+    server_.open_sessions.fetch_add(1, std::memory_order_relaxed);
     // Beast reads max(512, free space) bytes at a time, and its parser
     // consumes what it reads, so a buffer that starts small stays at 512:
     // a 9 KB search body took 18 reads. With room reserved, one read takes
     // a typical request whole.
     buffer_.reserve(kReadBufferBytes);
   }
+
+  ~Session() { server_.open_sessions.fetch_sub(1, std::memory_order_relaxed); }
 
   void Start() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
@@ -56,8 +66,7 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   void ReadHeader() {
     parser_.emplace();
-    parser_->body_limit(server_.options.body_limit);
-    parser_->header_limit(static_cast<std::uint32_t>(server_.options.header_limit));
+    LimitRequestParser(*parser_, server_.options.body_limit, server_.options.header_limit);
     stream_.expires_after(first_request_ ? server_.options.header_timeout
                                          : server_.options.idle_timeout);
     bhttp::async_read_header(
@@ -69,6 +78,9 @@ class Session : public std::enable_shared_from_this<Session> {
     first_request_ = false;
     if (ec) return OnReadError(ec);
     auto& request = parser_->get();
+    if (std::optional<ReadRejection> rejection = CheckHeader(*parser_)) {
+      return Reject(rejection->status, rejection->message);
+    }
     if (beast::iequals(request[bhttp::field::expect], "100-continue")) {
       // Clients such as curl wait for this before sending a large body.
       auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_,
@@ -91,30 +103,18 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnReadError(beast::error_code ec) {
-    if (ec == bhttp::error::end_of_stream || ec == net::error::eof ||
-        ec == net::error::connection_reset || ec == beast::error::timeout ||
-        ec == net::error::operation_aborted) {
-      return Close();
-    }
-    if (ec == bhttp::error::body_limit) return Reject(413, "body too large");
-    if (ec == bhttp::error::header_limit) return Reject(431, "request header fields too large");
-    return Reject(400, "bad request: " + ec.message());
+    std::optional<ReadRejection> rejection = RejectionFor(ec);
+    if (!rejection) return Close();
+    return Reject(rejection->status, rejection->message);
   }
 
   void OnBody(beast::error_code ec) {
     if (ec) return OnReadError(ec);
     stream_.expires_never();
-    bhttp::request<bhttp::string_body> raw = parser_->release();
+    RawRequest raw = parser_->release();
     keep_alive_ = raw.keep_alive();
-    auto request = std::make_shared<HttpRequest>();
-    request->method = std::string(raw.method_string());
-    std::string_view target = raw.target();
-    size_t q = target.find('?');
-    request->path = std::string(target.substr(0, q));
-    if (q != std::string_view::npos) request->query = std::string(target.substr(q + 1));
-    request->authorization = std::string(raw[bhttp::field::authorization]);
-    request->body = std::move(raw.body());
     version_ = raw.version();
+    auto request = std::make_shared<HttpRequest>(ToHttpRequest(std::move(raw)));
 
     server_.in_flight.fetch_add(1, std::memory_order_acq_rel);
     auto started = std::chrono::steady_clock::now();
@@ -177,7 +177,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   HttpServer::Impl& server_;
   beast::flat_buffer buffer_;
-  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<RequestParser> parser_;
   std::optional<bhttp::response<bhttp::string_body>> response_;
   bool keep_alive_ = true;
   bool first_request_ = true;
@@ -192,7 +192,28 @@ void HttpServer::Impl::Accept() {
   acceptor->async_accept(target, [this](beast::error_code ec, tcp::socket socket) {
     if (ec) {
       if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
+      // Out of descriptors or memory: retrying at once would spin on the
+      // same error; connections that finish meanwhile free what it needs.
       LogWarn("accept_failed", {{"error", ec.message()}});
+      accept_retry->expires_after(std::chrono::milliseconds(100));
+      accept_retry->async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec && acceptor->is_open()) Accept();
+      });
+      return;
+    }
+    if (open_sessions.load(std::memory_order_relaxed) >= options.max_connections) {
+      beast::error_code ignored;
+      socket.close(ignored);
+      ++refused_since_log;
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_refusal_log >= std::chrono::seconds(1)) {
+        LogWarn("connections_refused",
+                {{"reason", "max_connections reached"},
+                 {"max_connections", std::to_string(options.max_connections)},
+                 {"refused", std::to_string(refused_since_log)}});
+        refused_since_log = 0;
+        last_refusal_log = now;
+      }
     } else {
       beast::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
@@ -211,6 +232,7 @@ HttpServer::HttpServer(ServerOptions options, const ApiHandler* handler, ThreadP
     impl_->contexts.push_back(std::make_unique<net::io_context>(1));
   }
   impl_->acceptor.emplace(*impl_->contexts[0]);
+  impl_->accept_retry.emplace(*impl_->contexts[0]);
   impl_->handler = handler;
   impl_->workers = workers;
   impl_->observer = std::move(observer);

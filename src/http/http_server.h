@@ -43,6 +43,8 @@ struct ServerOptions {
   std::chrono::milliseconds header_timeout{30000};
   std::chrono::milliseconds body_timeout{120000};
   std::chrono::milliseconds idle_timeout{60000};
+  // Connections accepted while this many are open are closed at once.
+  size_t max_connections = 4096;
 };
 
 // Called once per answered request, on a worker or io thread.

@@ -1,9 +1,11 @@
 #include "service/index_registry.h"
 
+
 #include <algorithm>
 #include <deque>
 
 #include "service/index_name.h"
+#include "service/item_id.h"
 #include "service/log_records.h"
 
 namespace vectord::service {
@@ -256,6 +258,11 @@ Result<WriteResult> Index::Add(std::span<const NewItem> items, ThreadPool* worke
   if (items.empty()) return Status::InvalidArgument("items must be non-empty");
   std::vector<engine::ItemInput> inputs = AsInputs(items);
   // The whole batch is checked before anything is logged or applied.
+  for (size_t j = 0; j < items.size(); ++j) {
+    if (items[j].id.empty()) continue;  // the engine's check names it first
+    Status id = ValidateItemId(items[j].id);
+    if (!id.ok()) return Status::InvalidArgument("items[" + std::to_string(j) + "]: " + id.message());
+  }
   VECTORD_RETURN_IF_ERROR(engine_->ValidateItems(inputs));
   WriteResult result;
   result.affected = items.size();
@@ -277,7 +284,8 @@ Result<WriteResult> Index::Add(std::span<const NewItem> items, ThreadPool* worke
 Result<WriteResult> Index::Remove(std::span<const std::string> ids, Durability durability) {
   if (ids.empty()) return Status::InvalidArgument("ids must be non-empty");
   for (size_t j = 0; j < ids.size(); ++j) {
-    if (ids[j].empty()) return Status::InvalidArgument("ids[" + std::to_string(j) + "]: empty id");
+    Status id = ValidateItemId(ids[j]);
+    if (!id.ok()) return Status::InvalidArgument("ids[" + std::to_string(j) + "]: " + id.message());
   }
   std::vector<std::string_view> views(ids.begin(), ids.end());
   WriteResult result;

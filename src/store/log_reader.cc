@@ -106,7 +106,7 @@ Status LogReader::OpenSegment(size_t index) {
   }
   const char* h = buffer_.data();
   if (std::memcmp(h, log_format::kMagic, 8) != 0) return Corruption("bad segment magic");
-  if (crc32c::Unmask(GetU32(h + 28)) != crc32c::Value(h, 28)) {
+  if (!crc32c::StoredMatches(GetU32(h + 28), crc32c::Value(h, 28))) {
     return Corruption("segment header checksum mismatch");
   }
   if (GetU32(h + 8) != log_format::kFormatVersion) return Corruption("unsupported log version");
@@ -153,7 +153,8 @@ Result<std::optional<LogRecord>> LogReader::Next() {
     if (!full_header.ok()) return full_header.status();
     if (!*full_header) return torn_here("incomplete record header");
     const char* h = buffer_.data() + offset_;
-    if (crc32c::Unmask(GetU32(h)) != crc32c::Value(h + 4, log_format::kRecordHeaderSize - 4)) {
+    if (!crc32c::StoredMatches(GetU32(h),
+                               crc32c::Value(h + 4, log_format::kRecordHeaderSize - 4))) {
       // A header cut short by a crash is followed by nothing but zeros (or
       // the end of the file); anything else after it is damage.
       offset_ += log_format::kRecordHeaderSize;
@@ -173,7 +174,8 @@ Result<std::optional<LogRecord>> LogReader::Next() {
     if (!full_record.ok()) return full_record.status();
     if (!*full_record) return torn_here("incomplete record");
     h = buffer_.data() + offset_;
-    if (crc32c::Unmask(payload_crc) != crc32c::Value(h + log_format::kRecordHeaderSize, length)) {
+    if (!crc32c::StoredMatches(payload_crc,
+                               crc32c::Value(h + log_format::kRecordHeaderSize, length))) {
       // The header reached the disk, the payload not (all of) it: torn when
       // nothing follows the record but zeros.
       offset_ += log_format::kRecordHeaderSize + length;

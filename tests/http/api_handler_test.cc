@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <memory>
@@ -1035,6 +1036,15 @@ class ApiAuthTest : public ApiHandlerTest {
     };
   }
 };
+
+TEST_F(ApiAuthTest, TheSchemeNameIsCaseInsensitiveButTheTokenIsNot) {
+  const std::string token(kToken);
+  EXPECT_EQ(Do("GET", "/vectors/index", "", "bearer " + token).status, 200);
+  EXPECT_EQ(Do("GET", "/vectors/index", "", "BEARER " + token).status, 200);
+  std::string upper = token;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  EXPECT_EQ(Do("GET", "/vectors/index", "", "Bearer " + upper).status, 401);
+}
 
 TEST_F(ApiAuthTest, EveryRouteNeedsTheTokenExceptProbes) {
   for (const RouteCase& route : AllRoutes()) {

@@ -420,6 +420,12 @@ TEST_F(RegistryTest, AddValidatesWholeBatch) {
   result = registry_.Add(index, empty_id);
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().message().rfind("items[0]: ", 0), 0u) << result.status().message();
+  // An id the API refuses (item_id.h), after a valid item: nothing applied.
+  std::vector<NewItem> control_id = {Item("fine", {1, 1, 1}), Item("bell", {1, 1, 1})};
+  result = registry_.Add(index, control_id);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().message(), "items[1]: id contains a control character (at byte 4)");
+  EXPECT_FALSE(index->engine().Contains("fine"));
   EXPECT_EQ(index->size(), 1u);
   EXPECT_TRUE(persistence_.written.empty());
 }
@@ -678,6 +684,10 @@ TEST_F(RegistryTest, RemoveValidatesIds) {
   ASSERT_FALSE(empty_id.ok());
   EXPECT_EQ(empty_id.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(empty_id.status().message(), "ids[1]: empty id");
+
+  auto malformed = registry_.Remove(index, std::vector<std::string>{"a", "\xff"});
+  ASSERT_FALSE(malformed.ok());
+  EXPECT_EQ(malformed.status().message(), "ids[1]: id is not valid UTF-8 (at byte 0)");
 
   std::vector<std::string> too_many(kMaxBatchItems + 1, "a");
   auto big = registry_.Remove(index, too_many);
