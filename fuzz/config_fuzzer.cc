@@ -22,7 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
   }
-  auto config = http::LoadConfig({"vectord", "--config", path}, {});
+  auto config = http::LoadConfig({"--config", path}, {});
   if (!config.ok()) {
     if (config.status().code() != StatusCode::kInvalidArgument) std::abort();
   } else {

@@ -50,7 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::atomic<bool> ready{true};
   service::Registry registry(pool);
   http::ApiHandler handler(&registry, http::ApiOptions{}, &ready, [] { return std::string(); });
-  if (Call(handler, "POST", "/vectors/index", R"({"name":"docs","dimension":4})").status != 200 ||
+  if (Call(handler, "POST", "/vectors/index", R"({"name":"docs","dimension":4})").status != 201 ||
       Call(handler, "POST", "/vectors/index/docs/add",
            R"({"items":[{"id":"a","vector":[1,0,0,0],"metadata":{"genre":"jazz","year":1959}},)"
            R"({"id":"b","vector":[0,1,0,0],"metadata":{"genre":"rock","tags":["x","y"]}},)"

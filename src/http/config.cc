@@ -3,9 +3,13 @@
 #include <toml++/toml.h>
 
 #include <charconv>
+#include <cstdio>
 #include <fstream>
 #include <functional>
+#include <iterator>
+#include <optional>
 
+#include "common/utf8.h"
 #include "store/s3_object_store.h"
 
 namespace vectord::http {
@@ -139,17 +143,43 @@ std::vector<Setting> Settings() {
   };
 }
 
+// toml++ 3.3 (Debian 12) reaches __builtin_unreachable when it classifies
+// a code point in U+FBF6..U+FEFE, wherever it appears, and its decoder can
+// make such code points out of malformed UTF-8 (both found by the config
+// fuzz target): undefined behaviour in a release build. So the file must be
+// valid UTF-8 (TOML requires it anyway) without those characters before
+// toml++ sees it. Returns what is wrong, or nullopt.
+std::optional<std::string> CheckTomlText(std::string_view text) {
+  size_t line = 1;
+  for (size_t at = 0; at < text.size();) {
+    const int32_t c = utf8::Decode(text, &at);
+    if (c < 0) return "not valid UTF-8 (line " + std::to_string(line) + ")";
+    if (c == '\n') ++line;
+    if (c >= 0xfbf6 && c <= 0xfefe) {
+      char code[16];
+      std::snprintf(code, sizeof code, "U+%04X", static_cast<unsigned>(c));
+      return "unsupported character " + std::string(code) + " on line " + std::to_string(line) +
+             " (the TOML parser cannot read U+FBF6..U+FEFE)";
+    }
+  }
+  return std::nullopt;
+}
+
 Status ApplyToml(Config& config, const std::vector<Setting>& settings) {
-  std::ifstream probe(config.config_path);
-  if (!probe) {
+  std::ifstream in(config.config_path, std::ios::binary);
+  if (!in) {
     if (config.config_path_explicit) {
       return KeyError("-config", "cannot read '" + config.config_path + "'");
     }
     return Status::Ok();  // the default file is optional
   }
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (std::optional<std::string> problem = CheckTomlText(text)) {
+    return Status::InvalidArgument("config: " + config.config_path + ": " + *problem);
+  }
   toml::table root;
   try {
-    root = toml::parse_file(config.config_path);
+    root = toml::parse(text, config.config_path);
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
     return Status::InvalidArgument("config: " + config.config_path + ":" +

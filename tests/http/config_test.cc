@@ -619,5 +619,42 @@ TEST(Config, UsageListsEverySetting) {
   }
 }
 
+// Found by fuzz/config_fuzzer (crash-90f4ac87, kept in its corpus): toml++
+// 3.3 reaches __builtin_unreachable on any code point in U+FBF6..U+FEFE.
+// vectord refuses such a file with a clear error instead of handing it over.
+TEST(ConfigFuzzRegressions, Crash90f4ac87TomlUnreachableOnArabicPresentationForms) {
+  TempDir dir;
+  for (const std::string& character : {std::string("\xef\xaf\xb6"),     // U+FBF6
+                                       std::string("\xef\xbb\xbe")}) {  // U+FEFE
+    std::string path = dir.Write(
+        "bad.toml", "[vectord]\nbind = \"127.0.0.1:1\"\nlog_level = \"" + character + "\"\n");
+    auto config = LoadConfig({"--config", path}, {});
+    ASSERT_FALSE(config.ok());
+    EXPECT_EQ(config.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(config.status().message().find("unsupported character U+F"), std::string::npos)
+        << config.status().message();
+    EXPECT_NE(config.status().message().find("on line 3"), std::string::npos)
+        << config.status().message();
+  }
+  // The byte-order mark U+FEFF, just past the range, is fine.
+  std::string path = dir.Write("bom.toml", "\xef\xbb\xbf[vectord]\nbind = \"127.0.0.1:1\"\n");
+  auto config = LoadConfig({"--config", path}, {});
+  EXPECT_TRUE(config.ok()) << config.status().ToString();
+  // Malformed UTF-8, from which toml++'s decoder makes such code points.
+  path = dir.Write("latin1.toml", "[vectord]\nlog_level = \"caf\xe9\"\n");
+  config = LoadConfig({"--config", path}, {});
+  EXPECT_EQ(config.status().message(), "config: " + path + ": not valid UTF-8 (line 2)");
+  // The fuzzer's own input.
+  std::ifstream crash(std::string(VECTORD_SOURCE_DIR) + "/fuzz/corpus/config/crash-90f4ac87",
+                      std::ios::binary);
+  ASSERT_TRUE(crash.good());
+  const std::string bytes((std::istreambuf_iterator<char>(crash)),
+                          std::istreambuf_iterator<char>());
+  path = dir.Write("crash.toml", bytes);
+  config = LoadConfig({"--config", path}, {});
+  EXPECT_EQ(config.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(config.status().message().find("not valid UTF-8"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace vectord::http
