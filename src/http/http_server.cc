@@ -20,6 +20,9 @@ struct HttpServer::Impl {
   const ApiHandler* handler;
   ThreadPool* workers;
   RequestObserver observer;
+  // Before the contexts: sessions still queued in them count down when the
+  // contexts are destroyed.
+  std::atomic<size_t> open_sessions{0};
   // One io_context per io thread, each run by that thread alone: a
   // connection stays on the context it was accepted onto, so its handlers
   // need no strand and posting to it wakes no other thread.
@@ -28,7 +31,6 @@ struct HttpServer::Impl {
   std::optional<tcp::acceptor> acceptor;
   size_t next_context = 0;                        // touched only by the acceptor's handler
   std::optional<net::steady_timer> accept_retry;  // after accept itself failed
-  std::atomic<size_t> open_sessions{0};
   // Refused connections are logged at most once a second (a flood would
   // otherwise flood the log too); the acceptor's handler alone touches these.
   uint64_t refused_since_log = 0;
@@ -127,12 +129,16 @@ class Session : public std::enable_shared_from_this<Session> {
       if (server_.observer) server_.observer(*request, response, seconds);
       return Write(std::move(response), true);
     }
-    server_.workers->Submit([self = shared_from_this(), request, started] {
+    server_.workers->Submit([self = shared_from_this(), request, started]() mutable {
       HttpResponse response = self->server_.handler->Handle(*request);
       double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       if (self->server_.observer) self->server_.observer(*request, response, seconds);
-      net::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
+      // The worker gives up its reference: the session then ends on its io
+      // thread (or with its io_context), never on a worker that may still be
+      // unwinding this task after the server is gone.
+      auto executor = self->stream_.get_executor();
+      net::post(executor, [self = std::move(self), response = std::move(response)]() mutable {
         self->Write(std::move(response), true);
       });
     });

@@ -217,7 +217,7 @@ TEST(HostileClient, EverythingAtOnceThenTheServerIsHealthyAndTheDataIntact) {
   EXPECT_NE(found.body.find(R"("id":"a")"), std::string::npos) << found.body;
   EXPECT_NE(found.body.find(R"("metadata":{"n":1})"), std::string::npos) << found.body;
   EXPECT_EQ(client.Request("GET", "/vectors/index").body, "{\"names\":[\"docs\"],\"count\":1}\n");
-  EXPECT_EQ(server->Terminate(), 0);
+  EXPECT_EQ(server->Terminate(), 0) << server->Log();
 }
 
 TEST(HostileClient, AuthGuardsEveryDocumentedRouteAndMethod) {
