@@ -68,7 +68,12 @@ sampler=$!
 LOAD_DIM=${dim} LOAD_IDS=${ids} wrk -t2 -c"${connections}" -d"${seconds}s" --timeout 10s --latency \
   -s bench/load/mixed.lua "${base}/" >"${work}/wrk.txt" 2>&1
 wait "${sampler}" || true
-sleep 2  # let the last connections close
+# wrk stops with requests still queued in the server (writes wait their turn
+# to be applied); their connections close once answered. Wait for that (at
+# most 60 s) before counting descriptors, or a backlog would look like a leak.
+drain_start=$(date +%s)
+while (($(fds) > fds_before + 2 && $(date +%s) - drain_start < 60)); do sleep 1; done
+drain_seconds=$(($(date +%s) - drain_start))
 fds_after=$(fds)
 health=$(curl -s -o /dev/null -w '%{http_code}' "${base}/health")
 length=$(curl -s "${base}/vectors/index/load" | sed -n 's/.*"length":\([0-9]*\).*/\1/p')
@@ -91,10 +96,10 @@ report="bench/out/load-$(date -u +%Y%m%dT%H%M%SZ).md"
   echo "Index: ${ids} x ${dim}-d cosine. Per request: 80% search k=10, 12% add of 8 (upserts), 4% get, 4% delete."
   echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//') ($(nproc) threads); wrk and vectord share them."
   echo
-  echo "| requests | requests/s | errors | p50 | p90 | p99 | RSS at 60 s | RSS max after 60 s | RSS at end | growth after warm-up | fds before / after | health after | items after |"
+  echo "| requests | requests/s | errors | p50 | p90 | p99 | RSS at 60 s | RSS max after 60 s | RSS at end | growth after warm-up | fds before / after (drained in) | health after | items after |"
   echo "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   growth=$(awk -v a="${rss_warm}" -v b="${rss_max}" 'BEGIN {printf "%.1f%%", (b - a) * 100 / a}')
-  echo "| ${requests} | ${rate} | ${errors:-none} | ${p50} | ${p90} | ${p99} | $((rss_warm / 1024)) MiB | $((rss_max / 1024)) MiB | $((rss_end / 1024)) MiB | ${growth} | ${fds_before} / ${fds_after} | ${health} | ${length} |"
+  echo "| ${requests} | ${rate} | ${errors:-none} | ${p50} | ${p90} | ${p99} | $((rss_warm / 1024)) MiB | $((rss_max / 1024)) MiB | $((rss_end / 1024)) MiB | ${growth} | ${fds_before} / ${fds_after} (${drain_seconds} s) | ${health} | ${length} |"
   echo
   echo "Samples (seconds, RSS KiB, open fds):"
   echo

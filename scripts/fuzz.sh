@@ -10,14 +10,18 @@ cd "$(dirname "$0")/.."
 seconds=${1:-30}
 shift || true
 
-cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
-  -DVECTORD_FUZZ=ON -DBUILD_TESTING=OFF >/dev/null
 targets=("$@")
 if ((${#targets[@]} == 0)); then
   targets=(http_request_fuzzer json_bodies_fuzzer config_fuzzer index_file_fuzzer
            wal_reader_fuzzer s3_xml_fuzzer)
 fi
-cmake --build build-fuzz -j "$(nproc)" --target "${targets[@]}"
+# FUZZ_SKIP_BUILD=1: the caller built them (bench/run-fuzz.sh runs several
+# of these scripts at once).
+if [[ "${FUZZ_SKIP_BUILD:-0}" != 1 ]]; then
+  cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_COMPILER=clang++ -DVECTORD_FUZZ=ON -DBUILD_TESTING=OFF >/dev/null
+  cmake --build build-fuzz -j "$(nproc)" --target "${targets[@]}"
+fi
 
 mkdir -p build-fuzz/artifacts build-fuzz/logs
 failed=0
