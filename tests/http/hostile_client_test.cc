@@ -4,9 +4,7 @@
 // the server must be healthy and its data intact. And the auth table: with a
 // token, every documented route and every method answers 401 without it,
 // except GET /health and GET /ready.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -50,19 +48,6 @@ std::string StatusLine(const std::string& response) {
 std::string Post(const std::string& target, const std::string& body) {
   return "POST " + target + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
          "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
-}
-
-int OpenIdleConnection(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
 }
 
 // Whether the server has closed `fd` (recv sees the end) within `timeout`.
@@ -191,7 +176,7 @@ TEST(HostileClient, EverythingAtOnceThenTheServerIsHealthyAndTheDataIntact) {
   // new ones at once; the idle ones go at the header timeout; then it
   // serves again.
   std::vector<int> flood;
-  for (int i = 0; i < 64; ++i) flood.push_back(OpenIdleConnection(port));
+  for (int i = 0; i < 64; ++i) flood.push_back(ConnectLoopback(port));
   int refused = 0;
   for (int fd : flood) {
     ASSERT_GE(fd, 0);

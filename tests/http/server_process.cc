@@ -178,8 +178,7 @@ HttpResult TestClient::Request(const std::string& method, const std::string& tar
   return result;
 }
 
-std::string RawExchange(uint16_t port, const std::string& bytes,
-                        std::chrono::milliseconds timeout) {
+int ConnectLoopback(uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -187,8 +186,15 @@ std::string RawExchange(uint16_t port, const std::string& bytes,
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     ::close(fd);
-    return "";
+    return -1;
   }
+  return fd;
+}
+
+std::string RawExchange(uint16_t port, const std::string& bytes,
+                        std::chrono::milliseconds timeout) {
+  const int fd = ConnectLoopback(port);
+  if (fd < 0) return "";
   size_t sent = 0;
   while (sent < bytes.size()) {
     ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);

@@ -72,6 +72,9 @@ class TestClient {
   std::unique_ptr<Connection> connection_;
 };
 
+// A connected TCP socket to 127.0.0.1:port, or -1.
+int ConnectLoopback(uint16_t port);
+
 // Sends raw bytes on a fresh connection and returns everything the server
 // writes back until it closes the connection or `timeout` passes.
 std::string RawExchange(uint16_t port, const std::string& bytes,
