@@ -144,16 +144,21 @@ std::vector<Setting> Settings() {
 }
 
 // toml++ 3.3 (Debian 12) reaches __builtin_unreachable when it asks whether
-// a code point in U+00A1..U+0499, U+2FEE..U+33E7 (but U+3000) or
-// U+FBF6..U+FEFE is whitespace (upstream issues #190 and #295, fixed after
-// 3.3). It asks that of nearly any character when a document is malformed
-// (found by the config fuzz target: inside a value it misreads, even between
-// quotes), which is undefined behaviour in a release build. So the file must
-// be valid UTF-8 without those code points before toml++ sees it; strings
-// can still carry them as \u escapes.
+// certain non-ASCII code points are whitespace (upstream issues #190 and
+// #295, fixed after 3.3). It asks that of nearly any character when a
+// document is malformed (found by the config fuzz target: in bare keys, and
+// inside a value it misreads, even between quotes), which is undefined
+// behaviour in a release build. So the file must be valid UTF-8 without
+// those code points before toml++ sees it; strings can still carry them as
+// \u escapes. This mirrors toml++'s is_non_ascii_horizontal_whitespace up to
+// its unreachable default: U+00A1..U+0499, U+2C5E..U+3057 but U+3000, and
+// U+FB26..U+FEFE.
 bool TomlCannotClassify(int32_t c) {
-  return (c >= 0xa1 && c <= 0x499) || (c >= 0x2fee && c <= 0x33e7 && c != 0x3000) ||
-         (c >= 0xfbf6 && c <= 0xfefe);
+  if (c < 0xa0 || c > 0xfeff) return false;
+  const auto child = static_cast<uint64_t>(c - 0xa0) / 0x3fa;
+  if (((uint64_t{1} << child) & 0x7fffffffffffF75eull) != 0) return false;
+  if (c == 0xa0 || c == 0x3000 || c == 0xfeff) return false;
+  return child != 5 && child != 7;  // those two have their own cases
 }
 
 std::optional<std::string> CheckTomlText(std::string_view text) {

@@ -619,8 +619,8 @@ TEST(Config, UsageListsEverySetting) {
   }
 }
 
-// Found by fuzz/config_fuzzer (crash-90f4ac87, crash-5e1f07a2 and
-// crash-a1fd6287, kept in its corpus): toml++ 3.3 reaches
+// Found by fuzz/config_fuzzer (crash-90f4ac87, crash-5e1f07a2,
+// crash-a1fd6287 and crash-887ab5c7, kept in its corpus): toml++ 3.3 reaches
 // __builtin_unreachable when it asks whether some non-ASCII code points are
 // whitespace (upstream #190, #295), which in a malformed document it asks of
 // almost any character. vectord refuses those code points, and malformed
@@ -638,6 +638,8 @@ TEST(ConfigFuzzRegressions, Crashes90f4ac87And5e1f07a2Anda1fd6287TomlUnreachable
       {"[other]\ns = \"\"\"\\\n\xc2\xa7\"\"\"\n", "character U+00A7 on line 3 " + unsafe},
       {"[vectord]\nbind = 2907'''x'\xc4\x81'\n", "character U+0101 on line 2 " + unsafe},
       {"# caf\xc3\xa9\n", "character U+00E9 on line 1 " + unsafe},
+      {"bind\xe2\xbb\xbf", "character U+2EFF on line 1 " + unsafe},
+      {"[x]\ny = \"\xef\xac\xa6\"", "character U+FB26 on line 2 " + unsafe},
       {"[vectord]\nlog_level = \"caf\xe9\"\n", "not valid UTF-8 (line 2)"},
       // What stays allowed: a byte-order mark, other scripts, \u escapes.
       {"\xef\xbb\xbf# \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x99\x82\n[other]\nname = \"caf\\u00e9 "
@@ -657,7 +659,8 @@ TEST(ConfigFuzzRegressions, Crashes90f4ac87And5e1f07a2Anda1fd6287TomlUnreachable
         << config.status().message();
   }
   // The fuzzer's own inputs.
-  for (const char* name : {"crash-90f4ac87", "crash-5e1f07a2", "crash-a1fd6287"}) {
+  for (const char* name :
+       {"crash-90f4ac87", "crash-5e1f07a2", "crash-a1fd6287", "crash-887ab5c7"}) {
     std::ifstream crash(std::string(VECTORD_SOURCE_DIR) + "/fuzz/corpus/config/" + name,
                         std::ios::binary);
     ASSERT_TRUE(crash.good()) << name;
