@@ -1,6 +1,5 @@
 #include "service/index_registry.h"
 
-
 #include <algorithm>
 #include <deque>
 
@@ -261,7 +260,8 @@ Result<WriteResult> Index::Add(std::span<const NewItem> items, ThreadPool* worke
   for (size_t j = 0; j < items.size(); ++j) {
     if (items[j].id.empty()) continue;  // the engine's check names it first
     Status id = ValidateItemId(items[j].id);
-    if (!id.ok()) return Status::InvalidArgument("items[" + std::to_string(j) + "]: " + id.message());
+    if (!id.ok())
+      return Status::InvalidArgument("items[" + std::to_string(j) + "]: " + id.message());
   }
   VECTORD_RETURN_IF_ERROR(engine_->ValidateItems(inputs));
   WriteResult result;
