@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <type_traits>
 
 #include "http/request_decoding.h"
 #include "service/index_name.h"
@@ -16,36 +17,24 @@ using namespace vectord;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   std::string body(reinterpret_cast<const char*>(data) + 1, size - 1);
-  auto expect_decode_error = [](const Status& status) {
-    if (status.code() != StatusCode::kInvalidArgument) std::abort();
+  // Whatever a decoder returns, a failure must be InvalidArgument.
+  auto check = [](const auto& result) {
+    Status status;
+    if constexpr (std::is_same_v<std::decay_t<decltype(result)>, Status>) {
+      status = result;
+    } else {
+      if (result.ok()) return;
+      status = result.status();
+    }
+    if (!status.ok() && status.code() != StatusCode::kInvalidArgument) std::abort();
   };
   switch (data[0] % 6) {
-    case 0: {
-      auto spec = http::DecodeCreate(body);
-      if (!spec.ok()) expect_decode_error(spec.status());
-      break;
-    }
-    case 1: {
-      auto items = http::DecodeAdd(body);
-      if (!items.ok()) expect_decode_error(items.status());
-      break;
-    }
-    case 2: {
-      auto spec = http::DecodeSearch(body);
-      if (!spec.ok()) expect_decode_error(spec.status());
-      break;
-    }
-    case 3: {
-      auto specs = http::DecodeSearchBatch(body);
-      if (!specs.ok()) expect_decode_error(specs.status());
-      break;
-    }
-    case 4: {
-      auto ids = http::DecodeIds(body);
-      if (!ids.ok()) expect_decode_error(ids.status());
-      break;
-    }
-    case 5: (void)service::ValidateIndexName(body); break;
+    case 0: check(http::DecodeCreate(body)); break;
+    case 1: check(http::DecodeAdd(body)); break;
+    case 2: check(http::DecodeSearch(body)); break;
+    case 3: check(http::DecodeSearchBatch(body)); break;
+    case 4: check(http::DecodeIds(body)); break;
+    case 5: check(service::ValidateIndexName(body)); break;
   }
   return 0;
 }
