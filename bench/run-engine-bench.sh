@@ -5,7 +5,7 @@
 #   bench/run-engine-bench.sh [extra engine_bench flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VECTORD_BENCH_DATA=1 ./scripts/install-deps.sh
+./scripts/install-deps.sh
 cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DVECTORD_BUILD_BENCH=ON -DBUILD_TESTING=OFF >/dev/null
 cmake --build build-bench --target engine_bench -j "$(nproc)"
 mkdir -p bench/data bench/out

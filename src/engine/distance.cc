@@ -17,16 +17,17 @@ KernelTable DetectKernels() {
   // Every AVX-512 CPU has AVX2, whose integer code kernel the AVX-512 set
   // shares (without VNNI a 512-bit version gains little).
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2")) {
-    table.sets[table.count++] = {"avx512", kernels::L2SquaredAvx512, kernels::InnerProductAvx512,
+    table.sets[table.count++] = {"avx512", kernels::L2SquaredAvx512,
+                                 kernels::L2SquaredBoundedAvx512, kernels::InnerProductAvx512,
                                  kernels::CodeDotAvx2};
   }
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-    table.sets[table.count++] = {"avx2", kernels::L2SquaredAvx2, kernels::InnerProductAvx2,
-                                 kernels::CodeDotAvx2};
+    table.sets[table.count++] = {"avx2", kernels::L2SquaredAvx2, kernels::L2SquaredBoundedAvx2,
+                                 kernels::InnerProductAvx2, kernels::CodeDotAvx2};
   }
 #endif
-  table.sets[table.count++] = {"scalar", kernels::L2SquaredScalar, kernels::InnerProductScalar,
-                               kernels::CodeDotScalar};
+  table.sets[table.count++] = {"scalar", kernels::L2SquaredScalar, kernels::L2SquaredBoundedScalar,
+                               kernels::InnerProductScalar, kernels::CodeDotScalar};
   return table;
 }
 

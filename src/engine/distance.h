@@ -14,13 +14,18 @@
 namespace vectord::engine {
 
 using DistanceKernel = float (*)(const float* a, const float* b, size_t dim);
+// sum (a_i - b_i)^2, allowed to stop early once the running sum reaches
+// `bound`: the result is exact when below `bound`, and some value >= `bound`
+// otherwise (a search only needs to know the candidate is too far).
+using BoundedDistanceKernel = float (*)(const float* a, const float* b, size_t dim, float bound);
 // sum codes_i * query_i over `dim` entries, dim a multiple of 16. The caller
 // keeps the sum inside int32 (see ScalarQuantizer): no kernel checks.
 using CodeKernel = int32_t (*)(const uint8_t* codes, const int16_t* query, size_t dim);
 
 struct KernelSet {
-  std::string_view name;         // "avx512", "avx2", "scalar"
-  DistanceKernel l2_squared;     // sum (a_i - b_i)^2
+  std::string_view name;      // "avx512", "avx2", "scalar"
+  DistanceKernel l2_squared;  // sum (a_i - b_i)^2
+  BoundedDistanceKernel l2_squared_bounded;
   DistanceKernel inner_product;  // sum a_i * b_i
   CodeKernel code_dot;           // 8-bit codes against a 16-bit query
 };
@@ -34,10 +39,13 @@ const KernelSet* AvailableKernels(size_t* count);
 
 namespace kernels {
 float L2SquaredScalar(const float* a, const float* b, size_t dim);
+float L2SquaredBoundedScalar(const float* a, const float* b, size_t dim, float bound);
 float InnerProductScalar(const float* a, const float* b, size_t dim);
 float L2SquaredAvx2(const float* a, const float* b, size_t dim);
+float L2SquaredBoundedAvx2(const float* a, const float* b, size_t dim, float bound);
 float InnerProductAvx2(const float* a, const float* b, size_t dim);
 float L2SquaredAvx512(const float* a, const float* b, size_t dim);
+float L2SquaredBoundedAvx512(const float* a, const float* b, size_t dim, float bound);
 float InnerProductAvx512(const float* a, const float* b, size_t dim);
 int32_t CodeDotScalar(const uint8_t* codes, const int16_t* query, size_t dim);
 int32_t CodeDotAvx2(const uint8_t* codes, const int16_t* query, size_t dim);

@@ -3,6 +3,8 @@
 // latency; the tail uses a masked load so no scalar loop runs.
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include "engine/distance.h"
 
 namespace vectord::engine::kernels {
@@ -40,6 +42,41 @@ float L2SquaredAvx2(const float* a, const float* b, size_t dim) {
     s1 = _mm256_fmadd_ps(d1, d1, s1);
     s2 = _mm256_fmadd_ps(d2, d2, s2);
     s3 = _mm256_fmadd_ps(d3, d3, s3);
+  }
+  for (; i + 8 <= dim; i += 8) {
+    __m256 d = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+    s0 = _mm256_fmadd_ps(d, d, s0);
+  }
+  if (i < dim) {
+    __m256i mask = TailMask(dim - i);
+    __m256 d = _mm256_sub_ps(_mm256_maskload_ps(a + i, mask), _mm256_maskload_ps(b + i, mask));
+    s1 = _mm256_fmadd_ps(d, d, s1);
+  }
+  return HorizontalSum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+}
+
+float L2SquaredBoundedAvx2(const float* a, const float* b, size_t dim, float bound) {
+  // Checks the running sum after every 128 dimensions: squared differences
+  // only add, so once the sum passes the bound the rest cannot bring it back.
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+  size_t i = 0;
+  while (i + 32 <= dim) {
+    const size_t block_end = std::min(dim & ~size_t{31}, i + 128);
+    for (; i < block_end; i += 32) {
+      __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+      __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
+      __m256 d2 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16));
+      __m256 d3 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24));
+      s0 = _mm256_fmadd_ps(d0, d0, s0);
+      s1 = _mm256_fmadd_ps(d1, d1, s1);
+      s2 = _mm256_fmadd_ps(d2, d2, s2);
+      s3 = _mm256_fmadd_ps(d3, d3, s3);
+    }
+    if (i < dim) {
+      float partial = HorizontalSum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+      if (partial >= bound) return partial;
+    }
   }
   for (; i + 8 <= dim; i += 8) {
     __m256 d = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));

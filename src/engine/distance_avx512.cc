@@ -6,6 +6,8 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include "engine/distance.h"
 
 namespace vectord::engine::kernels {
@@ -35,6 +37,17 @@ float L2SquaredAvx512(const float* a, const float* b, size_t dim) {
     s1 = _mm512_fmadd_ps(d, d, s1);
   }
   return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+
+float L2SquaredBoundedAvx512(const float* a, const float* b, size_t dim, float bound) {
+  // As the AVX2 version: the running sum is checked every 128 dimensions.
+  float sum = 0;
+  for (size_t start = 0; start < dim; start += 128) {
+    const size_t n = std::min<size_t>(128, dim - start);
+    sum += L2SquaredAvx512(a + start, b + start, n);
+    if (sum >= bound) return sum;
+  }
+  return sum;
 }
 
 float InnerProductAvx512(const float* a, const float* b, size_t dim) {

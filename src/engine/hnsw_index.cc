@@ -237,6 +237,7 @@ HnswIndex::HnswIndex(const IndexOptions& options)
   code_kernel_ = k.code_dot;
   if (options.metric == Metric::kEuclidean) {
     kernel_ = k.l2_squared;
+    bounded_kernel_ = k.l2_squared_bounded;
     sign_ = 1.0f;
   } else {
     kernel_ = k.inner_product;
@@ -403,6 +404,13 @@ struct HnswIndex::FloatSpace {
   const float* query;
 
   float Distance(uint32_t slot) const { return index.Distance(query, index.VectorOf(slot)); }
+  // Exact below `bound`; otherwise some value >= `bound`. Only squared
+  // Euclidean distances grow monotonically over the dimensions, so the other
+  // metrics compute the whole distance.
+  float DistanceBelow(uint32_t slot, float bound) const {
+    if (index.bounded_kernel_ == nullptr) return Distance(slot);
+    return index.bounded_kernel_(query, index.VectorOf(slot), index.options_.dimension, bound);
+  }
   void PrefetchStart(uint32_t slot) const { PrefetchVector(index.VectorOf(slot)); }
   void PrefetchAll(uint32_t slot) const {
     PrefetchWhole(index.VectorOf(slot), index.options_.dimension);
@@ -423,6 +431,7 @@ struct HnswIndex::CodeSpace {
     std::memcpy(&code_norm, codes + index.vector_floats_, sizeof code_norm);
     return query.squared_norm + code_norm - 2 * dot;
   }
+  float DistanceBelow(uint32_t slot, float) const { return Distance(slot); }
   void PrefetchStart(uint32_t slot) const {
     PrefetchVector(reinterpret_cast<const float*>(index.CodesOf(slot)));
   }
@@ -490,8 +499,9 @@ void HnswIndex::SearchLayer(const Space& space, uint32_t entry, float entry_dist
     for (uint32_t i = 0; i < fresh; ++i) {
       uint32_t n = s.links[i];
       if (i + 1 < fresh) space.PrefetchAll(s.links[i + 1]);
-      float d = space.Distance(n);
-      if (s.results.size() < ef || d < bound) {
+      const bool full = s.results.size() >= ef;
+      float d = space.DistanceBelow(n, full ? bound : std::numeric_limits<float>::infinity());
+      if (!full || d < bound) {
         s.candidates.push_back({d, n});
         std::push_heap(s.candidates.begin(), s.candidates.end(), ByDistanceReversed{});
         if (accept(n)) {
@@ -933,12 +943,12 @@ void HnswIndex::FillResult(const Candidate& c, const SearchOptions& options,
 }
 
 std::vector<SearchResult> HnswIndex::ExactSearch(const float* query, size_t k,
-                                                 const SlotBitset& filter,
+                                                 const SlotBitset* filter,
                                                  const SearchOptions& options) const {
   std::vector<Candidate> heap;
   heap.reserve(k + 1);
   const uint32_t count = slot_count();
-  filter.ForEach([&](uint32_t slot) {
+  auto consider = [&](uint32_t slot) {
     if (slot >= count || StateOf(slot) != StateValue(SlotState::kLive)) return;
     float d = Distance(query, VectorOf(slot));
     if (heap.size() < k || d < heap.front().distance) {
@@ -949,7 +959,12 @@ std::vector<SearchResult> HnswIndex::ExactSearch(const float* query, size_t k,
         heap.pop_back();
       }
     }
-  });
+  };
+  if (filter != nullptr) {
+    filter->ForEach(consider);
+  } else {
+    for (uint32_t slot = 0; slot < count; ++slot) consider(slot);
+  }
   std::sort_heap(heap.begin(), heap.end(), ByDistance{});
   std::vector<SearchResult> out;
   out.reserve(heap.size());
@@ -988,6 +1003,7 @@ Result<std::vector<SearchResult>> HnswIndex::Search(std::span<const float> query
   PrepareVector(query, s.query.data(), &norm);
   const float* q = s.query.data();
 
+  if (options.exact) return ExactSearch(q, k, options.filter, options);
   if (options.filter != nullptr) {
     // Walking the graph costs about ef * M distances per 1/selectivity; a scan
     // of the passing items costs one distance each. Scan when that is cheaper:
@@ -996,7 +1012,7 @@ Result<std::vector<SearchResult>> HnswIndex::Search(std::span<const float> query
     if (passing == 0) return out;
     const double graph_cost = static_cast<double>(ef) * options_.m *
                               static_cast<double>(std::max<size_t>(slot_count(), 1)) / passing;
-    if (passing <= graph_cost) return ExactSearch(q, k, *options.filter, options);
+    if (passing <= graph_cost) return ExactSearch(q, k, options.filter, options);
   }
 
   uint64_t entry = entry_.load(std::memory_order_acquire);

@@ -101,6 +101,10 @@ struct SearchOptions {
   const SlotBitset* filter = nullptr;  // when set, only these slots may be returned
   bool with_payload = true;
   bool with_vector = false;
+  // Compare the query with every live item (that passes the filter) instead
+  // of walking the graph: the true k nearest, at the cost of a full scan.
+  // For measuring the graph's recall, not for serving.
+  bool exact = false;
 };
 
 struct SearchResult {
@@ -261,7 +265,8 @@ class HnswIndex {
   void SetOwnLinks(uint32_t slot, int level, Scratch& scratch);
   void RepairNode(uint32_t node, Scratch& scratch);
   void ConsolidateLocked(ThreadPool* pool);
-  std::vector<SearchResult> ExactSearch(const float* query, size_t k, const SlotBitset& filter,
+  // Scans the live slots in `filter`, or every live slot when it is null.
+  std::vector<SearchResult> ExactSearch(const float* query, size_t k, const SlotBitset* filter,
                                         const SearchOptions& options) const;
   void FillResult(const Candidate& candidate, const SearchOptions& options,
                   SearchResult* out) const;
@@ -280,6 +285,7 @@ class HnswIndex {
   const size_t code_row_bytes_;     // SQ8: codes + squared norm + level-0 links, to 64; else 0
   const double level_multiplier_;   // 1 / ln(M)
   DistanceKernel kernel_;
+  BoundedDistanceKernel bounded_kernel_ = nullptr;  // Euclidean only
   CodeKernel code_kernel_;
   float sign_;  // internal distance = sign_ * kernel_: l2^2 or -<a,b>
 

@@ -3,8 +3,8 @@
 #include <cctype>
 #include <charconv>
 
+#include "common/json_writer.h"
 #include "common/log.h"
-#include "http/json_writer.h"
 #include "http/openapi.h"
 #include "http/request_decoding.h"
 #include "service/item_id.h"

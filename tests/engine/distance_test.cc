@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -38,6 +39,40 @@ TEST(Distance, EveryKernelMatchesTheReference) {
       SCOPED_TRACE(std::string(sets[s].name) + " dim " + std::to_string(dim));
       EXPECT_NEAR(sets[s].l2_squared(pa, pb, dim), l2, 1e-5 * l2 + 1e-6);
       EXPECT_NEAR(sets[s].inner_product(pa, pb, dim), ip, 1e-5 * magnitude + 1e-6);
+    }
+  }
+}
+
+// The bounded kernels may stop once the sum passes the bound: below it they
+// must give the whole distance, at or above it some value not below it —
+// otherwise a search would keep a candidate that is too far, or drop one
+// that is near enough.
+TEST(Distance, BoundedKernelsAreExactBelowTheBoundAndNeverUnderAbove) {
+  size_t count = 0;
+  const KernelSet* sets = AvailableKernels(&count);
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> uniform(-2.0f, 2.0f);
+  for (size_t dim : {1u, 7u, 31u, 32u, 127u, 128u, 129u, 200u, 255u, 256u, 384u, 784u, 1536u}) {
+    std::vector<float> a(dim + 1), b(dim + 1);
+    for (auto& x : a) x = uniform(rng);
+    for (auto& x : b) x = uniform(rng);
+    const float* pa = a.data() + 1;
+    const float* pb = b.data() + 1;
+    double l2 = 0;
+    for (size_t i = 0; i < dim; ++i) l2 += (double{pa[i]} - pb[i]) * (double{pa[i]} - pb[i]);
+    const double tolerance = 1e-5 * l2 + 1e-6;
+    for (size_t s = 0; s < count; ++s) {
+      SCOPED_TRACE(std::string(sets[s].name) + " dim " + std::to_string(dim));
+      // Bounds from far below the distance (stops at the first check) to
+      // above it (must run to the end).
+      for (double fraction : {0.0, 0.01, 0.2, 0.5, 0.9, 0.999}) {
+        const float bound = static_cast<float>(l2 * fraction);
+        EXPECT_GE(sets[s].l2_squared_bounded(pa, pb, dim, bound), bound);
+      }
+      for (float bound : {static_cast<float>(l2 * 1.001 + 1e-4), static_cast<float>(l2 * 2),
+                          std::numeric_limits<float>::infinity()}) {
+        EXPECT_NEAR(sets[s].l2_squared_bounded(pa, pb, dim, bound), l2, tolerance);
+      }
     }
   }
 }

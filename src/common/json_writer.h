@@ -1,4 +1,4 @@
-// JsonWriter: builds compact JSON text for API responses.
+// JsonWriter: builds compact JSON text (the server's responses, vectorctl's requests).
 //
 // Floats are written in the shortest form that reads back as the same float
 // (std::to_chars), so a vector read from vectord and sent back is bit-equal.
@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-namespace vectord::http {
+namespace vectord {
 
 class JsonWriter {
  public:
@@ -136,4 +136,4 @@ class JsonWriter {
   bool after_key_ = false;
 };
 
-}  // namespace vectord::http
+}  // namespace vectord
