@@ -9,13 +9,12 @@ packages=(
   clang libclang-rt-14-dev libfuzzer-14-dev clang-format clang-tidy
   libgtest-dev libgmock-dev libbenchmark-dev
   libsimdjson-dev libboost1.81-dev libtomlplusplus-dev libcli11-dev
-  libspdlog-dev libfmt-dev libcurl4-openssl-dev libssl-dev libexpat1-dev prometheus-cpp-dev
+  libspdlog-dev libfmt-dev libcurl4-openssl-dev libssl-dev libexpat1-dev prometheus-cpp-dev zlib1g-dev
   libhnswlib-dev libfaiss-dev libopenblas-dev
   prometheus wrk
+  # vectorctl's import tests and the README's quick start read its files.
+  dataset-fashion-mnist
 )
-if [[ "${VECTORD_BENCH_DATA:-0}" == 1 ]]; then
-  packages+=(dataset-fashion-mnist)
-fi
 
 missing=()
 for p in "${packages[@]}"; do
