@@ -81,6 +81,7 @@ int Run(int argc, char** argv) {
   std::unique_ptr<store::S3ObjectStore> bucket_store;
   std::unique_ptr<service::BucketMirror> mirror;
   service::Registry registry(&workers);
+  registry.SetRecallSampleRate(config->recall_cpu_budget > 0 ? config->recall_sample_rate : 0);
   std::unique_ptr<service::IndexStorage> storage;
   if (!config->ephemeral) {
     auto opened = store::LocalObjectStore::OpenRoot(config->data_dir, /*sync=*/true);
@@ -177,6 +178,10 @@ int Run(int argc, char** argv) {
   }
   ready.store(true, std::memory_order_release);
   LogInfo("ready", {{"indexes", registry.count()}});
+  service::RecallMonitorOptions recall_options;
+  recall_options.cpu_budget = config->recall_cpu_budget;
+  service::RecallMonitor recall_monitor(registry, recall_options);
+  recall_monitor.Start();
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
@@ -186,6 +191,7 @@ int Run(int argc, char** argv) {
     LogWarn("shutdown_timeout", {{"note", "requests still in flight after 30 s"}});
   }
   server.Stop();
+  recall_monitor.Stop();
   int exit_code = 0;
   if (storage) {
     storage->Stop();

@@ -1069,6 +1069,18 @@ std::optional<Item> HnswIndex::Get(std::string_view id) const {
   return item;
 }
 
+std::optional<Item> HnswIndex::GetAt(uint32_t slot) const {
+  std::shared_lock reclaim(reclaim_mutex_);
+  std::shared_lock lock(ids_mutex_);
+  if (slot >= slot_count() || StateOf(slot) != StateValue(SlotState::kLive)) return std::nullopt;
+  Location loc = Locate(slot);
+  Item item;
+  item.id = loc.chunk->ids[loc.offset];
+  item.vector = OriginalVector(slot);
+  if (loc.chunk->nodes[loc.offset].has_payload) item.payload = loc.chunk->payloads[loc.offset];
+  return item;
+}
+
 std::optional<std::string> HnswIndex::PayloadAt(uint32_t slot) const {
   std::shared_lock reclaim(reclaim_mutex_);
   if (slot >= slot_count()) return std::nullopt;

@@ -167,6 +167,9 @@ class HnswIndex {
                                            const SearchOptions& options) const;
 
   std::optional<Item> Get(std::string_view id) const;
+  // The item in `slot` if the slot is live (lets a caller pick items at
+  // random: slots below slot_count() are dense apart from free ones).
+  std::optional<Item> GetAt(uint32_t slot) const;
   // The payload of the item in `slot` while the slot is live or a tombstone
   // (not yet consolidated); nullopt otherwise or when it has none. Lets a
   // caller that indexes payloads un-index what a write replaced or deleted.

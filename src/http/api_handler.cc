@@ -2,6 +2,8 @@
 
 #include <cctype>
 #include <charconv>
+#include <chrono>
+#include <ctime>
 
 #include "common/json_writer.h"
 #include "common/log.h"
@@ -57,11 +59,106 @@ void WriteParams(JsonWriter& w, const service::IndexParams& p) {
   w.EndObject();
 }
 
+// "2026-11-26T04:05:06Z"
+std::string IsoTime(std::chrono::system_clock::time_point t) {
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(t);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+void WriteRecallCheck(JsonWriter& w, const service::RecallCheckReport& report) {
+  w.BeginObject();
+  w.Key("measured_at").String(IsoTime(report.measured_at));
+  w.Key("queries").Int(static_cast<int64_t>(report.queries));
+  w.Key("results").BeginArray();
+  for (const service::RecallCheckPoint& p : report.results) {
+    w.BeginObject();
+    w.Key("ef").Int(p.ef);
+    w.Key("recall_at_10").Double(p.recall_at_10);
+    w.Key("p50_ms").Double(p.p50_ms);
+    w.Key("p99_ms").Double(p.p99_ms);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+}
+
+// The create response: parameters and length, as the seed answered.
 std::string IndexInfo(const service::Index& index) {
   JsonWriter w;
   w.BeginObject();
   WriteParams(w, index.params());
   w.Key("length").Int(static_cast<int64_t>(index.size()));
+  w.EndObject();
+  return std::move(w).Finish();
+}
+
+// GET /vectors/index/{name}: the create response plus what an operator
+// watches: memory, traffic, search latency and the recall self-check.
+std::string IndexDetails(const service::Index& index) {
+  JsonWriter w;
+  w.BeginObject();
+  WriteParams(w, index.params());
+  w.Key("length").Int(static_cast<int64_t>(index.size()));
+  w.Key("memory_bytes")
+      .Int(static_cast<int64_t>(index.engine().memory_usage().total() +
+                                index.auxiliary_memory_bytes()));
+
+  const service::IndexStatsSnapshot stats = index.stats().Read();
+  w.Key("stats").BeginObject();
+  w.Key("searches").Int(static_cast<int64_t>(stats.searches));
+  w.Key("items_added").Int(static_cast<int64_t>(stats.items_added));
+  w.Key("items_deleted").Int(static_cast<int64_t>(stats.items_deleted));
+  w.Key("search_latency_ms");
+  if (stats.search_p50_ms) {
+    w.BeginObject();
+    w.Key("p50").Double(*stats.search_p50_ms);
+    w.Key("p90").Double(*stats.search_p90_ms);
+    w.Key("p99").Double(*stats.search_p99_ms);
+    w.Key("searches").Int(static_cast<int64_t>(stats.recent_searches));
+    w.EndObject();
+  } else {
+    w.Null();
+  }
+  w.EndObject();
+
+  const service::RecallEstimate recall = index.recall().Estimate();
+  w.Key("recall_estimate").BeginObject();
+  w.Key("recall_at_10");
+  if (recall.recall_at_10) {
+    w.Double(*recall.recall_at_10);
+  } else {
+    w.Null();
+  }
+  w.Key("samples").Int(static_cast<int64_t>(recall.samples));
+  w.Key("samples_from_queries").Int(static_cast<int64_t>(recall.samples_from_queries));
+  w.Key("ci95");
+  if (recall.recall_at_10) {
+    w.Double(recall.ci95);
+  } else {
+    w.Null();
+  }
+  w.Key("curve").BeginArray();
+  for (const service::RecallPoint& p : recall.curve) {
+    w.BeginObject();
+    w.Key("ef").Int(p.ef);
+    w.Key("recall_at_10").Double(p.recall_at_10);
+    w.Key("samples").Int(static_cast<int64_t>(p.samples));
+    w.Key("ci95").Double(p.ci95);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+
+  w.Key("recall_check");
+  if (auto check = index.recall().LastCheck()) {
+    WriteRecallCheck(w, *check);
+  } else {
+    w.Null();
+  }
   w.EndObject();
   return std::move(w).Finish();
 }
@@ -310,6 +407,12 @@ HttpResponse ApiHandler::Route(HttpRequest& request) const {
         }
         return with_route(MethodNotAllowed("GET"), "/vectors/index/{name}/items");
       }
+      if (seg.size() == 4 && seg[3] == "recall-check") {
+        if (method == "POST") {
+          return with_route(RecallCheck(name, request), "POST /vectors/index/{name}/recall-check");
+        }
+        return with_route(MethodNotAllowed("POST"), "/vectors/index/{name}/recall-check");
+      }
       if (seg.size() == 4 && seg[3] == "delete") {
         if (method == "POST") {
           return with_route(DeleteItems(name, request), "POST /vectors/index/{name}/delete");
@@ -352,7 +455,21 @@ HttpResponse ApiHandler::ListIndexes() const {
 HttpResponse ApiHandler::GetIndex(std::string_view name) const {
   auto index = registry_->Find(name);
   if (!index) return Error(404, "not found");
-  return Json(200, IndexInfo(*index));
+  return Json(200, IndexDetails(*index));
+}
+
+HttpResponse ApiHandler::RecallCheck(std::string_view name, HttpRequest& request) const {
+  auto index = registry_->Find(name);
+  if (!index) return Error(404, "not found");
+  auto spec = DecodeRecallCheck(request.body);
+  if (!spec.ok()) return FromStatus(spec.status());
+  const auto seed =
+      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  auto report = service::MeasureRecall(*index, spec->efs, spec->queries, seed);
+  if (!report.ok()) return FromStatus(report.status());
+  JsonWriter w;
+  WriteRecallCheck(w, *report);
+  return Json(200, std::move(w).Finish());
 }
 
 HttpResponse ApiHandler::DropIndex(std::string_view name) const {

@@ -72,6 +72,7 @@ class ApiHandler {
   HttpResponse Search(std::string_view name, HttpRequest& request) const;
   HttpResponse SearchBatch(std::string_view name, HttpRequest& request) const;
   HttpResponse ScrollItems(std::string_view name, const HttpRequest& request) const;
+  HttpResponse RecallCheck(std::string_view name, HttpRequest& request) const;
 
   service::Registry* const registry_;
   const ApiOptions options_;

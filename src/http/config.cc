@@ -50,12 +50,24 @@ struct Setting {
   bool is_bool = false;
   bool is_number = false;
   std::function<Status(Config&, std::string_view key, std::string_view value)> apply;
+  bool is_real = false;  // TOML float or integer
 };
 
 std::vector<Setting> Settings() {
   auto text = [](std::string Config::*field) {
     return [field](Config& c, std::string_view, std::string_view v) {
       c.*field = std::string(v);
+      return Status::Ok();
+    };
+  };
+  auto fraction = [](double Config::*field) {
+    return [field](Config& c, std::string_view key, std::string_view v) {
+      double x = -1;
+      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+      if (ec != std::errc() || end != v.data() + v.size() || !(x >= 0 && x <= 1)) {
+        return KeyError(key, "expected a number from 0 to 1, got '" + std::string(v) + "'");
+      }
+      c.*field = x;
       return Status::Ok();
     };
   };
@@ -138,6 +150,10 @@ std::vector<Setting> Settings() {
        number(&Config::idle_timeout_ms, 3600000)},
       {"vectord", "max_connections", "VECTORD_MAX_CONNECTIONS", "--max-connections", false, true,
        number(&Config::max_connections, 1000000)},
+      {"vectord", "recall_cpu_budget", "VECTORD_RECALL_CPU_BUDGET", "--recall-cpu-budget", false,
+       false, fraction(&Config::recall_cpu_budget), true},
+      {"vectord", "recall_sample_rate", "VECTORD_RECALL_SAMPLE_RATE", "--recall-sample-rate", false,
+       false, fraction(&Config::recall_sample_rate), true},
       {"auth", "token", "VECTORD_AUTH_TOKEN", "--auth-token", false, false,
        text(&Config::auth_token)},
   };
@@ -209,6 +225,12 @@ Status ApplyToml(Config& config, const std::vector<Setting>& settings) {
       auto b = node->value_exact<bool>();
       if (!b) return KeyError(key, "expected true or false");
       value = *b ? "true" : "false";
+    } else if (s.is_real) {
+      auto x = node->value<double>();  // a float, or an integer widened
+      if (!x) return KeyError(key, "expected a number");
+      char buffer[32];
+      auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, *x);
+      value.assign(buffer, end);
     } else if (s.is_number) {
       auto n = node->value_exact<int64_t>();
       if (!n || *n < 0) return KeyError(key, "expected a whole number");
@@ -256,6 +278,8 @@ std::string Config::Describe() const {
       " checkpoint_bytes=" + std::to_string(checkpoint_bytes) +
       " workers=" + std::to_string(workers) + " io_threads=" + std::to_string(io_threads) +
       " max_connections=" + std::to_string(max_connections) +
+      " recall_cpu_budget=" + std::to_string(recall_cpu_budget) +
+      " recall_sample_rate=" + std::to_string(recall_sample_rate) +
       " auth_token=" + (auth_token.empty() ? "\"\"" : "***") + " log_level=" + log_level;
   return out;
 }

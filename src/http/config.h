@@ -49,6 +49,11 @@ struct Config {
   // Open connections beyond this are closed as soon as they are accepted, so
   // a flood of idle or slow clients cannot use up the process's descriptors.
   uint32_t max_connections = 4096;
+  // The recall self-check (service/recall_monitor.h): the share of one core
+  // its exact scans may use (0 turns it off), and the fraction of plain
+  // searches it samples.
+  double recall_cpu_budget = 0.05;
+  double recall_sample_rate = 0.01;
 
   // "key=value ..." with secrets masked, for the start-up log line.
   std::string Describe() const;

@@ -6,6 +6,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <limits>
 #include <set>
 
 namespace vectord::http {
@@ -28,6 +29,20 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                 .Name("vectord_index_items")
                 .Help("Live items per index")
                 .Register(*registry_);
+  recall_ = &prometheus::BuildGauge()
+                 .Name("vectord_index_recall_at_10")
+                 .Help(
+                     "Recall@10 estimated by the self-check over its recent samples (NaN before "
+                     "the first)")
+                 .Register(*registry_);
+  recall_ci95_ = &prometheus::BuildGauge()
+                      .Name("vectord_index_recall_ci95")
+                      .Help("Half-width of the recall estimate's 95% confidence interval")
+                      .Register(*registry_);
+  recall_samples_ = &prometheus::BuildGauge()
+                         .Name("vectord_index_recall_samples")
+                         .Help("Samples behind the recall estimate")
+                         .Register(*registry_);
   auto counter = [&](const char* name, const char* help) {
     return &prometheus::BuildCounter().Name(name).Help(help).Register(*registry_).Add({});
   };
@@ -69,14 +84,28 @@ std::string Metrics::Render(const service::Registry& registry,
     auto index = registry.Find(name);
     if (!index) continue;
     present.insert(name);
-    auto [it, inserted] = item_gauges_.try_emplace(name, nullptr);
-    if (inserted) it->second = &items_->Add({{"index", name}});
-    it->second->Set(static_cast<double>(index->size()));
+    auto [it, inserted] = index_gauges_.try_emplace(name);
+    IndexGauges& g = it->second;
+    if (inserted) {
+      g.items = &items_->Add({{"index", name}});
+      g.recall = &recall_->Add({{"index", name}});
+      g.recall_ci95 = &recall_ci95_->Add({{"index", name}});
+      g.recall_samples = &recall_samples_->Add({{"index", name}});
+    }
+    g.items->Set(static_cast<double>(index->size()));
+    const service::RecallEstimate recall = index->recall().Estimate();
+    g.recall->Set(recall.recall_at_10.value_or(std::numeric_limits<double>::quiet_NaN()));
+    g.recall_ci95->Set(recall.recall_at_10 ? recall.ci95
+                                           : std::numeric_limits<double>::quiet_NaN());
+    g.recall_samples->Set(static_cast<double>(recall.samples));
   }
-  for (auto it = item_gauges_.begin(); it != item_gauges_.end();) {
+  for (auto it = index_gauges_.begin(); it != index_gauges_.end();) {
     if (present.count(it->first) == 0) {
-      items_->Remove(it->second);
-      it = item_gauges_.erase(it);
+      items_->Remove(it->second.items);
+      recall_->Remove(it->second.recall);
+      recall_ci95_->Remove(it->second.recall_ci95);
+      recall_samples_->Remove(it->second.recall_samples);
+      it = index_gauges_.erase(it);
     } else {
       ++it;
     }

@@ -3,7 +3,8 @@
 //
 // Series: vectord_http_requests_total{route,code},
 // vectord_http_request_duration_seconds{route} (histogram), vectord_indexes,
-// vectord_index_items{index}, vectord_checkpoints_total,
+// vectord_index_items{index}, vectord_index_recall_at_10{index},
+// vectord_index_recall_ci95{index}, vectord_index_recall_samples{index}, vectord_checkpoints_total,
 // vectord_checkpoint_failures_total, vectord_snapshot_bytes_total,
 // vectord_checkpoint_last_seconds, vectord_wal_replayed_records_total.
 //
@@ -45,6 +46,9 @@ class Metrics {
   prometheus::Family<prometheus::Histogram>* latency_;
   prometheus::Gauge* indexes_;
   prometheus::Family<prometheus::Gauge>* items_;
+  prometheus::Family<prometheus::Gauge>* recall_;
+  prometheus::Family<prometheus::Gauge>* recall_ci95_;
+  prometheus::Family<prometheus::Gauge>* recall_samples_;
   prometheus::Counter* checkpoints_;
   prometheus::Counter* checkpoint_failures_;
   prometheus::Counter* snapshot_bytes_;
@@ -59,8 +63,14 @@ class Metrics {
   prometheus::Gauge* pending_records_ = nullptr;
 
   std::mutex render_mutex_;
-  std::map<std::string, prometheus::Gauge*> item_gauges_;  // guarded by render_mutex_
-  service::StorageStats counted_;                          // guarded by render_mutex_
+  struct IndexGauges {
+    prometheus::Gauge* items = nullptr;
+    prometheus::Gauge* recall = nullptr;
+    prometheus::Gauge* recall_ci95 = nullptr;
+    prometheus::Gauge* recall_samples = nullptr;
+  };
+  std::map<std::string, IndexGauges> index_gauges_;  // guarded by render_mutex_
+  service::StorageStats counted_;                    // guarded by render_mutex_
 };
 
 }  // namespace vectord::http

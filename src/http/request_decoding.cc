@@ -401,4 +401,40 @@ Result<std::vector<std::string>> DecodeIds(std::string& body) {
   return ids;
 }
 
+Result<RecallCheckSpec> DecodeRecallCheck(std::string& body) {
+  RecallCheckSpec spec;
+  // An empty body asks for the defaults.
+  if (body.find_first_not_of(" \t\r\n") == std::string::npos) return spec;
+  auto root = ParseObject(body);
+  if (!root.ok()) return root.status();
+  if (auto list = Field(*root, "ef")) {
+    simdjson::dom::array array;
+    if (list->get_array().get(array)) return DecodeError("ef: expected an array of integers");
+    spec.efs.clear();
+    size_t j = 0;
+    for (element entry : array) {
+      uint64_t ef = 0;
+      if (entry.get_uint64().get(ef) || ef < 1 || ef > engine::kMaxEf) {
+        return DecodeError("ef[" + std::to_string(j) + "]: expected an integer from 1 to " +
+                           std::to_string(engine::kMaxEf));
+      }
+      if (spec.efs.size() == kMaxRecallCheckEfs) {
+        return DecodeError("ef: at most " + std::to_string(kMaxRecallCheckEfs) + " values");
+      }
+      spec.efs.push_back(static_cast<uint32_t>(ef));
+      ++j;
+    }
+    if (spec.efs.empty()) return DecodeError("ef: expected at least one value");
+  }
+  if (auto queries = Field(*root, "queries")) {
+    uint64_t n = 0;
+    if (queries->get_uint64().get(n) || n < 1 || n > kMaxRecallCheckQueries) {
+      return DecodeError("queries: expected an integer from 1 to " +
+                         std::to_string(kMaxRecallCheckQueries));
+    }
+    spec.queries = static_cast<size_t>(n);
+  }
+  return spec;
+}
+
 }  // namespace vectord::http

@@ -29,6 +29,16 @@ Result<std::vector<service::NewItem>> DecodeAdd(std::string& body);
 Result<service::SearchSpec> DecodeSearch(std::string& body);
 // {"searches": [search body, ...]}: errors name the search, "searches[2]: ...".
 Result<std::vector<service::SearchSpec>> DecodeSearchBatch(std::string& body);
+// POST /vectors/index/{name}/recall-check: {"ef": [10, 20, ...], "queries": 200},
+// both optional (an empty body takes the defaults).
+inline constexpr size_t kMaxRecallCheckEfs = 64;
+inline constexpr size_t kMaxRecallCheckQueries = 10000;
+struct RecallCheckSpec {
+  std::vector<uint32_t> efs = {10, 16, 24, 32, 48, 64, 96, 128, 256};
+  size_t queries = 200;
+};
+Result<RecallCheckSpec> DecodeRecallCheck(std::string& body);
+
 // {"ids": [str, ...]} for the bulk delete route.
 Result<std::vector<std::string>> DecodeIds(std::string& body);
 

@@ -277,6 +277,7 @@ Result<WriteResult> Index::Add(std::span<const NewItem> items, ThreadPool* worke
     result.durability = *level;
   }
   changes_.fetch_add(1, std::memory_order_acq_rel);
+  stats_.RecordAdded(items.size());
   result.length = engine_->size();
   return result;
 }
@@ -304,6 +305,7 @@ Result<WriteResult> Index::Remove(std::span<const std::string> ids, Durability d
     result.durability = *level;
   }
   changes_.fetch_add(1, std::memory_order_acq_rel);
+  stats_.RecordDeleted(result.affected);
   result.length = engine_->size();
   return result;
 }
@@ -322,17 +324,29 @@ void Index::ReplayDelete(std::span<const std::string> ids) {
 }
 
 Result<std::vector<engine::SearchResult>> Index::Search(const SearchSpec& spec) const {
+  const auto start = std::chrono::steady_clock::now();
   engine::SearchOptions options;
   options.k = spec.k <= 0 ? kDefaultK : std::min<size_t>(static_cast<size_t>(spec.k), kMaxK);
   options.ef = spec.ef;
   options.with_payload = spec.include_metadata;
   options.with_vector = spec.include_vector;
-  if (spec.filter == nullptr) return engine_->Search(spec.vector, options);
-  const engine::SlotBitset passing =
-      metadata_.Evaluate(*spec.filter, engine_->slot_count(),
-                         [this](std::string_view id) { return engine_->SlotOf(id); });
-  options.filter = &passing;
-  return engine_->Search(spec.vector, options);
+  Result<std::vector<engine::SearchResult>> results = [&] {
+    if (spec.filter == nullptr) return engine_->Search(spec.vector, options);
+    const engine::SlotBitset passing =
+        metadata_.Evaluate(*spec.filter, engine_->slot_count(),
+                           [this](std::string_view id) { return engine_->SlotOf(id); });
+    options.filter = &passing;
+    return engine_->Search(spec.vector, options);
+  }();
+  if (!results.ok()) return results;
+  const auto now = std::chrono::steady_clock::now();
+  stats_.RecordSearch(std::chrono::duration<double>(now - start).count(), now);
+  // Filtered searches answer a different question than recall@10 over the
+  // whole index; only plain ones are sampled.
+  if (spec.filter == nullptr) {
+    recall_.OfferQuery(spec.vector, spec.ef, recall_sample_rate_.load(std::memory_order_relaxed));
+  }
+  return results;
 }
 
 ScrollPage Index::Scroll(std::string_view after, size_t limit, bool include_vector) const {
@@ -370,6 +384,7 @@ Result<std::shared_ptr<Index>> Registry::Create(const CreateSpec& spec) {
   auto engine = engine::HnswIndex::Create(EngineOptions(*params));
   if (!engine.ok()) return engine.status();
   auto index = std::make_shared<Index>(std::move(params).value(), std::move(engine).value());
+  index->set_recall_sample_rate(recall_sample_rate_.load(std::memory_order_relaxed));
   const std::string& name = index->params().name;
 
   std::lock_guard lifecycle(lifecycle_mutex_);
@@ -382,6 +397,7 @@ Result<std::shared_ptr<Index>> Registry::Create(const CreateSpec& spec) {
 }
 
 Status Registry::Register(std::shared_ptr<Index> index) {
+  index->set_recall_sample_rate(recall_sample_rate_.load(std::memory_order_relaxed));
   std::unique_lock lock(mutex_);
   auto [it, inserted] = indexes_.try_emplace(index->params().name, std::move(index));
   if (!inserted) return Status::AlreadyExists("index already exists: " + it->first);

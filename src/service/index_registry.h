@@ -35,7 +35,9 @@
 #include "common/thread_pool.h"
 #include "engine/hnsw_index.h"
 #include "service/filter.h"
+#include "service/index_stats.h"
 #include "service/metadata_index.h"
+#include "service/recall_monitor.h"
 #include "store/log_writer.h"
 
 namespace vectord::service {
@@ -151,6 +153,15 @@ class Index {
   uint64_t applied_sequence() const { return applied_sequence_.load(std::memory_order_acquire); }
   void SetAppliedSequence(uint64_t sequence);
 
+  // Traffic counters and search latencies (IndexStats), and the recall
+  // self-check's samples and estimate (RecallTracker); both thread-safe.
+  IndexStats& stats() const { return stats_; }
+  RecallTracker& recall() const { return recall_; }
+  // The fraction of plain searches kept for the recall self-check (0: none).
+  void set_recall_sample_rate(double rate) {
+    recall_sample_rate_.store(rate, std::memory_order_relaxed);
+  }
+
   // Bumped by every change.
   uint64_t change_count() const { return changes_.load(std::memory_order_acquire); }
   bool dropped() const { return dropped_.load(std::memory_order_acquire); }
@@ -182,6 +193,10 @@ class Index {
   std::set<uint64_t> no_op_sequences_;  // log records nobody applies; guarded by apply_mutex_
   std::atomic<uint64_t> applied_sequence_{0};
 
+  mutable IndexStats stats_;
+  mutable RecallTracker recall_;
+  std::atomic<double> recall_sample_rate_{0};
+
   MetadataIndex metadata_;
   mutable std::shared_mutex ordered_ids_mutex_;
   std::set<std::string, std::less<>> ordered_ids_;  // live ids, for Scroll
@@ -206,6 +221,12 @@ class Registry {
 
   // Set once, before the server takes requests; null means ephemeral.
   void SetPersistence(Persistence* persistence) { persistence_ = persistence; }
+  // The fraction of plain searches every index keeps for the recall
+  // self-check (RecallMonitor); 0 (the default) keeps none. Set it before
+  // indexes are created or registered.
+  void SetRecallSampleRate(double rate) {
+    recall_sample_rate_.store(rate, std::memory_order_relaxed);
+  }
 
   // AlreadyExists "index already exists: NAME", or InvalidArgument.
   Result<std::shared_ptr<Index>> Create(const CreateSpec& spec);
@@ -228,6 +249,7 @@ class Registry {
  private:
   ThreadPool* const workers_;
   Persistence* persistence_ = nullptr;
+  std::atomic<double> recall_sample_rate_{0};
   std::mutex lifecycle_mutex_;  // serialises Create and Drop
   mutable std::shared_mutex mutex_;
   std::map<std::string, std::shared_ptr<Index>, std::less<>> indexes_;  // guarded by mutex_

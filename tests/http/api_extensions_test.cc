@@ -355,13 +355,98 @@ TEST_F(ApiExtensionsTest, OpenApiDocumentDescribesEveryRoute) {
       {"get", "/vectors/index/{name}/items"},
       {"get", "/vectors/index/{name}/items/{id}"},
       {"delete", "/vectors/index/{name}/items/{id}"},
+      {"post", "/vectors/index/{name}/recall-check"},
   };
   for (const auto& [method, path] : routes) {
     simdjson::dom::element operation;
     EXPECT_FALSE(paths[path][method].get(operation)) << method << " " << path;
   }
-  EXPECT_EQ(paths.size(), 12u);
+  EXPECT_EQ(paths.size(), 13u);
   EXPECT_EQ(Do("POST", "/openapi.json").status, 405);
+}
+
+// GET /vectors/index/{name} carries what the dashboard and operators watch.
+TEST_F(ApiExtensionsTest, IndexDetailsReportMemoryTrafficLatencyAndRecall) {
+  CreateCatalogue(50);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(Do("POST", "/vectors/index/docs/search", R"({"vector":[3,1],"k":2})").status, 200);
+  }
+  ASSERT_EQ(Do("POST", "/vectors/index/docs/delete", R"({"ids":["item-1","item-2"]})").status, 200);
+  HttpResponse r = Do("GET", "/vectors/index/docs");
+  ASSERT_EQ(r.status, 200) << r.body;
+  simdjson::dom::parser parser;
+  simdjson::dom::element root = parser.parse(r.body);
+  EXPECT_EQ(uint64_t(root["length"]), 48u);
+  EXPECT_GT(uint64_t(root["memory_bytes"]), 48u * 2 * sizeof(float));
+  EXPECT_EQ(uint64_t(root["stats"]["searches"]), 3u);
+  EXPECT_EQ(uint64_t(root["stats"]["items_added"]), 50u);
+  EXPECT_EQ(uint64_t(root["stats"]["items_deleted"]), 2u);
+  EXPECT_EQ(uint64_t(root["stats"]["search_latency_ms"]["searches"]), 3u);
+  EXPECT_GT(double(root["stats"]["search_latency_ms"]["p99"]), 0.0);
+  // No sample yet: null estimate, zero samples, empty curve, no check.
+  EXPECT_TRUE(root["recall_estimate"]["recall_at_10"].is_null());
+  EXPECT_EQ(uint64_t(root["recall_estimate"]["samples"]), 0u);
+  EXPECT_EQ(root["recall_estimate"]["curve"].get_array().size(), 0u);
+  EXPECT_TRUE(root["recall_check"].is_null());
+
+  // After an explicit check, GET shows it too.
+  HttpResponse check =
+      Do("POST", "/vectors/index/docs/recall-check", R"({"ef":[64,10],"queries":20})");
+  ASSERT_EQ(check.status, 200) << check.body;
+  simdjson::dom::element answer = parser.parse(check.body);
+  EXPECT_EQ(uint64_t(answer["queries"]), 20u);
+  simdjson::dom::array results = answer["results"];
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(uint64_t(results.at(0)["ef"]), 64u);
+  EXPECT_EQ(uint64_t(results.at(1)["ef"]), 10u);
+  // 48 two-dimensional items: ef 64 covers them all.
+  EXPECT_DOUBLE_EQ(double(results.at(0)["recall_at_10"]), 1.0);
+  EXPECT_GE(double(results.at(1)["p99_ms"]), double(results.at(1)["p50_ms"]));
+  r = Do("GET", "/vectors/index/docs");
+  root = parser.parse(r.body);
+  EXPECT_EQ(root["recall_check"]["results"].get_array().size(), 2u);
+}
+
+TEST_F(ApiExtensionsTest, RecallCheckRefusesBadRequestsClearly) {
+  EXPECT_EQ(Do("POST", "/vectors/index/nope/recall-check", "{}").status, 404);
+  CreateCatalogue(50);
+  struct Case {
+    const char* body;
+    const char* message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {R"({"ef":10})", "decode body: ef: expected an array of integers"},
+           {R"({"ef":[]})", "decode body: ef: expected at least one value"},
+           {R"({"ef":[10,0]})", "decode body: ef[1]: expected an integer from 1 to 10000"},
+           {R"({"ef":[10001]})", "decode body: ef[0]: expected an integer from 1 to 10000"},
+           {R"({"ef":[1.5]})", "decode body: ef[0]: expected an integer from 1 to 10000"},
+           {R"({"queries":0})", "decode body: queries: expected an integer from 1 to 10000"},
+           {R"({"queries":"ten"})", "decode body: queries: expected an integer from 1 to 10000"},
+           {R"([1])", "decode body: expected a JSON object at the top level"},
+       }) {
+    HttpResponse r = Do("POST", "/vectors/index/docs/recall-check", c.body);
+    EXPECT_EQ(r.status, 400) << c.body;
+    EXPECT_EQ(r.body, std::string(c.message) + "\n") << c.body;
+  }
+  std::string many = R"({"ef":[)";
+  for (int i = 1; i <= 65; ++i) many += (i > 1 ? "," : "") + std::to_string(i);
+  many += "]}";
+  EXPECT_EQ(Do("POST", "/vectors/index/docs/recall-check", many).body,
+            "decode body: ef: at most 64 values\n");
+  EXPECT_EQ(Do("GET", "/vectors/index/docs/recall-check").status, 405);
+  // An empty body takes the defaults: nine efs.
+  HttpResponse r = Do("POST", "/vectors/index/docs/recall-check", "");
+  ASSERT_EQ(r.status, 200) << r.body;
+  simdjson::dom::parser parser;
+  EXPECT_EQ(parser.parse(r.body)["results"].get_array().size(), 9u);
+
+  ASSERT_EQ(Do("POST", "/vectors/index", R"({"name":"small","dimension":2})").status, 201);
+  ASSERT_EQ(
+      Do("POST", "/vectors/index/small/add", R"({"items":[{"id":"a","vector":[1,0]}]})").status,
+      200);
+  r = Do("POST", "/vectors/index/small/recall-check", "{}");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body, "the index needs at least 11 items to measure recall@10 (it has 1)\n");
 }
 
 }  // namespace

@@ -123,7 +123,7 @@ TEST_F(ServerTest, AddValidatesTheWholeBatchFirst) {
   EXPECT_EQ(too_big.status, 400);
   EXPECT_EQ(too_big.body.rfind("decode body: ", 0), 0u) << too_big.body;
   // Nothing of the rejected batches was applied.
-  EXPECT_NE(Get("/vectors/index/docs").body.find("\"length\":0}"), std::string::npos);
+  EXPECT_NE(Get("/vectors/index/docs").body.find("\"length\":0,"), std::string::npos);
 
   auto malformed = Post("/vectors/index/docs/add", "{\"items\":[");
   EXPECT_EQ(malformed.status, 400);
@@ -258,7 +258,7 @@ TEST_F(ServerTest, IndexesSurviveARestart) {
   ASSERT_NE(server_, nullptr);
   client_ = std::make_unique<TestClient>(server_->port());
   EXPECT_EQ(Get("/vectors/index").body, "{\"names\":[\"docs\"],\"count\":1}\n");
-  EXPECT_NE(Get("/vectors/index/docs").body.find("\"length\":2}"), std::string::npos);
+  EXPECT_NE(Get("/vectors/index/docs").body.find("\"length\":2,"), std::string::npos);
   auto found = Post("/vectors/index/docs/search", "{\"vector\":[1,2,3],\"k\":1}");
   EXPECT_EQ(found.body,
             "{\"results\":[{\"id\":\"a\",\"distance\":0,\"metadata\":{\"k\":\"v\"}}]}\n");
@@ -314,7 +314,7 @@ TEST_F(ServerTest, DurabilityCanBeLoweredPerRequest) {
   auto bad = Post("/vectors/index/docs/add?durability=maybe",
                   "{\"items\":[{\"id\":\"c\",\"vector\":[1,2,3]}]}");
   EXPECT_EQ(bad.status, 400);
-  EXPECT_NE(Get("/vectors/index/docs").body.find("\"length\":2}"), std::string::npos);
+  EXPECT_NE(Get("/vectors/index/docs").body.find("\"length\":2,"), std::string::npos);
 }
 
 // Filters, batch search and scroll on the real server; the metadata index
@@ -393,7 +393,7 @@ TEST_F(ServerTest, ItemsCanBeReadAndDeleted) {
   server_ = ServerProcess::Start({"--data-dir", dir_.path() + "/data"});
   ASSERT_NE(server_, nullptr);
   client_ = std::make_unique<TestClient>(server_->port());
-  EXPECT_NE(Get("/vectors/index/docs").body.find("\"length\":1}"), std::string::npos);
+  EXPECT_NE(Get("/vectors/index/docs").body.find("\"length\":1,"), std::string::npos);
   EXPECT_EQ(Get("/vectors/index/docs/items/c").status, 404);
   EXPECT_EQ(Get("/vectors/index/docs/items/a%20b").status, 200);
 }
@@ -505,7 +505,7 @@ TEST(ServerLoad, ManyKeepAliveClientsAtOnce) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(failures.load(), 0);
   TestClient check(server->port());
-  EXPECT_NE(check.Request("GET", "/vectors/index/x").body.find("\"length\":640}"),
+  EXPECT_NE(check.Request("GET", "/vectors/index/x").body.find("\"length\":640,"),
             std::string::npos);
 }
 
