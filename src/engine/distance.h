@@ -38,6 +38,20 @@ const KernelSet& ActiveKernels();
 const KernelSet* AvailableKernels(size_t* count);
 
 namespace kernels {
+// The bounded kernels: squared differences only add, so the sum is checked
+// against `bound` after every block of 128 dimensions (a few cache lines per
+// vector: a check costs less than a block, and most rejected candidates are
+// known to be too far well before their last dimension).
+inline float L2SquaredInBlocks(DistanceKernel kernel, const float* a, const float* b, size_t dim,
+                               float bound) {
+  constexpr size_t kBlock = 128;
+  float sum = 0;
+  for (size_t start = 0; start < dim; start += kBlock) {
+    sum += kernel(a + start, b + start, dim - start < kBlock ? dim - start : kBlock);
+    if (sum >= bound) return sum;
+  }
+  return sum;
+}
 float L2SquaredScalar(const float* a, const float* b, size_t dim);
 float L2SquaredBoundedScalar(const float* a, const float* b, size_t dim, float bound);
 float InnerProductScalar(const float* a, const float* b, size_t dim);

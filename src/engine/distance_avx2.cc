@@ -27,67 +27,63 @@ inline __m256i TailMask(size_t remaining) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kMaskTable + 8 - remaining));
 }
 
-}  // namespace
-
-float L2SquaredAvx2(const float* a, const float* b, size_t dim) {
+// Four independent accumulators of (a_i - b_i)^2, 32 floats a step.
+struct SquaredDifferences {
   __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
   __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
-  size_t i = 0;
-  for (; i + 32 <= dim; i += 32) {
-    __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
-    __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
-    __m256 d2 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16));
-    __m256 d3 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24));
+
+  void Add32(const float* a, const float* b) {
+    __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a), _mm256_loadu_ps(b));
+    __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(a + 8), _mm256_loadu_ps(b + 8));
+    __m256 d2 = _mm256_sub_ps(_mm256_loadu_ps(a + 16), _mm256_loadu_ps(b + 16));
+    __m256 d3 = _mm256_sub_ps(_mm256_loadu_ps(a + 24), _mm256_loadu_ps(b + 24));
     s0 = _mm256_fmadd_ps(d0, d0, s0);
     s1 = _mm256_fmadd_ps(d1, d1, s1);
     s2 = _mm256_fmadd_ps(d2, d2, s2);
     s3 = _mm256_fmadd_ps(d3, d3, s3);
   }
-  for (; i + 8 <= dim; i += 8) {
-    __m256 d = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
-    s0 = _mm256_fmadd_ps(d, d, s0);
+  // The last `remaining` (< 32) floats, then the total.
+  float AddTail(const float* a, const float* b, size_t remaining) {
+    size_t i = 0;
+    for (; i + 8 <= remaining; i += 8) {
+      __m256 d = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+      s0 = _mm256_fmadd_ps(d, d, s0);
+    }
+    if (i < remaining) {
+      __m256i mask = TailMask(remaining - i);
+      __m256 d = _mm256_sub_ps(_mm256_maskload_ps(a + i, mask), _mm256_maskload_ps(b + i, mask));
+      s1 = _mm256_fmadd_ps(d, d, s1);
+    }
+    return Total();
   }
-  if (i < dim) {
-    __m256i mask = TailMask(dim - i);
-    __m256 d = _mm256_sub_ps(_mm256_maskload_ps(a + i, mask), _mm256_maskload_ps(b + i, mask));
-    s1 = _mm256_fmadd_ps(d, d, s1);
+  float Total() const {
+    return HorizontalSum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
   }
-  return HorizontalSum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+};
+
+}  // namespace
+
+float L2SquaredAvx2(const float* a, const float* b, size_t dim) {
+  SquaredDifferences sums;
+  size_t i = 0;
+  for (; i + 32 <= dim; i += 32) sums.Add32(a + i, b + i);
+  return sums.AddTail(a + i, b + i, dim - i);
 }
 
 float L2SquaredBoundedAvx2(const float* a, const float* b, size_t dim, float bound) {
-  // Checks the running sum after every 128 dimensions: squared differences
-  // only add, so once the sum passes the bound the rest cannot bring it back.
-  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-  __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+  // As L2SquaredInBlocks (distance.h), but one set of accumulators runs
+  // through the blocks: a check costs one horizontal sum, not a call.
+  SquaredDifferences sums;
   size_t i = 0;
   while (i + 32 <= dim) {
     const size_t block_end = std::min(dim & ~size_t{31}, i + 128);
-    for (; i < block_end; i += 32) {
-      __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
-      __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
-      __m256 d2 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16));
-      __m256 d3 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24));
-      s0 = _mm256_fmadd_ps(d0, d0, s0);
-      s1 = _mm256_fmadd_ps(d1, d1, s1);
-      s2 = _mm256_fmadd_ps(d2, d2, s2);
-      s3 = _mm256_fmadd_ps(d3, d3, s3);
-    }
+    for (; i < block_end; i += 32) sums.Add32(a + i, b + i);
     if (i < dim) {
-      float partial = HorizontalSum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+      const float partial = sums.Total();
       if (partial >= bound) return partial;
     }
   }
-  for (; i + 8 <= dim; i += 8) {
-    __m256 d = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
-    s0 = _mm256_fmadd_ps(d, d, s0);
-  }
-  if (i < dim) {
-    __m256i mask = TailMask(dim - i);
-    __m256 d = _mm256_sub_ps(_mm256_maskload_ps(a + i, mask), _mm256_maskload_ps(b + i, mask));
-    s1 = _mm256_fmadd_ps(d, d, s1);
-  }
-  return HorizontalSum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+  return sums.AddTail(a + i, b + i, dim - i);
 }
 
 float InnerProductAvx2(const float* a, const float* b, size_t dim) {

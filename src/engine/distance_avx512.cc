@@ -6,8 +6,6 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
-#include <algorithm>
-
 #include "engine/distance.h"
 
 namespace vectord::engine::kernels {
@@ -40,14 +38,7 @@ float L2SquaredAvx512(const float* a, const float* b, size_t dim) {
 }
 
 float L2SquaredBoundedAvx512(const float* a, const float* b, size_t dim, float bound) {
-  // As the AVX2 version: the running sum is checked every 128 dimensions.
-  float sum = 0;
-  for (size_t start = 0; start < dim; start += 128) {
-    const size_t n = std::min<size_t>(128, dim - start);
-    sum += L2SquaredAvx512(a + start, b + start, n);
-    if (sum >= bound) return sum;
-  }
-  return sum;
+  return L2SquaredInBlocks(L2SquaredAvx512, a, b, dim, bound);
 }
 
 float InnerProductAvx512(const float* a, const float* b, size_t dim) {

@@ -1,8 +1,6 @@
 // Portable kernels: the reference every SIMD kernel is tested against, and the
 // fallback on CPUs without AVX2. Four partial sums let the compiler keep
 // several additions in flight without reassociating a single chain.
-#include <algorithm>
-
 #include "engine/distance.h"
 
 namespace vectord::engine::kernels {
@@ -26,15 +24,7 @@ float L2SquaredScalar(const float* a, const float* b, size_t dim) {
 }
 
 float L2SquaredBoundedScalar(const float* a, const float* b, size_t dim, float bound) {
-  // Squared differences only add: once a block's running sum reaches the
-  // bound, the rest cannot bring it back under.
-  float sum = 0;
-  for (size_t start = 0; start < dim; start += 128) {
-    const size_t n = std::min<size_t>(128, dim - start);
-    sum += L2SquaredScalar(a + start, b + start, n);
-    if (sum >= bound) return sum;
-  }
-  return sum;
+  return L2SquaredInBlocks(L2SquaredScalar, a, b, dim, bound);
 }
 
 float InnerProductScalar(const float* a, const float* b, size_t dim) {

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "common/uri_encoding.h"
 #include "store/s3_xml.h"
 
 // Requests are written as designated initializers naming only the fields
@@ -20,11 +21,6 @@ namespace {
 // Replies we read whole (listings, errors, range chunks) are bounded; a
 // server that sends more is not one we should trust.
 constexpr size_t kMaxReplyBytes = size_t{256} << 20;
-
-bool IsUnreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '_' || c == '.' || c == '~';
-}
 
 bool ValidBucketName(std::string_view bucket) {
   if (bucket.size() < 3 || bucket.size() > 63) return false;
@@ -299,22 +295,6 @@ class S3Reader final : public ObjectReader {
 };
 
 }  // namespace
-
-std::string UriEncode(std::string_view text, bool keep_slash) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size());
-  for (unsigned char c : text) {
-    if (IsUnreserved(c) || (keep_slash && c == '/')) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
 
 Status ParseStorageUrl(std::string_view url, S3Options* options) {
   const size_t scheme_end = url.find("://");

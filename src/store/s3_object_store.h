@@ -59,10 +59,6 @@ struct S3Options {
 // endpoint, bucket and key prefix of `options` (other fields untouched).
 Status ParseStorageUrl(std::string_view url, S3Options* options);
 
-// Percent-encodes as SigV4 wants: everything but A-Z a-z 0-9 - _ . ~ (and
-// '/' when keep_slash).
-std::string UriEncode(std::string_view text, bool keep_slash);
-
 struct ObjectInfo {
   uint64_t size = 0;
   std::string etag;

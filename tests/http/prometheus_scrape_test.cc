@@ -11,8 +11,8 @@
 #include <string>
 #include <thread>
 
+#include "common/uri_encoding.h"
 #include "server_process.h"
-#include "store/s3_object_store.h"
 
 namespace vectord::testing {
 namespace {
@@ -28,8 +28,7 @@ class PrometheusScrapeTest : public ::testing::Test {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
       TestClient client(port);
-      HttpResult r = client.Request(
-          "GET", "/api/v1/query?query=" + store::UriEncode(query, /*keep_slash=*/false));
+      HttpResult r = client.Request("GET", "/api/v1/query?query=" + UriEncode(query));
       if (r.status == 200) {
         simdjson::dom::parser parser;
         simdjson::dom::element root;

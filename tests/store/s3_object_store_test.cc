@@ -47,13 +47,6 @@ TEST(StorageUrl, RefusesWhatIsNotAnEndpointAndBucket) {
   }
 }
 
-TEST(UriEncode, EncodesAllButUnreservedAndOptionallySlash) {
-  EXPECT_EQ(UriEncode("a-b_c.d~e/f", true), "a-b_c.d~e/f");
-  EXPECT_EQ(UriEncode("a/b", false), "a%2Fb");
-  EXPECT_EQ(UriEncode("a b+c=d&e", true), "a%20b%2Bc%3Dd%26e");
-  EXPECT_EQ(UriEncode("\xc3\xa9", true), "%C3%A9");
-}
-
 TEST(S3Xml, ParsesAListingPage) {
   auto page = s3_xml::ParseListObjectsV2(
       "<?xml version=\"1.0\"?><ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
