@@ -7,6 +7,7 @@
 
 #include "common/json_writer.h"
 #include "common/log.h"
+#include "http/dashboard.h"
 #include "http/openapi.h"
 #include "http/request_decoding.h"
 #include "service/item_id.h"
@@ -217,6 +218,10 @@ std::string QueryParam(std::string_view query, std::string_view key) {
   return "";
 }
 
+bool IsDashboardPath(std::string_view path) {
+  return path == "/dashboard" || path == "/dashboard/";
+}
+
 HttpResponse MethodNotAllowed(std::string_view allow) {
   HttpResponse r;
   r.status = 405;
@@ -313,7 +318,10 @@ HttpResponse ApiHandler::Error(int status, std::string_view message) {
 
 bool ApiHandler::Authorized(const HttpRequest& request) const {
   if (options_.auth_token.empty()) return true;
-  if (request.method == "GET" && (request.path == "/health" || request.path == "/ready")) {
+  // The probes, and the dashboard page, which carries no data (its script
+  // sends the token on every call it makes).
+  if (request.method == "GET" &&
+      (request.path == "/health" || request.path == "/ready" || IsDashboardPath(request.path))) {
     return true;
   }
   // The scheme name is case-insensitive (RFC 9110 11.1); the token is not.
@@ -357,6 +365,14 @@ HttpResponse ApiHandler::Route(HttpRequest& request) const {
   if (seg.size() == 1 && seg[0] == "openapi.json") {
     if (method != "GET") return with_route(MethodNotAllowed("GET"), "/openapi.json");
     return with_route(Json(200, std::string(OpenApiDocument())), "GET /openapi.json");
+  }
+  if (IsDashboardPath(request.path)) {
+    if (method != "GET") return with_route(MethodNotAllowed("GET"), "/dashboard");
+    HttpResponse r;
+    r.content_type = "text/html; charset=utf-8";
+    r.body.assign(DashboardPage());
+    r.headers.emplace_back("Cache-Control", "no-cache");
+    return with_route(std::move(r), "GET /dashboard");
   }
   if (seg.size() == 1 && seg[0] == "metrics" && metrics_text_) {
     if (method != "GET") return with_route(MethodNotAllowed("GET"), "/metrics");

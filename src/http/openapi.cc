@@ -62,6 +62,7 @@ std::string_view OpenApiDocument() {
     "/ready": {"get": {"summary": "Readiness: 503 until stored indexes are loaded", "security": [], "responses": {"200": {"description": "{\"status\":\"ready\"}"}, "503": {"$ref": "#/components/responses/Error"}}}},
     "/metrics": {"get": {"summary": "Prometheus text format", "responses": {"200": {"description": "Metrics", "content": {"text/plain": {}}}}}},
     "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3"}}}},
+    "/dashboard": {"get": {"summary": "The dashboard: one self-contained HTML page that polls this API from the browser with the token given in its URL fragment (#token=...); the page carries no data, so it needs no token", "security": [], "responses": {"200": {"description": "The page", "content": {"text/html": {"schema": {"type": "string"}}}}}}},
     "/vectors/index": {
       "post": {"summary": "Create an index", "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Params"}}}},
         "responses": {"201": {"description": "Created", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/IndexInfo"}}}}, "400": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"}}},

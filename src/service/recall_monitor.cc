@@ -157,6 +157,7 @@ std::optional<SampledQuery> RecallTracker::TakeQuery() {
 
 void RecallTracker::Record(double served, std::span<const double> curve, bool from_query) {
   std::lock_guard lock(mutex_);
+  ++total_samples_;
   served_.push_back(served);
   from_query_.push_back(from_query);
   if (served_.size() > kWindow) {
@@ -174,6 +175,7 @@ RecallEstimate RecallTracker::Estimate() const {
   std::lock_guard lock(mutex_);
   RecallEstimate out;
   out.samples = served_.size();
+  out.total_samples = total_samples_;
   out.samples_from_queries =
       static_cast<size_t>(std::count(from_query_.begin(), from_query_.end(), true));
   if (!served_.empty()) {

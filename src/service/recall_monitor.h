@@ -60,6 +60,7 @@ struct RecallEstimate {
   std::optional<double> recall_at_10;
   size_t samples = 0;
   size_t samples_from_queries = 0;  // the rest used stored items as queries
+  uint64_t total_samples = 0;       // measured since the index was loaded
   double ci95 = 0;                  // half-width of the 95% interval of the mean
   std::vector<RecallPoint> curve;   // one point per kRecallCurveEfs entry with samples
 };
@@ -107,6 +108,7 @@ class RecallTracker {
   std::deque<bool> from_query_;
   std::vector<std::deque<double>> curve_;  // per kRecallCurveEfs entry
   std::optional<RecallCheckReport> last_check_;
+  uint64_t total_samples_ = 0;
 };
 
 // The fraction of searches sampled is set on the Registry

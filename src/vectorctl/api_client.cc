@@ -116,23 +116,6 @@ Result<ApiResponse> ApiClient::Send(std::string_view method, std::string_view ta
                              std::to_string(attempts) + " attempts)");
 }
 
-std::string UrlEncode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size());
-  for (unsigned char c : text) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 Result<std::string> NormaliseBaseUrl(std::string_view text) {
   std::string_view rest = text;
   if (rest.starts_with("http://")) {

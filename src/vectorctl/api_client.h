@@ -75,9 +75,6 @@ class ApiClient {
   std::function<void(int, const std::string&)> retry_observer_;
 };
 
-// Percent-encodes one path segment or query value (RFC 3986 unreserved kept).
-std::string UrlEncode(std::string_view text);
-
 // "http://host:port" from what a user types: "host:port", ":8090",
 // "http://host:port/" (a trailing slash dropped). Any other scheme, or a path
 // after the authority, is an InvalidArgument.

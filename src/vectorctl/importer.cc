@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "common/json_writer.h"
+#include "common/uri_encoding.h"
 
 namespace vectord::vectorctl {
 namespace {
@@ -67,15 +68,16 @@ class BatchQueue {
   bool closed_ = false;
 };
 
-std::string RowRange(const std::vector<SourceItem>& items) {
+std::string RowRange(const std::vector<SourceItem>& items, const std::string& noun) {
   const uint64_t first = items.front().row, last = items.back().row;
-  return first == last ? "row " + std::to_string(first)
-                       : "rows " + std::to_string(first) + "-" + std::to_string(last);
+  return first == last ? noun + " " + std::to_string(first)
+                       : noun + "s " + std::to_string(first) + "-" + std::to_string(last);
 }
 
 // The server names a refused item as "items[3]: ..."; say which row of the
 // file that was.
-std::string RowOfRefusedItem(const std::vector<SourceItem>& items, std::string_view message) {
+std::string RowOfRefusedItem(const std::vector<SourceItem>& items, std::string_view message,
+                             const std::string& noun) {
   if (!message.starts_with("items[")) return {};
   size_t index = 0;
   size_t i = 6;
@@ -84,7 +86,7 @@ std::string RowOfRefusedItem(const std::vector<SourceItem>& items, std::string_v
     if (index > items.size()) return {};
   }
   if (i == 6 || i >= message.size() || message[i] != ']' || index >= items.size()) return {};
-  return " (row " + std::to_string(items[index].row) + ", id " + items[index].id + ")";
+  return " (" + noun + " " + std::to_string(items[index].row) + ", id " + items[index].id + ")";
 }
 
 std::string Trimmed(std::string text) {
@@ -110,10 +112,10 @@ Result<std::vector<std::string>> ListIds(ApiClient& client, const std::string& i
   std::vector<std::string> ids;
   std::string cursor;
   simdjson::dom::parser parser;
-  const std::string base = "/vectors/index/" + UrlEncode(index) + "/items?limit=10000";
+  const std::string base = "/vectors/index/" + UriEncode(index) + "/items?limit=10000";
   while (true) {
     std::string target = base;
-    if (!cursor.empty()) target += "&cursor=" + UrlEncode(cursor);
+    if (!cursor.empty()) target += "&cursor=" + UriEncode(cursor);
     auto response = client.Send("GET", target);
     if (!response.ok()) return response.status();
     if (response->status == 404) return Status::NotFound("index " + index + " not found");
@@ -158,7 +160,7 @@ Result<ImportReport> Import(VectorSource& source, const std::string& source_name
     for (std::string& id : *ids) existing.insert(std::move(id));
   }
 
-  const std::string target = "/vectors/index/" + UrlEncode(options.index) + "/add" +
+  const std::string target = "/vectors/index/" + UriEncode(options.index) + "/add" +
                              (options.no_fsync_wait ? "?durability=none" : "");
   const int connections = std::max(1, options.connections);
   BatchQueue queue(static_cast<size_t>(connections) * 2);
@@ -166,13 +168,17 @@ Result<ImportReport> Import(VectorSource& source, const std::string& source_name
   std::atomic<int> retries{0};
   std::mutex failure_mutex;
   std::string failure;
+  ImportFailure failure_kind = ImportFailure::kNone;
   // A batch the server refuses stops the senders at once; a bad row in the
   // file stops the reading, but the batches read before it are still sent,
   // so what was imported is exactly the rows before the bad one.
-  auto fail = [&](std::string message, bool drain_queue) {
+  auto fail = [&](ImportFailure kind, std::string message) {
     std::lock_guard lock(failure_mutex);
-    if (failure.empty()) failure = std::move(message);
-    if (!drain_queue) queue.Close();
+    if (failure.empty()) {
+      failure = std::move(message);
+      failure_kind = kind;
+    }
+    if (kind != ImportFailure::kBadInput) queue.Close();
   };
 
   std::vector<std::thread> senders;
@@ -180,7 +186,7 @@ Result<ImportReport> Import(VectorSource& source, const std::string& source_name
     senders.emplace_back([&] {
       ApiClient client(client_options);
       while (std::optional<Batch> batch = queue.Pop()) {
-        const std::string rows = RowRange(batch->items);
+        const std::string rows = RowRange(batch->items, options.position_noun);
         client.set_retry_observer([&](int attempt, const std::string& reason) {
           retries.fetch_add(1, std::memory_order_relaxed);
           if (progress != nullptr) {
@@ -190,7 +196,8 @@ Result<ImportReport> Import(VectorSource& source, const std::string& source_name
         });
         auto response = client.Send("POST", target, AddRequestBody(batch->items));
         if (!response.ok()) {
-          fail(source_name + ": " + rows + ": " + response.status().message(), false);
+          fail(ImportFailure::kUnreachable,
+               source_name + ": " + rows + ": " + response.status().message());
           return;
         }
         if (response->status / 100 != 2) {
@@ -199,9 +206,9 @@ Result<ImportReport> Import(VectorSource& source, const std::string& source_name
             message = "index " + options.index +
                       " not found (create it first, or pass --create DISTANCE)";
           }
-          fail(source_name + ": " + rows + ": HTTP " + std::to_string(response->status) + " " +
-                   message + RowOfRefusedItem(batch->items, message),
-               false);
+          fail(ImportFailure::kRefused,
+               source_name + ": " + rows + ": HTTP " + std::to_string(response->status) + " " +
+                   message + RowOfRefusedItem(batch->items, message, options.position_noun));
           return;
         }
         imported.fetch_add(batch->items.size(), std::memory_order_relaxed);
@@ -214,7 +221,7 @@ Result<ImportReport> Import(VectorSource& source, const std::string& source_name
   while (true) {
     Status status = source.Next(options.batch_size, items);
     if (!status.ok()) {
-      fail(status.message(), true);
+      fail(ImportFailure::kBadInput, status.message());
       break;
     }
     if (items.empty()) break;
@@ -236,6 +243,7 @@ Result<ImportReport> Import(VectorSource& source, const std::string& source_name
   report.imported = imported.load();
   report.retries = retries.load();
   report.failure = std::move(failure);
+  report.failure_kind = failure_kind;
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }

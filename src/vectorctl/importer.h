@@ -31,6 +31,17 @@ struct ImportOptions {
   bool resume = false;
   // "?durability=none" on every add: acknowledged before the fsync (docs/API.md).
   bool no_fsync_wait = false;
+  // What the file's positions are called in messages: "row" (0-based rows
+  // of the binary formats) or "line" (JSON Lines).
+  std::string position_noun = "row";
+};
+
+// Why an import stopped; the exit code follows from it.
+enum class ImportFailure {
+  kNone,
+  kBadInput,     // the file: unreadable, or a malformed row
+  kRefused,      // the server answered a batch with an error
+  kUnreachable,  // no answer after the retries
 };
 
 struct ImportReport {
@@ -43,6 +54,7 @@ struct ImportReport {
   // the file and its rows ("base.fvecs: rows 1024-2047: HTTP 400 items[3]:
   // dim mismatch (index=784, got=12) (row 1027)").
   std::string failure;
+  ImportFailure failure_kind = ImportFailure::kNone;
 };
 
 // Reads `source` (named `source_name` in messages) to its end or to the first

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "common/json_writer.h"
+#include "common/uri_encoding.h"
 #include "vectorctl/api_client.h"
 #include "vectorctl/importer.h"
 #include "vectorctl/progress.h"
@@ -57,7 +58,7 @@ int CheckAnswer(const Result<ApiResponse>& response, long expected_status,
   return kExitOk;
 }
 
-std::string IndexPath(const std::string& name) { return "/vectors/index/" + UrlEncode(name); }
+std::string IndexPath(const std::string& name) { return "/vectors/index/" + UriEncode(name); }
 
 Result<ApiClientOptions> ClientOptions(const GlobalFlags& flags) {
   auto base = NormaliseBaseUrl(flags.server);
@@ -216,7 +217,7 @@ int RunSearch(const GlobalFlags& flags, const SearchFlags& search) {
   std::vector<float> vector;
   if (!search.id.empty()) {
     // The item's own vector, as stored (the server returns it as it was sent).
-    auto item = client.Send("GET", IndexPath(search.index) + "/items/" + UrlEncode(search.id));
+    auto item = client.Send("GET", IndexPath(search.index) + "/items/" + UriEncode(search.id));
     if (int code = CheckAnswer(item, 200, "get item " + search.id); code != kExitOk) return code;
     simdjson::dom::parser parser;
     simdjson::dom::array values;
@@ -300,6 +301,9 @@ int RunImport(const GlobalFlags& flags, const ImportFlags& import) {
   if (import.batch_size < 1 || import.batch_size > 100000) {
     return Fail(kExitUsage, "--batch must be between 1 and 100000");
   }
+  if (import.connections < 1 || import.connections > 64) {
+    return Fail(kExitUsage, "--connections must be between 1 and 64");
+  }
   auto format = DetectFormat(import.file, import.format);
   if (!format.ok()) return Fail(kExitUsage, format.status().message());
   SourceOptions source_options;
@@ -350,6 +354,7 @@ int RunImport(const GlobalFlags& flags, const ImportFlags& import) {
   import_options.connections = import.connections;
   import_options.resume = import.resume;
   import_options.no_fsync_wait = import.no_fsync_wait;
+  import_options.position_noun = *format == SourceFormat::kJsonLines ? "line" : "row";
   auto report =
       Import(**source, import.file, *options, import_options, flags.quiet ? nullptr : &progress);
   if (!flags.quiet) progress.Finish();
@@ -371,11 +376,13 @@ int RunImport(const GlobalFlags& flags, const ImportFlags& import) {
                  "vectorctl: fix the cause, then run the same command with --resume to import "
                  "the rest\n",
                  ProgressLine::Grouped(report->imported).c_str(), report->failure.c_str());
-    // A malformed file and a refusal by the server are different fixes.
-    const bool file_error = report->failure.find("HTTP ") == std::string::npos &&
-                            report->failure.find("attempts") == std::string::npos;
-    if (file_error) return kExitBadInput;
-    return report->failure.find("attempts)") != std::string::npos ? kExitUnreachable : kExitRefused;
+    // A malformed file, a refusal and an unreachable server are different fixes.
+    switch (report->failure_kind) {
+      case ImportFailure::kBadInput: return kExitBadInput;
+      case ImportFailure::kUnreachable: return kExitUnreachable;
+      case ImportFailure::kRefused:
+      case ImportFailure::kNone: return kExitRefused;
+    }
   }
   return kExitOk;
 }
@@ -408,7 +415,7 @@ int RunExport(const GlobalFlags& flags, const std::string& index, const std::str
   int code = kExitOk;
   while (true) {
     std::string target = IndexPath(index) + "/items?limit=1000&include_vector=true";
-    if (!cursor.empty()) target += "&cursor=" + UrlEncode(cursor);
+    if (!cursor.empty()) target += "&cursor=" + UriEncode(cursor);
     auto page = client.Send("GET", target);
     if ((code = CheckAnswer(page, 200, "export " + index)) != kExitOk) break;
     simdjson::dom::element root;

@@ -344,6 +344,7 @@ TEST_F(ApiExtensionsTest, OpenApiDocumentDescribesEveryRoute) {
       {"get", "/ready"},
       {"get", "/metrics"},
       {"get", "/openapi.json"},
+      {"get", "/dashboard"},
       {"post", "/vectors/index"},
       {"get", "/vectors/index"},
       {"get", "/vectors/index/{name}"},
@@ -361,7 +362,7 @@ TEST_F(ApiExtensionsTest, OpenApiDocumentDescribesEveryRoute) {
     simdjson::dom::element operation;
     EXPECT_FALSE(paths[path][method].get(operation)) << method << " " << path;
   }
-  EXPECT_EQ(paths.size(), 13u);
+  EXPECT_EQ(paths.size(), 14u);
   EXPECT_EQ(Do("POST", "/openapi.json").status, 405);
 }
 

@@ -895,6 +895,7 @@ TEST_F(ApiHandlerTest, KnownPathWrongMethodIs405WithEmptyBody) {
       {"POST", "/health"},
       {"DELETE", "/ready"},
       {"POST", "/metrics"},
+      {"POST", "/dashboard"},
       {"GET", "/vectors/index/docs/delete"},
       {"DELETE", "/vectors/index/docs/delete"},
       {"POST", "/vectors/index/docs/items/a"},
@@ -929,6 +930,7 @@ TEST_F(ApiHandlerTest, RouteTemplatesAreReported) {
             "POST /vectors/index/{name}/delete");
   EXPECT_EQ(Do("DELETE", "/vectors/index/docs").route, "DELETE /vectors/index/{name}");
   EXPECT_EQ(Do("GET", "/health").route, "GET /health");
+  EXPECT_EQ(Do("GET", "/dashboard").route, "GET /dashboard");
 }
 
 // ---------------------------------------------------------------------------
@@ -992,6 +994,35 @@ TEST_F(ApiHandlerTest, MetricsWithoutRendererIs404) {
   ExpectError(DoWith(*handler, "GET", "/metrics"), 404, "404 page not found\n");
 }
 
+// The page is served even while indexes load (its script then shows the
+// 503s), with or without the trailing slash; it names no other origin: the
+// only URL in it is the SVG namespace, an identifier the browser never fetches.
+TEST_F(ApiHandlerTest, DashboardIsOneSelfContainedHtmlPage) {
+  ready_ = false;
+  for (const std::string path : {"/dashboard", "/dashboard/"}) {
+    SCOPED_TRACE(path);
+    HttpResponse r = Do("GET", path);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.content_type, "text/html; charset=utf-8");
+    EXPECT_EQ(r.route, "GET /dashboard");
+    EXPECT_TRUE(StartsWith(r.body, "<!doctype html>")) << r.body.substr(0, 80);
+    EXPECT_TRUE(EndsWith(r.body, "</html>\n"));
+    EXPECT_NE(r.body.find("id=\"index-table\""), std::string::npos);
+    EXPECT_NE(r.body.find("Content-Security-Policy"), std::string::npos);
+    constexpr std::string_view kSvgNamespace = "'http://www.w3.org/2000/svg'";
+    for (size_t at = r.body.find("://"); at != std::string::npos; at = r.body.find("://", at + 3)) {
+      EXPECT_EQ(r.body.compare(at - 5, kSvgNamespace.size(), kSvgNamespace), 0)
+          << r.body.substr(at - 8, 60);
+    }
+  }
+  for (const std::string method : {"POST", "PUT", "DELETE", "PATCH"}) {
+    HttpResponse r = Do(method, "/dashboard");
+    EXPECT_EQ(r.status, 405) << method;
+    EXPECT_EQ(Header(r, "Allow"), "GET");
+    EXPECT_EQ(r.body, "");
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Authentication
 
@@ -1009,6 +1040,7 @@ std::vector<RouteCase> AllRoutes() {
       {"GET", "/health", "", 200},
       {"GET", "/ready", "", 200},
       {"GET", "/metrics", "", 200},
+      {"GET", "/dashboard", "", 200},
       {"POST", "/vectors/index", R"({"name":"docs","dimension":2,"distance":"euclidean"})", 201},
       {"GET", "/vectors/index", "", 200},
       {"GET", "/vectors/index/docs", "", 200},
@@ -1021,8 +1053,9 @@ std::vector<RouteCase> AllRoutes() {
   };
 }
 
+// The probes, and the dashboard page, which carries no data.
 bool ExemptFromAuth(const std::string& method, const std::string& path) {
-  return method == "GET" && (path == "/health" || path == "/ready");
+  return method == "GET" && (path == "/health" || path == "/ready" || path == "/dashboard");
 }
 
 class ApiAuthTest : public ApiHandlerTest {
@@ -1126,6 +1159,28 @@ TEST_F(ApiAuthTest, ProbesIgnoreCredentials) {
   EXPECT_EQ(Do("GET", "/health", "", "Bearer " + std::string(kToken)).status, 200);
   ready_ = false;
   EXPECT_EQ(Do("GET", "/ready").status, 503);
+}
+
+// GET of the page is exempt, nothing else on its path: auth runs before
+// routing, so another method is 401 here and 405 only with the token (or on
+// a server without one).
+TEST_F(ApiAuthTest, DashboardPageNeedsNoTokenButOtherMethodsDo) {
+  for (const std::string& auth : WrongCredentials()) {
+    SCOPED_TRACE("'" + auth + "'");
+    HttpResponse page = Do("GET", "/dashboard", "", auth);
+    EXPECT_EQ(page.status, 200);
+    EXPECT_EQ(page.content_type, "text/html; charset=utf-8");
+    EXPECT_EQ(Do("GET", "/dashboard/", "", auth).status, 200);
+    EXPECT_EQ(Do("POST", "/dashboard", "", auth).status, 401);
+    EXPECT_EQ(Do("HEAD", "/dashboard", "", auth).status, 401);
+    EXPECT_EQ(Do("GET", "/dashboard/data", "", auth).status, 401);
+  }
+  HttpResponse authorized = Do("POST", "/dashboard", "", "Bearer " + std::string(kToken));
+  EXPECT_EQ(authorized.status, 405);
+  EXPECT_EQ(Header(authorized, "Allow"), "GET");
+  auto open = MakeHandler(std::string(), true);
+  EXPECT_EQ(DoWith(*open, "POST", "/dashboard").status, 405);
+  EXPECT_EQ(DoWith(*open, "GET", "/dashboard").status, 200);
 }
 
 TEST_F(ApiAuthTest, RefusedWritesChangeNothing) {
