@@ -12,6 +12,8 @@ packages=(
   libspdlog-dev libfmt-dev libcurl4-openssl-dev libssl-dev libexpat1-dev prometheus-cpp-dev zlib1g-dev
   libhnswlib-dev libfaiss-dev libopenblas-dev
   prometheus wrk
+  # the dashboard test loads /dashboard in headless chromium
+  chromium
   # vectorctl's import tests and the README's quick start read its files.
   dataset-fashion-mnist
 )
