@@ -55,69 +55,31 @@ struct BrowserRun {
   std::string log;  // chromium's stderr (noisy)
 };
 
-// Runs chromium headless on `url` with `args`, its own profile in `scratch`,
-// stdout and stderr in files there. It runs in a process group of its own,
-// so on timeout the whole browser (renderer, GPU and utility processes) is
-// killed, not only the launcher.
+// Runs chromium headless on `url` with `args`, its own profile in `scratch`.
+// It runs in a process group of its own, so on timeout the whole browser
+// (renderer, GPU and utility processes) is killed, not only the launcher.
 BrowserRun RunChromium(const std::string& scratch, const std::vector<std::string>& args,
                        const std::string& url) {
-  std::vector<std::string> argv_storage = {kChromium,
-                                           "--headless",
-                                           "--no-sandbox",
-                                           "--disable-gpu",
-                                           "--disable-dev-shm-usage",
-                                           "--no-first-run",
-                                           "--no-default-browser-check",
-                                           "--disable-extensions",
-                                           "--user-data-dir=" + scratch + "/profile",
-                                           "--virtual-time-budget=8000"};
-  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
-  argv_storage.push_back(url);
-  std::vector<char*> argv;
-  for (std::string& a : argv_storage) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  const std::string out_path = scratch + "/stdout.html";
-  const std::string err_path = scratch + "/chromium.log";
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attributes, 0);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, kChromium, &actions, &attributes, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
-
+  std::vector<std::string> arguments = {"--headless",
+                                        "--no-sandbox",
+                                        "--disable-gpu",
+                                        "--disable-dev-shm-usage",
+                                        "--no-first-run",
+                                        "--no-default-browser-check",
+                                        "--disable-extensions",
+                                        "--user-data-dir=" + scratch + "/profile",
+                                        "--virtual-time-budget=8000"};
+  arguments.insert(arguments.end(), args.begin(), args.end());
+  arguments.push_back(url);
+  CaptureOptions options;
+  options.timeout = kBrowserTimeout;
+  options.own_process_group = true;
+  CapturedRun captured = RunCaptured(kChromium, arguments, scratch, options);
   BrowserRun run;
-  if (rc != 0) {
-    run.log = "cannot start chromium: " + std::string(std::strerror(rc));
-    return run;
-  }
-  const auto deadline = Clock::now() + kBrowserTimeout;
-  int status = 0;
-  while (true) {
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      run.exit_code = DecodeWaitStatus(status);
-      break;
-    }
-    if (Clock::now() >= deadline) {
-      run.timed_out = true;
-      ::kill(-pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ::kill(-pid, SIGKILL);  // any helper the browser left behind in its group
-  run.dom = ReadFileText(out_path);
-  run.log = ReadFileText(err_path);
+  run.exit_code = captured.exit_code;
+  run.timed_out = captured.timed_out;
+  run.dom = std::move(captured.out);
+  run.log = captured.start_error.empty() ? std::move(captured.err) : captured.start_error;
   return run;
 }
 

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -26,8 +27,18 @@ std::string ReadFileText(const std::string& path) {
   return s.str();
 }
 
-pid_t SpawnLogged(const std::string& program, const std::vector<std::string>& args,
-                  const std::map<std::string, std::string>& env, const std::string& log_path) {
+namespace {
+
+// Where a child's output goes: both streams appended to one log, or stdout
+// and stderr each to a fresh file.
+struct OutputFiles {
+  std::string out;
+  std::string err;  // empty: stderr goes with stdout, appended
+};
+
+pid_t Spawn(const std::string& program, const std::vector<std::string>& args,
+            const std::map<std::string, std::string>& env, const OutputFiles& files,
+            bool own_process_group, int* spawn_error) {
   std::vector<std::string> argv_storage = {program};
   argv_storage.insert(argv_storage.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -51,14 +62,77 @@ pid_t SpawnLogged(const std::string& program, const std::vector<std::string>& ar
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                   0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  if (files.err.empty()) {
+    posix_spawn_file_actions_addopen(&actions, 1, files.out.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                     0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, 1, files.out.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0644);
+    posix_spawn_file_actions_addopen(&actions, 2, files.err.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0644);
+  }
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  if (own_process_group) {
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attributes, 0);
+  }
   pid_t pid = -1;
-  int rc = posix_spawn(&pid, program.c_str(), &actions, nullptr, argv.data(), envp.data());
+  const int rc =
+      posix_spawn(&pid, program.c_str(), &actions, &attributes, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+  if (spawn_error != nullptr) *spawn_error = rc;
   return rc == 0 ? pid : -1;
+}
+
+}  // namespace
+
+pid_t SpawnLogged(const std::string& program, const std::vector<std::string>& args,
+                  const std::map<std::string, std::string>& env, const std::string& log_path) {
+  return Spawn(program, args, env, OutputFiles{log_path, ""}, false, nullptr);
+}
+
+CapturedRun RunCaptured(const std::string& program, const std::vector<std::string>& args,
+                        const std::string& scratch_dir, const CaptureOptions& options) {
+  static std::atomic<int> serial{0};
+  const std::string stem = scratch_dir + "/run-" + std::to_string(++serial);
+  const OutputFiles files{stem + ".out", stem + ".err"};
+  CapturedRun run;
+  const auto start = std::chrono::steady_clock::now();
+  int spawn_error = 0;
+  const pid_t pid =
+      Spawn(program, args, options.env, files, options.own_process_group, &spawn_error);
+  if (pid < 0) {
+    run.start_error = "cannot start " + program + ": " + std::strerror(spawn_error);
+    return run;
+  }
+  // The whole group when the program has one of its own: a browser's helper
+  // processes go with it.
+  const pid_t target = options.own_process_group ? -pid : pid;
+  int status = 0;
+  while (true) {
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      run.exit_code = DecodeWaitStatus(status);
+      break;
+    }
+    if (std::chrono::steady_clock::now() - start >= options.timeout) {
+      ::kill(target, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      run.timed_out = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (options.own_process_group) ::kill(target, SIGKILL);  // anything left behind
+  run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  run.out = ReadFileText(files.out);
+  run.err = ReadFileText(files.err);
+  ::unlink(files.out.c_str());
+  ::unlink(files.err.c_str());
+  return run;
 }
 
 int DecodeWaitStatus(int status) {

@@ -45,6 +45,30 @@ class ChildProcess {
   std::string log_path_;
 };
 
+// How a program run by RunCaptured ended.
+struct CapturedRun {
+  int exit_code = -1;  // 128 + signal if killed by one; -1: not started or timed out
+  bool timed_out = false;
+  std::string out;  // its stdout
+  std::string err;  // its stderr
+  double seconds = 0;
+  std::string start_error;  // why it could not start
+};
+
+struct CaptureOptions {
+  std::map<std::string, std::string> env;  // on top of the test's, minus VECTORD_*
+  std::chrono::milliseconds timeout{60000};
+  // Start it in a process group of its own and kill the whole group on
+  // timeout and at the end (a browser's renderer and helper processes).
+  bool own_process_group = false;
+};
+
+// Runs `program` to completion with stdin from /dev/null and stdout and
+// stderr captured apart (in files under `scratch_dir`, removed afterwards),
+// so it sees no terminal; killed after the timeout.
+CapturedRun RunCaptured(const std::string& program, const std::vector<std::string>& args,
+                        const std::string& scratch_dir, const CaptureOptions& options = {});
+
 // Runs `program` to completion (killed after `timeout`); returns its exit
 // code (-1 if it could not start or timed out) and its output.
 int RunProgram(const std::string& program, const std::vector<std::string>& args,

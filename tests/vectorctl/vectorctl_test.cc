@@ -54,87 +54,24 @@ constexpr double kUnreachableSeconds = 10;
 // ---------------------------------------------------------------------------
 // Running vectorctl
 
-struct CtlRun {
-  int code = -1;  // exit code, 128 + signal if killed by one; -1: not started or timed out
-  bool timed_out = false;
-  std::string out;
-  std::string err;
-  double seconds = 0;
-};
+using CtlRun = CapturedRun;
 
 std::string Describe(const CtlRun& run) {
-  return "exit code " + std::to_string(run.code) + (run.timed_out ? " (timed out, killed)" : "") +
-         "\n--- stdout:\n" + run.out + "--- stderr:\n" + run.err + "---";
+  return "exit code " + std::to_string(run.exit_code) +
+         (run.timed_out ? " (timed out, killed)" : "") + run.start_error + "\n--- stdout:\n" +
+         run.out + "--- stderr:\n" + run.err + "---";
 }
 
 // Runs vectorctl with `args`, the test's environment minus VECTORD_* plus
-// `env`, stdin from /dev/null and stdout and stderr captured apart in files
-// under `scratch` (so stderr is not a terminal); killed after `timeout`.
+// `env`, stdin from /dev/null and stdout and stderr captured apart (so
+// stderr is not a terminal); killed after `timeout`.
 CtlRun RunVectorctl(const std::vector<std::string>& args,
                     const std::map<std::string, std::string>& env, const std::string& scratch,
                     std::chrono::milliseconds timeout = kRunTimeout) {
-  static int serial = 0;
-  const std::string stem = scratch + "/vectorctl-run-" + std::to_string(++serial);
-  const std::string out_path = stem + ".out";
-  const std::string err_path = stem + ".err";
-
-  std::vector<std::string> argv_storage = {VECTORCTL_BINARY};
-  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : argv_storage) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  std::map<std::string, std::string> merged;
-  for (char** e = environ; *e != nullptr; ++e) {
-    const char* eq = std::strchr(*e, '=');
-    if (eq == nullptr) continue;
-    std::string name(*e, static_cast<size_t>(eq - *e));
-    if (name.rfind("VECTORD_", 0) == 0) continue;  // VECTORD_SERVER, VECTORD_TOKEN: tests set them
-    merged[name] = eq + 1;
-  }
-  for (const auto& [k, v] : env) merged[k] = v;
-  std::vector<std::string> env_storage;
-  for (const auto& [k, v] : merged) env_storage.push_back(k + "=" + v);
-  std::vector<char*> envp;
-  for (std::string& e : env_storage) envp.push_back(e.data());
-  envp.push_back(nullptr);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  CtlRun run;
-  const auto start = Clock::now();
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, VECTORCTL_BINARY, &actions, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    run.err = std::string("cannot start " VECTORCTL_BINARY ": ") + std::strerror(rc);
-    return run;
-  }
-  int status = 0;
-  while (true) {
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      run.code = DecodeWaitStatus(status);
-      break;
-    }
-    if (Clock::now() - start >= timeout) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      run.timed_out = true;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  run.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  run.out = ReadFileText(out_path);
-  run.err = ReadFileText(err_path);
-  ::unlink(out_path.c_str());
-  ::unlink(err_path.c_str());
-  return run;
+  CaptureOptions options;
+  options.env = env;
+  options.timeout = timeout;
+  return RunCaptured(VECTORCTL_BINARY, args, scratch, options);
 }
 
 std::vector<std::string> Lines(const std::string& text) {
@@ -594,7 +531,7 @@ class VectorctlTest : public ::testing::Test {
     std::vector<std::string> args = {"import", index, file};
     args.insert(args.end(), extra.begin(), extra.end());
     const CtlRun run = Ctl(args);
-    ASSERT_EQ(run.code, 0) << Describe(run);
+    ASSERT_EQ(run.exit_code, 0) << Describe(run);
     EXPECT_TRUE(Contains(SummaryLine(run.err),
                          file + ": " + Grouped(expected.size()) + " items imported, 0 skipped"))
         << run.err;
@@ -655,7 +592,7 @@ std::vector<float> Nudged(const std::vector<float>& v, float by) {
 TEST_F(VectorctlTest, CreateInfoListDrop) {
   CtlRun run = Ctl({"create", "alpha", "-d", "5", "--distance", "euclidean", "--m", "8",
                     "--ef-construction", "40", "--ef-search", "30", "--quantization", "sq8"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_TRUE(Contains(run.out, "\"dimension\":5")) << run.out;
   // On the server, with every parameter given.
   EXPECT_EQ(Param("alpha", "dimension"), "5");
@@ -667,16 +604,16 @@ TEST_F(VectorctlTest, CreateInfoListDrop) {
   EXPECT_EQ(Length("alpha"), 0u);
 
   run = Ctl({"create", "beta", "-d", "3"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_EQ(Param("beta", "distance"), "cosine");  // vectorctl's default
   EXPECT_EQ(Param("beta", "m"), "16");
 
   run = Ctl({"create", "beta", "-d", "3"});
-  EXPECT_EQ(run.code, 1) << Describe(run);
+  EXPECT_EQ(run.exit_code, 1) << Describe(run);
   EXPECT_TRUE(Contains(run.err, "already exists")) << run.err;
 
   run = Ctl({"info", "alpha"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   for (const char* line : {"params.name: alpha", "params.dimension: 5", "params.m: 8",
                            "params.ef_search: 30", "params.distance: euclidean",
                            "params.ef_construction: 40", "params.quantization: sq8", "length: 0"}) {
@@ -685,35 +622,35 @@ TEST_F(VectorctlTest, CreateInfoListDrop) {
         << run.out;
   }
   run = Ctl({"info", "alpha", "--json"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_EQ(Canonical(run.out), Canonical(*IndexInfo("alpha")));
 
   run = Ctl({"list"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   std::vector<std::string> names = Lines(run.out);
   std::sort(names.begin(), names.end());
   EXPECT_EQ(names, (std::vector<std::string>{"alpha", "beta"})) << run.out;
   run = Ctl({"list", "--json"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_EQ(Canonical(run.out), Canonical(Http("GET", "/vectors/index").body));
 
   run = Ctl({"drop", "alpha"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   int status = 0;
   EXPECT_FALSE(IndexInfo("alpha", &status));
   EXPECT_EQ(status, 404);
   EXPECT_TRUE(IndexInfo("beta"));
 
   run = Ctl({"info", "alpha"});
-  EXPECT_EQ(run.code, 1) << Describe(run);
+  EXPECT_EQ(run.exit_code, 1) << Describe(run);
   EXPECT_TRUE(Contains(run.err, "not found")) << run.err;
   EXPECT_TRUE(run.out.empty()) << run.out;
   run = Ctl({"drop", "alpha"});
-  EXPECT_EQ(run.code, 1) << Describe(run);
+  EXPECT_EQ(run.exit_code, 1) << Describe(run);
   EXPECT_TRUE(Contains(run.err, "not found")) << run.err;
 
   run = Ctl({"list"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_EQ(run.out, "beta\n");
 }
 
@@ -733,7 +670,7 @@ TEST_F(VectorctlTest, SearchByVectorFileRowAndIdFindsTheNearest) {
   const std::vector<float> near17 = Nudged(items[17].vector, 0.001f);
   ASSERT_EQ(BruteForceNearest(items, near17, all), "p-17");
   CtlRun run = Ctl({"search", "points", "--ef", "300", "--vector", VectorFlag(near17), "-k", "3"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   std::vector<std::string> ids = TableIds(run.out);
   ASSERT_EQ(ids.size(), 3u) << run.out;
   EXPECT_EQ(ids[0], "p-17") << run.out;
@@ -746,20 +683,20 @@ TEST_F(VectorctlTest, SearchByVectorFileRowAndIdFindsTheNearest) {
   const std::string query_file = Write("queries.fvecs", Vecs<float>(queries));
   ASSERT_EQ(BruteForceNearest(items, ToFloats(queries[5]), all), "p-123");
   run = Ctl({"search", "points", "--ef", "300", "--file", query_file, "--row", "5", "-k", "1"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   ids = TableIds(run.out);
   ASSERT_EQ(ids.size(), 1u) << run.out;
   EXPECT_EQ(ids[0], "p-123") << run.out;
   // And row 0 is not row 5.
   run = Ctl({"search", "points", "--ef", "300", "--file", query_file, "-k", "1"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_EQ(TableIds(run.out),
             (std::vector<std::string>{BruteForceNearest(items, ToFloats(queries[0]), all)}))
       << run.out;
 
   // --id: the item itself first, at distance 0.
   run = Ctl({"search", "points", "--ef", "300", "--id", "p-42", "-k", "5"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   ids = TableIds(run.out);
   ASSERT_EQ(ids.size(), 5u) << run.out;
   EXPECT_EQ(ids[0], "p-42") << run.out;
@@ -773,7 +710,7 @@ TEST_F(VectorctlTest, SearchByVectorFileRowAndIdFindsTheNearest) {
       items, near17, [](const Item& item) { return item.metadata == "{\"group\":0}"; });
   run = Ctl({"search", "points", "--ef", "300", "--vector", VectorFlag(near17), "-k", "4",
              "--filter", R"({"must":[{"key":"group","match":{"value":0}}]})", "--json"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   simdjson::dom::parser parser;
   simdjson::dom::array results;
   ASSERT_EQ(parser.parse(run.out)["results"].get_array().get(results), simdjson::SUCCESS)
@@ -791,7 +728,7 @@ TEST_F(VectorctlTest, SearchByVectorFileRowAndIdFindsTheNearest) {
   // --id with an id that needs escaping in the URL; --vector in brackets.
   for (const std::string id : {"with space", "slash/inside", "quote\"d"}) {
     run = Ctl({"search", "points", "--ef", "300", "--id", id, "-k", "2", "--json"});
-    ASSERT_EQ(run.code, 0) << id << ": " << Describe(run);
+    ASSERT_EQ(run.exit_code, 0) << id << ": " << Describe(run);
     ASSERT_EQ(parser.parse(run.out)["results"].get_array().get(results), simdjson::SUCCESS)
         << run.out;
     ASSERT_EQ(results.at(0)["id"].get_string().get(first_id), simdjson::SUCCESS);
@@ -799,12 +736,12 @@ TEST_F(VectorctlTest, SearchByVectorFileRowAndIdFindsTheNearest) {
   }
   run = Ctl(
       {"search", "points", "--ef", "300", "--vector", "[" + VectorFlag(near17) + "]", "-k", "1"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_EQ(TableIds(run.out), std::vector<std::string>{"p-17"}) << run.out;
 
   // An id that is not there.
   run = Ctl({"search", "points", "--ef", "300", "--id", "p-999"});
-  EXPECT_EQ(run.code, 1) << Describe(run);
+  EXPECT_EQ(run.exit_code, 1) << Describe(run);
   EXPECT_TRUE(Contains(run.err, "not found")) << run.err;
 }
 
@@ -884,7 +821,7 @@ TEST_F(VectorctlTest, SkipAndLimitSelectRowsThatKeepTheirIds) {
   ASSERT_NO_FATAL_FAILURE(CreateIndex("part", 4));
   CtlRun run = Ctl({"import", "part", file, "--format", "fvecs", "--skip", "10", "--limit", "20",
                     "--id-prefix", "s-", "--batch", "6"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_TRUE(Contains(SummaryLine(run.err), file + ": 20 items imported, 0 skipped")) << run.err;
   EXPECT_TRUE(Contains(run.err, "imported 20 / 20 (100%) items")) << run.err;
   EXPECT_TRUE(Holds("part", Positional("s-", rows, 10, 30)));
@@ -894,7 +831,7 @@ TEST_F(VectorctlTest, SkipAndLimitSelectRowsThatKeepTheirIds) {
   const std::string jsonl = Write("items.ndjson", "\n\n" + Jsonl(items));
   ASSERT_NO_FATAL_FAILURE(CreateIndex("jpart", 4));
   run = Ctl({"import", "jpart", jsonl, "--skip", "3", "--limit", "5"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_TRUE(Holds("jpart", std::vector<Item>(items.begin() + 3, items.begin() + 8)));
 }
 
@@ -921,7 +858,7 @@ TEST_F(VectorctlTest, ConnectionsAndBatchSizesGiveTheSameContent) {
     std::vector<std::string> args = {"import", variant.index, file, "--id-prefix", "r"};
     args.insert(args.end(), variant.flags.begin(), variant.flags.end());
     const CtlRun run = Ctl(args);
-    ASSERT_EQ(run.code, 0) << Describe(run);
+    ASSERT_EQ(run.exit_code, 0) << Describe(run);
     EXPECT_TRUE(Holds(variant.index, expected));
 
     // Not a terminal: plain lines, no carriage returns or escape sequences.
@@ -940,7 +877,7 @@ TEST_F(VectorctlTest, ConnectionsAndBatchSizesGiveTheSameContent) {
   // -q: the summary only.
   ASSERT_NO_FATAL_FAILURE(CreateIndex("quiet", 6));
   const CtlRun run = Ctl({"-q", "import", "quiet", file, "--id-prefix", "r"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_EQ(Lines(run.err).size(), 1u) << run.err;
   EXPECT_TRUE(Holds("quiet", expected));
 }
@@ -956,14 +893,14 @@ TEST_F(VectorctlTest, TruncatedFvecsRowStopsThereAndResumeFinishes) {
   ASSERT_NO_FATAL_FAILURE(CreateIndex("cut", 4));
 
   CtlRun run = Ctl({"import", "cut", file, "--batch", "7", "--connections", "3"});
-  EXPECT_EQ(run.code, 4) << Describe(run);
+  EXPECT_EQ(run.exit_code, 4) << Describe(run);
   EXPECT_TRUE(Contains(run.err, file + ": row 50: file ends inside the row")) << run.err;
   EXPECT_TRUE(Contains(run.err, "import stopped after 50 items")) << run.err;
   EXPECT_TRUE(Holds("cut", Positional("", rows, 0, 50)));
 
   Write("cut.fvecs", Vecs<float>(rows));  // fixed, and longer
   run = Ctl({"import", "cut", file, "--batch", "7", "--connections", "3", "--resume"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_TRUE(Contains(SummaryLine(run.err), file + ": 30 items imported, 50 skipped")) << run.err;
   EXPECT_TRUE(Holds("cut", Positional("", rows)));
 }
@@ -987,13 +924,13 @@ TEST_F(VectorctlTest, BadJsonLinesVectorStopsThereAndResumeFinishes) {
   ASSERT_NO_FATAL_FAILURE(CreateIndex("docs", 4));
 
   CtlRun run = Ctl({"import", "docs", file, "--batch", "4"});
-  EXPECT_EQ(run.code, 4) << Describe(run);
+  EXPECT_EQ(run.exit_code, 4) << Describe(run);
   EXPECT_TRUE(Contains(run.err, file + ": line 23: vector[1] is not a number")) << run.err;
   EXPECT_TRUE(Holds("docs", std::vector<Item>(items.begin(), items.begin() + 21)));
 
   Write("docs.jsonl", file_text(false));
   run = Ctl({"import", "docs", file, "--batch", "4", "--resume"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_TRUE(Contains(SummaryLine(run.err), file + ": 19 items imported, 21 skipped")) << run.err;
   EXPECT_TRUE(Holds("docs", items));
 }
@@ -1006,13 +943,13 @@ TEST_F(VectorctlTest, DimensionChangeMidFileStopsThereAndResumeFinishes) {
   ASSERT_NO_FATAL_FAILURE(CreateIndex("change", 4));
 
   CtlRun run = Ctl({"import", "change", file, "--batch", "7", "--id-prefix", "c-"});
-  EXPECT_EQ(run.code, 4) << Describe(run);
+  EXPECT_EQ(run.exit_code, 4) << Describe(run);
   EXPECT_TRUE(Contains(run.err, file + ": row 40: dimension 5 differs from 4 in row 0")) << run.err;
   EXPECT_TRUE(Holds("change", Positional("c-", rows, 0, 40)));
 
   Write("change.fvecs", Vecs<float>(rows));
   run = Ctl({"import", "change", file, "--batch", "7", "--id-prefix", "c-", "--resume"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_TRUE(Contains(SummaryLine(run.err), file + ": 20 items imported, 40 skipped")) << run.err;
   EXPECT_TRUE(Holds("change", Positional("c-", rows)));
 
@@ -1023,13 +960,13 @@ TEST_F(VectorctlTest, DimensionChangeMidFileStopsThereAndResumeFinishes) {
   const std::string jsonl = Write("change.jsonl", Jsonl(bad));
   ASSERT_NO_FATAL_FAILURE(CreateIndex("jchange", 4));
   run = Ctl({"import", "jchange", jsonl, "--batch", "5"});
-  EXPECT_EQ(run.code, 4) << Describe(run);
+  EXPECT_EQ(run.exit_code, 4) << Describe(run);
   EXPECT_TRUE(Contains(run.err, jsonl + ": line 13: dimension 3 differs from 4 in line 1"))
       << run.err;
   EXPECT_TRUE(Holds("jchange", std::vector<Item>(items.begin(), items.begin() + 12)));
   Write("change.jsonl", Jsonl(items));
   run = Ctl({"import", "jchange", jsonl, "--batch", "5", "--resume"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_TRUE(Contains(SummaryLine(run.err), jsonl + ": 8 items imported, 12 skipped")) << run.err;
   EXPECT_TRUE(Holds("jchange", items));
 }
@@ -1040,13 +977,13 @@ TEST_F(VectorctlTest, FortranOrderNpyIsRefusedAndResumeFinishes) {
   ASSERT_NO_FATAL_FAILURE(CreateIndex("fortran", 5));
 
   CtlRun run = Ctl({"import", "fortran", file});
-  EXPECT_EQ(run.code, 4) << Describe(run);
+  EXPECT_EQ(run.exit_code, 4) << Describe(run);
   EXPECT_TRUE(Contains(run.err, file + ": Fortran order not supported")) << run.err;
   EXPECT_EQ(Length("fortran"), 0u);
 
   Write("fortran.npy", Npy("<f4", rows));
   run = Ctl({"import", "fortran", file, "--resume"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_TRUE(Contains(SummaryLine(run.err), file + ": 40 items imported, 0 skipped")) << run.err;
   EXPECT_TRUE(Holds("fortran", Positional("", rows)));
 }
@@ -1059,14 +996,14 @@ TEST_F(VectorctlTest, NpyShorterThanItsHeaderStopsThereAndResumeFinishes) {
   ASSERT_NO_FATAL_FAILURE(CreateIndex("short", 3));
 
   CtlRun run = Ctl({"import", "short", file, "--batch", "10"});
-  EXPECT_EQ(run.code, 4) << Describe(run);
+  EXPECT_EQ(run.exit_code, 4) << Describe(run);
   EXPECT_TRUE(Contains(run.err, file + ": row 45: file ends here, but its header says 60 rows"))
       << run.err;
   EXPECT_TRUE(Holds("short", Positional("", rows, 0, 45)));
 
   Write("short.npy", Npy("<f8", rows));
   run = Ctl({"import", "short", file, "--batch", "10", "--resume"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_TRUE(Contains(SummaryLine(run.err), file + ": 15 items imported, 45 skipped")) << run.err;
   EXPECT_TRUE(Holds("short", Positional("", rows)));
 }
@@ -1079,7 +1016,7 @@ TEST_F(VectorctlTest, TruncatedGzipStopsWhereItEndsAndResumeFinishes) {
   ASSERT_NO_FATAL_FAILURE(CreateIndex("gcut", 8));
 
   CtlRun run = Ctl({"import", "gcut", file, "--batch", "16"});
-  EXPECT_EQ(run.code, 4) << Describe(run);
+  EXPECT_EQ(run.exit_code, 4) << Describe(run);
   EXPECT_TRUE(Contains(run.err, file + ": the gzip stream ends early")) << run.err;
   // The rows decompressed before the cut, and nothing else.
   const uint64_t held = Length("gcut").value_or(0);
@@ -1089,7 +1026,7 @@ TEST_F(VectorctlTest, TruncatedGzipStopsWhereItEndsAndResumeFinishes) {
 
   Write("cut.fvecs.gz", whole);
   run = Ctl({"import", "gcut", file, "--batch", "16", "--resume"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_TRUE(Contains(SummaryLine(run.err), file + ": " + std::to_string(400 - held) +
                                                  " items imported, " + std::to_string(held) +
                                                  " skipped"))
@@ -1111,7 +1048,7 @@ TEST_F(VectorctlTest, MalformedFileExitsFourWhateverItsName) {
     const std::string file = Write(name, bytes);
     ASSERT_NO_FATAL_FAILURE(CreateIndex(index, 3));
     const CtlRun run = Ctl({"import", index, file});
-    EXPECT_EQ(run.code, 4) << Describe(run);
+    EXPECT_EQ(run.exit_code, 4) << Describe(run);
     EXPECT_TRUE(Contains(run.err, file + ": row 5: file ends inside the row")) << run.err;
     EXPECT_TRUE(Holds(index, Positional("", rows, 0, 5)));
   }
@@ -1125,7 +1062,7 @@ TEST_F(VectorctlTest, RefusedDimensionExitsOneNamingTheRow) {
   const std::string file = Write("three.fvecs", Vecs<float>(rows));
   ASSERT_NO_FATAL_FAILURE(CreateIndex("four", 4));
   const CtlRun run = Ctl({"import", "four", file, "--skip", "10", "--id-prefix", "m-"});
-  EXPECT_EQ(run.code, 1) << Describe(run);
+  EXPECT_EQ(run.exit_code, 1) << Describe(run);
   EXPECT_TRUE(Contains(run.err, "items[0]: dim mismatch (index=4, got=3)")) << run.err;
   EXPECT_TRUE(Contains(run.err, "(row 10, id m-10)")) << run.err;
   EXPECT_TRUE(Contains(run.err, file)) << run.err;
@@ -1149,7 +1086,7 @@ TEST_F(VectorctlTest, RefusedItemMidBatchExitsOneNamingItsRowAndResumeFinishes) 
   const std::string file = Write("ids.jsonl", file_text(true));
   ASSERT_NO_FATAL_FAILURE(CreateIndex("ids", 3));
   CtlRun run = Ctl({"import", "ids", file, "--batch", "5", "--connections", "1"});
-  EXPECT_EQ(run.code, 1) << Describe(run);
+  EXPECT_EQ(run.exit_code, 1) << Describe(run);
   EXPECT_TRUE(Contains(run.err, "items[1]: id contains a control character")) << run.err;
   EXPECT_TRUE(Contains(run.err, "(line 17, id bad")) << run.err;
   EXPECT_TRUE(Contains(run.err, "import stopped after 15 items")) << run.err;
@@ -1158,7 +1095,7 @@ TEST_F(VectorctlTest, RefusedItemMidBatchExitsOneNamingItsRowAndResumeFinishes) 
 
   Write("ids.jsonl", file_text(false));
   run = Ctl({"import", "ids", file, "--batch", "5", "--connections", "1", "--resume"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_TRUE(Contains(SummaryLine(run.err), file + ": 15 items imported, 15 skipped")) << run.err;
   EXPECT_TRUE(Holds("ids", items));
 }
@@ -1166,7 +1103,7 @@ TEST_F(VectorctlTest, RefusedItemMidBatchExitsOneNamingItsRowAndResumeFinishes) 
 TEST_F(VectorctlTest, ImportIntoAMissingIndexExitsOne) {
   const std::string file = Write("a.fvecs", Vecs<float>(RandomRows(5, 3, 33)));
   const CtlRun run = Ctl({"import", "nowhere", file});
-  EXPECT_EQ(run.code, 1) << Describe(run);
+  EXPECT_EQ(run.exit_code, 1) << Describe(run);
   EXPECT_TRUE(Contains(run.err, "index nowhere not found")) << run.err;
   EXPECT_FALSE(IndexInfo("nowhere"));
 }
@@ -1178,20 +1115,20 @@ TEST_F(VectorctlTest, CreateFlagMakesTheIndexWithTheFilesDimension) {
   const Rows rows = RandomRows(25, 6, 41);
   const std::string fvecs = Write("six.fvecs", Vecs<float>(rows));
   CtlRun run = Ctl({"import", "made", fvecs, "--create", "euclidean", "--id-prefix", "c-"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_EQ(Param("made", "dimension"), "6");
   EXPECT_EQ(Param("made", "distance"), "euclidean");
   EXPECT_TRUE(Holds("made", Positional("c-", rows)));
 
   // A distance the server does not know: refused, nothing created.
   run = Ctl({"import", "odd", fvecs, "--create", "manhattan"});
-  EXPECT_EQ(run.code, 1) << Describe(run);
+  EXPECT_EQ(run.exit_code, 1) << Describe(run);
   EXPECT_TRUE(Contains(run.err, "HTTP 400")) << run.err;
   EXPECT_FALSE(IndexInfo("odd"));
 
   // An existing index is used as it is.
   run = Ctl({"import", "made", fvecs, "--create", "dot", "--id-prefix", "again-"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_EQ(Param("made", "distance"), "euclidean");
   EXPECT_EQ(Length("made"), 50u);
 
@@ -1199,7 +1136,7 @@ TEST_F(VectorctlTest, CreateFlagMakesTheIndexWithTheFilesDimension) {
   const std::vector<Item> items = DocItems("j-", 30, 5, 42);
   const std::string jsonl = Write("five.jsonl", "\n" + Jsonl(items));
   run = Ctl({"import", "jmade", jsonl, "--create", "dot"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_EQ(Param("jmade", "dimension"), "5");
   EXPECT_EQ(Param("jmade", "distance"), "dot");
   EXPECT_TRUE(Holds("jmade", items));
@@ -1208,7 +1145,7 @@ TEST_F(VectorctlTest, CreateFlagMakesTheIndexWithTheFilesDimension) {
   const Rows wide = RandomRows(12, 9, 43);
   const std::string npy = WriteGzip("nine.npy.gz", Npy("<f4", wide));
   run = Ctl({"import", "nmade", npy, "--create", "cosine"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_EQ(Param("nmade", "dimension"), "9");
   EXPECT_EQ(Param("nmade", "distance"), "cosine");
   EXPECT_TRUE(Holds("nmade", Positional("", wide), /*tolerance=*/1e-6));
@@ -1226,7 +1163,7 @@ TEST_F(VectorctlTest, ExportWritesJsonLinesThatReimportIdentically) {
 
   const std::string out = Path("export.jsonl");
   CtlRun run = Ctl({"export", "src", "-o", out});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_TRUE(Contains(run.err, "1,107 items exported")) << run.err;
   EXPECT_TRUE(run.out.empty()) << run.out;
   EXPECT_TRUE(fs::exists(out));
@@ -1243,7 +1180,7 @@ TEST_F(VectorctlTest, ExportWritesJsonLinesThatReimportIdentically) {
   }
 
   run = Ctl({"import", "copy", out, "--create", "euclidean", "--batch", "300"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_TRUE(Contains(SummaryLine(run.err), out + ": 1,107 items imported, 0 skipped")) << run.err;
   EXPECT_EQ(Param("copy", "dimension"), "4");
   EXPECT_TRUE(Holds("copy", items));
@@ -1251,21 +1188,21 @@ TEST_F(VectorctlTest, ExportWritesJsonLinesThatReimportIdentically) {
 
   // To standard output: the same lines.
   run = Ctl({"export", "src"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_TRUE(run.out == exported) << "stdout differs from the -o file";
   EXPECT_TRUE(Contains(run.err, "1,107 items exported")) << run.err;
   run = Ctl({"export", "src", "-o", "-"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_TRUE(run.out == exported) << "-o - differs from the -o file";
 
   // An empty index exports nothing; a missing one fails and leaves no file.
   ASSERT_NO_FATAL_FAILURE(CreateIndex("empty", 4));
   run = Ctl({"export", "empty"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_EQ(run.out, "");
   EXPECT_TRUE(Contains(run.err, "0 items exported")) << run.err;
   run = Ctl({"export", "absent", "-o", Path("absent.jsonl")});
-  EXPECT_EQ(run.code, 1) << Describe(run);
+  EXPECT_EQ(run.exit_code, 1) << Describe(run);
   EXPECT_TRUE(Contains(run.err, "not found")) << run.err;
   EXPECT_FALSE(fs::exists(Path("absent.jsonl")));
   EXPECT_FALSE(fs::exists(Path("absent.jsonl.partial")));
@@ -1290,7 +1227,7 @@ TEST_F(VectorctlTest, TokenFromFlagOrEnvironment) {
                                              {"export", "secure"},
                                              {"--token", "wrong", "create", "secure", "-d", "3"}}) {
     const CtlRun run = Ctl(args);
-    EXPECT_EQ(run.code, 1) << args[0] << ": " << Describe(run);
+    EXPECT_EQ(run.exit_code, 1) << args[0] << ": " << Describe(run);
     EXPECT_TRUE(Contains(run.err, "401")) << run.err;
     EXPECT_TRUE(Contains(run.err, "unauthorized")) << run.err;
   }
@@ -1301,30 +1238,30 @@ TEST_F(VectorctlTest, TokenFromFlagOrEnvironment) {
   // From the environment.
   const std::map<std::string, std::string> env = {{"VECTORD_TOKEN", token}};
   CtlRun run = Ctl({"create", "secure", "-d", "3", "--distance", "euclidean"}, env);
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_EQ(Param("secure", "dimension"), "3");
   run = Ctl({"import", "secure", file, "--batch", "8"}, env);
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_TRUE(Holds("secure", Positional("", rows)));
   run = Ctl({"import", "secure", file, "--resume"}, env);
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_TRUE(Contains(SummaryLine(run.err), "0 items imported, 30 skipped")) << run.err;
 
   // With --token (also after the command).
   run = Ctl({"--token", token, "list"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_EQ(run.out, "secure\n");
   run = Ctl({"info", "secure", "--token", token});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_TRUE(Contains(run.out, "length: 30")) << run.out;
   run = Ctl({"--token", token, "search", "secure", "--id", "7", "-k", "1"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_EQ(TableIds(run.out), std::vector<std::string>{"7"}) << run.out;
   run = Ctl({"--token", token, "export", "secure"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_EQ(Lines(run.out).size(), 30u);
   run = Ctl({"--token", token, "drop", "secure"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_FALSE(IndexInfo("secure"));
 }
 
@@ -1348,7 +1285,7 @@ TEST_F(VectorctlTest, UnreachableServerExitsThreeQuickly) {
                                      "2"};
     args.insert(args.end(), command.begin(), command.end());
     const CtlRun run = RunVectorctl(args, {}, scratch_.path());
-    EXPECT_EQ(run.code, 3) << command[0] << ": " << Describe(run);
+    EXPECT_EQ(run.exit_code, 3) << command[0] << ": " << Describe(run);
     EXPECT_LT(run.seconds, kUnreachableSeconds) << command[0];
     EXPECT_FALSE(run.err.empty()) << command[0];
   }
@@ -1356,7 +1293,7 @@ TEST_F(VectorctlTest, UnreachableServerExitsThreeQuickly) {
 
   // VECTORD_SERVER names the server when --server does not.
   const CtlRun run = RunVectorctl({"--attempts", "2", "list"}, env, scratch_.path());
-  EXPECT_EQ(run.code, 3) << Describe(run);
+  EXPECT_EQ(run.exit_code, 3) << Describe(run);
   EXPECT_TRUE(Contains(run.err, "127.0.0.1:1")) << run.err;
   EXPECT_TRUE(Contains(run.err, "after 2 attempts")) << run.err;
 }
@@ -1389,13 +1326,13 @@ TEST_F(VectorctlTest, BadUsageExitsTwo) {
     const CtlRun run = Ctl(args);
     std::string joined;
     for (const std::string& a : args) joined += a + " ";
-    EXPECT_EQ(run.code, 2) << joined << ": " << Describe(run);
+    EXPECT_EQ(run.exit_code, 2) << joined << ": " << Describe(run);
     EXPECT_FALSE(run.err.empty()) << joined;
   }
   // A server address vectorctl cannot use.
   for (const std::string& server : {"ftp://" + Address(), Address() + "/path"}) {
     const CtlRun run = RunVectorctl({"--server", server, "list"}, {}, scratch_.path());
-    EXPECT_EQ(run.code, 2) << server << ": " << Describe(run);
+    EXPECT_EQ(run.exit_code, 2) << server << ": " << Describe(run);
     EXPECT_TRUE(Contains(run.err, server)) << run.err;
   }
   const CtlRun batch = Ctl({"import", "x", file, "--batch", "0"});
@@ -1408,18 +1345,18 @@ TEST_F(VectorctlTest, MissingInputFileExitsFour) {
   ASSERT_NO_FATAL_FAILURE(CreateIndex("x", 3));
   const std::string absent = Path("absent.fvecs");
   CtlRun run = Ctl({"import", "x", absent});
-  EXPECT_EQ(run.code, 4) << Describe(run);
+  EXPECT_EQ(run.exit_code, 4) << Describe(run);
   EXPECT_TRUE(Contains(run.err, absent)) << run.err;
   run = Ctl({"import", "y", absent, "--create", "euclidean"});
-  EXPECT_EQ(run.code, 4) << Describe(run);
+  EXPECT_EQ(run.exit_code, 4) << Describe(run);
   EXPECT_FALSE(IndexInfo("y"));  // not created for a file it cannot read
   run = Ctl({"search", "x", "--file", absent});
-  EXPECT_EQ(run.code, 4) << Describe(run);
+  EXPECT_EQ(run.exit_code, 4) << Describe(run);
   EXPECT_TRUE(Contains(run.err, absent)) << run.err;
   // A file with fewer rows than --row asks for.
   const std::string two = Write("two.fvecs", Vecs<float>(RandomRows(2, 3, 82)));
   run = Ctl({"search", "x", "--file", two, "--row", "5"});
-  EXPECT_EQ(run.code, 4) << Describe(run);
+  EXPECT_EQ(run.exit_code, 4) << Describe(run);
   EXPECT_TRUE(Contains(run.err, two)) << run.err;
   EXPECT_EQ(Length("x"), 0u);
 }
@@ -1430,17 +1367,17 @@ TEST_F(VectorctlTest, AcknowledgedImportSurvivesAServerKill) {
   const Rows rows = RandomRows(120, 5, 91);
   const std::string file = Write("durable.fvecs", Vecs<float>(rows));
   CtlRun run = Ctl({"import", "durable", file, "--create", "euclidean", "--batch", "25"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   // Acknowledged before the fsync: still safe from a crash of the process.
   run = Ctl({"import", "quick", file, "--create", "euclidean", "--batch", "25", "--no-fsync-wait"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
 
   server_->Kill();
   ASSERT_NO_FATAL_FAILURE(StartServer(args));
   EXPECT_TRUE(Holds("durable", Positional("", rows)));
   EXPECT_TRUE(Holds("quick", Positional("", rows)));
   run = Ctl({"list"});
-  ASSERT_EQ(run.code, 0) << Describe(run);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
   std::vector<std::string> names = Lines(run.out);
   std::sort(names.begin(), names.end());
   EXPECT_EQ(names, (std::vector<std::string>{"durable", "quick"}));
