@@ -13,6 +13,8 @@
 #include <limits>
 #include <random>
 
+#include "vectorctl/byte_building.h"
+
 namespace vectord::vectorctl {
 namespace {
 
@@ -21,16 +23,8 @@ namespace fs = std::filesystem;
 // ---------------------------------------------------------------------------
 // Building input files byte by byte.
 
-template <typename T>
-void Append(std::string& bytes, T value) {
-  char raw[sizeof(T)];
-  std::memcpy(raw, &value, sizeof(T));
-  bytes.append(raw, sizeof(T));
-}
-
-void AppendBigEndian32(std::string& bytes, uint32_t value) {
-  for (int shift = 24; shift >= 0; shift -= 8) bytes.push_back(static_cast<char>(value >> shift));
-}
+using vectord::vectorctl::testing::Append;
+using vectord::vectorctl::testing::AppendBigEndian32;
 
 using Rows = std::vector<std::vector<float>>;
 

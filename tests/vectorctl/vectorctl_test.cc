@@ -34,6 +34,7 @@
 #include "common/uri_encoding.h"
 #include "http/server_process.h"
 #include "support/child_process.h"
+#include "vectorctl/byte_building.h"
 
 extern char** environ;
 
@@ -156,16 +157,8 @@ std::vector<Item> Positional(const std::string& prefix, const Rows& rows, size_t
   return items;
 }
 
-template <typename T>
-void Append(std::string& bytes, T value) {
-  char raw[sizeof(T)];
-  std::memcpy(raw, &value, sizeof(T));
-  bytes.append(raw, sizeof(T));
-}
-
-void AppendBigEndian32(std::string& bytes, uint32_t value) {
-  for (int shift = 24; shift >= 0; shift -= 8) bytes.push_back(static_cast<char>(value >> shift));
-}
+using vectord::vectorctl::testing::Append;
+using vectord::vectorctl::testing::AppendBigEndian32;
 
 // fvecs / bvecs / ivecs: per row an int32 dimension, then the components as T.
 template <typename T>
