@@ -1098,7 +1098,10 @@ size_t HnswIndex::tombstone_count() const {
 }
 
 MemoryUsage HnswIndex::memory_usage() const {
-  std::shared_lock reclaim(reclaim_mutex_);
+  // write_mutex_ alone keeps every slot's id and payload still: writes and
+  // consolidation (the only code that reuses a slot) run under it. Taking
+  // reclaim_mutex_ as well would invert Upsert's order (write, then reclaim
+  // exclusively when it consolidates) and deadlock against it.
   std::lock_guard write(write_mutex_);
   MemoryUsage usage;
   const uint32_t count = slot_count();
