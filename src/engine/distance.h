@@ -42,12 +42,22 @@ namespace kernels {
 // against `bound` after every block of 128 dimensions (a few cache lines per
 // vector: a check costs less than a block, and most rejected candidates are
 // known to be too far well before their last dimension).
+constexpr size_t kBoundCheckFloats = 128;
+// Asks for the cache lines of up to one block (kBoundCheckFloats) of `p`,
+// `remaining` floats at most.
+inline void PrefetchBlock(const float* p, size_t remaining) {
+  const size_t floats = remaining < kBoundCheckFloats ? remaining : kBoundCheckFloats;
+  for (size_t off = 0; off < floats; off += 16) __builtin_prefetch(p + off, 0, 3);
+}
 inline float L2SquaredInBlocks(DistanceKernel kernel, const float* a, const float* b, size_t dim,
                                float bound) {
-  constexpr size_t kBlock = 128;
   float sum = 0;
-  for (size_t start = 0; start < dim; start += kBlock) {
-    sum += kernel(a + start, b + start, dim - start < kBlock ? dim - start : kBlock);
+  for (size_t start = 0; start < dim; start += kBoundCheckFloats) {
+    if (start + kBoundCheckFloats < dim) {
+      PrefetchBlock(b + start + kBoundCheckFloats, dim - start - kBoundCheckFloats);
+    }
+    sum += kernel(a + start, b + start,
+                  dim - start < kBoundCheckFloats ? dim - start : kBoundCheckFloats);
     if (sum >= bound) return sum;
   }
   return sum;

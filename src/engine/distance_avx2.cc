@@ -72,11 +72,14 @@ float L2SquaredAvx2(const float* a, const float* b, size_t dim) {
 
 float L2SquaredBoundedAvx2(const float* a, const float* b, size_t dim, float bound) {
   // As L2SquaredInBlocks (distance.h), but one set of accumulators runs
-  // through the blocks: a check costs one horizontal sum, not a call.
+  // through the blocks (a check costs one horizontal sum, not a call), and
+  // each block starts fetching the next one: the caller fetches only the
+  // first (a rejected candidate's later blocks would be traffic for nothing).
   SquaredDifferences sums;
   size_t i = 0;
   while (i + 32 <= dim) {
-    const size_t block_end = std::min(dim & ~size_t{31}, i + 128);
+    const size_t block_end = std::min(dim & ~size_t{31}, i + kBoundCheckFloats);
+    PrefetchBlock(b + i + kBoundCheckFloats, dim - std::min(dim, i + kBoundCheckFloats));
     for (; i < block_end; i += 32) sums.Add32(a + i, b + i);
     if (i < dim) {
       const float partial = sums.Total();

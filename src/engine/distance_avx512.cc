@@ -6,39 +6,75 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include "engine/distance.h"
 
 namespace vectord::engine::kernels {
 
-float L2SquaredAvx512(const float* a, const float* b, size_t dim) {
+namespace {
+
+// Four independent accumulators of (a_i - b_i)^2, 64 floats a step.
+struct SquaredDifferences {
   __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
   __m512 s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
-  size_t i = 0;
-  for (; i + 64 <= dim; i += 64) {
-    __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
-    __m512 d1 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
-    __m512 d2 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32));
-    __m512 d3 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48));
+
+  void Add64(const float* a, const float* b) {
+    __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(a), _mm512_loadu_ps(b));
+    __m512 d1 = _mm512_sub_ps(_mm512_loadu_ps(a + 16), _mm512_loadu_ps(b + 16));
+    __m512 d2 = _mm512_sub_ps(_mm512_loadu_ps(a + 32), _mm512_loadu_ps(b + 32));
+    __m512 d3 = _mm512_sub_ps(_mm512_loadu_ps(a + 48), _mm512_loadu_ps(b + 48));
     s0 = _mm512_fmadd_ps(d0, d0, s0);
     s1 = _mm512_fmadd_ps(d1, d1, s1);
     s2 = _mm512_fmadd_ps(d2, d2, s2);
     s3 = _mm512_fmadd_ps(d3, d3, s3);
   }
-  for (; i + 16 <= dim; i += 16) {
-    __m512 d = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
-    s0 = _mm512_fmadd_ps(d, d, s0);
+  // The last `remaining` (< 64) floats, then the total.
+  float AddTail(const float* a, const float* b, size_t remaining) {
+    size_t i = 0;
+    for (; i + 16 <= remaining; i += 16) {
+      __m512 d = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+      s0 = _mm512_fmadd_ps(d, d, s0);
+    }
+    if (i < remaining) {
+      __mmask16 mask = static_cast<__mmask16>((1u << (remaining - i)) - 1);
+      __m512 d =
+          _mm512_sub_ps(_mm512_maskz_loadu_ps(mask, a + i), _mm512_maskz_loadu_ps(mask, b + i));
+      s1 = _mm512_fmadd_ps(d, d, s1);
+    }
+    return Total();
   }
-  if (i < dim) {
-    __mmask16 mask = static_cast<__mmask16>((1u << (dim - i)) - 1);
-    __m512 d =
-        _mm512_sub_ps(_mm512_maskz_loadu_ps(mask, a + i), _mm512_maskz_loadu_ps(mask, b + i));
-    s1 = _mm512_fmadd_ps(d, d, s1);
+  float Total() const {
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
   }
-  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+};
+
+}  // namespace
+
+float L2SquaredAvx512(const float* a, const float* b, size_t dim) {
+  SquaredDifferences sums;
+  size_t i = 0;
+  for (; i + 64 <= dim; i += 64) sums.Add64(a + i, b + i);
+  return sums.AddTail(a + i, b + i, dim - i);
 }
 
 float L2SquaredBoundedAvx512(const float* a, const float* b, size_t dim, float bound) {
-  return L2SquaredInBlocks(L2SquaredAvx512, a, b, dim, bound);
+  // As L2SquaredInBlocks (distance.h), but one set of accumulators runs
+  // through the blocks, and each block starts fetching the next one: the
+  // caller fetches only the first (a rejected candidate's later blocks would
+  // be memory traffic for nothing).
+  SquaredDifferences sums;
+  size_t i = 0;
+  while (i + 64 <= dim) {
+    const size_t block_end = std::min(dim & ~size_t{63}, i + kBoundCheckFloats);
+    PrefetchBlock(b + i + kBoundCheckFloats, dim - std::min(dim, i + kBoundCheckFloats));
+    for (; i < block_end; i += 64) sums.Add64(a + i, b + i);
+    if (i < dim) {
+      const float partial = sums.Total();
+      if (partial >= bound) return partial;
+    }
+  }
+  return sums.AddTail(a + i, b + i, dim - i);
 }
 
 float InnerProductAvx512(const float* a, const float* b, size_t dim) {
