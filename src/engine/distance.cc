@@ -6,7 +6,7 @@ namespace vectord::engine {
 namespace {
 
 struct KernelTable {
-  std::array<KernelSet, 3> sets;
+  std::array<KernelSet, 4> sets;
   size_t count = 0;
 };
 
@@ -14,12 +14,18 @@ KernelTable DetectKernels() {
   KernelTable table;
 #if defined(__x86_64__)
   __builtin_cpu_init();
-  // Every AVX-512 CPU has AVX2, whose integer code kernel the AVX-512 set
-  // shares (without VNNI a 512-bit version gains little).
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2")) {
+  // Every AVX-512 CPU has AVX2 and FMA. The VNNI set differs only in its
+  // code kernel.
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512dq")) {
+    if (__builtin_cpu_supports("avx512vnni")) {
+      table.sets[table.count++] = {"avx512-vnni", kernels::L2SquaredAvx512,
+                                   kernels::L2SquaredBoundedAvx512, kernels::InnerProductAvx512,
+                                   kernels::CodeDotAvx512Vnni};
+    }
     table.sets[table.count++] = {"avx512", kernels::L2SquaredAvx512,
                                  kernels::L2SquaredBoundedAvx512, kernels::InnerProductAvx512,
-                                 kernels::CodeDotAvx2};
+                                 kernels::CodeDotAvx512};
   }
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
     table.sets[table.count++] = {"avx2", kernels::L2SquaredAvx2, kernels::L2SquaredBoundedAvx2,

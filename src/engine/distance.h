@@ -23,7 +23,7 @@ using BoundedDistanceKernel = float (*)(const float* a, const float* b, size_t d
 using CodeKernel = int32_t (*)(const uint8_t* codes, const int16_t* query, size_t dim);
 
 struct KernelSet {
-  std::string_view name;      // "avx512", "avx2", "scalar"
+  std::string_view name;      // "avx512-vnni", "avx512", "avx2", "scalar"
   DistanceKernel l2_squared;  // sum (a_i - b_i)^2
   BoundedDistanceKernel l2_squared_bounded;
   DistanceKernel inner_product;  // sum a_i * b_i
@@ -73,6 +73,8 @@ float L2SquaredBoundedAvx512(const float* a, const float* b, size_t dim, float b
 float InnerProductAvx512(const float* a, const float* b, size_t dim);
 int32_t CodeDotScalar(const uint8_t* codes, const int16_t* query, size_t dim);
 int32_t CodeDotAvx2(const uint8_t* codes, const int16_t* query, size_t dim);
+int32_t CodeDotAvx512(const uint8_t* codes, const int16_t* query, size_t dim);
+int32_t CodeDotAvx512Vnni(const uint8_t* codes, const int16_t* query, size_t dim);
 }  // namespace kernels
 
 }  // namespace vectord::engine
