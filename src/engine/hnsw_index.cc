@@ -44,6 +44,12 @@ inline void PrefetchVector(const float* p) {
 #endif
 }
 
+// What a std::string holds on the heap beyond its own object (libstdc++
+// keeps up to 15 characters inside it).
+inline size_t StringHeapBytes(const std::string& s) {
+  return s.capacity() > 15 ? s.capacity() + 1 : 0;
+}
+
 inline void PrefetchWhole(const float* p, size_t floats) {
 #if defined(__x86_64__)
   const char* c = reinterpret_cast<const char*>(p);
@@ -727,6 +733,7 @@ Status HnswIndex::Upsert(std::span<const ItemInput> items, ThreadPool* pool,
     const ItemInput& item = items[source[i]];
     Location loc = Locate(slot);
     Chunk::Node& node = loc.chunk->nodes[loc.offset];
+    const HeapTotals heap_before = SlotHeapOf(slot);
     int level = RandomLevel();
     node.level = static_cast<uint8_t>(level);
     node.has_payload = item.payload.has_value();
@@ -736,6 +743,7 @@ Status HnswIndex::Upsert(std::span<const ItemInput> items, ThreadPool* pool,
     }
     loc.chunk->ids[loc.offset].assign(item.id);
     if (item.payload) loc.chunk->payloads[loc.offset].assign(*item.payload);
+    AdjustHeapBytes(heap_before, SlotHeapOf(slot));
     node.state.store(StateValue(SlotState::kPending), std::memory_order_release);
   }
   slot_count_.store(next_new, std::memory_order_release);
@@ -763,6 +771,8 @@ Status HnswIndex::Upsert(std::span<const ItemInput> items, ThreadPool* pool,
   for (size_t i = 0; i < n; ++i) {
     SlotChange change{slots[i], std::nullopt};
     auto [it, inserted] = slot_by_id_.try_emplace(std::string(order[i]), slots[i]);
+    if (inserted)
+      heap_bytes_.id_map_keys.fetch_add(StringHeapBytes(it->first), std::memory_order_relaxed);
     if (!inserted) {
       change.replaced_slot = it->second;
       SetState(it->second, StateValue(SlotState::kDeleted));
@@ -824,6 +834,7 @@ std::vector<uint32_t> HnswIndex::Remove(std::span<const std::string_view> ids) {
     auto it = slot_by_id_.find(id);
     if (it == slot_by_id_.end()) continue;
     uint32_t slot = it->second;
+    heap_bytes_.id_map_keys.fetch_sub(StringHeapBytes(it->first), std::memory_order_relaxed);
     slot_by_id_.erase(it);
     SetState(slot, StateValue(SlotState::kDeleted));
     tombstones_.push_back(slot);
@@ -921,6 +932,7 @@ void HnswIndex::ConsolidateLocked(ThreadPool* pool) {
   for (uint32_t slot : tombstones_) {
     Location loc = Locate(slot);
     Chunk::Node& node = loc.chunk->nodes[loc.offset];
+    const HeapTotals heap_before = SlotHeapOf(slot);
     Level0LinksOf(slot)[0] = 0;
     loc.chunk->upper_links[loc.offset].reset();
     loc.chunk->ids[loc.offset].clear();
@@ -930,6 +942,7 @@ void HnswIndex::ConsolidateLocked(ThreadPool* pool) {
     node.level = 0;
     node.has_payload = 0;
     node.norm = 0;
+    AdjustHeapBytes(heap_before, SlotHeapOf(slot));
     node.state.store(StateValue(SlotState::kFree), std::memory_order_release);
   }
   // Reuse low slots first: they sit in the older, denser chunks.
@@ -1109,36 +1122,74 @@ size_t HnswIndex::tombstone_count() const {
   return tombstone_count_.load(std::memory_order_acquire);
 }
 
-MemoryUsage HnswIndex::memory_usage() const {
-  // write_mutex_ alone keeps every slot's id and payload still: writes and
-  // consolidation (the only code that reuses a slot) run under it. Taking
-  // reclaim_mutex_ as well would invert Upsert's order (write, then reclaim
-  // exclusively when it consolidates) and deadlock against it.
-  std::lock_guard write(write_mutex_);
-  MemoryUsage usage;
+HnswIndex::HeapTotals HnswIndex::SlotHeapOf(uint32_t slot) const {
+  Location loc = Locate(slot);
+  HeapTotals heap;
+  heap.upper_links =
+      static_cast<size_t>(loc.chunk->nodes[loc.offset].level) * (upper_capacity_ + 1) * 4;
+  heap.ids = StringHeapBytes(loc.chunk->ids[loc.offset]);
+  heap.payloads = StringHeapBytes(loc.chunk->payloads[loc.offset]);
+  return heap;
+}
+
+void HnswIndex::AdjustHeapBytes(const HeapTotals& before, const HeapTotals& after) {
+  // Unsigned wrap-around makes a shrink a subtraction.
+  heap_bytes_.upper_links.fetch_add(after.upper_links - before.upper_links,
+                                    std::memory_order_relaxed);
+  heap_bytes_.ids.fetch_add(after.ids - before.ids, std::memory_order_relaxed);
+  heap_bytes_.payloads.fetch_add(after.payloads - before.payloads, std::memory_order_relaxed);
+}
+
+HnswIndex::HeapTotals HnswIndex::CountHeapBytes() const {
+  HeapTotals totals;
   const uint32_t count = slot_count();
-  usage.vector_and_link_bytes = static_cast<size_t>(count) * row_bytes_;
-  usage.code_bytes = static_cast<size_t>(count) * code_row_bytes_;
-  usage.node_bytes = static_cast<size_t>(count) * (sizeof(Chunk::Node) + sizeof(void*));
   for (uint32_t slot = 0; slot < count; ++slot) {
-    Location loc = Locate(slot);
-    usage.upper_link_bytes +=
-        static_cast<size_t>(loc.chunk->nodes[loc.offset].level) * (upper_capacity_ + 1) * 4;
-    const std::string& id = loc.chunk->ids[loc.offset];
-    const std::string& payload = loc.chunk->payloads[loc.offset];
-    usage.id_bytes += sizeof(std::string) + (id.capacity() > 15 ? id.capacity() + 1 : 0);
-    usage.payload_bytes +=
-        sizeof(std::string) + (payload.capacity() > 15 ? payload.capacity() + 1 : 0);
+    const HeapTotals heap = SlotHeapOf(slot);
+    totals.upper_links += heap.upper_links;
+    totals.ids += heap.ids;
+    totals.payloads += heap.payloads;
   }
   std::shared_lock ids(ids_mutex_);
+  for (const auto& entry : slot_by_id_) totals.id_map_keys += StringHeapBytes(entry.first);
+  return totals;
+}
+
+void HnswIndex::StoreHeapBytes(const HeapTotals& totals) {
+  heap_bytes_.upper_links.store(totals.upper_links, std::memory_order_relaxed);
+  heap_bytes_.ids.store(totals.ids, std::memory_order_relaxed);
+  heap_bytes_.payloads.store(totals.payloads, std::memory_order_relaxed);
+  heap_bytes_.id_map_keys.store(totals.id_map_keys, std::memory_order_relaxed);
+}
+
+MemoryUsage HnswIndex::UsageWith(const HeapTotals& heap) const {
+  MemoryUsage usage;
+  const size_t count = slot_count();
+  usage.vector_and_link_bytes = count * row_bytes_;
+  usage.code_bytes = count * code_row_bytes_;
+  usage.node_bytes = count * (sizeof(Chunk::Node) + sizeof(void*));
+  usage.upper_link_bytes = heap.upper_links;
+  usage.id_bytes = count * sizeof(std::string) + heap.ids + heap.id_map_keys;
+  usage.payload_bytes = count * sizeof(std::string) + heap.payloads;
   // An unordered_map node holds the key, the value, a next pointer and the
   // cached hash; the bucket array one pointer per bucket.
-  for (const auto& [id, slot] : slot_by_id_) {
-    usage.id_bytes +=
-        sizeof(std::string) + 8 + 8 + 8 + (id.capacity() > 15 ? id.capacity() + 1 : 0);
-  }
-  usage.id_bytes += slot_by_id_.bucket_count() * sizeof(void*);
+  std::shared_lock ids(ids_mutex_);
+  usage.id_bytes += slot_by_id_.size() * (sizeof(std::string) + 8 + 8 + 8) +
+                    slot_by_id_.bucket_count() * sizeof(void*);
   return usage;
+}
+
+MemoryUsage HnswIndex::memory_usage() const {
+  HeapTotals heap;
+  heap.upper_links = heap_bytes_.upper_links.load(std::memory_order_relaxed);
+  heap.ids = heap_bytes_.ids.load(std::memory_order_relaxed);
+  heap.payloads = heap_bytes_.payloads.load(std::memory_order_relaxed);
+  heap.id_map_keys = heap_bytes_.id_map_keys.load(std::memory_order_relaxed);
+  return UsageWith(heap);
+}
+
+MemoryUsage HnswIndex::CountMemoryUsage() const {
+  std::lock_guard write(write_mutex_);
+  return UsageWith(CountHeapBytes());
 }
 
 }  // namespace vectord::engine

@@ -187,7 +187,12 @@ class HnswIndex {
   // One past the highest slot ever used: the size a SlotBitset needs.
   size_t slot_count() const { return slot_count_.load(std::memory_order_acquire); }
   size_t tombstone_count() const;
+  // From counters the writes keep: no lock, no walk, so index-info requests
+  // neither wait for a write nor slow one down. Exact once writes are done.
   MemoryUsage memory_usage() const;
+  // The same figures counted by walking every slot under the write lock: for
+  // tests that check the counters.
+  MemoryUsage CountMemoryUsage() const;
 
   // Serialises the whole index; the format is docs/index-file-format.md.
   // Holds the write lock only while it copies the links and slot states
@@ -332,6 +337,25 @@ class HnswIndex {
   };
   mutable std::shared_mutex ids_mutex_;
   std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> slot_by_id_;
+
+  // Heap bytes behind the slots (ids, payloads, upper links) and the id
+  // map's keys, kept by the code that changes them so that memory_usage()
+  // need not walk the index. Changed only under write_mutex_.
+  struct HeapTotals {
+    size_t upper_links = 0, ids = 0, payloads = 0, id_map_keys = 0;
+  };
+  struct {
+    std::atomic<size_t> upper_links{0}, ids{0}, payloads{0}, id_map_keys{0};
+  } heap_bytes_;
+  // One slot's part (id_map_keys stays 0).
+  HeapTotals SlotHeapOf(uint32_t slot) const;
+  // Moves heap_bytes_ by what one slot's rewrite changed.
+  void AdjustHeapBytes(const HeapTotals& before, const HeapTotals& after);
+  // Walks every slot and the id map; the caller holds write_mutex_ or owns
+  // the index alone (Load, which then stores the totals in heap_bytes_).
+  HeapTotals CountHeapBytes() const;
+  void StoreHeapBytes(const HeapTotals& totals);
+  MemoryUsage UsageWith(const HeapTotals& heap) const;
 
   mutable std::mutex scratch_mutex_;
   mutable std::vector<std::unique_ptr<Scratch>> scratch_pool_;

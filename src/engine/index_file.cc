@@ -576,6 +576,7 @@ Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(ByteSource& source, uint64_t*
     ix.TrainQuantizer();
   }
   ix.tombstone_count_.store(ix.tombstones_.size(), std::memory_order_release);
+  ix.StoreHeapBytes(ix.CountHeapBytes());
   return index;
 }
 

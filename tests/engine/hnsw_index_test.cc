@@ -451,5 +451,56 @@ TEST(HnswIndex, MemoryStaysNearTheVectorAndLinkBudget) {
   EXPECT_LE(per_vector, 1.1 * (4.0 * dim + 8.0 * 16)) << per_vector;
 }
 
+// memory_usage() comes from counters the writes keep; the walk over every
+// slot is the reference. Long ids and payloads (heap strings), replaced and
+// removed items, consolidation reusing slots, and a reload all move them.
+TEST(HnswIndex, MemoryCountersMatchAWalkThroughWritesConsolidationAndLoad) {
+  const uint32_t dim = 8;
+  VectorSet base = ClusteredVectors(600, dim, 6, 41);
+  auto index = MakeIndex(dim, Metric::kEuclidean);
+  auto expect_counters_match = [](const HnswIndex& ix, const char* when) {
+    SCOPED_TRACE(when);
+    const MemoryUsage kept = ix.memory_usage(), walked = ix.CountMemoryUsage();
+    EXPECT_EQ(kept.vector_and_link_bytes, walked.vector_and_link_bytes);
+    EXPECT_EQ(kept.upper_link_bytes, walked.upper_link_bytes);
+    EXPECT_EQ(kept.node_bytes, walked.node_bytes);
+    EXPECT_EQ(kept.id_bytes, walked.id_bytes);
+    EXPECT_EQ(kept.payload_bytes, walked.payload_bytes);
+  };
+  std::vector<std::string> ids(base.size()), payloads(base.size());
+  auto write = [&](size_t begin, size_t end, const std::string& tag) {
+    std::vector<ItemInput> items;
+    for (size_t i = begin; i < end; ++i) {
+      // Every third id and payload is past the 15 characters kept inline.
+      ids[i] = i % 3 == 0 ? "a-long-item-identifier-" + std::to_string(i) : IdOf(i);
+      payloads[i] = "{\"tag\":\"" + tag + std::string(i % 40, 'x') + "\"}";
+      std::optional<std::string_view> payload;
+      if (i % 2 == 0) payload = payloads[i];
+      items.push_back({ids[i], base.row(i), payload});
+    }
+    ASSERT_TRUE(index->Upsert(items).ok());
+  };
+  write(0, 600, "first");
+  expect_counters_match(*index, "after the first writes");
+  write(100, 300, "replaced-with-a-longer-tag");
+  expect_counters_match(*index, "after replacing items");
+  std::vector<std::string_view> gone;
+  for (size_t i = 300; i < 500; ++i) gone.push_back(ids[i]);
+  index->Remove(gone);
+  expect_counters_match(*index, "after removing items");
+  index->Consolidate();
+  expect_counters_match(*index, "after consolidation");
+  write(300, 400, "into-freed-slots");
+  expect_counters_match(*index, "after writing into freed slots");
+
+  StringSink sink;
+  ASSERT_TRUE(index->Save(sink).ok());
+  StringSource source(sink.buffer());
+  auto loaded = HnswIndex::Load(source);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  expect_counters_match(**loaded, "after a reload");
+  EXPECT_GT((*loaded)->memory_usage().payload_bytes, 0u);
+}
+
 }  // namespace
 }  // namespace vectord::engine
