@@ -94,6 +94,11 @@ float InnerProductAvx2(const float* a, const float* b, size_t dim) {
   __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
   size_t i = 0;
   for (; i + 32 <= dim; i += 32) {
+    // Fetch one block ahead, as the bounded kernel does: a walk asks only for
+    // a candidate's first block.
+    if (i % kBoundCheckFloats == 0) {
+      PrefetchBlock(b + i + kBoundCheckFloats, dim - std::min(dim, i + kBoundCheckFloats));
+    }
     s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
     s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
     s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);

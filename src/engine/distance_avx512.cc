@@ -83,6 +83,11 @@ float InnerProductAvx512(const float* a, const float* b, size_t dim) {
   __m512 s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
   size_t i = 0;
   for (; i + 64 <= dim; i += 64) {
+    // Fetch one block ahead, as the bounded kernels do: a walk asks only for
+    // a candidate's first block.
+    if (i % kBoundCheckFloats == 0) {
+      PrefetchBlock(b + i + kBoundCheckFloats, dim - std::min(dim, i + kBoundCheckFloats));
+    }
     s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
     s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
     s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32), s2);

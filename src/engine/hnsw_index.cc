@@ -425,13 +425,11 @@ struct HnswIndex::FloatSpace {
     return index.bounded_kernel_(query, index.VectorOf(slot), index.options_.dimension, bound);
   }
   void PrefetchStart(uint32_t slot) const { PrefetchVector(index.VectorOf(slot)); }
-  // The bounded kernel fetches each next block itself, so only the first is
+  // The kernels fetch each next block themselves, so only the first is
   // asked for here: most candidates are rejected after a block or a few.
   void PrefetchAll(uint32_t slot) const {
     PrefetchWhole(index.VectorOf(slot),
-                  index.bounded_kernel_ != nullptr
-                      ? std::min<size_t>(index.options_.dimension, kernels::kBoundCheckFloats)
-                      : index.options_.dimension);
+                  std::min<size_t>(index.options_.dimension, kernels::kBoundCheckFloats));
   }
 };
 
