@@ -44,12 +44,6 @@ inline void PrefetchVector(const float* p) {
 #endif
 }
 
-// What a std::string holds on the heap beyond its own object (libstdc++
-// keeps up to 15 characters inside it).
-inline size_t StringHeapBytes(const std::string& s) {
-  return s.capacity() > 15 ? s.capacity() + 1 : 0;
-}
-
 inline void PrefetchWhole(const float* p, size_t floats) {
 #if defined(__x86_64__)
   const char* c = reinterpret_cast<const char*>(p);
@@ -130,13 +124,6 @@ std::byte* MapZeroed(size_t bytes) {
   if (bytes == 0) return nullptr;
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
-#if defined(MADV_HUGEPAGE)
-  // Searches jump between rows at random: with 4 KiB pages nearly every
-  // vector they read is also a TLB miss, and a load faults in every page.
-  // Best effort (THP may be off); the cost is at most one partly used 2 MiB
-  // page at the end of the newest chunk.
-  madvise(p, bytes, MADV_HUGEPAGE);
-#endif
   return static_cast<std::byte*>(p);
 }
 }  // namespace

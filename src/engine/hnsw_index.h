@@ -347,12 +347,16 @@ class HnswIndex {
   struct {
     std::atomic<size_t> upper_links{0}, ids{0}, payloads{0}, id_map_keys{0};
   } heap_bytes_;
+  // What a std::string holds on the heap beyond its own object (libstdc++
+  // keeps up to 15 characters inside it).
+  static size_t StringHeapBytes(const std::string& s) {
+    return s.capacity() > 15 ? s.capacity() + 1 : 0;
+  }
   // One slot's part (id_map_keys stays 0).
   HeapTotals SlotHeapOf(uint32_t slot) const;
   // Moves heap_bytes_ by what one slot's rewrite changed.
   void AdjustHeapBytes(const HeapTotals& before, const HeapTotals& after);
-  // Walks every slot and the id map; the caller holds write_mutex_ or owns
-  // the index alone (Load, which then stores the totals in heap_bytes_).
+  // Walks every slot and the id map; the caller holds write_mutex_.
   HeapTotals CountHeapBytes() const;
   void StoreHeapBytes(const HeapTotals& totals);
   MemoryUsage UsageWith(const HeapTotals& heap) const;

@@ -524,6 +524,7 @@ Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(ByteSource& source, uint64_t*
   }
   ix.slot_by_id_.reserve(live_count);
   size_t live = 0;
+  HeapTotals heap;
   for (uint32_t slot = 0; slot < count; ++slot) {
     const uint8_t state = ix.StateOf(slot);
     const int level = ix.LevelOf(slot);
@@ -544,6 +545,11 @@ Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(ByteSource& source, uint64_t*
       ix.free_slots_.push_back(slot);
       continue;
     }
+    // The memory counters, while the slot is in cache (a free slot holds nothing).
+    const HeapTotals slot_heap = ix.SlotHeapOf(slot);
+    heap.upper_links += slot_heap.upper_links;
+    heap.ids += slot_heap.ids;
+    heap.payloads += slot_heap.payloads;
     const float* v = ix.VectorOf(slot);
     for (uint32_t i = 0; i < options.dimension; ++i) {
       if (!std::isfinite(v[i])) return bad_slot(slot, "non-finite vector component");
@@ -556,6 +562,7 @@ Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(ByteSource& source, uint64_t*
     Location loc = ix.Locate(slot);
     auto [it, inserted] = ix.slot_by_id_.try_emplace(loc.chunk->ids[loc.offset], slot);
     if (!inserted) return bad_slot(slot, "duplicate id");
+    heap.id_map_keys += StringHeapBytes(it->first);
   }
   if (live != live_count) return Status::Corruption("live count does not match the slots");
   if (!empty) {
@@ -576,7 +583,7 @@ Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(ByteSource& source, uint64_t*
     ix.TrainQuantizer();
   }
   ix.tombstone_count_.store(ix.tombstones_.size(), std::memory_order_release);
-  ix.StoreHeapBytes(ix.CountHeapBytes());
+  ix.StoreHeapBytes(heap);
   return index;
 }
 
