@@ -5,6 +5,7 @@
 // starved would show up as a timeout or as that maximum.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <fstream>
 #include <regex>
 #include <string>
@@ -67,25 +68,36 @@ TEST(KeepAliveLoad, TwoHundredFiftySixClientsGetNoErrorsAndNoneStarves) {
   std::ofstream(script) << "wrk.method = \"POST\"\n"
                         << "wrk.body = '{\"vector\":[1,2,3,4,5,6,7,8],\"k\":5}'\n"
                         << "wrk.headers[\"Content-Type\"] = \"application/json\"\n";
-  std::string report;
-  const int code = RunProgram(
-      kWrk,
-      {"-t2", "-c256", "-d4s", "--timeout", kTimingMeaningful ? "2s" : "30s", "--latency", "-s",
-       script, "http://127.0.0.1:" + std::to_string(server->port()) + "/vectors/index/docs/search"},
-      {}, std::chrono::seconds(60), &report);
-  ASSERT_EQ(code, 0) << report;
-  SCOPED_TRACE(report);
-  EXPECT_EQ(report.find("Socket errors"), std::string::npos);  // connect/read/write/timeout
-  EXPECT_EQ(report.find("Non-2xx"), std::string::npos);
-  const long requests = Count(report, R"(([0-9]+) requests in)");
-  EXPECT_GT(requests, 256 * (kTimingMeaningful ? 10 : 1)) << "too few requests per connection";
-  const double max_ms = LatencyMs(report, 2);
-  ASSERT_GE(max_ms, 0);
-  if (kTimingMeaningful) {
+  // One wrk run of 4 s; false once it has failed an expectation.
+  auto run_wrk = [&](double* max_ms) {
+    std::string report;
+    const int code = RunProgram(
+        kWrk,
+        {"-t2", "-c256", "-d4s", "--timeout", kTimingMeaningful ? "2s" : "30s", "--latency", "-s",
+         script,
+         "http://127.0.0.1:" + std::to_string(server->port()) + "/vectors/index/docs/search"},
+        {}, std::chrono::seconds(60), &report);
+    EXPECT_EQ(code, 0) << report;
+    SCOPED_TRACE(report);
+    EXPECT_EQ(report.find("Socket errors"), std::string::npos);  // connect/read/write/timeout
+    EXPECT_EQ(report.find("Non-2xx"), std::string::npos);
+    const long requests = Count(report, R"(([0-9]+) requests in)");
+    EXPECT_GT(requests, 256 * (kTimingMeaningful ? 10 : 1)) << "too few requests per connection";
+    *max_ms = LatencyMs(report, 2);
+    EXPECT_GE(*max_ms, 0);
+    if (kTimingMeaningful && *max_ms >= 1000)
+      std::fprintf(stderr, "slow run:\n%s\n", report.c_str());
+    return !::testing::Test::HasFailure();
+  };
+  double max_ms = -1;
+  ASSERT_TRUE(run_wrk(&max_ms));
+  if (kTimingMeaningful && max_ms >= 1000) {
     // Measured: average 12 ms, max 31 ms on 2 cores. A starved connection
-    // waits round after round of the others; the bound leaves room for a
-    // slow CI machine and none for that.
-    EXPECT_LT(max_ms, 1000) << "some request waited for a second or more";
+    // waits round after round of the others, in every run; a shared CI VM
+    // stalls now and then for everyone (once: p50 6 ms, p90 0.5 s, max
+    // 1.02 s), so one slow run earns a second before the bound applies.
+    ASSERT_TRUE(run_wrk(&max_ms));
+    EXPECT_LT(max_ms, 1000) << "some request waited for a second or more, in two runs";
   }
   // The server is still well afterwards.
   EXPECT_EQ(TestClient(server->port()).Request("GET", "/health").status, 200);
