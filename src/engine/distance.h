@@ -21,6 +21,11 @@ using BoundedDistanceKernel = float (*)(const float* a, const float* b, size_t d
 // sum codes_i * query_i over `dim` entries, dim a multiple of 16. The caller
 // keeps the sum inside int32 (see ScalarQuantizer): no kernel checks.
 using CodeKernel = int32_t (*)(const uint8_t* codes, const int16_t* query, size_t dim);
+// sum (query_i - codes_i)^2 over `dim` entries, dim a multiple of 16, exact
+// below `bound` and some value >= `bound` otherwise. The caller keeps every
+// |query_i - codes_i| small enough for the sum to fit in int32.
+using BoundedCodeKernel = int32_t (*)(const uint8_t* codes, const int16_t* query, size_t dim,
+                                      int32_t bound);
 
 struct KernelSet {
   std::string_view name;      // "avx512-vnni", "avx512", "avx2", "scalar"
@@ -28,6 +33,7 @@ struct KernelSet {
   BoundedDistanceKernel l2_squared_bounded;
   DistanceKernel inner_product;  // sum a_i * b_i
   CodeKernel code_dot;           // 8-bit codes against a 16-bit query
+  BoundedCodeKernel code_l2_squared_bounded;
 };
 
 // The kernels in use in this process.
@@ -49,6 +55,9 @@ inline void PrefetchBlock(const float* p, size_t remaining) {
   const size_t floats = remaining < kBoundCheckFloats ? remaining : kBoundCheckFloats;
   for (size_t off = 0; off < floats; off += 16) __builtin_prefetch(p + off, 0, 3);
 }
+// The bounded code kernel checks its sum after every block of this many
+// codes. It fetches nothing ahead: a walk on codes asks for whole rows.
+constexpr size_t kBoundCheckCodes = 256;
 inline float L2SquaredInBlocks(DistanceKernel kernel, const float* a, const float* b, size_t dim,
                                float bound) {
   float sum = 0;
@@ -75,6 +84,12 @@ int32_t CodeDotScalar(const uint8_t* codes, const int16_t* query, size_t dim);
 int32_t CodeDotAvx2(const uint8_t* codes, const int16_t* query, size_t dim);
 int32_t CodeDotAvx512(const uint8_t* codes, const int16_t* query, size_t dim);
 int32_t CodeDotAvx512Vnni(const uint8_t* codes, const int16_t* query, size_t dim);
+int32_t CodeL2SquaredBoundedScalar(const uint8_t* codes, const int16_t* query, size_t dim,
+                                   int32_t bound);
+int32_t CodeL2SquaredBoundedAvx2(const uint8_t* codes, const int16_t* query, size_t dim,
+                                 int32_t bound);
+int32_t CodeL2SquaredBoundedAvx512(const uint8_t* codes, const int16_t* query, size_t dim,
+                                   int32_t bound);
 }  // namespace kernels
 
 }  // namespace vectord::engine

@@ -141,4 +141,41 @@ int32_t CodeDotAvx2(const uint8_t* codes, const int16_t* query, size_t dim) {
   return _mm_cvtsi128_si32(x);
 }
 
+namespace {
+
+inline int32_t SumLanes(__m256i s) {
+  __m128i x = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+  x = _mm_add_epi32(x, _mm_shuffle_epi32(x, _MM_SHUFFLE(1, 0, 3, 2)));
+  x = _mm_add_epi32(x, _mm_shuffle_epi32(x, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(x);
+}
+
+// (query - codes)^2 for 16 entries, added in pairs into 8 32-bit lanes.
+inline __m256i SquaredCodeDifferences(const uint8_t* codes, const int16_t* query) {
+  __m256i c = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes)));
+  __m256i d = _mm256_sub_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(query)), c);
+  return _mm256_madd_epi16(d, d);
+}
+
+}  // namespace
+
+int32_t CodeL2SquaredBoundedAvx2(const uint8_t* codes, const int16_t* query, size_t dim,
+                                 int32_t bound) {
+  __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+  size_t i = 0;
+  while (i + 32 <= dim) {
+    const size_t block_end = std::min(dim & ~size_t{31}, i + kBoundCheckCodes);
+    for (; i < block_end; i += 32) {
+      s0 = _mm256_add_epi32(s0, SquaredCodeDifferences(codes + i, query + i));
+      s1 = _mm256_add_epi32(s1, SquaredCodeDifferences(codes + i + 16, query + i + 16));
+    }
+    if (i < dim) {
+      const int32_t partial = SumLanes(_mm256_add_epi32(s0, s1));
+      if (partial >= bound) return partial;
+    }
+  }
+  if (i < dim) s0 = _mm256_add_epi32(s0, SquaredCodeDifferences(codes + i, query + i));
+  return SumLanes(_mm256_add_epi32(s0, s1));
+}
+
 }  // namespace vectord::engine::kernels

@@ -156,6 +156,44 @@ __attribute__((target("avx512vnni"))) int32_t CodeDotAvx512Vnni(const uint8_t* c
   return _mm512_reduce_add_epi32(_mm512_add_epi32(s0, s1));
 }
 
+namespace {
+
+// (query - codes)^2 for 32 entries, added in pairs into 16 32-bit lanes.
+inline __m512i SquaredCodeDifferences(const uint8_t* codes, const int16_t* query) {
+  __m512i d = _mm512_sub_epi16(LoadQuery(query), WidenCodes(codes));
+  return _mm512_madd_epi16(d, d);
+}
+
+}  // namespace
+
+int32_t CodeL2SquaredBoundedAvx512(const uint8_t* codes, const int16_t* query, size_t dim,
+                                   int32_t bound) {
+  __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+  size_t i = 0;
+  while (i + 64 <= dim) {
+    const size_t block_end = std::min(dim & ~size_t{63}, i + kBoundCheckCodes);
+    for (; i < block_end; i += 64) {
+      s0 = _mm512_add_epi32(s0, SquaredCodeDifferences(codes + i, query + i));
+      s1 = _mm512_add_epi32(s1, SquaredCodeDifferences(codes + i + 32, query + i + 32));
+    }
+    if (i < dim) {
+      const int32_t partial = _mm512_reduce_add_epi32(_mm512_add_epi32(s0, s1));
+      if (partial >= bound) return partial;
+    }
+  }
+  if (i + 32 <= dim) {
+    s0 = _mm512_add_epi32(s0, SquaredCodeDifferences(codes + i, query + i));
+    i += 32;
+  }
+  if (i < dim) {
+    __m256i c = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + i)));
+    __m256i d =
+        _mm256_sub_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(query + i)), c);
+    s1 = _mm512_add_epi32(s1, _mm512_zextsi256_si512(_mm256_madd_epi16(d, d)));
+  }
+  return _mm512_reduce_add_epi32(_mm512_add_epi32(s0, s1));
+}
+
 }  // namespace vectord::engine::kernels
 
 #pragma GCC diagnostic pop

@@ -1,6 +1,8 @@
 // Portable kernels: the reference every SIMD kernel is tested against, and the
 // fallback on CPUs without AVX2. Four partial sums let the compiler keep
 // several additions in flight without reassociating a single chain.
+#include <algorithm>
+
 #include "engine/distance.h"
 
 namespace vectord::engine::kernels {
@@ -43,6 +45,20 @@ float InnerProductScalar(const float* a, const float* b, size_t dim) {
 int32_t CodeDotScalar(const uint8_t* codes, const int16_t* query, size_t dim) {
   int32_t sum = 0;
   for (size_t i = 0; i < dim; ++i) sum += static_cast<int32_t>(codes[i]) * query[i];
+  return sum;
+}
+
+int32_t CodeL2SquaredBoundedScalar(const uint8_t* codes, const int16_t* query, size_t dim,
+                                   int32_t bound) {
+  int32_t sum = 0;
+  for (size_t start = 0; start < dim; start += kBoundCheckCodes) {
+    const size_t end = std::min(dim, start + kBoundCheckCodes);
+    for (size_t i = start; i < end; ++i) {
+      const int32_t d = query[i] - static_cast<int32_t>(codes[i]);
+      sum += d * d;
+    }
+    if (sum >= bound) return sum;
+  }
   return sum;
 }
 

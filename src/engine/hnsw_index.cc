@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 #include <new>
+#include <numeric>
 #include <unordered_map>
 
 #if defined(__x86_64__)
@@ -172,6 +173,7 @@ struct HnswIndex::Scratch {
   std::vector<uint32_t> more_links;
   std::vector<float> query;
   QueryCode query_code;
+  std::vector<int16_t> grid_query;
 
   void BeginVisit(size_t slots) {
     if (visited.size() < slots) {
@@ -241,6 +243,7 @@ HnswIndex::HnswIndex(const IndexOptions& options)
   entry_.store(kNoEntry, std::memory_order_relaxed);
   const KernelSet& k = ActiveKernels();
   code_kernel_ = k.code_dot;
+  grid_kernel_ = k.code_l2_squared_bounded;
   if (options.metric == Metric::kEuclidean) {
     kernel_ = k.l2_squared;
     bounded_kernel_ = k.l2_squared_bounded;
@@ -444,6 +447,34 @@ struct HnswIndex::CodeSpace {
   void PrefetchStart(uint32_t slot) const {
     PrefetchVector(reinterpret_cast<const float*>(index.CodesOf(slot)));
   }
+  void PrefetchAll(uint32_t slot) const {
+    PrefetchWhole(reinterpret_cast<const float*>(index.CodesOf(slot)),
+                  index.code_row_bytes_ / sizeof(float));
+  }
+};
+
+// Exact squared Euclidean distances from a query on the quantiser's unit
+// grid to exact codes, computed in integers.
+struct HnswIndex::GridSpace {
+  const HnswIndex& index;
+  const int16_t* query;
+
+  float Distance(uint32_t slot) const {
+    return static_cast<float>(index.grid_kernel_(index.CodesOf(slot), query, index.vector_floats_,
+                                                 std::numeric_limits<int32_t>::max()));
+  }
+  float DistanceBelow(uint32_t slot, float bound) const {
+    // Distances are integers: d < bound exactly when d < ceil(bound).
+    const int32_t limit = bound >= 2147483520.0f ? std::numeric_limits<int32_t>::max()
+                                                 : static_cast<int32_t>(std::ceil(bound));
+    return static_cast<float>(
+        index.grid_kernel_(index.CodesOf(slot), query, index.vector_floats_, limit));
+  }
+  void PrefetchStart(uint32_t slot) const {
+    PrefetchVector(reinterpret_cast<const float*>(index.CodesOf(slot)));
+  }
+  // Whole rows: the walk reads most of a row before it can reject (measured:
+  // fetching block by block as the float kernels do was slower).
   void PrefetchAll(uint32_t slot) const {
     PrefetchWhole(reinterpret_cast<const float*>(index.CodesOf(slot)),
                   index.code_row_bytes_ / sizeof(float));
@@ -792,6 +823,8 @@ void HnswIndex::TrainQuantizer() {
   const size_t dim = options_.dimension;
   std::vector<float> lower(dim, std::numeric_limits<float>::infinity());
   std::vector<float> upper(dim, -std::numeric_limits<float>::infinity());
+  bool integers = true;
+  std::vector<double> sum(dim, 0), sum_of_squares(dim, 0);
   auto in_graph = [&](uint32_t slot) { return StateOf(slot) != StateValue(SlotState::kFree); };
   for (uint32_t slot = 0; slot < count; ++slot) {
     if (!in_graph(slot)) continue;
@@ -799,22 +832,48 @@ void HnswIndex::TrainQuantizer() {
     for (size_t i = 0; i < dim; ++i) {
       lower[i] = std::min(lower[i], v[i]);
       upper[i] = std::max(upper[i], v[i]);
+      integers = integers && v[i] == std::nearbyint(v[i]);
+      sum[i] += v[i];
+      sum_of_squares[i] += double{v[i]} * v[i];
     }
   }
   for (size_t i = 0; i < dim; ++i) {
     if (lower[i] > upper[i]) lower[i] = upper[i] = 0;  // empty graph
   }
-  quantizer_ = std::make_unique<ScalarQuantizer>(std::move(lower), upper, vector_floats_);
+  // Widest spread first (n * variance; the count is the same for all).
+  std::vector<double> spread(dim);
+  for (size_t i = 0; i < dim; ++i) {
+    spread[i] = sum_of_squares[i] - sum[i] * sum[i] / std::max<double>(count, 1);
+  }
+  std::vector<uint32_t> order(dim);
+  std::iota(order.begin(), order.end(), 0u);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](uint32_t a, uint32_t b) { return spread[a] > spread[b]; });
+  if (integers) ScalarQuantizer::WidenToUnitGrid(&lower, &upper);
+  quantizer_ = std::make_unique<ScalarQuantizer>(lower, upper, vector_floats_, std::move(order));
+  codes_exact_.store(quantizer_->unit_grid(), std::memory_order_relaxed);
   for (uint32_t slot = 0; slot < count; ++slot) {
     if (in_graph(slot)) EncodeSlot(slot);
   }
   codes_ready_.store(true, std::memory_order_release);
 }
 
-void HnswIndex::EncodeSlot(uint32_t slot) const {
+void HnswIndex::EncodeSlot(uint32_t slot) {
   uint8_t* codes = CodesOf(slot);
-  const float code_norm = quantizer_->Encode(VectorOf(slot), codes);
-  std::memcpy(codes + vector_floats_, &code_norm, sizeof code_norm);
+  const Encoding encoding = quantizer_->Encode(VectorOf(slot), codes);
+  // Before the node is linked or goes live (see codes_exact_).
+  if (!encoding.exact) codes_exact_.store(false);
+  std::memcpy(codes + vector_floats_, &encoding.squared_norm, sizeof encoding.squared_norm);
+}
+
+void HnswIndex::RerankOnFloats(const float* query, Scratch& s) const {
+  for (const Candidate& c : s.results) PrefetchVector(VectorOf(c.slot));
+  for (size_t i = 0; i < s.results.size(); ++i) {
+    if (i + 1 < s.results.size()) {
+      PrefetchWhole(VectorOf(s.results[i + 1].slot), options_.dimension);
+    }
+    s.results[i].distance = Distance(query, VectorOf(s.results[i].slot));
+  }
 }
 
 std::vector<uint32_t> HnswIndex::Remove(std::span<const std::string_view> ids) {
@@ -1034,15 +1093,18 @@ Result<std::vector<SearchResult>> HnswIndex::Search(std::span<const float> query
   uint64_t entry = entry_.load(std::memory_order_acquire);
   if (entry == kNoEntry) return out;
   if (codes_ready_.load(std::memory_order_acquire)) {
-    // Walk on the codes, then re-rank the ef found on the floats: the walk
-    // only has to get the true neighbours into the candidate set.
-    quantizer_->PrepareQuery(q, &s.query_code);
-    WalkGraph(CodeSpace{*this, s.query_code}, entry, ef, options.filter, s);
-    for (const Candidate& c : s.results) PrefetchVector(VectorOf(c.slot));
-    for (size_t i = 0; i < s.results.size(); ++i) {
-      if (i + 1 < s.results.size())
-        PrefetchWhole(VectorOf(s.results[i + 1].slot), options_.dimension);
-      s.results[i].distance = Distance(q, VectorOf(s.results[i].slot));
+    if (sign_ > 0 && codes_exact_.load(std::memory_order_acquire) &&
+        quantizer_->PrepareGridQuery(q, &s.grid_query)) {
+      // Exact distances from the codes: a re-rank would change nothing,
+      // unless an inexact row went live during the walk.
+      WalkGraph(GridSpace{*this, s.grid_query.data()}, entry, ef, options.filter, s);
+      if (!codes_exact_.load(std::memory_order_acquire)) RerankOnFloats(q, s);
+    } else {
+      // Walk on the codes, then re-rank the ef found on the floats: the walk
+      // only has to get the true neighbours into the candidate set.
+      quantizer_->PrepareQuery(q, &s.query_code);
+      WalkGraph(CodeSpace{*this, s.query_code}, entry, ef, options.filter, s);
+      RerankOnFloats(q, s);
     }
   } else {
     WalkGraph(FloatSpace{*this, q}, entry, ef, options.filter, s);

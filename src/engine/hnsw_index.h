@@ -15,7 +15,10 @@
 // and its level-0 links (in a parallel array of the chunk) that searches
 // traverse instead of the floats; the quantiser is trained once the index first holds
 // kQuantizerTrainingItems items (and again on Load), and until then searches
-// use the floats.
+// use the floats. Integer data on a unit grid (Fashion-MNIST's pixels, int8
+// embeddings) codes losslessly: while every code is exact, a Euclidean search
+// whose query lies on the grid walks on exact integer distances and skips the
+// float re-rank.
 //
 // Thread safety:
 // - Search(), Get(), Contains(), size() and the other const methods may run
@@ -187,6 +190,13 @@ class HnswIndex {
   // One past the highest slot ever used: the size a SlotBitset needs.
   size_t slot_count() const { return slot_count_.load(std::memory_order_acquire); }
   size_t tombstone_count() const;
+  // An SQ8 index whose every code is lossless (integer data on a unit grid):
+  // Euclidean searches with queries on the grid then walk exact integer
+  // distances and skip the float re-rank.
+  bool codes_exact() const {
+    return codes_ready_.load(std::memory_order_acquire) &&
+           codes_exact_.load(std::memory_order_acquire);
+  }
   // From counters the writes keep: no lock, no walk, so index-info requests
   // neither wait for a write nor slow one down. Exact once writes are done.
   MemoryUsage memory_usage() const;
@@ -212,9 +222,11 @@ class HnswIndex {
  private:
   struct Chunk;
   struct Scratch;
-  // What a graph walk measures distances on: the float vectors, or the codes.
+  // What a graph walk measures distances on: the float vectors, the codes, or
+  // exact codes on a unit grid.
   struct FloatSpace;
   struct CodeSpace;
+  struct GridSpace;
   struct Candidate {
     float distance;
     uint32_t slot;
@@ -283,7 +295,9 @@ class HnswIndex {
   // Trains the quantiser on every vector in the graph and codes them all;
   // callers hold the write lock (or own the index alone, as Load does).
   void TrainQuantizer();
-  void EncodeSlot(uint32_t slot) const;
+  void EncodeSlot(uint32_t slot);
+  // Replaces the walk's code distances of scratch.results with float ones.
+  void RerankOnFloats(const float* query, Scratch& scratch) const;
 
   const IndexOptions options_;
   const uint32_t level0_capacity_;  // 2M
@@ -295,12 +309,19 @@ class HnswIndex {
   DistanceKernel kernel_;
   BoundedDistanceKernel bounded_kernel_ = nullptr;  // Euclidean only
   CodeKernel code_kernel_;
+  BoundedCodeKernel grid_kernel_;
   float sign_;  // internal distance = sign_ * kernel_: l2^2 or -<a,b>
 
   // Set once, inside a write, before codes_ready_; never changed after.
   std::unique_ptr<ScalarQuantizer> quantizer_;
   // Every slot in the graph has codes: searches may walk them.
   std::atomic<bool> codes_ready_{false};
+  // Every code row written since training decodes to its vector exactly (so
+  // the quantiser is on a unit grid). Cleared, before the node can be
+  // reached, by the first inexact row and set again only by training (on
+  // Load): a search that reads it true after its walk saw only exact codes in
+  // the items it returns.
+  std::atomic<bool> codes_exact_{false};
 
   // Slots are uint32; keep clear of overflow in Locate's arithmetic.
   static constexpr uint64_t kMaxSlots = (uint64_t{1} << 32) - 256;

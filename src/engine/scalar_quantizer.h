@@ -12,6 +12,12 @@
 // product and the squared norms, the decoded vector's norm being stored
 // beside its codes.
 //
+// Integer data (pixels, counts, int8 embeddings) gets a unit step when every
+// dimension spans at most 256 values (WidenToUnitGrid): its codes are then
+// lossless, and a query on the same grid gets exact squared Euclidean
+// distances from the codes alone (PrepareGridQuery and the bounded code
+// kernel), with no float re-rank.
+//
 // Immutable once built: safe to share between any number of threads.
 #pragma once
 
@@ -31,22 +37,47 @@ struct QueryCode {
   float squared_norm = 0;       // sum q_i^2
 };
 
+// What Encode wrote.
+struct Encoding {
+  float squared_norm = 0;  // of the vector the codes decode to
+  bool exact = false;      // the codes decode to the vector itself
+};
+
 class ScalarQuantizer {
  public:
+  // Ranges for data whose components are all integers: when every dimension
+  // spans at most 256 values, widens each range to exactly 255 above its
+  // lower end (0..255 or -128..127 where the data fits them, so later vectors
+  // in those ranges code exactly too) and returns true; otherwise leaves them
+  // and returns false.
+  static bool WidenToUnitGrid(std::vector<float>* lower, std::vector<float>* upper);
+
   // `lower` and `upper` give each dimension's range (same length, the
   // index's dimension); codes are `padded_dimension` bytes, a multiple of 16
-  // not smaller than the dimension, the padding always zero.
-  ScalarQuantizer(std::vector<float> lower, const std::vector<float>& upper,
-                  size_t padded_dimension);
+  // not smaller than the dimension, the padding always zero. Code j holds
+  // dimension order[j] (all dimensions in order when `order` is empty): with
+  // the widest-spread dimensions first, a bounded kernel's partial sums grow
+  // fastest and reject a far candidate after reading fewer codes. Distances
+  // and inner products do not depend on the order.
+  ScalarQuantizer(const std::vector<float>& lower, const std::vector<float>& upper,
+                  size_t padded_dimension, std::vector<uint32_t> order = {});
 
   size_t dimension() const { return lower_.size(); }
   size_t padded_dimension() const { return padded_dimension_; }
 
+  // Every step is 1: codes of integer vectors inside the ranges are exact.
+  bool unit_grid() const { return unit_grid_; }
+
   // Writes the codes of `vector` (dimension() floats) to `codes`
-  // (padded_dimension() bytes) and returns the squared norm of the vector the
-  // codes decode to.
-  float Encode(const float* vector, uint8_t* codes) const;
+  // (padded_dimension() bytes).
+  Encoding Encode(const float* vector, uint8_t* codes) const;
   void PrepareQuery(const float* query, QueryCode* out) const;
+  // On a unit grid only: writes query_i - lower_i to `values`
+  // (padded_dimension() entries, padding zero) and returns true when each is
+  // an integer near enough to 0..255 that sum (values_i - codes_i)^2 fits in
+  // int32; then the bounded code kernel gives exact squared distances to
+  // exact codes. Returns false otherwise (use PrepareQuery).
+  bool PrepareGridQuery(const float* query, std::vector<int16_t>* values) const;
 
   // <query, decoded codes>.
   float InnerProduct(const QueryCode& query, const uint8_t* codes, CodeKernel kernel) const {
@@ -55,10 +86,13 @@ class ScalarQuantizer {
   }
 
  private:
-  std::vector<float> lower_;
+  std::vector<uint32_t> order_;  // code position -> dimension
+  std::vector<float> lower_;     // by code position, as step_
   std::vector<float> step_;
   size_t padded_dimension_;
   int32_t query_limit_;  // |values| bound that keeps every kernel sum inside int32
+  bool unit_grid_ = true;
+  int32_t grid_limit_;  // |values_i - codes_i| bound that keeps a squared sum inside int32
 };
 
 }  // namespace vectord::engine

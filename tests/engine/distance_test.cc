@@ -107,6 +107,49 @@ TEST(Distance, EveryCodeKernelIsExact) {
   }
 }
 
+// The bounded code kernels: exact squared differences below the bound, a
+// value at or above it otherwise, at every length and at the largest
+// differences ScalarQuantizer::PrepareGridQuery lets through.
+TEST(Distance, EveryBoundedCodeKernelIsExactBelowItsBound) {
+  size_t count = 0;
+  const KernelSet* sets = AvailableKernels(&count);
+  std::mt19937 rng(12);
+  std::uniform_int_distribution<int> code(0, 255);
+  for (size_t dim = 16; dim <= 16384; dim = dim < 320 ? dim + 16 : dim * 2) {
+    const int32_t limit = static_cast<int32_t>(
+        std::min(16384.0, std::floor(std::sqrt(double{INT32_MAX} / static_cast<double>(dim)))));
+    std::uniform_int_distribution<int> value(255 - limit, limit);
+    std::vector<uint8_t> codes(dim + 1);
+    std::vector<int16_t> query(dim + 1);
+    for (int pattern = 0; pattern < 3; ++pattern) {
+      for (size_t i = 0; i <= dim; ++i) {
+        codes[i] = pattern == 2 ? 0 : static_cast<uint8_t>(code(rng));
+        query[i] = static_cast<int16_t>(pattern == 0   ? code(rng)
+                                        : pattern == 1 ? value(rng)
+                                                       : limit);
+      }
+      int64_t expected = 0;
+      for (size_t i = 1; i <= dim; ++i) {
+        const int64_t d = int64_t{query[i]} - codes[i];
+        expected += d * d;
+      }
+      ASSERT_LE(expected, INT32_MAX);
+      const int32_t exact = static_cast<int32_t>(expected);
+      for (size_t s = 0; s < count; ++s) {
+        SCOPED_TRACE(std::string(sets[s].name) + " dim " + std::to_string(dim) + " pattern " +
+                     std::to_string(pattern));
+        auto kernel = sets[s].code_l2_squared_bounded;
+        EXPECT_EQ(kernel(codes.data() + 1, query.data() + 1, dim, INT32_MAX), exact);
+        EXPECT_EQ(kernel(codes.data() + 1, query.data() + 1, dim, exact + 1), exact);
+        const int32_t low = exact / 3;
+        const int32_t early = kernel(codes.data() + 1, query.data() + 1, dim, low);
+        EXPECT_GE(early, low);
+        EXPECT_LE(early, exact);
+      }
+    }
+  }
+}
+
 TEST(Distance, ActiveKernelIsTheBestAvailable) {
   size_t count = 0;
   const KernelSet* sets = AvailableKernels(&count);

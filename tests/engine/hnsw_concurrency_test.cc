@@ -2,7 +2,9 @@
 // assertions here check results, TSan checks the memory accesses.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <set>
 #include <thread>
 
@@ -105,6 +107,66 @@ TEST_P(HnswConcurrency, SearchesRunDuringUpsertsRemovesAndConsolidation) {
   EXPECT_EQ(bad.load(), 0u);
   EXPECT_GT(searches.load(), 0u);
   EXPECT_EQ(index->size(), n - 6 * 50 + (/* ids 0..49 removed then re-added */ 50));
+}
+
+// An SQ8 index of integer data walks exact codes until an item off the grid
+// arrives; a search running while it does must still report true distances
+// for every item it returns (it re-ranks when it sees the change after its
+// walk).
+TEST(HnswConcurrencyExactCodes, ItemsOffTheGridArrivingDuringSearchesGetTrueDistances) {
+  const size_t n = 2000, dim = 16, extra = 300;
+  VectorSet base = testing::IntegerVectors(n + extra, dim, 10, 23);
+  // The late items leave the codes' range: a code distance would be wrong.
+  for (size_t i = n; i < n + extra; ++i) base.data[i * dim + i % dim] += 100.5f;
+  IndexOptions options;
+  options.dimension = dim;
+  options.metric = Metric::kEuclidean;
+  options.ef_construction = 60;
+  options.quantization = Quantization::kSq8;
+  auto index = std::move(HnswIndex::Create(options)).value();
+  std::vector<std::string> ids(n + extra);
+  std::vector<ItemInput> first;
+  for (size_t i = 0; i < n + extra; ++i) ids[i] = IdOf(i);
+  for (size_t i = 0; i < n; ++i) first.push_back({ids[i], base.row(i), std::nullopt});
+  ASSERT_TRUE(index->Upsert(first).ok());
+  ASSERT_TRUE(index->codes_exact());
+
+  std::atomic<bool> stop{false};
+  std::atomic<size_t> searches{0}, wrong{0};
+  auto searcher = [&](size_t seed) {
+    for (size_t q = seed; !stop.load(); q += 7) {
+      // Integer queries near the late items (minus their fraction).
+      std::vector<float> query(base.row(n + q % extra).begin(), base.row(n + q % extra).end());
+      for (float& x : query) x = std::floor(x);
+      SearchOptions so;
+      so.k = 10;
+      auto results = index->Search(query, so);
+      if (!results.ok()) {
+        ++wrong;
+        continue;
+      }
+      for (const SearchResult& r : *results) {
+        const double expected =
+            testing::ExactDistance(base.row(testing::IndexOfId(r.id)), query, Metric::kEuclidean);
+        if (std::abs(r.distance - expected) > 1e-4 * std::max(1.0, expected)) ++wrong;
+      }
+      ++searches;
+    }
+  };
+  std::thread s1(searcher, 1), s2(searcher, 2);
+  for (size_t i = n; i < n + extra; i += 30) {
+    std::vector<ItemInput> batch;
+    for (size_t j = i; j < i + 30; ++j) batch.push_back({ids[j], base.row(j), std::nullopt});
+    ASSERT_TRUE(index->Upsert(batch).ok());
+  }
+  // Let the searches see the final state too.
+  const size_t seen = searches.load();
+  while (searches.load() < seen + 20) std::this_thread::yield();
+  stop = true;
+  s1.join();
+  s2.join();
+  EXPECT_FALSE(index->codes_exact());
+  EXPECT_EQ(wrong.load(), 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(BothSpaces, HnswConcurrency,

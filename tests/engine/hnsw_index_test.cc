@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <set>
@@ -15,6 +16,7 @@ using testing::BruteForce;
 using testing::ClusteredVectors;
 using testing::IdOf;
 using testing::Inputs;
+using testing::IntegerVectors;
 using testing::Recall;
 using testing::VectorSet;
 
@@ -167,6 +169,83 @@ TEST(HnswIndex, Sq8TrainsOnceLargeEnoughAndCodesLaterItems) {
     found += (*results)[0].id == IdOf(i);
   }
   EXPECT_GE(found, (base.size() - half) / 7 * 98 / 100);
+}
+
+// Checks every result's distance against the definition, and returns the
+// mean recall@10 at ef 32 over `queries`.
+double CheckedRecall(const HnswIndex& index, const VectorSet& base, const VectorSet& queries) {
+  double recall = 0;
+  for (size_t q = 0; q < queries.size(); ++q) {
+    SearchOptions options;
+    options.k = 10;
+    options.ef = 32;
+    auto results = index.Search(queries.row(q), options);
+    EXPECT_TRUE(results.ok());
+    if (!results.ok()) return 0;
+    for (const SearchResult& r : *results) {
+      const double expected = testing::ExactDistance(base.row(testing::IndexOfId(r.id)),
+                                                     queries.row(q), Metric::kEuclidean);
+      EXPECT_NEAR(r.distance, expected, 1e-5 * std::max(1.0, expected)) << r.id;
+    }
+    recall += Recall(*results, BruteForce(base, queries.row(q), 10, Metric::kEuclidean));
+  }
+  return recall / static_cast<double>(queries.size());
+}
+
+// Integer data codes losslessly: Euclidean searches walk exact integer
+// distances and need no re-rank. One item off the grid ends that (its codes
+// are not exact), and then searches re-rank on floats again; queries off the
+// grid always do.
+TEST(HnswIndex, Sq8OnIntegerDataSearchesExactCodes) {
+  const size_t dim = 40;
+  VectorSet base = IntegerVectors(3000, dim, 30, 41);
+  // Queries near items: a few pixels of a base row changed.
+  VectorSet queries{dim, std::vector<float>(base.data.begin(), base.data.begin() + 60 * dim)};
+  std::mt19937 rng(42);
+  std::uniform_int_distribution<int> change(-3, 3);
+  for (float& x : queries.data) x = std::clamp(x + static_cast<float>(change(rng)), 0.0f, 255.0f);
+  auto plain = MakeIndex(dim, Metric::kEuclidean);
+  auto coded = MakeIndex(dim, Metric::kEuclidean, 16, 100, Quantization::kSq8);
+  ThreadPool pool(2);
+  AddAll(*plain, base, &pool);
+  AddAll(*coded, base, &pool);
+  EXPECT_FALSE(plain->codes_exact());
+  ASSERT_TRUE(coded->codes_exact());
+  const double plain_recall = CheckedRecall(*plain, base, queries);
+  EXPECT_GE(CheckedRecall(*coded, base, queries), plain_recall - 0.01);
+
+  // A query off the grid: the float re-rank path, still exact distances.
+  VectorSet off_grid = queries;
+  for (float& x : off_grid.data) x += 0.25f;
+  EXPECT_GE(CheckedRecall(*coded, base, off_grid), plain_recall - 0.02);
+
+  // An item off the grid (fractional, and beyond the codes' range) near the
+  // first query: its codes are 0.5 and the clamp off, which a search on the
+  // codes would report.
+  VectorSet grown = base;
+  std::vector<float> odd(queries.row(0).begin(), queries.row(0).end());
+  auto brightest = std::max_element(odd.begin(), odd.end());
+  ASSERT_GE(*brightest + 60.0f, 256.0f);
+  *brightest += 60.0f;
+  odd[brightest == odd.begin() ? 1 : 0] += 0.5f;
+  grown.data.insert(grown.data.end(), odd.begin(), odd.end());
+  std::vector<std::string> ids;
+  auto items = Inputs(grown, base.size(), grown.size(), ids);
+  ASSERT_TRUE(coded->Upsert(items).ok());
+  EXPECT_FALSE(coded->codes_exact());
+  SearchOptions options;
+  options.k = 1;
+  auto nearest = coded->Search(odd, options);
+  ASSERT_TRUE(nearest.ok() && nearest->size() == 1u);
+  EXPECT_EQ((*nearest)[0].id, IdOf(base.size()));
+  EXPECT_NEAR((*nearest)[0].distance, 0.0, 1e-6);
+  SearchOptions ten;
+  ten.k = 10;
+  auto near_first = coded->Search(queries.row(0), ten);
+  ASSERT_TRUE(near_first.ok());
+  EXPECT_TRUE(std::any_of(near_first->begin(), near_first->end(),
+                          [&](const SearchResult& r) { return r.id == IdOf(base.size()); }));
+  EXPECT_GE(CheckedRecall(*coded, grown, queries), plain_recall - 0.02);
 }
 
 TEST(HnswIndex, EmptyIndexReturnsNoResults) {

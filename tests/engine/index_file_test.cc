@@ -121,6 +121,35 @@ TEST(IndexFile, Sq8IndexReloadsWithItsCodesRebuilt) {
   EXPECT_GE(static_cast<double>(same) / static_cast<double>(total), 0.98);
 }
 
+// Exactness of the codes is not stored: Load learns the codes afresh and
+// finds it again, or not when one item lies off the grid.
+TEST(IndexFile, Sq8ExactCodesAreFoundAgainOnLoad) {
+  VectorSet base = testing::IntegerVectors(kQuantizerTrainingItems + 300, 24, 8, 34);
+  auto exact = BuildMixedIndex(base, Metric::kEuclidean, Quantization::kSq8);
+  ASSERT_TRUE(exact->codes_exact());
+  std::string bytes = Serialize(*exact);
+  StringSource source(bytes);
+  auto loaded = HnswIndex::Load(source);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_TRUE((*loaded)->codes_exact());
+
+  std::vector<float> odd(base.row(500).begin(), base.row(500).end());
+  odd[3] += 0.5f;
+  ASSERT_TRUE(exact->Upsert(std::vector<ItemInput>{{"odd", odd, std::nullopt}}).ok());
+  EXPECT_FALSE(exact->codes_exact());
+  std::string odd_bytes = Serialize(*exact);
+  StringSource odd_source(odd_bytes);
+  auto odd_loaded = HnswIndex::Load(odd_source);
+  ASSERT_TRUE(odd_loaded.ok()) << odd_loaded.status().ToString();
+  EXPECT_FALSE((*odd_loaded)->codes_exact());
+  SearchOptions options;
+  options.k = 1;
+  auto nearest = (*odd_loaded)->Search(odd, options);
+  ASSERT_TRUE(nearest.ok() && nearest->size() == 1u);
+  EXPECT_EQ((*nearest)[0].id, "odd");
+  EXPECT_NEAR((*nearest)[0].distance, 0.0, 1e-6);
+}
+
 TEST(IndexFile, UnknownQuantizationIsRefused) {
   VectorSet base = ClusteredVectors(20, 4, 2, 33);
   std::string bytes = Serialize(*BuildMixedIndex(base, Metric::kCosine));

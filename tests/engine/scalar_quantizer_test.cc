@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
+#include <numeric>
 #include <random>
 #include <vector>
 
@@ -43,7 +46,7 @@ TEST(ScalarQuantizer, CodesStayWithinHalfAStepAndPaddingIsZero) {
       std::uniform_real_distribution<float> in(lower[i], upper[i]);
       v[i] = in(rng);
     }
-    float norm = quantizer.Encode(v.data(), codes.data());
+    float norm = quantizer.Encode(v.data(), codes.data()).squared_norm;
     std::vector<float> decoded = Decode(lower, upper, codes.data());
     double expected_norm = 0;
     for (size_t i = 0; i < dim; ++i) {
@@ -97,6 +100,124 @@ TEST(ScalarQuantizer, InnerProductWithAFloatQueryIsCloseToTheDecodedOne) {
     for (float x : q) norm += double{x} * x;
     EXPECT_NEAR(prepared.squared_norm, norm, 1e-4 * norm);
   }
+}
+
+TEST(ScalarQuantizer, WidenToUnitGridKeepsByteRangesAndRefusesWideData) {
+  std::vector<float> lower = {0, 3, -100, 300, 7}, upper = {200, 255, 50, 400, 7};
+  ASSERT_TRUE(ScalarQuantizer::WidenToUnitGrid(&lower, &upper));
+  EXPECT_EQ(lower, (std::vector<float>{0, 0, -128, 300, 0}));
+  EXPECT_EQ(upper, (std::vector<float>{255, 255, 127, 555, 255}));
+  EXPECT_TRUE(ScalarQuantizer(lower, upper, 16).unit_grid());
+
+  std::vector<float> wide_lower = {0, 0}, wide_upper = {255, 256};
+  EXPECT_FALSE(ScalarQuantizer::WidenToUnitGrid(&wide_lower, &wide_upper));
+  EXPECT_EQ(wide_upper, (std::vector<float>{255, 256}));
+  EXPECT_FALSE(ScalarQuantizer(wide_lower, wide_upper, 16).unit_grid());
+}
+
+TEST(ScalarQuantizer, OnlyVectorsOnTheGridCodeExactly) {
+  std::vector<float> lower = {0, -128, 300}, upper = {255, 127, 555};
+  ScalarQuantizer quantizer(lower, upper, 16);
+  std::vector<uint8_t> codes(16);
+  const float on_grid[3] = {255, -128, 301};
+  Encoding e = quantizer.Encode(on_grid, codes.data());
+  EXPECT_TRUE(e.exact);
+  EXPECT_EQ(codes[0], 255);
+  EXPECT_EQ(codes[1], 0);
+  EXPECT_EQ(codes[2], 1);
+  EXPECT_FLOAT_EQ(e.squared_norm, 255.0f * 255 + 128 * 128 + 301 * 301);
+  const float fractional[3] = {1.5f, 0, 301};
+  EXPECT_FALSE(quantizer.Encode(fractional, codes.data()).exact);
+  const float outside[3] = {256, 0, 301};
+  EXPECT_FALSE(quantizer.Encode(outside, codes.data()).exact);
+  // A lossy quantiser is exact only where a vector happens to hit its grid.
+  ScalarQuantizer lossy({0, 0, 0}, {1, 1, 1}, 16);
+  EXPECT_FALSE(lossy.unit_grid());
+  const float half[3] = {0.5f, 0, 1};
+  EXPECT_FALSE(lossy.Encode(half, codes.data()).exact);
+  const float corners[3] = {0, 1, 1};
+  EXPECT_TRUE(lossy.Encode(corners, codes.data()).exact);
+}
+
+// Code j holds dimension order[j]; inner products and norms do not change.
+TEST(ScalarQuantizer, OrderPermutesCodesButNotInnerProducts) {
+  const size_t dim = 50, padded = 64;
+  std::mt19937 rng(8);
+  std::normal_distribution<float> normal(0, 1);
+  std::vector<float> lower(dim, -4), upper(dim, 4);
+  for (size_t i = 0; i < dim; ++i) upper[i] += static_cast<float>(i % 5);
+  std::vector<uint32_t> order(dim);
+  std::iota(order.begin(), order.end(), 0u);
+  std::shuffle(order.begin(), order.end(), rng);
+  ScalarQuantizer plain(lower, upper, padded);
+  ScalarQuantizer permuted(lower, upper, padded, order);
+  std::vector<float> v(dim), q(dim);
+  for (auto& x : v) x = normal(rng);
+  for (auto& x : q) x = normal(rng);
+  std::vector<uint8_t> plain_codes(padded), permuted_codes(padded, 0xAB);
+  const Encoding a = plain.Encode(v.data(), plain_codes.data());
+  const Encoding b = permuted.Encode(v.data(), permuted_codes.data());
+  for (size_t j = 0; j < dim; ++j) EXPECT_EQ(permuted_codes[j], plain_codes[order[j]]) << j;
+  for (size_t j = dim; j < padded; ++j) EXPECT_EQ(permuted_codes[j], 0) << j;
+  EXPECT_NEAR(a.squared_norm, b.squared_norm, 1e-5f * a.squared_norm);
+  QueryCode plain_query, permuted_query;
+  plain.PrepareQuery(q.data(), &plain_query);
+  permuted.PrepareQuery(q.data(), &permuted_query);
+  const CodeKernel kernel = ActiveKernels().code_dot;
+  EXPECT_NEAR(plain.InnerProduct(plain_query, plain_codes.data(), kernel),
+              permuted.InnerProduct(permuted_query, permuted_codes.data(), kernel), 1e-3);
+}
+
+// On a unit grid a query on the grid gets exact squared distances from the
+// bounded code kernel; any other query is refused.
+TEST(ScalarQuantizer, GridQueriesGiveExactSquaredDistances) {
+  const size_t dim = 37, padded = 48;
+  std::vector<float> lower(dim, 0), upper(dim, 255);
+  lower[5] = -128;
+  upper[5] = 127;
+  std::vector<uint32_t> order(dim);
+  std::iota(order.rbegin(), order.rend(), 0u);
+  ScalarQuantizer quantizer(lower, upper, padded, order);
+  ASSERT_TRUE(quantizer.unit_grid());
+  std::mt19937 rng(9);
+  std::uniform_int_distribution<int> pixel(0, 255);
+  std::vector<float> v(dim), q(dim);
+  std::vector<uint8_t> codes(padded);
+  std::vector<int16_t> values;
+  size_t count = 0;
+  const KernelSet* sets = AvailableKernels(&count);
+  for (int trial = 0; trial < 50; ++trial) {
+    for (size_t i = 0; i < dim; ++i) {
+      v[i] = static_cast<float>(pixel(rng) - (i == 5 ? 128 : 0));
+      // Queries may leave the data's range a little: still exact.
+      q[i] = static_cast<float>(pixel(rng) - (i == 5 ? 128 : 0) + (trial % 2 ? 300 : -200));
+    }
+    ASSERT_TRUE(quantizer.Encode(v.data(), codes.data()).exact);
+    ASSERT_TRUE(quantizer.PrepareGridQuery(q.data(), &values));
+    ASSERT_EQ(values.size(), padded);
+    for (size_t j = dim; j < padded; ++j) EXPECT_EQ(values[j], 0);
+    int64_t expected = 0;
+    for (size_t i = 0; i < dim; ++i) {
+      const int64_t d = static_cast<int64_t>(q[i]) - static_cast<int64_t>(v[i]);
+      expected += d * d;
+    }
+    for (size_t s = 0; s < count; ++s) {
+      EXPECT_EQ(sets[s].code_l2_squared_bounded(codes.data(), values.data(), padded, INT32_MAX),
+                expected)
+          << sets[s].name;
+    }
+  }
+  q.assign(dim, 10);
+  EXPECT_TRUE(quantizer.PrepareGridQuery(q.data(), &values));
+  q[3] = 10.5f;
+  EXPECT_FALSE(quantizer.PrepareGridQuery(q.data(), &values));
+  q[3] = 1e6f;  // squared differences would overflow int32
+  EXPECT_FALSE(quantizer.PrepareGridQuery(q.data(), &values));
+  q[3] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_FALSE(quantizer.PrepareGridQuery(q.data(), &values));
+  q[3] = 10;
+  ScalarQuantizer lossy(std::vector<float>(dim, 0), std::vector<float>(dim, 1), padded);
+  EXPECT_FALSE(lossy.PrepareGridQuery(q.data(), &values));
 }
 
 }  // namespace

@@ -36,6 +36,26 @@ inline VectorSet ClusteredVectors(size_t n, size_t dim, size_t clusters, uint64_
   return set;
 }
 
+// Clustered vectors of integers 0..255, as pixels are: an SQ8 index codes
+// them losslessly.
+inline VectorSet IntegerVectors(size_t n, size_t dim, size_t clusters, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> centre(20.0f, 235.0f);
+  std::normal_distribution<float> noise(0.0f, 25.0f);
+  std::vector<float> centres(clusters * dim);
+  for (float& c : centres) c = centre(rng);
+  VectorSet set{dim, std::vector<float>(n * dim)};
+  std::uniform_int_distribution<size_t> pick(0, clusters - 1);
+  for (size_t i = 0; i < n; ++i) {
+    size_t c = pick(rng);
+    for (size_t d = 0; d < dim; ++d) {
+      set.data[i * dim + d] =
+          std::clamp(std::round(centres[c * dim + d] + noise(rng)), 0.0f, 255.0f);
+    }
+  }
+  return set;
+}
+
 inline double ExactDistance(std::span<const float> a, std::span<const float> b, Metric metric) {
   double dot = 0, aa = 0, bb = 0, l2 = 0;
   for (size_t i = 0; i < a.size(); ++i) {
