@@ -792,14 +792,12 @@ Status HnswIndex::Upsert(std::span<const ItemInput> items, ThreadPool* pool,
   size_t added = 0;
   for (size_t i = 0; i < n; ++i) {
     SlotChange change{slots[i], std::nullopt};
-    auto [it, inserted] = slot_by_id_.try_emplace(std::string(order[i]), slots[i]);
-    if (inserted)
-      heap_bytes_.id_map_keys.fetch_add(StringHeapBytes(it->first), std::memory_order_relaxed);
-    if (!inserted) {
-      change.replaced_slot = it->second;
-      SetState(it->second, StateValue(SlotState::kDeleted));
-      tombstones_.push_back(it->second);
-      it->second = slots[i];
+    const std::optional<uint32_t> old =
+        slot_by_id_.Assign(order[i], slots[i], [this](uint32_t slot) { return IdAt(slot); });
+    if (old) {
+      change.replaced_slot = *old;
+      SetState(*old, StateValue(SlotState::kDeleted));
+      tombstones_.push_back(*old);
     } else {
       ++added;
     }
@@ -881,14 +879,12 @@ std::vector<uint32_t> HnswIndex::Remove(std::span<const std::string_view> ids) {
   std::lock_guard write(write_mutex_);
   std::unique_lock lock(ids_mutex_);
   for (std::string_view id : ids) {
-    auto it = slot_by_id_.find(id);
-    if (it == slot_by_id_.end()) continue;
-    uint32_t slot = it->second;
-    heap_bytes_.id_map_keys.fetch_sub(StringHeapBytes(it->first), std::memory_order_relaxed);
-    slot_by_id_.erase(it);
-    SetState(slot, StateValue(SlotState::kDeleted));
-    tombstones_.push_back(slot);
-    removed.push_back(slot);
+    const std::optional<uint32_t> slot =
+        slot_by_id_.Erase(id, [this](uint32_t s) { return IdAt(s); });
+    if (!slot) continue;
+    SetState(*slot, StateValue(SlotState::kDeleted));
+    tombstones_.push_back(*slot);
+    removed.push_back(*slot);
   }
   live_count_.fetch_sub(removed.size(), std::memory_order_acq_rel);
   tombstone_count_.store(tombstones_.size(), std::memory_order_release);
@@ -1124,11 +1120,14 @@ Result<std::vector<SearchResult>> HnswIndex::Search(std::span<const float> query
   return out;
 }
 
+std::string_view HnswIndex::IdAt(uint32_t slot) const {
+  Location loc = Locate(slot);
+  return loc.chunk->ids[loc.offset];
+}
+
 std::optional<uint32_t> HnswIndex::SlotOf(std::string_view id) const {
   std::shared_lock lock(ids_mutex_);
-  auto it = slot_by_id_.find(id);
-  if (it == slot_by_id_.end()) return std::nullopt;
-  return it->second;
+  return slot_by_id_.Find(id, [this](uint32_t slot) { return IdAt(slot); });
 }
 
 bool HnswIndex::Contains(std::string_view id) const { return SlotOf(id).has_value(); }
@@ -1136,9 +1135,10 @@ bool HnswIndex::Contains(std::string_view id) const { return SlotOf(id).has_valu
 std::optional<Item> HnswIndex::Get(std::string_view id) const {
   std::shared_lock reclaim(reclaim_mutex_);
   std::shared_lock lock(ids_mutex_);
-  auto it = slot_by_id_.find(id);
-  if (it == slot_by_id_.end()) return std::nullopt;
-  uint32_t slot = it->second;
+  const std::optional<uint32_t> found =
+      slot_by_id_.Find(id, [this](uint32_t s) { return IdAt(s); });
+  if (!found) return std::nullopt;
+  const uint32_t slot = *found;
   Location loc = Locate(slot);
   Item item;
   item.id = loc.chunk->ids[loc.offset];
@@ -1202,8 +1202,6 @@ HnswIndex::HeapTotals HnswIndex::CountHeapBytes() const {
     totals.ids += heap.ids;
     totals.payloads += heap.payloads;
   }
-  std::shared_lock ids(ids_mutex_);
-  for (const auto& entry : slot_by_id_) totals.id_map_keys += StringHeapBytes(entry.first);
   return totals;
 }
 
@@ -1211,7 +1209,6 @@ void HnswIndex::StoreHeapBytes(const HeapTotals& totals) {
   heap_bytes_.upper_links.store(totals.upper_links, std::memory_order_relaxed);
   heap_bytes_.ids.store(totals.ids, std::memory_order_relaxed);
   heap_bytes_.payloads.store(totals.payloads, std::memory_order_relaxed);
-  heap_bytes_.id_map_keys.store(totals.id_map_keys, std::memory_order_relaxed);
 }
 
 MemoryUsage HnswIndex::UsageWith(const HeapTotals& heap) const {
@@ -1221,13 +1218,10 @@ MemoryUsage HnswIndex::UsageWith(const HeapTotals& heap) const {
   usage.code_bytes = count * code_row_bytes_;
   usage.node_bytes = count * (sizeof(Chunk::Node) + sizeof(void*));
   usage.upper_link_bytes = heap.upper_links;
-  usage.id_bytes = count * sizeof(std::string) + heap.ids + heap.id_map_keys;
+  usage.id_bytes = count * sizeof(std::string) + heap.ids;
   usage.payload_bytes = count * sizeof(std::string) + heap.payloads;
-  // An unordered_map node holds the key, the value, a next pointer and the
-  // cached hash; the bucket array one pointer per bucket.
   std::shared_lock ids(ids_mutex_);
-  usage.id_bytes += slot_by_id_.size() * (sizeof(std::string) + 8 + 8 + 8) +
-                    slot_by_id_.bucket_count() * sizeof(void*);
+  usage.id_bytes += slot_by_id_.memory_bytes();
   return usage;
 }
 
@@ -1236,7 +1230,6 @@ MemoryUsage HnswIndex::memory_usage() const {
   heap.upper_links = heap_bytes_.upper_links.load(std::memory_order_relaxed);
   heap.ids = heap_bytes_.ids.load(std::memory_order_relaxed);
   heap.payloads = heap_bytes_.payloads.load(std::memory_order_relaxed);
-  heap.id_map_keys = heap_bytes_.id_map_keys.load(std::memory_order_relaxed);
   return UsageWith(heap);
 }
 

@@ -41,7 +41,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
@@ -51,6 +50,7 @@
 #include "engine/metric.h"
 #include "engine/scalar_quantizer.h"
 #include "engine/slot_bitset.h"
+#include "engine/slot_id_table.h"
 
 namespace vectord::engine {
 
@@ -351,33 +351,30 @@ class HnswIndex {
   // that no reader can still be looking at a slot when it is rewritten.
   mutable std::shared_mutex reclaim_mutex_;
 
-  // id -> slot of the live version. Written only inside writes.
-  struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
+  // id -> slot of the live version, comparing against the slots' own ids
+  // (IdAt). Written only inside writes.
   mutable std::shared_mutex ids_mutex_;
-  std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> slot_by_id_;
+  SlotIdTable slot_by_id_;
+  std::string_view IdAt(uint32_t slot) const;
 
-  // Heap bytes behind the slots (ids, payloads, upper links) and the id
-  // map's keys, kept by the code that changes them so that memory_usage()
-  // need not walk the index. Changed only under write_mutex_.
+  // Heap bytes behind the slots (ids, payloads, upper links), kept by the
+  // code that changes them so that memory_usage() need not walk the index.
+  // Changed only under write_mutex_.
   struct HeapTotals {
-    size_t upper_links = 0, ids = 0, payloads = 0, id_map_keys = 0;
+    size_t upper_links = 0, ids = 0, payloads = 0;
   };
   struct {
-    std::atomic<size_t> upper_links{0}, ids{0}, payloads{0}, id_map_keys{0};
+    std::atomic<size_t> upper_links{0}, ids{0}, payloads{0};
   } heap_bytes_;
   // What a std::string holds on the heap beyond its own object (libstdc++
   // keeps up to 15 characters inside it).
   static size_t StringHeapBytes(const std::string& s) {
     return s.capacity() > 15 ? s.capacity() + 1 : 0;
   }
-  // One slot's part (id_map_keys stays 0).
   HeapTotals SlotHeapOf(uint32_t slot) const;
   // Moves heap_bytes_ by what one slot's rewrite changed.
   void AdjustHeapBytes(const HeapTotals& before, const HeapTotals& after);
-  // Walks every slot and the id map; the caller holds write_mutex_.
+  // Walks every slot; the caller holds write_mutex_.
   HeapTotals CountHeapBytes() const;
   void StoreHeapBytes(const HeapTotals& totals);
   MemoryUsage UsageWith(const HeapTotals& heap) const;

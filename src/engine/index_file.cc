@@ -522,7 +522,10 @@ Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(ByteSource& source, uint64_t*
                          ? int8_t{-1}
                          : static_cast<int8_t>(ix.LevelOf(slot));
   }
-  ix.slot_by_id_.reserve(live_count);
+  ix.slot_by_id_.Reserve(live_count);
+  // (hash, slot) of every live id, put in the table after the pass.
+  std::vector<std::pair<uint32_t, uint32_t>> pending_ids;
+  pending_ids.reserve(live_count);
   size_t live = 0;
   HeapTotals heap;
   for (uint32_t slot = 0; slot < count; ++slot) {
@@ -560,11 +563,20 @@ Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(ByteSource& source, uint64_t*
     }
     ++live;
     Location loc = ix.Locate(slot);
-    auto [it, inserted] = ix.slot_by_id_.try_emplace(loc.chunk->ids[loc.offset], slot);
-    if (!inserted) return bad_slot(slot, "duplicate id");
-    heap.id_map_keys += StringHeapBytes(it->first);
+    pending_ids.push_back({SlotIdTable::HashOf(loc.chunk->ids[loc.offset]), slot});
   }
   if (live != live_count) return Status::Corruption("live count does not match the slots");
+  constexpr size_t kPrefetchAhead = 16;
+  for (size_t i = 0; i < pending_ids.size(); ++i) {
+    if (i + kPrefetchAhead < pending_ids.size()) {
+      ix.slot_by_id_.Prefetch(pending_ids[i + kPrefetchAhead].first);
+    }
+    const auto [hash, slot] = pending_ids[i];
+    if (ix.slot_by_id_.Assign(ix.IdAt(slot), hash, slot,
+                              [&ix](uint32_t s) { return ix.IdAt(s); })) {
+      return bad_slot(slot, "duplicate id");
+    }
+  }
   if (!empty) {
     if (ix.StateOf(entry_slot) == static_cast<uint8_t>(SlotState::kFree) ||
         ix.LevelOf(entry_slot) != max_level) {
