@@ -263,13 +263,6 @@ Result<std::unique_ptr<HnswIndex>> HnswIndex::Create(const IndexOptions& options
   return std::unique_ptr<HnswIndex>(new HnswIndex(options));
 }
 
-HnswIndex::Location HnswIndex::Locate(uint32_t slot) const {
-  uint64_t s = uint64_t{slot} + (uint64_t{1} << kFirstChunkShift);
-  int chunk = std::bit_width(s) - 1 - kFirstChunkShift;
-  uint32_t offset = static_cast<uint32_t>(s - (uint64_t{1} << (chunk + kFirstChunkShift)));
-  return {chunks_[chunk].load(std::memory_order_acquire), offset};
-}
-
 Status HnswIndex::EnsureCapacity(uint32_t slots) {
   if (slots > kMaxSlots) return Status::NoSpace("index is full");
   uint64_t capacity = 0;

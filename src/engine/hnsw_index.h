@@ -32,6 +32,7 @@
 #pragma once
 
 #include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -240,7 +241,13 @@ class HnswIndex {
     Chunk* chunk;
     uint32_t offset;
   };
-  Location Locate(uint32_t slot) const;
+  // Inline: a walk calls it for every neighbour it looks at, twice.
+  Location Locate(uint32_t slot) const {
+    const uint64_t s = uint64_t{slot} + (uint64_t{1} << kFirstChunkShift);
+    const int chunk = std::bit_width(s) - 1 - kFirstChunkShift;
+    const uint32_t offset = static_cast<uint32_t>(s - (uint64_t{1} << (chunk + kFirstChunkShift)));
+    return {chunks_[chunk].load(std::memory_order_acquire), offset};
+  }
   Status EnsureCapacity(uint32_t slots);
 
   float* VectorOf(uint32_t slot) const;

@@ -79,8 +79,10 @@ bool ScalarQuantizer::PrepareGridQuery(const float* query, std::vector<int16_t>*
     // Integers below 2^24 subtract exactly in float, so a fractional part
     // here is the query's own.
     const float v = query[order_[i]] - lower_[i];
-    if (!(v >= low && v <= high) || v != std::nearbyint(v)) return false;
-    (*values)[i] = static_cast<int16_t>(v);
+    if (!(v >= low && v <= high)) return false;
+    const int16_t whole = static_cast<int16_t>(v);  // in range: truncation is defined
+    if (static_cast<float>(whole) != v) return false;
+    (*values)[i] = whole;
   }
   return true;
 }
