@@ -38,8 +38,11 @@ ScalarQuantizer::ScalarQuantizer(const std::vector<float>& lower, const std::vec
 }
 
 bool ScalarQuantizer::WidenToUnitGrid(std::vector<float>* lower, std::vector<float>* upper) {
+  // Beyond 2^24 floats are not every integer: no unit grid there.
+  constexpr float kExactIntegers = 16777216.0f;
   for (size_t i = 0; i < lower->size(); ++i) {
     if ((*upper)[i] - (*lower)[i] > 255.0f) return false;
+    if ((*lower)[i] < -kExactIntegers || (*upper)[i] + 255.0f > kExactIntegers) return false;
   }
   for (size_t i = 0; i < lower->size(); ++i) {
     float& low = (*lower)[i];

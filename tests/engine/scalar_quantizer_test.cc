@@ -113,6 +113,10 @@ TEST(ScalarQuantizer, WidenToUnitGridKeepsByteRangesAndRefusesWideData) {
   EXPECT_FALSE(ScalarQuantizer::WidenToUnitGrid(&wide_lower, &wide_upper));
   EXPECT_EQ(wide_upper, (std::vector<float>{255, 256}));
   EXPECT_FALSE(ScalarQuantizer(wide_lower, wide_upper, 16).unit_grid());
+  // Integers too large for every one of them to be a float.
+  std::vector<float> huge_lower = {3e7f}, huge_upper = {3e7f + 4};
+  EXPECT_FALSE(ScalarQuantizer::WidenToUnitGrid(&huge_lower, &huge_upper));
+  EXPECT_EQ(huge_upper[0], 3e7f + 4);
 }
 
 TEST(ScalarQuantizer, OnlyVectorsOnTheGridCodeExactly) {
