@@ -33,6 +33,18 @@ uint64_t GetU64(const std::byte* p) {
   for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(p[i]) << (8 * i);
   return v;
 }
+// An exponent of all ones is an infinity or a NaN. No branch per component,
+// so the compiler vectorises the loop; kept out of line because GCC 12 left
+// it scalar once inlined into Load.
+__attribute__((noinline)) bool AllFinite(const float* v, size_t n) {
+  uint32_t bad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, v + i, sizeof bits);
+    bad |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+  }
+  return bad == 0;
+}
 static_assert(std::endian::native == std::endian::little,
               "level-0 rows are written as in memory; a big-endian host needs a byte swap");
 
@@ -429,22 +441,73 @@ Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(ByteSource& source, uint64_t*
   }
   ix.slot_count_.store(count, std::memory_order_release);
 
-  // Section 2: level-0 rows straight into the chunks.
+  // Every link is checked against its target's level: one byte a slot in a
+  // flat array (-1 free) stays in cache where the nodes, reached through
+  // their chunks, would not.
+  std::vector<int8_t> level_of(count);
+  bool has_free_slots = false;
+  for (uint32_t slot = 0; slot < count; ++slot) {
+    const bool is_free = ix.StateOf(slot) == static_cast<uint8_t>(SlotState::kFree);
+    level_of[slot] = is_free ? int8_t{-1} : static_cast<int8_t>(ix.LevelOf(slot));
+    has_free_slots = has_free_slots || is_free;
+  }
+  auto bad_slot = [&](uint32_t slot, const std::string& what) {
+    return Status::Corruption("slot " + std::to_string(slot) + ": " + what);
+  };
+  auto check_links = [&](uint32_t slot, int level, bool is_free) -> Status {
+    const uint32_t* links = ix.LinksOf(slot, level);
+    const uint32_t capacity = level == 0 ? ix.level0_capacity_ : ix.upper_capacity_;
+    if (links[0] > capacity) return bad_slot(slot, "too many links");
+    if (is_free && links[0] != 0) return bad_slot(slot, "free slot has links");
+    // Every slot has level 0, so only free targets can fail there: without
+    // any, the level lookups (a cache miss each on a large index) are skipped.
+    if (level == 0 && !has_free_slots) {
+      uint32_t highest = 0;
+      for (uint32_t i = 0; i < links[0]; ++i) highest = std::max(highest, links[1 + i]);
+      if (links[0] != 0 && highest >= count) return bad_slot(slot, "link to an invalid slot");
+      return Status::Ok();
+    }
+    for (uint32_t i = 0; i < links[0]; ++i) {
+      const uint32_t target = links[1 + i];
+      if (target >= count || level_of[target] < level) {
+        return bad_slot(slot, "link to an invalid slot");
+      }
+    }
+    return Status::Ok();
+  };
+
+  // Section 2: level-0 rows straight into the chunks. They are read a step
+  // at a time and checked (vectors finite, links in range) while the step is
+  // still in cache: checking after the whole section would read it all from
+  // memory again.
   {
     SectionReader section(source, SectionTag::kLevel0);
     VECTORD_RETURN_IF_ERROR(section.ExpectLength(uint64_t{count} * ix.row_bytes_));
+    constexpr size_t kStepBytes = 256 << 10;
+    const uint32_t step_rows =
+        static_cast<uint32_t>(std::max<size_t>(1, kStepBytes / ix.row_bytes_));
+    const size_t vector_bytes = ix.vector_floats_ * sizeof(float);
+    const size_t link_bytes = (1 + ix.level0_capacity_) * sizeof(uint32_t);
     uint32_t done = 0;
     for (int c = 0; c < kChunkCount && done < count; ++c) {
       Chunk* chunk = ix.chunks_[c].load(std::memory_order_acquire);
-      uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(chunk->slots, count - done));
-      VECTORD_RETURN_IF_ERROR(section.Read(chunk->rows, static_cast<size_t>(n) * ix.row_bytes_));
-      if (ix.code_row_bytes_ != 0) {
-        const size_t vector_bytes = ix.vector_floats_ * sizeof(float);
-        const size_t link_bytes = (1 + ix.level0_capacity_) * sizeof(uint32_t);
-        for (uint32_t i = 0; i < n; ++i) {
-          std::byte* row = chunk->rows + static_cast<size_t>(i) * ix.row_bytes_;
-          std::memcpy(ix.Level0LinksOf(done + i), row + vector_bytes, link_bytes);
-          std::memset(row + vector_bytes, 0, link_bytes);
+      const uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(chunk->slots, count - done));
+      for (uint32_t first = 0; first < n; first += step_rows) {
+        const uint32_t rows = std::min(step_rows, n - first);
+        std::byte* step = chunk->rows + static_cast<size_t>(first) * ix.row_bytes_;
+        VECTORD_RETURN_IF_ERROR(section.Read(step, static_cast<size_t>(rows) * ix.row_bytes_));
+        for (uint32_t i = 0; i < rows; ++i) {
+          const uint32_t slot = done + first + i;
+          std::byte* row = step + static_cast<size_t>(i) * ix.row_bytes_;
+          if (ix.code_row_bytes_ != 0) {
+            std::memcpy(ix.Level0LinksOf(slot), row + vector_bytes, link_bytes);
+            std::memset(row + vector_bytes, 0, link_bytes);
+          }
+          const bool is_free = level_of[slot] < 0;
+          VECTORD_RETURN_IF_ERROR(check_links(slot, 0, is_free));
+          if (!is_free && !AllFinite(reinterpret_cast<const float*>(row), options.dimension)) {
+            return bad_slot(slot, "non-finite vector component");
+          }
         }
       }
       done += n;
@@ -509,19 +572,8 @@ Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(ByteSource& source, uint64_t*
     VECTORD_RETURN_IF_ERROR(end.Finish());
   }
 
-  // Structure: everything the CRCs cannot vouch for.
-  auto bad_slot = [&](uint32_t slot, const std::string& what) {
-    return Status::Corruption("slot " + std::to_string(slot) + ": " + what);
-  };
-  // Every link is checked against its target's level: one byte a slot in a
-  // flat array (-1 free) stays in cache where the nodes, reached through
-  // their chunks, would not.
-  std::vector<int8_t> level_of(count);
-  for (uint32_t slot = 0; slot < count; ++slot) {
-    level_of[slot] = ix.StateOf(slot) == static_cast<uint8_t>(SlotState::kFree)
-                         ? int8_t{-1}
-                         : static_cast<int8_t>(ix.LevelOf(slot));
-  }
+  // Structure: everything the CRCs cannot vouch for (level 0 was checked
+  // as it was read).
   ix.slot_by_id_.Reserve(live_count);
   // (hash, slot) of every live id, put in the table after the pass.
   std::vector<std::pair<uint32_t, uint32_t>> pending_ids;
@@ -532,18 +584,7 @@ Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(ByteSource& source, uint64_t*
     const uint8_t state = ix.StateOf(slot);
     const int level = ix.LevelOf(slot);
     const bool is_free = state == static_cast<uint8_t>(SlotState::kFree);
-    for (int l = 0; l <= level; ++l) {
-      const uint32_t* links = ix.LinksOf(slot, l);
-      const uint32_t capacity = l == 0 ? ix.level0_capacity_ : ix.upper_capacity_;
-      if (links[0] > capacity) return bad_slot(slot, "too many links");
-      if (is_free && links[0] != 0) return bad_slot(slot, "free slot has links");
-      for (uint32_t i = 0; i < links[0]; ++i) {
-        const uint32_t target = links[1 + i];
-        if (target >= count || level_of[target] < l) {
-          return bad_slot(slot, "link to an invalid slot");
-        }
-      }
-    }
+    for (int l = 1; l <= level; ++l) VECTORD_RETURN_IF_ERROR(check_links(slot, l, is_free));
     if (is_free) {
       ix.free_slots_.push_back(slot);
       continue;
@@ -553,10 +594,6 @@ Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(ByteSource& source, uint64_t*
     heap.upper_links += slot_heap.upper_links;
     heap.ids += slot_heap.ids;
     heap.payloads += slot_heap.payloads;
-    const float* v = ix.VectorOf(slot);
-    for (uint32_t i = 0; i < options.dimension; ++i) {
-      if (!std::isfinite(v[i])) return bad_slot(slot, "non-finite vector component");
-    }
     if (state == static_cast<uint8_t>(SlotState::kDeleted)) {
       ix.tombstones_.push_back(slot);
       continue;

@@ -83,7 +83,8 @@ class LocalReader final : public ObjectReader {
 
   // Readers such as HnswIndex::Load ask for millions of small pieces (an id's
   // length, then the id): those come out of a buffer, one read(2) per
-  // kBufferBytes; large requests go straight to the file.
+  // kBufferBytes; large requests (Load's steps of rows, sized to stay in
+  // cache) go straight to the file rather than through a second copy.
   Status Read(void* data, size_t size) override {
     char* p = static_cast<char*>(data);
     if (size == 0) return Status::Ok();
@@ -96,7 +97,7 @@ class LocalReader final : public ObjectReader {
       position_ += buffered;
       if (size == 0) return Status::Ok();
     }
-    if (size >= kBufferBytes) return ReadFile(p, size, size);
+    if (size >= kDirectReadBytes) return ReadFile(p, size, size);
     buffer_.resize(kBufferBytes);
     buffer_begin_ = buffer_end_ = 0;
     size_t got = 0;
@@ -112,6 +113,7 @@ class LocalReader final : public ObjectReader {
 
  private:
   static constexpr size_t kBufferBytes = size_t{1} << 20;
+  static constexpr size_t kDirectReadBytes = size_t{64} << 10;
 
   // Reads at least `need` and at most `room` bytes into `out`; `got` (when
   // given) receives the count, else exactly `need` are read and counted in

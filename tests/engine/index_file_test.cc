@@ -210,31 +210,84 @@ TEST(IndexFile, TrailingBytesAreRefusedOrIgnoredExplicitly) {
   EXPECT_EQ(source.position(), bytes.size());
 }
 
+// Damages one 4-byte word of a slot's level-0 row in a serialized index of
+// `slots` slots at dimension 4, then recomputes the section's CRC, so that
+// only Load's structural checks can catch it. `word` counts from the row's
+// start: 16 floats (dimension 4 padded to a cache line), the link count, the
+// links.
+std::string DamageLevel0Row(std::string bytes, size_t slots, size_t slot, size_t word,
+                            uint32_t value) {
+  const size_t section1 = 12 + slots * index_file::kNodeRecordSize + 4;
+  const size_t level0_payload = index_file::kHeaderSize + section1 + 12;
+  const size_t row_bytes = ((16 * 4 + (1 + 16) * 4) + 63) / 64 * 64;
+  std::memcpy(bytes.data() + level0_payload + slot * row_bytes + word * 4, &value, 4);
+  const size_t level0_length = slots * row_bytes;
+  uint32_t crc = crc32c::Mask(crc32c::Value(bytes.data() + level0_payload, level0_length));
+  std::memcpy(bytes.data() + level0_payload + level0_length, &crc, 4);
+  return bytes;
+}
+
+std::string LoadError(const std::string& bytes) {
+  StringSource source(bytes);
+  auto loaded = HnswIndex::Load(source);
+  if (loaded.ok()) return "loaded";
+  EXPECT_EQ(loaded.status().code(), StatusCode::kCorruption);
+  return loaded.status().message();
+}
+
 // A file whose checksums are right but whose graph is not (as a buggy writer
 // or a crafted file could produce) is refused by the structural checks.
 TEST(IndexFile, ValidChecksumsDoNotExcuseABadGraph) {
   VectorSet base = ClusteredVectors(30, 4, 2, 35);
-  std::string bytes = Serialize(*BuildMixedIndex(base, Metric::kEuclidean));
-  // Section 2 (level 0) starts after the header and section 1.
-  const size_t slots = 30;
-  const size_t section1 = 12 + slots * index_file::kNodeRecordSize + 4;
-  const size_t level0_payload = index_file::kHeaderSize + section1 + 12;
-  // Row layout: 16 floats (dim 4 padded), then count, then links.
-  const size_t row_bytes = ((16 * 4 + (1 + 16) * 4) + 63) / 64 * 64;
-  const size_t slot = 20;  // a live slot
-  const size_t link_offset = level0_payload + slot * row_bytes + 16 * 4 + 4;
-  std::string damaged = bytes;
-  uint32_t bogus = 1000000;
-  std::memcpy(damaged.data() + link_offset, &bogus, 4);
-  // Recompute the section CRC so only the structural check can catch it.
-  const size_t level0_length = slots * row_bytes;
-  uint32_t crc = crc32c::Mask(crc32c::Value(damaged.data() + level0_payload, level0_length));
-  std::memcpy(damaged.data() + level0_payload + level0_length, &crc, 4);
-  StringSource source(damaged);
-  auto loaded = HnswIndex::Load(source);
-  ASSERT_FALSE(loaded.ok());
-  EXPECT_NE(loaded.status().message().find("link to an invalid slot"), std::string::npos)
-      << loaded.status().message();
+  // Slots 0-9 are free (removed, then consolidated); 20 is live.
+  const std::string bytes = Serialize(*BuildMixedIndex(base, Metric::kEuclidean));
+  const size_t first_link = 16 + 1;
+  EXPECT_NE(LoadError(DamageLevel0Row(bytes, 30, 20, first_link, 1000000))
+                .find("link to an invalid slot"),
+            std::string::npos);
+  EXPECT_NE(
+      LoadError(DamageLevel0Row(bytes, 30, 20, first_link, 3)).find("link to an invalid slot"),
+      std::string::npos)
+      << "a link to a free slot";
+  EXPECT_NE(LoadError(DamageLevel0Row(bytes, 30, 20, 16, 17)).find("too many links"),
+            std::string::npos);
+  EXPECT_NE(LoadError(DamageLevel0Row(bytes, 30, 3, 16, 1)).find("free slot has links"),
+            std::string::npos);
+  EXPECT_NE(LoadError(DamageLevel0Row(bytes, 30, 20, 2, 0x7fc00000u)).find("non-finite"),
+            std::string::npos)
+      << "a NaN component";
+  EXPECT_NE(LoadError(DamageLevel0Row(bytes, 30, 25, 0, 0xff800000u)).find("non-finite"),
+            std::string::npos)
+      << "minus infinity";
+  // A free slot's vector is not read: its content does not matter.
+  EXPECT_EQ(LoadError(DamageLevel0Row(bytes, 30, 3, 0, 0x7fc00000u)), "loaded");
+}
+
+// Without free slots Load checks level-0 links by range alone.
+TEST(IndexFile, ValidChecksumsDoNotExcuseALinkOutOfRangeInAFullIndex) {
+  VectorSet base = ClusteredVectors(30, 4, 2, 36);
+  IndexOptions options;
+  options.dimension = 4;
+  options.m = 8;
+  options.ef_construction = 40;
+  auto index = std::move(HnswIndex::Create(options)).value();
+  std::vector<std::string> ids(base.size());
+  std::vector<ItemInput> items;
+  for (size_t i = 0; i < base.size(); ++i) {
+    ids[i] = IdOf(i);
+    items.push_back({ids[i], base.row(i), std::nullopt});
+  }
+  ASSERT_TRUE(index->Upsert(items).ok());
+  const std::string bytes = Serialize(*index);
+  ASSERT_EQ(LoadError(bytes), "loaded");
+  for (uint32_t target : {30u, 31u, 0xffffffffu}) {
+    for (size_t slot : {size_t{0}, size_t{29}}) {
+      EXPECT_NE(LoadError(DamageLevel0Row(bytes, 30, slot, 16 + 2, target))
+                    .find("link to an invalid slot"),
+                std::string::npos)
+          << "slot " << slot << " linked to " << target;
+    }
+  }
 }
 
 }  // namespace
