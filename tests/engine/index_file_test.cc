@@ -49,13 +49,17 @@ std::string Serialize(const HnswIndex& index) {
   return sink.buffer();
 }
 
+Result<std::unique_ptr<HnswIndex>> LoadBytes(std::string_view bytes) {
+  StringSource source(bytes);
+  return HnswIndex::Load(source);
+}
+
 TEST(IndexFile, RoundTripKeepsEverything) {
   for (Metric metric : {Metric::kCosine, Metric::kEuclidean, Metric::kDot}) {
     VectorSet base = ClusteredVectors(300, 12, 5, 31);
     auto index = BuildMixedIndex(base, metric);
     std::string bytes = Serialize(*index);
-    StringSource source(bytes);
-    auto loaded = HnswIndex::Load(source);
+    auto loaded = LoadBytes(bytes);
     ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
     HnswIndex& copy = **loaded;
     EXPECT_EQ(copy.size(), index->size());
@@ -96,8 +100,7 @@ TEST(IndexFile, Sq8IndexReloadsWithItsCodesRebuilt) {
   VectorSet base = ClusteredVectors(kQuantizerTrainingItems + 300, 24, 8, 32);
   auto index = BuildMixedIndex(base, Metric::kEuclidean, Quantization::kSq8);
   std::string bytes = Serialize(*index);
-  StringSource source(bytes);
-  auto loaded = HnswIndex::Load(source);
+  auto loaded = LoadBytes(bytes);
   ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
   HnswIndex& copy = **loaded;
   EXPECT_EQ(copy.options().quantization, Quantization::kSq8);
@@ -128,8 +131,7 @@ TEST(IndexFile, Sq8ExactCodesAreFoundAgainOnLoad) {
   auto exact = BuildMixedIndex(base, Metric::kEuclidean, Quantization::kSq8);
   ASSERT_TRUE(exact->codes_exact());
   std::string bytes = Serialize(*exact);
-  StringSource source(bytes);
-  auto loaded = HnswIndex::Load(source);
+  auto loaded = LoadBytes(bytes);
   ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
   EXPECT_TRUE((*loaded)->codes_exact());
 
@@ -138,8 +140,7 @@ TEST(IndexFile, Sq8ExactCodesAreFoundAgainOnLoad) {
   ASSERT_TRUE(exact->Upsert(std::vector<ItemInput>{{"odd", odd, std::nullopt}}).ok());
   EXPECT_FALSE(exact->codes_exact());
   std::string odd_bytes = Serialize(*exact);
-  StringSource odd_source(odd_bytes);
-  auto odd_loaded = HnswIndex::Load(odd_source);
+  auto odd_loaded = LoadBytes(odd_bytes);
   ASSERT_TRUE(odd_loaded.ok()) << odd_loaded.status().ToString();
   EXPECT_FALSE((*odd_loaded)->codes_exact());
   SearchOptions options;
@@ -157,8 +158,7 @@ TEST(IndexFile, UnknownQuantizationIsRefused) {
   // Re-seal the header so only the quantization byte is wrong.
   uint32_t crc = crc32c::Mask(crc32c::Value(reinterpret_cast<const std::byte*>(bytes.data()), 124));
   for (int i = 0; i < 4; ++i) bytes[124 + i] = static_cast<char>(crc >> (8 * i));
-  StringSource source(bytes);
-  auto loaded = HnswIndex::Load(source);
+  auto loaded = LoadBytes(bytes);
   ASSERT_FALSE(loaded.ok());
   EXPECT_NE(loaded.status().message().find("quantization"), std::string::npos)
       << loaded.status().ToString();
@@ -169,8 +169,7 @@ TEST(IndexFile, EmptyIndexRoundTrips) {
   options.dimension = 5;
   auto index = std::move(HnswIndex::Create(options)).value();
   std::string bytes = Serialize(*index);
-  StringSource source(bytes);
-  auto loaded = HnswIndex::Load(source);
+  auto loaded = LoadBytes(bytes);
   ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
   EXPECT_EQ((*loaded)->size(), 0u);
 }
@@ -179,8 +178,7 @@ TEST(IndexFile, EveryTruncationIsAnError) {
   VectorSet base = ClusteredVectors(40, 4, 3, 32);
   std::string bytes = Serialize(*BuildMixedIndex(base, Metric::kEuclidean));
   for (size_t length = 0; length < bytes.size(); ++length) {
-    StringSource source(std::string_view(bytes).substr(0, length));
-    auto loaded = HnswIndex::Load(source);
+    auto loaded = LoadBytes(std::string_view(bytes).substr(0, length));
     ASSERT_FALSE(loaded.ok()) << "accepted a file cut at " << length;
     EXPECT_EQ(loaded.status().code(), StatusCode::kCorruption);
   }
@@ -192,8 +190,7 @@ TEST(IndexFile, EveryFlippedByteIsAnError) {
   for (size_t pos = 0; pos < bytes.size(); ++pos) {
     std::string damaged = bytes;
     damaged[pos] = static_cast<char>(damaged[pos] ^ 0x5a);
-    StringSource source(damaged);
-    auto loaded = HnswIndex::Load(source);
+    auto loaded = LoadBytes(damaged);
     ASSERT_FALSE(loaded.ok()) << "accepted a flipped byte at " << pos;
     EXPECT_EQ(loaded.status().code(), StatusCode::kCorruption);
   }
@@ -228,8 +225,7 @@ std::string DamageLevel0Row(std::string bytes, size_t slots, size_t slot, size_t
 }
 
 std::string LoadError(const std::string& bytes) {
-  StringSource source(bytes);
-  auto loaded = HnswIndex::Load(source);
+  auto loaded = LoadBytes(bytes);
   if (loaded.ok()) return "loaded";
   EXPECT_EQ(loaded.status().code(), StatusCode::kCorruption);
   return loaded.status().message();
