@@ -1131,19 +1131,17 @@ std::optional<Item> HnswIndex::Get(std::string_view id) const {
   const std::optional<uint32_t> found =
       slot_by_id_.Find(id, [this](uint32_t s) { return IdAt(s); });
   if (!found) return std::nullopt;
-  const uint32_t slot = *found;
-  Location loc = Locate(slot);
-  Item item;
-  item.id = loc.chunk->ids[loc.offset];
-  item.vector = OriginalVector(slot);
-  if (loc.chunk->nodes[loc.offset].has_payload) item.payload = loc.chunk->payloads[loc.offset];
-  return item;
+  return ItemAt(*found);
 }
 
 std::optional<Item> HnswIndex::GetAt(uint32_t slot) const {
   std::shared_lock reclaim(reclaim_mutex_);
   std::shared_lock lock(ids_mutex_);
   if (slot >= slot_count() || StateOf(slot) != StateValue(SlotState::kLive)) return std::nullopt;
+  return ItemAt(slot);
+}
+
+Item HnswIndex::ItemAt(uint32_t slot) const {
   Location loc = Locate(slot);
   Item item;
   item.id = loc.chunk->ids[loc.offset];

@@ -298,6 +298,9 @@ class HnswIndex {
   void FillResult(const Candidate& candidate, const SearchOptions& options,
                   SearchResult* out) const;
   std::vector<float> OriginalVector(uint32_t slot) const;
+  // The item in a live slot; the caller holds reclaim_mutex_ and ids_mutex_
+  // shared, so the slot is neither reclaimed nor renamed meanwhile.
+  Item ItemAt(uint32_t slot) const;
   void PrepareVector(std::span<const float> input, float* out, float* norm) const;
   // Trains the quantiser on every vector in the graph and codes them all;
   // callers hold the write lock (or own the index alone, as Load does).
