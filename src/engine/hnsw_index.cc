@@ -966,7 +966,14 @@ void HnswIndex::ConsolidateLocked(ThreadPool* pool) {
     entry_.store(best, std::memory_order_release);
   }
 
-  // 3. Wait until no reader can still hold a tombstone, then free them.
+  // 3. Whether every item left codes exactly: an index of integer data that
+  // was sent one item off its grid walks exact codes again once that item
+  // is deleted. No write runs meanwhile (the caller holds the write lock).
+  const bool exact_again = codes_ready_.load(std::memory_order_acquire) &&
+                           quantizer_->unit_grid() &&
+                           !codes_exact_.load(std::memory_order_acquire) && LiveCodesExact();
+
+  // 4. Wait until no reader can still hold a tombstone, then free them.
   std::unique_lock reclaim(reclaim_mutex_);
   for (uint32_t slot : tombstones_) {
     Location loc = Locate(slot);
@@ -989,6 +996,19 @@ void HnswIndex::ConsolidateLocked(ThreadPool* pool) {
   std::sort(free_slots_.begin(), free_slots_.end(), std::greater<>());
   tombstones_.clear();
   tombstone_count_.store(0, std::memory_order_release);
+  // Still under the reclaim lock: no search that could have returned an
+  // inexact item is running, and the inexact items are now free slots.
+  if (exact_again) codes_exact_.store(true, std::memory_order_release);
+}
+
+bool HnswIndex::LiveCodesExact() const {
+  std::vector<uint8_t> codes(code_row_bytes_);
+  const uint32_t count = slot_count();
+  for (uint32_t slot = 0; slot < count; ++slot) {
+    if (StateOf(slot) != StateValue(SlotState::kLive)) continue;
+    if (!quantizer_->Encode(VectorOf(slot), codes.data()).exact) return false;
+  }
+  return true;
 }
 
 // ---------------------------------------------------------------------------

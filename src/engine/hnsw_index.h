@@ -301,6 +301,9 @@ class HnswIndex {
   // The item in a live slot; the caller holds reclaim_mutex_ and ids_mutex_
   // shared, so the slot is neither reclaimed nor renamed meanwhile.
   Item ItemAt(uint32_t slot) const;
+  // Whether every live slot's vector codes exactly; O(items x dimension).
+  // Callers hold the write lock.
+  bool LiveCodesExact() const;
   void PrepareVector(std::span<const float> input, float* out, float* norm) const;
   // Trains the quantiser on every vector in the graph and codes them all;
   // callers hold the write lock (or own the index alone, as Load does).
@@ -326,11 +329,12 @@ class HnswIndex {
   std::unique_ptr<ScalarQuantizer> quantizer_;
   // Every slot in the graph has codes: searches may walk them.
   std::atomic<bool> codes_ready_{false};
-  // Every code row written since training decodes to its vector exactly (so
-  // the quantiser is on a unit grid). Cleared, before the node can be
-  // reached, by the first inexact row and set again only by training (on
-  // Load): a search that reads it true after its walk saw only exact codes in
-  // the items it returns.
+  // Every live item's code row decodes to its vector exactly (so the
+  // quantiser is on a unit grid). Cleared, before the node can be reached,
+  // by the first inexact row; set again by training (on Load) and by
+  // Consolidate once no inexact item is left, while it holds the reclaim
+  // lock (no search running): a search that reads it true after its walk saw
+  // only exact codes in the items it returns.
   std::atomic<bool> codes_exact_{false};
 
   // Slots are uint32; keep clear of overflow in Locate's arithmetic.

@@ -248,6 +248,45 @@ TEST(HnswIndex, Sq8OnIntegerDataSearchesExactCodes) {
   EXPECT_GE(CheckedRecall(*coded, grown, queries), plain_recall - 0.02);
 }
 
+// Exact codes come back when the item off the grid is deleted and the
+// index consolidated, and not while such an item is left.
+TEST(HnswIndex, Sq8ExactCodesReturnOnceTheOffGridItemsAreGone) {
+  const size_t dim = 24;
+  VectorSet base = IntegerVectors(kQuantizerTrainingItems + 500, dim, 20, 43);
+  auto index = MakeIndex(dim, Metric::kEuclidean, 16, 100, Quantization::kSq8);
+  AddAll(*index, base);
+  ASSERT_TRUE(index->codes_exact());
+  std::vector<float> first(base.row(0).begin(), base.row(0).end());
+  std::vector<float> second(base.row(1).begin(), base.row(1).end());
+  first[0] += 0.5f;
+  second[1] += 0.25f;
+  ASSERT_TRUE(index
+                  ->Upsert(std::vector<ItemInput>{{"odd-1", first, std::nullopt},
+                                                  {"odd-2", second, std::nullopt}})
+                  .ok());
+  ASSERT_FALSE(index->codes_exact());
+
+  // One of the two gone: still inexact.
+  std::vector<std::string_view> one{"odd-1"};
+  ASSERT_EQ(index->Remove(one).size(), 1u);
+  index->Consolidate();
+  EXPECT_FALSE(index->codes_exact());
+  SearchOptions options;
+  options.k = 1;
+  auto nearest = index->Search(second, options);
+  ASSERT_TRUE(nearest.ok() && nearest->size() == 1u);
+  EXPECT_EQ((*nearest)[0].id, "odd-2");
+  EXPECT_NEAR((*nearest)[0].distance, 0.0, 1e-6);
+
+  // Both gone: exact again, and searches still right.
+  std::vector<std::string_view> two{"odd-2"};
+  ASSERT_EQ(index->Remove(two).size(), 1u);
+  index->Consolidate();
+  EXPECT_TRUE(index->codes_exact());
+  VectorSet queries{dim, std::vector<float>(base.data.begin(), base.data.begin() + 100 * dim)};
+  EXPECT_GE(CheckedRecall(*index, base, queries), 0.95);
+}
+
 TEST(HnswIndex, EmptyIndexReturnsNoResults) {
   auto index = MakeIndex(4, Metric::kEuclidean);
   std::vector<float> q{1, 2, 3, 4};
