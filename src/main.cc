@@ -74,7 +74,8 @@ int Run(int argc, char** argv) {
   // Writers wait on fsync inside a worker; twice the cores keeps searches
   // flowing while they do.
   ThreadPool workers(config->workers != 0 ? config->workers
-                                          : 2 * std::max(1u, std::thread::hardware_concurrency()));
+                                          : 2 * std::max(1u, std::thread::hardware_concurrency()),
+                     static_cast<int>(config->write_nice));
   // Declared before the registry so that they outlive it: the indexes' log
   // shippers use the bucket until the registry (and its indexes) are gone.
   std::unique_ptr<store::LocalObjectStore> object_store;

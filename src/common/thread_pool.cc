@@ -1,15 +1,32 @@
 #include "common/thread_pool.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <memory>
 
 namespace vectord {
 
-ThreadPool::ThreadPool(size_t threads) {
+ThreadPool::ThreadPool(size_t threads, int nice) {
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   workers_.reserve(threads);
-  for (size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  for (size_t i = 0; i < threads; ++i) {
+    workers_.emplace_back([this, nice] {
+      // A new thread starts at its creator's nice value. Raising one's own
+      // needs no privilege; should it fail, the pool still works, at the
+      // creator's priority.
+      if (nice > 0) {
+        const auto self = static_cast<id_t>(gettid());
+        errno = 0;
+        const int inherited = getpriority(PRIO_PROCESS, self);
+        if (errno == 0) setpriority(PRIO_PROCESS, self, std::min(19, inherited + nice));
+      }
+      WorkerLoop();
+    });
+  }
 }
 
 ThreadPool::~ThreadPool() {

@@ -20,8 +20,12 @@ namespace vectord {
 
 class ThreadPool {
  public:
-  // threads == 0 means one per hardware thread.
-  explicit ThreadPool(size_t threads = 0);
+  // threads == 0 means one per hardware thread. `nice` (0..19) lowers the
+  // workers' CPU priority below the creating thread's by that many nice
+  // steps (Linux keeps a nice value per thread), so that work queued here
+  // yields the cores to the process's other threads when both want more
+  // than there is; it never waits otherwise.
+  explicit ThreadPool(size_t threads = 0, int nice = 0);
   ~ThreadPool();
 
   ThreadPool(const ThreadPool&) = delete;

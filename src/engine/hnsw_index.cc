@@ -9,6 +9,7 @@
 #include <limits>
 #include <new>
 #include <numeric>
+#include <thread>
 #include <unordered_map>
 
 #if defined(__x86_64__)
@@ -335,7 +336,16 @@ void HnswIndex::LockNode(uint32_t slot) const {
   Location loc = Locate(slot);
   std::atomic<uint8_t>& lock = loc.chunk->nodes[loc.offset].lock;
   while (lock.exchange(1, std::memory_order_acquire) != 0) {
-    while (lock.load(std::memory_order_relaxed) != 0) CpuRelax();
+    // Held for microseconds, unless its holder lost its core (writers may
+    // run at a lower priority than searches): then give the core up rather
+    // than spin through the holder's wait.
+    for (int spins = 0; lock.load(std::memory_order_relaxed) != 0; ++spins) {
+      if (spins < 1024) {
+        CpuRelax();
+      } else {
+        std::this_thread::yield();
+      }
+    }
   }
 }
 

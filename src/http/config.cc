@@ -140,6 +140,8 @@ std::vector<Setting> Settings() {
        }},
       {"vectord", "workers", "VECTORD_WORKERS", "--workers", false, true,
        number(&Config::workers, 1024)},
+      {"vectord", "write_nice", "VECTORD_WRITE_NICE", "--write-nice", false, true,
+       number(&Config::write_nice, 19)},
       {"vectord", "io_threads", "VECTORD_IO_THREADS", "--io-threads", false, true,
        number(&Config::io_threads, 64)},
       {"vectord", "header_timeout_ms", "VECTORD_HEADER_TIMEOUT_MS", "--header-timeout-ms", false,
@@ -276,7 +278,8 @@ std::string Config::Describe() const {
       " fsync=" + (fsync == FsyncPolicy::kAlways ? "always" : "interval") +
       " fsync_interval_ms=" + std::to_string(fsync_interval_ms) +
       " checkpoint_bytes=" + std::to_string(checkpoint_bytes) +
-      " workers=" + std::to_string(workers) + " io_threads=" + std::to_string(io_threads) +
+      " workers=" + std::to_string(workers) + " write_nice=" + std::to_string(write_nice) +
+      " io_threads=" + std::to_string(io_threads) +
       " max_connections=" + std::to_string(max_connections) +
       " recall_cpu_budget=" + std::to_string(recall_cpu_budget) +
       " recall_sample_rate=" + std::to_string(recall_sample_rate) +

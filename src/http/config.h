@@ -41,7 +41,11 @@ struct Config {
   uint64_t checkpoint_bytes = uint64_t{64} << 20;
   std::string auth_token;
   std::string log_level = "info";
-  uint32_t workers = 0;     // 0: one per core
+  uint32_t workers = 0;  // 0: one per core
+  // How many nice steps below the rest of the process the worker threads
+  // (writes, loading) run, 0..19: above 0, searches on the io threads take
+  // the cores first when both compete.
+  uint32_t write_nice = 10;
   uint32_t io_threads = 0;  // 0: one per core (searches and reads run on them)
   uint32_t header_timeout_ms = 30000;
   uint32_t body_timeout_ms = 120000;

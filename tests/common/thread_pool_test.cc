@@ -1,14 +1,35 @@
 #include "common/thread_pool.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <thread>
 #include <vector>
 
 namespace vectord {
 namespace {
+
+int OwnNice() { return getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())); }
+
+int NiceOfATaskOn(ThreadPool& pool) {
+  std::promise<int> nice;
+  std::future<int> result = nice.get_future();
+  pool.Submit([&nice] { nice.set_value(OwnNice()); });
+  return result.get();
+}
+
+TEST(ThreadPool, WorkersRunTheGivenStepsBelowTheirCreator) {
+  const int creator = OwnNice();
+  ThreadPool lowered(2, 3);
+  ThreadPool plain(1);
+  EXPECT_EQ(NiceOfATaskOn(lowered), std::min(19, creator + 3));
+  EXPECT_EQ(NiceOfATaskOn(plain), creator);
+  EXPECT_EQ(OwnNice(), creator) << "the creating thread keeps its priority";
+}
 
 TEST(ThreadPool, ParallelForRunsEveryIndexExactlyOnce) {
   ThreadPool pool(3);

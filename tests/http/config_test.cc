@@ -114,6 +114,7 @@ TEST(Config, DefaultsWhenNothingIsGiven) {
   EXPECT_EQ(config->auth_token, "");
   EXPECT_EQ(config->log_level, "info");
   EXPECT_EQ(config->workers, 0u);
+  EXPECT_EQ(config->write_nice, 10u);
   EXPECT_EQ(config->io_threads, 0u);
   EXPECT_EQ(config->header_timeout_ms, 30000u);
   EXPECT_EQ(config->body_timeout_ms, 120000u);
@@ -253,6 +254,7 @@ TEST(Config, EnvironmentOverridesDefaults) {
              {"VECTORD_FSYNC", "interval"},
              {"VECTORD_FSYNC_INTERVAL_MS", "250"},
              {"VECTORD_WORKERS", "3"},
+             {"VECTORD_WRITE_NICE", "0"},
              {"VECTORD_IO_THREADS", "2"},
              {"VECTORD_HEADER_TIMEOUT_MS", "1000"},
              {"VECTORD_BODY_TIMEOUT_MS", "2000"},
@@ -267,6 +269,7 @@ TEST(Config, EnvironmentOverridesDefaults) {
   EXPECT_EQ(config->fsync, FsyncPolicy::kInterval);
   EXPECT_EQ(config->fsync_interval_ms, 250u);
   EXPECT_EQ(config->workers, 3u);
+  EXPECT_EQ(config->write_nice, 0u);
   EXPECT_EQ(config->io_threads, 2u);
   EXPECT_EQ(config->header_timeout_ms, 1000u);
   EXPECT_EQ(config->body_timeout_ms, 2000u);
@@ -448,6 +451,7 @@ TEST(Config, NumbersOutOfRangeAreRefused) {
   ScopedCwd cwd(dir.path());
   ExpectKeyError(LoadConfig({"--workers", "1025"}, {}), "--workers", "1025");
   ExpectKeyError(LoadConfig({"--io-threads", "65"}, {}), "--io-threads", "65");
+  ExpectKeyError(LoadConfig({"--write-nice", "20"}, {}), "--write-nice", "20");
   ExpectKeyError(LoadConfig({"--fsync-interval-ms", "60001"}, {}), "--fsync-interval-ms");
   ExpectKeyError(LoadConfig({"--header-timeout-ms", "3600001"}, {}), "--header-timeout-ms");
   ExpectKeyError(LoadConfig({"--fsync-interval-ms", "0"}, {}), "vectord.fsync_interval_ms");
