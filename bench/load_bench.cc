@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
     }
     std::fprintf(stderr, "built %zu x %zu in %.1f s\n", n, dim,
                  std::chrono::duration<double>(Clock::now() - t0).count());
-    engine::StringSink sink;
+    StringSink sink;
     if (!index->Save(sink).ok()) return 1;
     std::ofstream(file, std::ios::binary) << sink.buffer();
   }

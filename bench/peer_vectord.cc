@@ -50,7 +50,7 @@ class VectordPeer final : public AnnPeer {
     if (!s.ok()) throw std::runtime_error(s.ToString());
     MapLabels(n);
     if (!params_.index_cache.empty()) {
-      engine::StringSink sink;
+      StringSink sink;
       if (index_->Save(sink).ok()) {
         std::ofstream(params_.index_cache, std::ios::binary) << sink.buffer();
       }
@@ -69,7 +69,7 @@ class VectordPeer final : public AnnPeer {
     std::ifstream in(params_.index_cache, std::ios::binary);
     if (!in) return false;
     std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    engine::StringSource source(bytes);
+    StringSource source(bytes);
     auto loaded = engine::HnswIndex::Load(source);
     if (!loaded.ok() || (*loaded)->size() != n) return false;
     index_ = std::move(loaded).value();

@@ -595,7 +595,7 @@ int main(int argc, char** argv) {
           items.push_back({ids[i], {data.base.data() + i * data.dim, data.dim}, std::nullopt});
         }
         (void)index->Upsert(items, &pool);
-        engine::StringSink sink;
+        StringSink sink;
         (void)index->Save(sink);
         int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (::write(fd, sink.buffer().data(), sink.buffer().size()) < 0) std::perror("write");

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/byte_stream.h"
+#include "common/byte_stream.h"
 #include "engine/hnsw_index.h"
 #include "service/log_records.h"
 #include "store/file_system.h"
@@ -46,7 +46,7 @@ std::string Snapshot(engine::Quantization quantization, size_t items) {
   if (!index->Upsert(inputs).ok()) std::abort();
   std::vector<std::string_view> removed = {"item-3"};
   (void)index->Remove(removed);
-  engine::StringSink sink;
+  StringSink sink;
   if (!index->Save(sink, 7).ok()) std::abort();
   return sink.buffer();
 }

@@ -10,13 +10,13 @@
 #include <cstdlib>
 #include <vector>
 
-#include "engine/byte_stream.h"
+#include "common/byte_stream.h"
 #include "engine/hnsw_index.h"
 
 using namespace vectord;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  engine::StringSource source(std::string_view(reinterpret_cast<const char*>(data), size));
+  StringSource source(std::string_view(reinterpret_cast<const char*>(data), size));
   auto index = engine::HnswIndex::Load(source);
   if (!index.ok()) {
     if (index.status().code() != StatusCode::kCorruption) std::abort();
@@ -27,9 +27,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   engine::SearchOptions options;
   options.k = 5;
   (void)loaded.Search(query, options);
-  engine::StringSink sink;
+  StringSink sink;
   if (!loaded.Save(sink).ok()) std::abort();
-  engine::StringSource again(sink.buffer());
+  StringSource again(sink.buffer());
   auto reloaded = engine::HnswIndex::Load(again);
   if (!reloaded.ok() || (*reloaded)->size() != loaded.size()) std::abort();
   return 0;

@@ -102,3 +102,17 @@ class [[nodiscard]] Result {
     ::vectord::Status vectord_status_ = (expr);        \
     if (!vectord_status_.ok()) return vectord_status_; \
   } while (false)
+
+// Declares `lhs` from the value of a Result expression, or returns its Status
+// from the enclosing function when it holds an error:
+//   VECTORD_ASSIGN_OR_RETURN(auto file, fs.Open(path));
+//   VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<Index> index, Load(source));
+// `lhs` may be any declaration or an existing variable.
+#define VECTORD_ASSIGN_OR_RETURN(lhs, expr) \
+  VECTORD_ASSIGN_OR_RETURN_IMPL_(VECTORD_STATUS_CONCAT_(vectord_result_, __LINE__), lhs, expr)
+#define VECTORD_ASSIGN_OR_RETURN_IMPL_(result, lhs, expr) \
+  auto result = (expr);                                   \
+  if (!result.ok()) return result.status();               \
+  lhs = std::move(result).value()
+#define VECTORD_STATUS_CONCAT_(a, b) VECTORD_STATUS_CONCAT_INNER_(a, b)
+#define VECTORD_STATUS_CONCAT_INNER_(a, b) a##b

@@ -46,7 +46,7 @@
 
 #include "common/status.h"
 #include "common/thread_pool.h"
-#include "engine/byte_stream.h"
+#include "common/byte_stream.h"
 #include "engine/distance.h"
 #include "engine/metric.h"
 #include "engine/scalar_quantizer.h"

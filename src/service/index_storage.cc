@@ -19,9 +19,9 @@ constexpr std::string_view kParamsFormat = "vectord.index-params";
 constexpr int kParamsVersion = 1;
 
 // Counts what passes through to the store's writer.
-class CountingSink final : public engine::ByteSink {
+class CountingSink final : public ByteSink {
  public:
-  explicit CountingSink(engine::ByteSink& inner) : inner_(inner) {}
+  explicit CountingSink(ByteSink& inner) : inner_(inner) {}
   Status Write(const void* data, size_t size) override {
     bytes_ += size;
     return inner_.Write(data, size);
@@ -29,7 +29,7 @@ class CountingSink final : public engine::ByteSink {
   uint64_t bytes() const { return bytes_; }
 
  private:
-  engine::ByteSink& inner_;
+  ByteSink& inner_;
   uint64_t bytes_ = 0;
 };
 

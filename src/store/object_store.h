@@ -18,18 +18,18 @@
 #include <vector>
 
 #include "common/status.h"
-#include "engine/byte_stream.h"
+#include "common/byte_stream.h"
 
 namespace vectord::store {
 
 // Bytes written through a writer become visible under the key only on
 // Commit(); destroying an uncommitted writer discards them.
-class ObjectWriter : public engine::ByteSink {
+class ObjectWriter : public ByteSink {
  public:
   virtual Status Commit() = 0;
 };
 
-class ObjectReader : public engine::ByteSource {
+class ObjectReader : public ByteSource {
  public:
   virtual uint64_t size() const = 0;
 };

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
+
 namespace vectord {
 namespace {
 
@@ -44,6 +46,29 @@ TEST(Result, HoldsValueOrStatus) {
   Result<int> bad = Status::NotFound("nope");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().code(), StatusCode::kNotFound);
+}
+
+Result<std::unique_ptr<int>> Boxed(int x) {
+  if (x < 0) return Status::InvalidArgument("negative");
+  return std::make_unique<int>(x);
+}
+
+// Two unwraps in one function (distinct hidden names), a move-only value, and
+// an assignment to an existing variable.
+Result<int> SumOfBoxes(int a, int b) {
+  VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<int> first, Boxed(a));
+  std::unique_ptr<int> second;
+  VECTORD_ASSIGN_OR_RETURN(second, Boxed(b));
+  return *first + *second;
+}
+
+TEST(Result, AssignOrReturnUnwrapsOrStopsAtTheFirstError) {
+  Result<int> sum = SumOfBoxes(2, 3);
+  ASSERT_TRUE(sum.ok());
+  EXPECT_EQ(*sum, 5);
+  Result<int> failed = SumOfBoxes(2, -1);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().message(), "negative");
 }
 
 }  // namespace

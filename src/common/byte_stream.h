@@ -14,7 +14,7 @@
 
 #include "common/status.h"
 
-namespace vectord::engine {
+namespace vectord {
 
 class ByteSink {
  public:
@@ -65,4 +65,4 @@ class StringSource final : public ByteSource {
   size_t offset_ = 0;
 };
 
-}  // namespace vectord::engine
+}  // namespace vectord
