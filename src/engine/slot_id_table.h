@@ -113,7 +113,7 @@ class SlotIdTable {
   }
 
  private:
-  // Slots stay below 2^32 - 256 (HnswIndex::kMaxSlots), so this is never one.
+  // Slots stay below 2^32 - 256 (SlotStorage::kMaxSlots), so this is never one.
   static constexpr uint32_t kEmpty = UINT32_MAX;
   struct Entry {
     uint32_t hash;

@@ -1,0 +1,198 @@
+#include "engine/slot_storage.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <new>
+#include <string>
+#include <thread>
+
+namespace vectord::engine {
+namespace {
+
+std::byte* MapZeroed(size_t bytes) {
+  if (bytes == 0) return nullptr;
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+#if defined(MADV_HUGEPAGE)
+  // Searches jump between rows at random: with 4 KiB pages nearly every
+  // vector they read is also a TLB miss. Best effort (THP may be off); the
+  // cost is at most one partly used 2 MiB page at the end of the newest chunk.
+  madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+  return static_cast<std::byte*>(p);
+}
+
+inline void CpuRelax() {
+#if defined(__x86_64__)
+  _mm_pause();
+#endif
+}
+
+// What a std::string holds on the heap beyond its own object (libstdc++
+// keeps up to 15 characters inside it).
+size_t StringHeapBytes(const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 : 0; }
+
+size_t RoundUp(size_t bytes, size_t to) { return (bytes + to - 1) / to * to; }
+
+}  // namespace
+
+SlotLayout::SlotLayout(uint32_t dimension, uint32_t m, bool with_codes)
+    : level0_capacity(2 * m),
+      upper_capacity(m),
+      vector_floats(RoundUp(dimension, 16)),
+      row_bytes(RoundUp(vector_floats * sizeof(float) + (1 + 2 * m) * sizeof(uint32_t), 64)),
+      code_row_bytes(with_codes
+                         ? RoundUp(vector_floats + sizeof(float) + (1 + 2 * m) * sizeof(uint32_t), 64)
+                         : 0) {}
+
+SlotStorage::Chunk::Chunk(size_t slot_count, size_t row_bytes, size_t code_row_bytes)
+    : slots(slot_count),
+      rows_bytes(slot_count * row_bytes),
+      rows(nullptr),
+      codes_bytes(slot_count * code_row_bytes),
+      codes(nullptr),
+      nodes(new Node[slot_count]),
+      upper_links(new std::unique_ptr<uint32_t[]>[slot_count]),
+      ids(new std::string[slot_count]),
+      payloads(new std::string[slot_count]) {
+  // Anonymous pages are zero-filled and take memory only when first touched,
+  // so the unused tail of the newest chunk costs address space, not RAM.
+  rows = MapZeroed(rows_bytes);
+  try {
+    codes = MapZeroed(codes_bytes);
+  } catch (const std::bad_alloc&) {
+    munmap(rows, rows_bytes);
+    throw;
+  }
+}
+
+SlotStorage::Chunk::~Chunk() {
+  munmap(rows, rows_bytes);
+  if (codes != nullptr) munmap(codes, codes_bytes);
+}
+
+SlotStorage::~SlotStorage() {
+  for (auto& c : chunks_) delete c.load(std::memory_order_relaxed);
+}
+
+Status SlotStorage::EnsureCapacity(uint32_t slots) {
+  if (slots > kMaxSlots) return Status::NoSpace("index is full");
+  uint64_t capacity = 0;
+  for (int c = 0; c < kChunkCount; ++c) {
+    uint64_t chunk_slots = uint64_t{1} << (c + kFirstChunkShift);
+    if (chunks_[c].load(std::memory_order_relaxed) == nullptr) {
+      if (capacity >= slots) break;
+      try {
+        chunks_[c].store(new Chunk(chunk_slots, layout_.row_bytes, layout_.code_row_bytes),
+                         std::memory_order_release);
+      } catch (const std::bad_alloc&) {
+        return Status::NoSpace("out of memory growing the index to " + std::to_string(slots) +
+                               " slots");
+      }
+    }
+    capacity += chunk_slots;
+  }
+  return Status::Ok();
+}
+
+void SlotStorage::WaitForLock(std::atomic<uint8_t>& lock) {
+  do {
+    // Held for microseconds, unless its holder lost its core (writers may
+    // run at a lower priority than searches): then give the core up rather
+    // than spin through the holder's wait.
+    for (int spins = 0; lock.load(std::memory_order_relaxed) != 0; ++spins) {
+      if (spins < 1024) {
+        CpuRelax();
+      } else {
+        std::this_thread::yield();
+      }
+    }
+  } while (lock.exchange(1, std::memory_order_acquire) != 0);
+}
+
+void SlotStorage::Fill(uint32_t slot, int level, std::string_view id,
+                       const std::string_view* payload) {
+  const Location loc = Locate(slot);
+  Node& node = loc.chunk->nodes[loc.offset];
+  const HeapBytes before = HeapBytesOf(slot);
+  node.level = static_cast<uint8_t>(level);
+  node.has_payload = payload != nullptr;
+  if (level > 0) {
+    loc.chunk->upper_links[loc.offset] =
+        std::make_unique<uint32_t[]>(static_cast<size_t>(level) * (layout_.upper_capacity + 1));
+  }
+  loc.chunk->ids[loc.offset].assign(id);
+  if (payload != nullptr) loc.chunk->payloads[loc.offset].assign(*payload);
+  AdjustHeapBytes(before, HeapBytesOf(slot));
+}
+
+void SlotStorage::Clear(uint32_t slot) {
+  const Location loc = Locate(slot);
+  Node& node = loc.chunk->nodes[loc.offset];
+  const HeapBytes before = HeapBytesOf(slot);
+  Level0LinksOf(slot)[0] = 0;
+  loc.chunk->upper_links[loc.offset].reset();
+  loc.chunk->ids[loc.offset].clear();
+  loc.chunk->ids[loc.offset].shrink_to_fit();
+  loc.chunk->payloads[loc.offset].clear();
+  loc.chunk->payloads[loc.offset].shrink_to_fit();
+  node.level = 0;
+  node.has_payload = 0;
+  node.norm = 0;
+  AdjustHeapBytes(before, HeapBytesOf(slot));
+  node.state.store(static_cast<uint8_t>(SlotState::kFree), std::memory_order_release);
+}
+
+SlotStorage::HeapBytes SlotStorage::HeapBytesOf(uint32_t slot) const {
+  const Location loc = Locate(slot);
+  HeapBytes heap;
+  heap.upper_links = static_cast<size_t>(loc.chunk->nodes[loc.offset].level) *
+                     (layout_.upper_capacity + 1) * sizeof(uint32_t);
+  heap.ids = StringHeapBytes(loc.chunk->ids[loc.offset]);
+  heap.payloads = StringHeapBytes(loc.chunk->payloads[loc.offset]);
+  return heap;
+}
+
+void SlotStorage::AdjustHeapBytes(const HeapBytes& before, const HeapBytes& after) {
+  // Unsigned wrap-around makes a shrink a subtraction.
+  heap_bytes_.upper_links.fetch_add(after.upper_links - before.upper_links,
+                                    std::memory_order_relaxed);
+  heap_bytes_.ids.fetch_add(after.ids - before.ids, std::memory_order_relaxed);
+  heap_bytes_.payloads.fetch_add(after.payloads - before.payloads, std::memory_order_relaxed);
+}
+
+void SlotStorage::SetHeapBytes(const HeapBytes& totals) {
+  heap_bytes_.upper_links.store(totals.upper_links, std::memory_order_relaxed);
+  heap_bytes_.ids.store(totals.ids, std::memory_order_relaxed);
+  heap_bytes_.payloads.store(totals.payloads, std::memory_order_relaxed);
+}
+
+MemoryUsage SlotStorage::UsageWith(const HeapBytes& heap, size_t id_table_bytes) const {
+  MemoryUsage usage;
+  const size_t count = slot_count();
+  usage.vector_and_link_bytes = count * layout_.row_bytes;
+  usage.code_bytes = count * layout_.code_row_bytes;
+  usage.node_bytes = count * (sizeof(Node) + sizeof(void*));
+  usage.upper_link_bytes = heap.upper_links;
+  usage.id_bytes = count * sizeof(std::string) + heap.ids + id_table_bytes;
+  usage.payload_bytes = count * sizeof(std::string) + heap.payloads;
+  return usage;
+}
+
+MemoryUsage SlotStorage::Usage(size_t id_table_bytes) const {
+  HeapBytes heap;
+  heap.upper_links = heap_bytes_.upper_links.load(std::memory_order_relaxed);
+  heap.ids = heap_bytes_.ids.load(std::memory_order_relaxed);
+  heap.payloads = heap_bytes_.payloads.load(std::memory_order_relaxed);
+  return UsageWith(heap, id_table_bytes);
+}
+
+MemoryUsage SlotStorage::CountUsage(size_t id_table_bytes) const {
+  HeapBytes totals;
+  const uint32_t count = slot_count();
+  for (uint32_t slot = 0; slot < count; ++slot) totals.Add(HeapBytesOf(slot));
+  return UsageWith(totals, id_table_bytes);
+}
+
+}  // namespace vectord::engine
