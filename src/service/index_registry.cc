@@ -11,37 +11,25 @@ namespace vectord::service {
 
 Result<IndexParams> ResolveParams(const CreateSpec& spec) {
   VECTORD_RETURN_IF_ERROR(ValidateIndexName(spec.name));
+  // Bounds and their messages come from the engine; the numbers are checked
+  // as sent (int64) before they are narrowed. 0 means "the default".
+  auto check = [](std::string_view field, int64_t value, int64_t lo, int64_t hi) {
+    return engine::CheckParamRange(field, value, lo, hi).WithContext("invalid index params");
+  };
   IndexParams params;
   params.name = spec.name;
-  if (spec.dimension <= 0 || spec.dimension > engine::kMaxDimension) {
-    return Status::InvalidArgument("invalid index params: dimension must be between 1 and " +
-                                   std::to_string(engine::kMaxDimension) + ", got " +
-                                   std::to_string(spec.dimension));
-  }
+  VECTORD_RETURN_IF_ERROR(check("dimension", spec.dimension, 1, engine::kMaxDimension));
   params.dimension = static_cast<uint32_t>(spec.dimension);
-  auto in_range = [](int64_t v, int64_t lo, int64_t hi) { return v >= lo && v <= hi; };
   if (spec.m != 0) {
-    if (!in_range(spec.m, engine::kMinM, engine::kMaxM)) {
-      return Status::InvalidArgument(
-          "invalid index params: m must be between " + std::to_string(engine::kMinM) + " and " +
-          std::to_string(engine::kMaxM) + ", got " + std::to_string(spec.m));
-    }
+    VECTORD_RETURN_IF_ERROR(check("m", spec.m, engine::kMinM, engine::kMaxM));
     params.m = static_cast<uint32_t>(spec.m);
   }
   if (spec.ef_search != 0) {
-    if (!in_range(spec.ef_search, 1, engine::kMaxEf)) {
-      return Status::InvalidArgument("invalid index params: ef_search must be between 1 and " +
-                                     std::to_string(engine::kMaxEf) + ", got " +
-                                     std::to_string(spec.ef_search));
-    }
+    VECTORD_RETURN_IF_ERROR(check("ef_search", spec.ef_search, 1, engine::kMaxEf));
     params.ef_search = static_cast<uint32_t>(spec.ef_search);
   }
   if (spec.ef_construction != 0) {
-    if (!in_range(spec.ef_construction, 1, engine::kMaxEf)) {
-      return Status::InvalidArgument(
-          "invalid index params: ef_construction must be between 1 and " +
-          std::to_string(engine::kMaxEf) + ", got " + std::to_string(spec.ef_construction));
-    }
+    VECTORD_RETURN_IF_ERROR(check("ef_construction", spec.ef_construction, 1, engine::kMaxEf));
     params.ef_construction = static_cast<uint32_t>(spec.ef_construction);
   }
   if (!spec.distance.empty()) {
