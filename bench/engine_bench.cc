@@ -5,7 +5,8 @@
 //   engine_bench --dataset fashion-mnist
 //   engine_bench --dataset embedding-768 [--n 100000] [--hardness 1.0]
 //
-// Prints a Markdown report (paste into bench/RESULTS.md with the command).
+// Prints a Markdown report (paste into bench/RESULTS.md with the command; the
+// run it replaces moves to bench/HISTORY.md).
 #include <malloc.h>
 
 #include <CLI/CLI.hpp>
