@@ -115,8 +115,9 @@ struct GridSpace {
         kernel(storage.CodesOf(slot), query, storage.layout().vector_floats, limit));
   }
   void PrefetchStart(uint32_t slot) const { PrefetchRowStart(storage.CodesOf(slot)); }
-  // Whole rows: the walk reads most of a row before it can reject (measured:
-  // fetching block by block as the float kernels do was slower).
+  // Whole rows: integer sums pass the bound late, so a rejected candidate has
+  // usually been read nearly whole; fetching block by block, as the float
+  // kernels do, would only delay its later lines.
   void PrefetchAll(uint32_t slot) const {
     PrefetchBytes(storage.CodesOf(slot), storage.layout().code_row_bytes);
   }

@@ -83,9 +83,8 @@ Result<Truth> ExactTruth(const engine::HnswIndex& engine, std::span<const float>
   options.k = kRecallK + (excluded != nullptr ? 1 : 0);
   options.exact = true;
   options.with_payload = false;
-  auto exact = engine.Search(query, options);
-  if (!exact.ok()) return exact.status();
-  std::vector<engine::SearchResult> truth = WithoutItem(std::move(*exact), excluded);
+  VECTORD_ASSIGN_OR_RETURN(std::vector<engine::SearchResult> exact, engine.Search(query, options));
+  std::vector<engine::SearchResult> truth = WithoutItem(std::move(exact), excluded);
   Truth out;
   out.count = truth.size();
   if (!truth.empty()) out.threshold = truth.back().distance;
@@ -99,9 +98,8 @@ Result<double> SearchRecall(const engine::HnswIndex& engine, std::span<const flo
   options.k = kRecallK + (excluded != nullptr ? 1 : 0);
   options.ef = ef;
   options.with_payload = false;
-  auto found = engine.Search(query, options);
-  if (!found.ok()) return found.status();
-  const std::vector<engine::SearchResult> results = WithoutItem(std::move(*found), excluded);
+  VECTORD_ASSIGN_OR_RETURN(std::vector<engine::SearchResult> found, engine.Search(query, options));
+  const std::vector<engine::SearchResult> results = WithoutItem(std::move(found), excluded);
   if (truth.count == 0) return 1.0;
   // Relative slack for the last bits of float summation order.
   const float limit = truth.threshold + 1e-5f * std::abs(truth.threshold) + 1e-6f;
@@ -311,9 +309,8 @@ Result<RecallCheckReport> MeasureRecall(const Index& index, std::span<const uint
   std::vector<Truth> truths;
   truths.reserve(drawn.size());
   for (const engine::Item& item : drawn) {
-    auto truth = ExactTruth(engine, item.vector, &item.id);
-    if (!truth.ok()) return truth.status();
-    truths.push_back(*truth);
+    VECTORD_ASSIGN_OR_RETURN(Truth truth, ExactTruth(engine, item.vector, &item.id));
+    truths.push_back(truth);
   }
   RecallCheckReport report;
   report.queries = drawn.size();
@@ -328,8 +325,8 @@ Result<RecallCheckReport> MeasureRecall(const Index& index, std::span<const uint
       millis.push_back(
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
               .count());
-      if (!recall.ok()) return recall.status();
-      recall_sum += *recall;
+      VECTORD_ASSIGN_OR_RETURN(const double recalled, std::move(recall));
+      recall_sum += recalled;
     }
     const double n = static_cast<double>(std::max<size_t>(drawn.size(), 1));
     report.results.push_back(

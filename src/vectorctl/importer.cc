@@ -154,10 +154,9 @@ Result<ImportReport> Import(VectorSource& source, const std::string& source_name
   std::unordered_set<std::string> existing;
   if (options.resume) {
     ApiClient client(client_options);
-    auto ids = ListIds(client, options.index);
-    if (!ids.ok()) return ids.status();
-    existing.reserve(ids->size());
-    for (std::string& id : *ids) existing.insert(std::move(id));
+    VECTORD_ASSIGN_OR_RETURN(std::vector<std::string> ids, ListIds(client, options.index));
+    existing.reserve(ids.size());
+    for (std::string& id : ids) existing.insert(std::move(id));
   }
 
   const std::string target = "/vectors/index/" + UriEncode(options.index) + "/add" +

@@ -61,10 +61,8 @@ int CheckAnswer(const Result<ApiResponse>& response, long expected_status,
 std::string IndexPath(const std::string& name) { return "/vectors/index/" + UriEncode(name); }
 
 Result<ApiClientOptions> ClientOptions(const GlobalFlags& flags) {
-  auto base = NormaliseBaseUrl(flags.server);
-  if (!base.ok()) return base.status();
   ApiClientOptions options;
-  options.base_url = *base;
+  VECTORD_ASSIGN_OR_RETURN(options.base_url, NormaliseBaseUrl(flags.server));
   options.token = flags.token;
   options.request_timeout =
       std::chrono::milliseconds(static_cast<int64_t>(flags.timeout_seconds * 1000));
@@ -94,15 +92,14 @@ Result<std::vector<float>> QueryVector(const std::string& inline_text, const std
     }
     return vector;
   }
-  auto detected = DetectFormat(file, format);
-  if (!detected.ok()) return detected.status();
+  VECTORD_ASSIGN_OR_RETURN(const SourceFormat detected, DetectFormat(file, format));
   SourceOptions source_options;
   source_options.skip_rows = row;
   source_options.max_rows = 1;
-  auto source = VectorSource::Open(file, *detected, source_options);
-  if (!source.ok()) return source.status();
+  VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<VectorSource> source,
+                           VectorSource::Open(file, detected, source_options));
   std::vector<SourceItem> items;
-  VECTORD_RETURN_IF_ERROR((*source)->Next(1, items));
+  VECTORD_RETURN_IF_ERROR(source->Next(1, items));
   if (items.empty()) {
     return Status::InvalidArgument(file + ": has no row " + std::to_string(row));
   }
