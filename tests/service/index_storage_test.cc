@@ -83,6 +83,7 @@ using Model = std::map<std::string, std::pair<std::vector<float>, std::optional<
 
 // One "process": storage and registry over the data directory.
 struct Instance {
+  std::unique_ptr<store::LocalObjectStore> objects;  // on the instance's FileSystem
   std::unique_ptr<IndexStorage> storage;
   std::unique_ptr<Registry> registry;
   IndexStorage::LoadReport report;
@@ -118,11 +119,17 @@ class IndexStorageTest : public ::testing::Test {
   }
 
   // Ends the current instance (no checkpoint, like a crash of the process)
-  // and starts a new one that loads everything from disk.
-  Instance& Restart(StorageOptions options, store::FileSystem* fs = store::PosixFileSystem()) {
+  // and starts a new one that loads everything from disk. Every file of the
+  // new instance goes through `fs`; `sync` turns on the fsyncs of whole-file
+  // publishes (snapshots, params), which most tests skip for speed.
+  Instance& Restart(StorageOptions options, store::FileSystem* fs = store::PosixFileSystem(),
+                    bool sync = false) {
     instance_.reset();
     instance_ = std::make_unique<Instance>();
-    instance_->storage = std::make_unique<IndexStorage>(objects_.get(), fs, std::move(options));
+    auto objects = store::LocalObjectStore::OpenRoot(dir_, sync, fs);
+    EXPECT_TRUE(objects.ok()) << objects.status().ToString();
+    instance_->objects = std::move(objects).value();
+    instance_->storage = std::make_unique<IndexStorage>(instance_->objects.get(), std::move(options));
     instance_->registry = std::make_unique<Registry>(&pool_);
     instance_->registry->SetPersistence(instance_->storage.get());
     instance_->report = instance_->storage->LoadAll(*instance_->registry, &pool_);
