@@ -97,7 +97,8 @@ class FaultInjectingFileSystem final : public FileSystem {
 
   // From now on, remembers each call that changes the disk as one line:
   // "create P", "append P", "sync P", "close P", "truncate P", "rename F T",
-  // "syncdir D", "remove P" (paths as given; failed calls marked " failed").
+  // "syncdir D", "remove P" (paths as given; failed calls marked " failed"),
+  // and each read as "read P <bytes asked for>".
   void StartRecording() {
     std::lock_guard lock(state_->events_mutex);
     state_->events.clear();
@@ -139,7 +140,9 @@ class FaultInjectingFileSystem final : public FileSystem {
     return std::unique_ptr<WritableFile>(new File(std::move(file).value(), path, state_));
   }
   Result<std::unique_ptr<SequentialFile>> OpenSequential(const std::string& path) override {
-    return base_->OpenSequential(path);
+    auto file = base_->OpenSequential(path);
+    if (!file.ok()) return file.status();
+    return std::unique_ptr<SequentialFile>(new Reader(std::move(file).value(), path, state_));
   }
   Result<std::vector<std::string>> ListDirectory(const std::string& dir) override {
     return base_->ListDirectory(dir);
@@ -293,6 +296,26 @@ class FaultInjectingFileSystem final : public FileSystem {
     const std::string path_;
     const std::shared_ptr<State> state_;
     const std::atomic<bool> no_hold_{false};  // FailNextAppend has no holding twin
+  };
+
+  // Reads pass through; recorded, they show how a reader asks for its bytes.
+  class Reader final : public SequentialFile {
+   public:
+    Reader(std::unique_ptr<SequentialFile> base, std::string path, std::shared_ptr<State> state)
+        : base_(std::move(base)), path_(std::move(path)), state_(std::move(state)) {}
+    Result<size_t> Read(void* out, size_t max) override {
+      auto got = base_->Read(out, max);
+      if (state_->recording.load()) {  // no string building on the log's replay path
+        state_->Record("read", path_ + " " + std::to_string(max), got.status());
+      }
+      return got;
+    }
+    uint64_t size() const override { return base_->size(); }
+
+   private:
+    std::unique_ptr<SequentialFile> base_;
+    const std::string path_;
+    const std::shared_ptr<State> state_;
   };
 
   FileSystem* const base_;

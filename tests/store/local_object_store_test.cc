@@ -464,6 +464,25 @@ TEST_F(LocalObjectStorePublishTest, PublishIsWriteSyncCloseRenameThenDirectorySy
   EXPECT_EQ(Object(), "snapshot bytes");
 }
 
+// Snapshot loads ask for rows in large steps: those must go from the file
+// straight into the caller's memory, small ones through one buffered read.
+TEST_F(LocalObjectStorePublishTest, LargeReadsSkipTheReadersBuffer) {
+  Put("big", std::string(4 << 20, 'x'));
+  auto reader = store_->Open("big");
+  ASSERT_TRUE(reader.ok());
+  faulty_.StartRecording();
+  std::string out(1 << 20, '\0');
+  ASSERT_TRUE((*reader)->Read(out.data(), 64 << 10).ok());   // the threshold: direct
+  ASSERT_TRUE((*reader)->Read(out.data(), 300 << 10).ok());  // direct
+  ASSERT_TRUE((*reader)->Read(out.data(), 10).ok());         // fills the 1 MiB buffer
+  ASSERT_TRUE((*reader)->Read(out.data(), 4000).ok());       // from the buffer
+  const std::string path = dir_ + "/big";
+  EXPECT_EQ(faulty_.events(), (std::vector<std::string>{"read " + path + " 65536",
+                                                        "read " + path + " 307200",
+                                                        "read " + path + " 1048576"}));
+  EXPECT_EQ((*reader)->position(), (64u << 10) + (300u << 10) + 10 + 4000);
+}
+
 TEST_F(LocalObjectStorePublishTest, DeleteSyncsTheDirectoryOnlyWhenItRemovedSomething) {
   Put("a/b", "x");
   faulty_.StartRecording();
