@@ -7,6 +7,7 @@
 // record's payload goes through the decoder its type names.
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <string>
 #include <string_view>
@@ -29,6 +30,9 @@ class MemoryFileSystem final : public vectord::store::FileSystem {
       const std::string&) override {
     return Status::InvalidArgument("read-only");
   }
+  Result<std::unique_ptr<vectord::store::WritableFile>> OpenWritable(const std::string&) override {
+    return Status::InvalidArgument("read-only");
+  }
   Result<std::unique_ptr<vectord::store::SequentialFile>> OpenSequential(
       const std::string& path) override {
     auto it = files.find(path.substr(path.rfind('/') + 1));
@@ -43,22 +47,29 @@ class MemoryFileSystem final : public vectord::store::FileSystem {
   Status CreateDirectories(const std::string&) override { return Status::Ok(); }
   Status RemoveFile(const std::string&) override { return Status::Ok(); }
   Status RemoveDirectory(const std::string&) override { return Status::Ok(); }
+  Status RenameFile(const std::string&, const std::string&) override {
+    return Status::InvalidArgument("read-only");
+  }
   Status SyncDirectory(const std::string&) override { return Status::Ok(); }
   bool Exists(const std::string&) override { return true; }
+  bool IsDirectory(const std::string& path) override { return path == "log"; }
 
  private:
   class File final : public vectord::store::SequentialFile {
    public:
-    explicit File(std::string_view contents) : rest_(contents) {}
-    Result<std::string> Read(size_t max) override {
+    explicit File(std::string_view contents) : rest_(contents), size_(contents.size()) {}
+    Result<size_t> Read(void* out, size_t max) override {
       // Short reads on purpose: the reader must stitch records together.
       std::string_view piece = rest_.substr(0, std::min<size_t>(max, 4093));
+      std::memcpy(out, piece.data(), piece.size());
       rest_.remove_prefix(piece.size());
-      return std::string(piece);
+      return piece.size();
     }
+    uint64_t size() const override { return size_; }
 
    private:
     std::string_view rest_;
+    uint64_t size_;
   };
 };
 

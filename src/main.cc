@@ -111,12 +111,10 @@ int Run(int argc, char** argv) {
         return 1;
       }
       bucket_store = std::move(bucket).value();
-      mirror = std::make_unique<service::BucketMirror>(bucket_store.get(), object_store.get(),
-                                                       store::PosixFileSystem());
+      mirror = std::make_unique<service::BucketMirror>(bucket_store.get(), object_store.get());
       LogInfo("object_store", {{"store", bucket_store->Describe()}});
     }
-    storage = std::make_unique<service::IndexStorage>(object_store.get(), store::PosixFileSystem(),
-                                                      options, mirror.get());
+    storage = std::make_unique<service::IndexStorage>(object_store.get(), options, mirror.get());
   } else {
     LogWarn("ephemeral", {{"note", "no persistence: every index is lost at exit"}});
   }

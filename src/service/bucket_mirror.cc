@@ -4,6 +4,7 @@
 #include <cstring>
 #include <thread>
 
+#include "common/little_endian.h"
 #include "common/log.h"
 #include "engine/hnsw_index.h"
 #include "engine/index_file.h"
@@ -21,42 +22,36 @@ constexpr size_t kCopyChunk = size_t{4} << 20;
 // index-file header's worth of bytes when not null.
 Status CopyObject(store::ObjectStore* from, store::ObjectStore* to, const std::string& key,
                   std::string* first_bytes) {
-  auto reader = from->Open(key);
-  if (!reader.ok()) return reader.status();
-  auto writer = to->Create(key);
-  if (!writer.ok()) return writer.status();
+  VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<store::ObjectReader> reader, from->Open(key));
+  VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<store::ObjectWriter> writer, to->Create(key));
   std::string chunk;
-  for (uint64_t left = (*reader)->size(); left > 0;) {
+  for (uint64_t left = reader->size(); left > 0;) {
     chunk.resize(static_cast<size_t>(std::min<uint64_t>(left, kCopyChunk)));
-    VECTORD_RETURN_IF_ERROR((*reader)->Read(chunk.data(), chunk.size()));
+    VECTORD_RETURN_IF_ERROR(reader->Read(chunk.data(), chunk.size()));
     if (first_bytes != nullptr && first_bytes->size() < engine::index_file::kHeaderSize) {
       first_bytes->append(chunk, 0, engine::index_file::kHeaderSize - first_bytes->size());
     }
-    VECTORD_RETURN_IF_ERROR((*writer)->Write(chunk.data(), chunk.size()));
+    VECTORD_RETURN_IF_ERROR(writer->Write(chunk.data(), chunk.size()));
     left -= chunk.size();
   }
-  return (*writer)->Commit();
-}
-
-uint64_t ReadU64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i)
-    v |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
-  return v;
+  return writer->Commit();
 }
 
 // A segment object whose header is intact and names the sequence its key does.
 bool LooksLikeSegment(std::string_view bytes, uint64_t first) {
   return bytes.size() >= store::log_format::kSegmentHeaderSize &&
          std::memcmp(bytes.data(), store::log_format::kMagic, 8) == 0 &&
-         ReadU64(bytes.data() + 16) == first;
+         little_endian::GetU64(bytes.data() + 16) == first;
 }
 
 }  // namespace
 
 BucketMirror::BucketMirror(store::ObjectStore* bucket, store::LocalObjectStore* local,
-                           store::FileSystem* fs, store::LogShipperOptions shipper_options)
-    : bucket_(bucket), local_(local), fs_(fs), shipper_options_(shipper_options) {
+                           store::LogShipperOptions shipper_options)
+    : bucket_(bucket),
+      local_(local),
+      fs_(local->file_system()),
+      shipper_options_(shipper_options) {
   shipper_options_.totals = &totals_;
 }
 
@@ -118,10 +113,9 @@ Result<std::map<std::string, BucketIndex>> BucketMirror::Survey(
 }
 
 Result<std::vector<BucketSegment>> BucketMirror::ListSegments(const std::string& name) {
-  auto keys = bucket_->List(SegmentPrefix(name));
-  if (!keys.ok()) return keys.status();
+  VECTORD_ASSIGN_OR_RETURN(const std::vector<std::string> keys, bucket_->List(SegmentPrefix(name)));
   std::vector<BucketSegment> segments;
-  for (const std::string& key : *keys) {
+  for (const std::string& key : keys) {
     BucketSegment segment;
     if (!store::LogShipper::ParseObjectName(
             std::string_view(key).substr(SegmentPrefix(name).size()), &segment.first,
@@ -138,10 +132,10 @@ Result<BucketMirror::Coverage> BucketMirror::Covered(const std::string& name,
                                                      const BucketIndex& listed) {
   Coverage coverage;
   if (listed.has_snapshot) {
-    auto header =
-        bucket_->GetRange(storage_keys::Snapshot(name), 0, engine::index_file::kHeaderSize);
-    if (!header.ok()) return header.status();
-    auto tag = engine::HnswIndex::PeekLogSequence(*header);
+    VECTORD_ASSIGN_OR_RETURN(
+        const std::string header,
+        bucket_->GetRange(storage_keys::Snapshot(name), 0, engine::index_file::kHeaderSize));
+    auto tag = engine::HnswIndex::PeekLogSequence(header);
     if (!tag.ok())
       return tag.status().WithContext(bucket_->Describe() + " " + storage_keys::Snapshot(name));
     coverage.snapshot_tag = *tag;
@@ -160,9 +154,9 @@ Status BucketMirror::Hydrate(const std::string& name, BucketIndex* listed_in,
   VECTORD_RETURN_IF_ERROR(local_->Delete(storage_keys::Params(name)));
   VECTORD_RETURN_IF_ERROR(local_->Delete(storage_keys::Snapshot(name)));
   if (fs_->Exists(local_log_dir)) {
-    auto files = fs_->ListDirectory(local_log_dir);
-    if (!files.ok()) return files.status();
-    for (const std::string& file : *files) {
+    VECTORD_ASSIGN_OR_RETURN(const std::vector<std::string> files,
+                             fs_->ListDirectory(local_log_dir));
+    for (const std::string& file : files) {
       VECTORD_RETURN_IF_ERROR(fs_->RemoveFile(local_log_dir + "/" + file));
     }
   }
@@ -179,15 +173,14 @@ Status BucketMirror::Hydrate(const std::string& name, BucketIndex* listed_in,
   for (size_t i = 0; i < listed.segments.size(); ++i) {
     const BucketSegment& segment = listed.segments[i];
     if (segment.last <= tag) continue;  // covered by the snapshot; a checkpoint deletes it
-    auto bytes = bucket_->Get(segment.key);
-    if (!bytes.ok()) return bytes.status();
-    if (!LooksLikeSegment(*bytes, segment.first)) {
+    VECTORD_ASSIGN_OR_RETURN(const std::string bytes, bucket_->Get(segment.key));
+    if (!LooksLikeSegment(bytes, segment.first)) {
       if (i + 1 == listed.segments.size()) {
         // A PUT cut off by a crash of the store: its writes were never
         // acknowledged at the object-store level.
         LogWarn("bucket_torn_segment", {{"index", name},
                                         {"key", segment.key},
-                                        {"bytes", bytes->size()},
+                                        {"bytes", bytes.size()},
                                         {"note", "skipped: an upload that never completed"}});
         // Gone from the bucket too, or the shipper's next object would
         // overlap its range.
@@ -204,16 +197,14 @@ Status BucketMirror::Hydrate(const std::string& name, BucketIndex* listed_in,
     }
     expected = segment.last + 1;
     const std::string path = local_log_dir + "/" + store::LogWriter::SegmentName(segment.first);
-    auto file = fs_->OpenAppendable(path);
-    if (!file.ok()) return file.status();
-    VECTORD_RETURN_IF_ERROR((*file)->Truncate(0));
-    VECTORD_RETURN_IF_ERROR((*file)->Append(*bytes));
-    VECTORD_RETURN_IF_ERROR((*file)->Sync());
+    VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<store::WritableFile> file, fs_->OpenAppendable(path));
+    VECTORD_RETURN_IF_ERROR(file->Truncate(0));
+    VECTORD_RETURN_IF_ERROR(file->Append(bytes));
+    VECTORD_RETURN_IF_ERROR(file->Sync());
   }
   VECTORD_RETURN_IF_ERROR(fs_->SyncDirectory(local_log_dir));
-  auto params = bucket_->Get(storage_keys::Params(name));
-  if (!params.ok()) return params.status();
-  return local_->Put(storage_keys::Params(name), *params);
+  VECTORD_ASSIGN_OR_RETURN(const std::string params, bucket_->Get(storage_keys::Params(name)));
+  return local_->Put(storage_keys::Params(name), params);
 }
 
 Status BucketMirror::PutParams(const std::string& name, const std::string& json) {
@@ -225,9 +216,8 @@ Status BucketMirror::UploadSnapshot(const std::string& name) {
 }
 
 Status BucketMirror::DeleteSegmentsThrough(const std::string& name, uint64_t covered) {
-  auto segments = ListSegments(name);
-  if (!segments.ok()) return segments.status();
-  for (const BucketSegment& segment : *segments) {
+  VECTORD_ASSIGN_OR_RETURN(const std::vector<BucketSegment> segments, ListSegments(name));
+  for (const BucketSegment& segment : segments) {
     if (segment.last <= covered) VECTORD_RETURN_IF_ERROR(bucket_->Delete(segment.key));
   }
   return Status::Ok();
@@ -251,9 +241,8 @@ Result<bool> BucketMirror::HasParams(const std::string& name) {
 
 Status BucketMirror::DeleteData(const std::string& name) {
   VECTORD_RETURN_IF_ERROR(bucket_->Delete(storage_keys::Snapshot(name)));
-  auto segments = ListSegments(name);
-  if (!segments.ok()) return segments.status();
-  for (const BucketSegment& segment : *segments) {
+  VECTORD_ASSIGN_OR_RETURN(const std::vector<BucketSegment> segments, ListSegments(name));
+  for (const BucketSegment& segment : segments) {
     VECTORD_RETURN_IF_ERROR(bucket_->Delete(segment.key));
   }
   return Status::Ok();

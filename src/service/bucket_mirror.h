@@ -48,7 +48,8 @@ struct BucketIndex {
 
 class BucketMirror {
  public:
-  BucketMirror(store::ObjectStore* bucket, store::LocalObjectStore* local, store::FileSystem* fs,
+  // Local files go through `local` and its FileSystem.
+  BucketMirror(store::ObjectStore* bucket, store::LocalObjectStore* local,
                store::LogShipperOptions shipper_options = {});
 
   store::ObjectStore* bucket() const { return bucket_; }
@@ -102,7 +103,7 @@ class BucketMirror {
 
   store::ObjectStore* const bucket_;
   store::LocalObjectStore* const local_;
-  store::FileSystem* const fs_;
+  store::FileSystem* const fs_;  // local_'s
   store::LogShipperOptions shipper_options_;
   store::ShippingTotals totals_;
 };

@@ -115,12 +115,15 @@ std::string IndexStorage::SnapshotKey(std::string_view name) {
   return storage_keys::Snapshot(name);
 }
 std::string IndexStorage::LogDirectory(std::string_view name) const {
-  return objects_->root() + "/" + storage_keys::LogDirectory(name);
+  return objects_->PathOf(storage_keys::LogDirectory(name));
 }
 
-IndexStorage::IndexStorage(store::LocalObjectStore* objects, store::FileSystem* fs,
-                           StorageOptions options, BucketMirror* mirror)
-    : objects_(objects), fs_(fs), options_(std::move(options)), mirror_(mirror) {}
+IndexStorage::IndexStorage(store::LocalObjectStore* objects, StorageOptions options,
+                           BucketMirror* mirror)
+    : objects_(objects),
+      fs_(objects->file_system()),
+      options_(std::move(options)),
+      mirror_(mirror) {}
 
 namespace {
 Status BucketError(const BucketMirror& mirror, const Status& status) {
@@ -135,10 +138,19 @@ Status IndexStorage::OnCreate(Index& index) {
   // Clear anything a crashed create of the same name left behind.
   VECTORD_RETURN_IF_ERROR(RemoveLogDirectory(p.name));
   VECTORD_RETURN_IF_ERROR(objects_->Delete(SnapshotKey(p.name)));
-  auto log = store::LogWriter::Open(fs_, LogDirectory(p.name), p.dimension, 1, nullptr);
-  if (!log.ok()) return log.status();
+  VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<store::LogWriter> log,
+                           store::LogWriter::Open(fs_, LogDirectory(p.name), p.dimension, 1,
+                                                  nullptr));
   const std::string params = ParamsJson(p);
-  VECTORD_RETURN_IF_ERROR(objects_->Put(ParamsKey(p.name), params));  // the local commit point
+  // The local commit point. A publish that failed late (its directory fsync)
+  // has already renamed the file into place: take it back, so that a create
+  // reported as failed does not come back at the next start-up.
+  if (Status s = objects_->Put(ParamsKey(p.name), params); !s.ok()) {
+    log.reset();
+    (void)objects_->Delete(ParamsKey(p.name));
+    (void)RemoveLogDirectory(p.name);
+    return s;
+  }
   if (mirror_ != nullptr) {
     // Clear what an unfinished drop of the same name left in the bucket (its
     // segment keys would collide with this index's), then commit there too.
@@ -147,7 +159,7 @@ Status IndexStorage::OnCreate(Index& index) {
     auto exists = mirror_->HasParams(p.name);
     Status put = exists.status();
     if (exists.ok() && *exists) {
-      log->reset();
+      log.reset();
       (void)objects_->Delete(ParamsKey(p.name));
       (void)RemoveLogDirectory(p.name);
       return Status::AlreadyExists("index already exists: " + p.name +
@@ -157,14 +169,14 @@ Status IndexStorage::OnCreate(Index& index) {
     if (put.ok()) put = mirror_->DeleteIndex(p.name);
     if (put.ok()) put = mirror_->PutParams(p.name, params);
     if (!put.ok()) {
-      log->reset();
+      log.reset();
       (void)objects_->Delete(ParamsKey(p.name));
       (void)RemoveLogDirectory(p.name);
       return BucketError(*mirror_, put);
     }
-    (*log)->AttachShipper(mirror_->MakeShipper(p.name, p.dimension, 0));
+    log->AttachShipper(mirror_->MakeShipper(p.name, p.dimension, 0));
   }
-  index.AttachLog(std::move(log).value(), options_.fsync_always, mirror_ != nullptr);
+  index.AttachLog(std::move(log), options_.fsync_always, mirror_ != nullptr);
   std::lock_guard lock(mutex_);
   known_[p.name] = std::weak_ptr<Index>();  // filled in by OnWrite / LoadAll
   snapshot_sequence_[p.name] = 0;
@@ -204,9 +216,8 @@ void IndexStorage::RemoveLocalFiles(const std::string& name) {
 Status IndexStorage::RemoveLogDirectory(const std::string& name) {
   std::string dir = LogDirectory(name);
   if (!fs_->Exists(dir)) return Status::Ok();
-  auto names = fs_->ListDirectory(dir);
-  if (!names.ok()) return names.status();
-  for (const std::string& file : *names) VECTORD_RETURN_IF_ERROR(fs_->RemoveFile(dir + "/" + file));
+  VECTORD_ASSIGN_OR_RETURN(const std::vector<std::string> names, fs_->ListDirectory(dir));
+  for (const std::string& file : names) VECTORD_RETURN_IF_ERROR(fs_->RemoveFile(dir + "/" + file));
   return fs_->RemoveDirectory(dir);
 }
 
@@ -241,22 +252,24 @@ Status IndexStorage::Checkpoint(const std::shared_ptr<Index>& index) {
   auto started = std::chrono::steady_clock::now();
   uint64_t bytes = 0;
   if (!local_current) {
-    auto rotated = index->log()->Rotate();
-    if (!rotated.ok()) return rotated.status();
+    VECTORD_RETURN_IF_ERROR(index->log()->Rotate().status());
     // Every record up to `tag` has been applied, so the snapshot holds it;
     // records after it are replayed from the log.
     tag = index->applied_sequence();
-    auto writer = objects_->Create(SnapshotKey(name));
-    if (!writer.ok()) return writer.status();
-    CountingSink counter(**writer);
+    // The snapshot is published (written, fsynced, renamed, its directory
+    // fsynced) before the segments it covers go: if any step fails, the
+    // previous snapshot and the whole log are still there to recover from.
+    VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<store::ObjectWriter> writer,
+                             objects_->Create(SnapshotKey(name)));
+    CountingSink counter(*writer);
     VECTORD_RETURN_IF_ERROR(index->engine().Save(counter, tag));
-    VECTORD_RETURN_IF_ERROR((*writer)->Commit());
+    VECTORD_RETURN_IF_ERROR(writer->Commit());
     VECTORD_RETURN_IF_ERROR(index->log()->DropSegmentsThrough(tag));
     bytes = counter.bytes();
     std::lock_guard lock(mutex_);
     snapshot_sequence_[name] = tag;
   }
-  if (mirror_ != nullptr && (tag > 0 || fs_->Exists(objects_->root() + "/" + SnapshotKey(name)))) {
+  if (mirror_ != nullptr && (tag > 0 || objects_->Exists(SnapshotKey(name)))) {
     // The snapshot first, then the segments it covers: a crash between
     // leaves segments that replay skips and the next checkpoint deletes.
     if (Status s = mirror_->UploadSnapshot(name); !s.ok()) return BucketError(*mirror_, s);
@@ -368,9 +381,8 @@ void IndexStorage::RunIntervalSyncs() {
 }
 
 Result<std::shared_ptr<Index>> IndexStorage::LoadOne(const std::string& name, ThreadPool* workers) {
-  auto text = objects_->Get(ParamsKey(name));
-  if (!text.ok()) return text.status();
-  auto params = ParseParamsJson(*text);
+  VECTORD_ASSIGN_OR_RETURN(const std::string text, objects_->Get(ParamsKey(name)));
+  auto params = ParseParamsJson(text);
   if (!params.ok()) return params.status().WithContext(ParamsKey(name));
   if (params->name != name) return Status::Corruption(ParamsKey(name) + ": names another index");
 
@@ -389,9 +401,7 @@ Result<std::shared_ptr<Index>> IndexStorage::LoadOne(const std::string& name, Th
     }
     engine = std::move(loaded).value();
   } else if (reader.status().code() == StatusCode::kNotFound) {
-    auto created = engine::HnswIndex::Create(EngineOptions(*params));
-    if (!created.ok()) return created.status();
-    engine = std::move(created).value();
+    VECTORD_ASSIGN_OR_RETURN(engine, engine::HnswIndex::Create(EngineOptions(*params)));
   } else {
     return reader.status();
   }
@@ -402,26 +412,24 @@ Result<std::shared_ptr<Index>> IndexStorage::LoadOne(const std::string& name, Th
   // come after them). Pass 2: replay the rest.
   std::set<uint64_t> canceled;
   {
-    auto scan = store::LogReader::Open(fs_, LogDirectory(name), dimension);
-    if (!scan.ok()) return scan.status();
+    VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<store::LogReader> scan,
+                             store::LogReader::Open(fs_, LogDirectory(name), dimension));
     for (;;) {
-      auto record = (*scan)->Next();
-      if (!record.ok()) return record.status();
-      if (!record->has_value()) break;
-      if ((*record)->type != store::log_format::RecordType::kCancel) continue;
-      auto sequences = DecodeCancel((*record)->payload);
+      VECTORD_ASSIGN_OR_RETURN(const std::optional<store::LogRecord> record, scan->Next());
+      if (!record.has_value()) break;
+      if (record->type != store::log_format::RecordType::kCancel) continue;
+      auto sequences = DecodeCancel(record->payload);
       if (!sequences.ok()) return sequences.status().WithContext(LogDirectory(name));
       canceled.insert(sequences->begin(), sequences->end());
     }
   }
-  auto log = store::LogReader::Open(fs_, LogDirectory(name), dimension);
-  if (!log.ok()) return log.status();
+  VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<store::LogReader> log,
+                           store::LogReader::Open(fs_, LogDirectory(name), dimension));
   uint64_t replayed = 0;
   for (;;) {
-    auto record = (*log)->Next();
-    if (!record.ok()) return record.status();
-    if (!record->has_value()) break;
-    const store::LogRecord& r = **record;
+    VECTORD_ASSIGN_OR_RETURN(const std::optional<store::LogRecord> record, log->Next());
+    if (!record.has_value()) break;
+    const store::LogRecord& r = *record;
     if (r.sequence <= tag) continue;  // already in the snapshot
     if (r.type == store::log_format::RecordType::kCancel || canceled.count(r.sequence) != 0)
       continue;
@@ -438,15 +446,15 @@ Result<std::shared_ptr<Index>> IndexStorage::LoadOne(const std::string& name, Th
     }
     ++replayed;
   }
-  if ((*log)->torn())
-    LogWarn("wal_torn_tail", {{"index", name}, {"detail", (*log)->torn_description()}});
-  const uint64_t last = std::max(tag, (*log)->last_sequence());
-  std::optional<store::LogWriter::Tail> tail = (*log)->tail();
-  auto writer =
-      store::LogWriter::Open(fs_, LogDirectory(name), dimension, last + 1, tail ? &*tail : nullptr);
-  if (!writer.ok()) return writer.status();
-  if (mirror_ != nullptr) (*writer)->AttachShipper(mirror_->MakeShipper(name, dimension, last));
-  index->AttachLog(std::move(writer).value(), options_.fsync_always, mirror_ != nullptr);
+  if (log->torn())
+    LogWarn("wal_torn_tail", {{"index", name}, {"detail", log->torn_description()}});
+  const uint64_t last = std::max(tag, log->last_sequence());
+  std::optional<store::LogWriter::Tail> tail = log->tail();
+  VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<store::LogWriter> writer,
+                           store::LogWriter::Open(fs_, LogDirectory(name), dimension, last + 1,
+                                                  tail ? &*tail : nullptr));
+  if (mirror_ != nullptr) writer->AttachShipper(mirror_->MakeShipper(name, dimension, last));
+  index->AttachLog(std::move(writer), options_.fsync_always, mirror_ != nullptr);
   index->SetAppliedSequence(last);
   std::lock_guard lock(mutex_);
   known_[name] = index;
@@ -472,7 +480,7 @@ IndexStorage::LoadReport IndexStorage::LoadAll(Registry& registry, ThreadPool* w
     }
     bucket = std::move(surveyed).value();
     for (auto& [name, listed] : bucket) {
-      const bool local = fs_->Exists(objects_->root() + "/" + ParamsKey(name));
+      const bool local = objects_->Exists(ParamsKey(name));
       if (listed.has_params && !local) {
         // A new host, or a disk that lost the index: the bucket has it.
         auto started = std::chrono::steady_clock::now();
@@ -526,7 +534,7 @@ IndexStorage::LoadReport IndexStorage::LoadAll(Registry& registry, ThreadPool* w
     }
   }
   // Log directories, which List (files only) misses when they are empty.
-  if (auto entries = fs_->ListDirectory(objects_->root() + "/" + std::string(kPrefix));
+  if (auto entries = fs_->ListDirectory(objects_->PathOf(storage_keys::kDirectory));
       entries.ok()) {
     for (const std::string& entry : *entries) {
       if (entry.size() > 4 && entry.compare(entry.size() - 4, 4, ".wal") == 0) {

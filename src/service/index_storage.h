@@ -72,8 +72,9 @@ struct StorageStats {
 
 class IndexStorage final : public Persistence {
  public:
-  // `mirror` null: local disk only.
-  IndexStorage(store::LocalObjectStore* objects, store::FileSystem* fs, StorageOptions options,
+  // Every file goes through `objects` and its FileSystem (log segments
+  // included); `mirror` null: local disk only.
+  IndexStorage(store::LocalObjectStore* objects, StorageOptions options,
                BucketMirror* mirror = nullptr);
   ~IndexStorage() override;
 
@@ -107,6 +108,7 @@ class IndexStorage final : public Persistence {
 
   static std::string ParamsKey(std::string_view name);
   static std::string SnapshotKey(std::string_view name);
+  // The local path of an index's log directory.
   std::string LogDirectory(std::string_view name) const;
 
  private:
@@ -121,7 +123,7 @@ class IndexStorage final : public Persistence {
   Status RemoveLogDirectory(const std::string& name);
 
   store::LocalObjectStore* const objects_;
-  store::FileSystem* const fs_;
+  store::FileSystem* const fs_;  // objects_'s
   const StorageOptions options_;
   BucketMirror* const mirror_;
 

@@ -2,14 +2,12 @@
 
 #include <cstring>
 
+#include "common/little_endian.h"
+
 namespace vectord::service {
 namespace {
 
-void PutU32(std::string& out, uint32_t v) {
-  char b[4];
-  for (int i = 0; i < 4; ++i) b[i] = static_cast<char>(v >> (8 * i));
-  out.append(b, 4);
-}
+using little_endian::AppendU32;
 
 // Reads fields front to back, failing on any overrun.
 class Cursor {
@@ -17,10 +15,7 @@ class Cursor {
   explicit Cursor(std::string_view bytes) : bytes_(bytes) {}
   bool U32(uint32_t* v) {
     if (bytes_.size() < 4) return false;
-    *v = 0;
-    for (int i = 0; i < 4; ++i) {
-      *v |= static_cast<uint32_t>(static_cast<unsigned char>(bytes_[i])) << (8 * i);
-    }
+    *v = little_endian::GetU32(bytes_.data());
     bytes_.remove_prefix(4);
     return true;
   }
@@ -59,13 +54,13 @@ std::string EncodeUpsert(std::span<const NewItem> items) {
   }
   std::string out;
   out.reserve(size);
-  PutU32(out, static_cast<uint32_t>(items.size()));
+  AppendU32(out, static_cast<uint32_t>(items.size()));
   for (const NewItem& item : items) {
-    PutU32(out, static_cast<uint32_t>(item.id.size()));
+    AppendU32(out, static_cast<uint32_t>(item.id.size()));
     out += item.id;
     out += static_cast<char>(item.metadata ? 1 : 0);
     if (item.metadata) {
-      PutU32(out, static_cast<uint32_t>(item.metadata->size()));
+      AppendU32(out, static_cast<uint32_t>(item.metadata->size()));
       out += *item.metadata;
     }
     static_assert(std::endian::native == std::endian::little);
@@ -77,9 +72,9 @@ std::string EncodeUpsert(std::span<const NewItem> items) {
 
 std::string EncodeDelete(std::span<const std::string> ids) {
   std::string out;
-  PutU32(out, static_cast<uint32_t>(ids.size()));
+  AppendU32(out, static_cast<uint32_t>(ids.size()));
   for (const std::string& id : ids) {
-    PutU32(out, static_cast<uint32_t>(id.size()));
+    AppendU32(out, static_cast<uint32_t>(id.size()));
     out += id;
   }
   return out;
@@ -87,10 +82,10 @@ std::string EncodeDelete(std::span<const std::string> ids) {
 
 std::string EncodeCancel(std::span<const uint64_t> sequences) {
   std::string out;
-  PutU32(out, static_cast<uint32_t>(sequences.size()));
+  AppendU32(out, static_cast<uint32_t>(sequences.size()));
   for (uint64_t sequence : sequences) {
-    PutU32(out, static_cast<uint32_t>(sequence));
-    PutU32(out, static_cast<uint32_t>(sequence >> 32));
+    AppendU32(out, static_cast<uint32_t>(sequence));
+    AppendU32(out, static_cast<uint32_t>(sequence >> 32));
   }
   return out;
 }

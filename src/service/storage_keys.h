@@ -7,6 +7,8 @@
 
 namespace vectord::service::storage_keys {
 
+// The directory (locally; the key prefix in a bucket) that holds every index.
+inline constexpr std::string_view kDirectory = "_vectors";
 inline constexpr std::string_view kPrefix = "_vectors/";
 
 inline std::string Params(std::string_view name) {

@@ -7,8 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
-
-#include "store/local_object_store.h"
+#include <cstring>
 
 namespace vectord::store {
 namespace {
@@ -17,7 +16,9 @@ class PosixWritableFile final : public WritableFile {
  public:
   PosixWritableFile(int fd, std::string path, uint64_t size)
       : fd_(fd), path_(std::move(path)), size_(size) {}
-  ~PosixWritableFile() override { ::close(fd_); }
+  ~PosixWritableFile() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
 
   Status Append(std::string_view data) override {
     while (!data.empty()) {
@@ -43,6 +44,12 @@ class PosixWritableFile final : public WritableFile {
     size_ = size;
     return Status::Ok();
   }
+  Status Close() override {
+    const int fd = fd_;
+    fd_ = -1;  // closed even when close(2) fails: retrying could close another file
+    if (::close(fd) != 0) return ErrnoStatus(errno, "close", path_);
+    return Status::Ok();
+  }
   uint64_t size() const override { return size_; }
 
  private:
@@ -53,25 +60,38 @@ class PosixWritableFile final : public WritableFile {
 
 class PosixSequentialFile final : public SequentialFile {
  public:
-  PosixSequentialFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  PosixSequentialFile(int fd, std::string path, uint64_t size)
+      : fd_(fd), path_(std::move(path)), size_(size) {}
   ~PosixSequentialFile() override { ::close(fd_); }
-  Result<std::string> Read(size_t max) override {
-    std::string out(max, '\0');
+  Result<size_t> Read(void* out, size_t max) override {
     for (;;) {
-      ssize_t n = ::read(fd_, out.data(), max);
+      ssize_t n = ::read(fd_, out, max);
       if (n < 0) {
         if (errno == EINTR) continue;
         return ErrnoStatus(errno, "read", path_);
       }
-      out.resize(static_cast<size_t>(n));
-      return out;
+      return static_cast<size_t>(n);
     }
   }
+  uint64_t size() const override { return size_; }
 
  private:
   int fd_;
   std::string path_;
+  uint64_t size_;
 };
+
+Status MakeDirectories(const std::string& dir) {
+  if (dir.empty() || dir == "/" || dir == ".") return Status::Ok();
+  struct stat st;
+  if (::stat(dir.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return Status::Ok();
+    return Status::IOError(dir + " exists and is not a directory");
+  }
+  VECTORD_RETURN_IF_ERROR(MakeDirectories(ParentDirectory(dir)));
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoStatus(errno, "mkdir", dir);
+  return Status::Ok();
+}
 
 class Posix final : public FileSystem {
  public:
@@ -87,11 +107,27 @@ class Posix final : public FileSystem {
     return std::unique_ptr<WritableFile>(
         new PosixWritableFile(fd, path, static_cast<uint64_t>(end)));
   }
+  Result<std::unique_ptr<WritableFile>> OpenWritable(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return ErrnoStatus(errno, "create", path);
+    return std::unique_ptr<WritableFile>(new PosixWritableFile(fd, path, 0));
+  }
   Result<std::unique_ptr<SequentialFile>> OpenSequential(const std::string& path) override {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return ErrnoStatus(errno, "open", path);
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      int error = errno;
+      ::close(fd);
+      return ErrnoStatus(error, "stat", path);
+    }
+    if (!S_ISREG(st.st_mode)) {  // a directory opens, but holds no bytes to read
+      ::close(fd);
+      return Status::NotFound("open " + path + ": not a regular file");
+    }
     ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    return std::unique_ptr<SequentialFile>(new PosixSequentialFile(fd, path));
+    return std::unique_ptr<SequentialFile>(
+        new PosixSequentialFile(fd, path, static_cast<uint64_t>(st.st_size)));
   }
   Result<std::vector<std::string>> ListDirectory(const std::string& dir) override {
     DIR* d = ::opendir(dir.c_str());
@@ -114,14 +150,44 @@ class Posix final : public FileSystem {
     if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) return ErrnoStatus(errno, "rmdir", dir);
     return Status::Ok();
   }
-  Status SyncDirectory(const std::string& dir) override { return SyncDirectoryAt(dir); }
+  Status RenameFile(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0) return ErrnoStatus(errno, "rename", to);
+    return Status::Ok();
+  }
+  Status SyncDirectory(const std::string& dir) override {
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return ErrnoStatus(errno, "open directory", dir);
+    int rc = ::fsync(fd);
+    int error = errno;
+    ::close(fd);
+    if (rc != 0) return ErrnoStatus(error, "fsync directory", dir);
+    return Status::Ok();
+  }
   bool Exists(const std::string& path) override {
     struct stat st;
     return ::stat(path.c_str(), &st) == 0;
   }
+  bool IsDirectory(const std::string& path) override {
+    struct stat st;
+    return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  }
 };
 
 }  // namespace
+
+Status ErrnoStatus(int error, std::string_view operation, std::string_view path) {
+  std::string msg = std::string(operation) + " " + std::string(path) + ": " + std::strerror(error);
+  if (error == ENOSPC || error == EDQUOT) return Status::NoSpace(msg);
+  if (error == ENOENT) return Status::NotFound(msg);
+  return Status::IOError(msg);
+}
+
+std::string ParentDirectory(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
 
 FileSystem* PosixFileSystem() {
   static Posix fs;

@@ -1,13 +1,9 @@
 #include "store/local_object_store.h"
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <cstring>
 #include <functional>
 #include <vector>
@@ -15,74 +11,62 @@
 namespace vectord::store {
 namespace {
 
-std::string ParentOf(const std::string& path) {
-  size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 class LocalWriter final : public ObjectWriter {
  public:
-  LocalWriter(int fd, std::string temp_path, std::string final_path, bool sync)
-      : fd_(fd),
+  LocalWriter(FileSystem* fs, std::unique_ptr<WritableFile> file, std::string temp_path,
+              std::string final_path, bool sync)
+      : fs_(fs),
+        file_(std::move(file)),
         temp_path_(std::move(temp_path)),
         final_path_(std::move(final_path)),
         sync_(sync) {}
   ~LocalWriter() override {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(temp_path_.c_str());
+    file_.reset();
+    // Nothing unfinished is left behind; a failed removal only leaves a
+    // ".tmp" file, which is never read.
+    if (!committed_) (void)fs_->RemoveFile(temp_path_);
   }
 
   Status Write(const void* data, size_t size) override {
     if (!status_.ok()) return status_;
-    const char* p = static_cast<const char*>(data);
-    while (size > 0) {
-      ssize_t n = ::write(fd_, p, size);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        status_ = ErrnoStatus(errno, "write", temp_path_);
-        return status_;
-      }
-      p += n;
-      size -= static_cast<size_t>(n);
-    }
-    return Status::Ok();
+    status_ = file_->Append(std::string_view(static_cast<const char*>(data), size));
+    return status_;
   }
 
+  // The order is the protocol (docs/storage-layout.md): the bytes must be
+  // durable before the rename makes them the object, and the rename must be
+  // durable before the caller acts on it (a checkpoint deletes the log
+  // segments the snapshot covers only after this returns).
   Status Commit() override {
     if (!status_.ok()) return status_;
-    if (sync_ && ::fsync(fd_) != 0) return status_ = ErrnoStatus(errno, "fsync", temp_path_);
-    if (::close(fd_) != 0) {
-      fd_ = -1;
-      return status_ = ErrnoStatus(errno, "close", temp_path_);
-    }
-    fd_ = -1;
-    if (::rename(temp_path_.c_str(), final_path_.c_str()) != 0) {
-      return status_ = ErrnoStatus(errno, "rename", final_path_);
-    }
+    if (file_ == nullptr) return status_ = Status::Internal("commit of a committed object");
+    if (sync_) VECTORD_RETURN_IF_ERROR(status_ = file_->Sync());
+    status_ = file_->Close();
+    file_.reset();
+    VECTORD_RETURN_IF_ERROR(status_);
+    VECTORD_RETURN_IF_ERROR(status_ = fs_->RenameFile(temp_path_, final_path_));
     committed_ = true;
-    if (sync_) return SyncParentDirectory(final_path_);
+    if (sync_) return fs_->SyncDirectory(ParentDirectory(final_path_));
     return Status::Ok();
   }
 
  private:
-  int fd_;
-  std::string temp_path_;
-  std::string final_path_;
-  bool sync_;
+  FileSystem* const fs_;
+  std::unique_ptr<WritableFile> file_;
+  const std::string temp_path_;
+  const std::string final_path_;
+  const bool sync_;
   bool committed_ = false;
   Status status_;
 };
 
 class LocalReader final : public ObjectReader {
  public:
-  LocalReader(int fd, std::string path, uint64_t size)
-      : fd_(fd), path_(std::move(path)), size_(size) {}
-  ~LocalReader() override { ::close(fd_); }
+  LocalReader(std::unique_ptr<SequentialFile> file, std::string path)
+      : file_(std::move(file)), path_(std::move(path)), size_(file_->size()) {}
 
   // Readers such as HnswIndex::Load ask for millions of small pieces (an id's
-  // length, then the id): those come out of a buffer, one read(2) per
+  // length, then the id): those come out of a buffer, one file read per
   // kBufferBytes; large requests (Load's steps of rows, sized to stay in
   // cache) go straight to the file rather than through a second copy.
   Status Read(void* data, size_t size) override {
@@ -121,16 +105,12 @@ class LocalReader final : public ObjectReader {
   Status ReadFile(char* out, size_t need, size_t room, size_t* got = nullptr) {
     size_t done = 0;
     while (done < need) {
-      ssize_t n = ::read(fd_, out + done, room - done);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return ErrnoStatus(errno, "read", path_);
-      }
+      VECTORD_ASSIGN_OR_RETURN(const size_t n, file_->Read(out + done, room - done));
       if (n == 0) {
         return Status::Corruption(path_ + ": unexpected end of file at byte " +
                                   std::to_string(position_ + done));
       }
-      done += static_cast<size_t>(n);
+      done += n;
     }
     if (got != nullptr) {
       *got = done;
@@ -140,7 +120,7 @@ class LocalReader final : public ObjectReader {
     return Status::Ok();
   }
 
-  int fd_;
+  std::unique_ptr<SequentialFile> file_;
   std::string path_;
   uint64_t size_;
   uint64_t position_ = 0;
@@ -152,85 +132,41 @@ std::atomic<uint64_t> temp_counter{0};
 
 }  // namespace
 
-Status ErrnoStatus(int error, std::string_view operation, std::string_view path) {
-  std::string msg = std::string(operation) + " " + std::string(path) + ": " + std::strerror(error);
-  if (error == ENOSPC || error == EDQUOT) return Status::NoSpace(msg);
-  if (error == ENOENT) return Status::NotFound(msg);
-  return Status::IOError(msg);
-}
-
-Status SyncDirectoryAt(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, "open directory", dir);
-  int rc = ::fsync(fd);
-  int error = errno;
-  ::close(fd);
-  if (rc != 0) return ErrnoStatus(error, "fsync directory", dir);
-  return Status::Ok();
-}
-
-Status SyncParentDirectory(const std::string& path) { return SyncDirectoryAt(ParentOf(path)); }
-
-Status MakeDirectories(const std::string& dir) {
-  if (dir.empty() || dir == "/" || dir == ".") return Status::Ok();
-  struct stat st;
-  if (::stat(dir.c_str(), &st) == 0) {
-    if (S_ISDIR(st.st_mode)) return Status::Ok();
-    return Status::IOError(dir + " exists and is not a directory");
-  }
-  VECTORD_RETURN_IF_ERROR(MakeDirectories(ParentOf(dir)));
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoStatus(errno, "mkdir", dir);
-  return Status::Ok();
-}
-
-Result<std::unique_ptr<LocalObjectStore>> LocalObjectStore::OpenRoot(std::string root, bool sync) {
+Result<std::unique_ptr<LocalObjectStore>> LocalObjectStore::OpenRoot(std::string root, bool sync,
+                                                                     FileSystem* fs) {
   while (root.size() > 1 && root.back() == '/') root.pop_back();
   if (root.empty()) return Status::InvalidArgument("empty data directory");
-  VECTORD_RETURN_IF_ERROR(MakeDirectories(root));
-  return std::unique_ptr<LocalObjectStore>(new LocalObjectStore(std::move(root), sync));
+  VECTORD_RETURN_IF_ERROR(fs->CreateDirectories(root));
+  return std::unique_ptr<LocalObjectStore>(new LocalObjectStore(std::move(root), sync, fs));
 }
 
 Result<std::unique_ptr<ObjectWriter>> LocalObjectStore::Create(std::string_view key) {
   VECTORD_RETURN_IF_ERROR(ValidateKey(key));
   std::string path = PathOf(key);
-  VECTORD_RETURN_IF_ERROR(MakeDirectories(ParentOf(path)));
+  VECTORD_RETURN_IF_ERROR(fs_->CreateDirectories(ParentDirectory(path)));
   // The temporary name ends in ".tmp" so List never reports it as an object.
   std::string temp = path + "." + std::to_string(::getpid()) + "-" +
                      std::to_string(temp_counter.fetch_add(1)) + ".tmp";
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoStatus(errno, "create", temp);
+  VECTORD_ASSIGN_OR_RETURN(auto file, fs_->OpenWritable(temp));
   return std::unique_ptr<ObjectWriter>(
-      new LocalWriter(fd, std::move(temp), std::move(path), sync_));
+      new LocalWriter(fs_, std::move(file), std::move(temp), std::move(path), sync_));
 }
 
 Result<std::unique_ptr<ObjectReader>> LocalObjectStore::Open(std::string_view key) {
   VECTORD_RETURN_IF_ERROR(ValidateKey(key));
   std::string path = PathOf(key);
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, "open", path);
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    int error = errno;
-    ::close(fd);
-    return ErrnoStatus(error, "stat", path);
-  }
-  if (!S_ISREG(st.st_mode)) {  // a directory on the way to other keys is not an object
-    ::close(fd);
-    return Status::NotFound("open " + path + ": not an object");
-  }
-  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  return std::unique_ptr<ObjectReader>(
-      new LocalReader(fd, std::move(path), static_cast<uint64_t>(st.st_size)));
+  // NotFound for a directory too: one on the way to other keys is not an object.
+  VECTORD_ASSIGN_OR_RETURN(auto file, fs_->OpenSequential(path));
+  return std::unique_ptr<ObjectReader>(new LocalReader(std::move(file), std::move(path)));
 }
 
 Status LocalObjectStore::Delete(std::string_view key) {
   VECTORD_RETURN_IF_ERROR(ValidateKey(key));
   std::string path = PathOf(key);
-  if (::unlink(path.c_str()) != 0) {
-    if (errno == ENOENT) return Status::Ok();
-    return ErrnoStatus(errno, "unlink", path);
-  }
-  if (sync_) return SyncParentDirectory(path);
+  // An absent object costs no directory fsync: nothing changed.
+  if (!fs_->Exists(path)) return Status::Ok();
+  VECTORD_RETURN_IF_ERROR(fs_->RemoveFile(path));
+  if (sync_) return fs_->SyncDirectory(ParentDirectory(path));
   return Status::Ok();
 }
 
@@ -241,25 +177,16 @@ Result<std::vector<std::string>> LocalObjectStore::List(std::string_view prefix)
   size_t slash = prefix.rfind('/');
   if (slash != std::string_view::npos) base_key = std::string(prefix.substr(0, slash + 1));
   std::function<Status(const std::string&)> walk = [&](const std::string& rel) -> Status {
-    std::string dir = rel.empty() ? root_ : root_ + "/" + rel.substr(0, rel.size() - 1);
-    DIR* d = ::opendir(dir.c_str());
-    if (d == nullptr) {
-      if (errno == ENOENT || errno == ENOTDIR) return Status::Ok();
-      return ErrnoStatus(errno, "opendir", dir);
-    }
-    Status status;
-    while (dirent* e = ::readdir(d)) {
-      std::string name = e->d_name;
-      if (name == "." || name == "..") continue;
+    std::string dir = rel.empty() ? root_ : PathOf(rel.substr(0, rel.size() - 1));
+    if (!fs_->IsDirectory(dir)) return Status::Ok();  // nothing under this prefix
+    VECTORD_ASSIGN_OR_RETURN(const std::vector<std::string> names, fs_->ListDirectory(dir));
+    for (const std::string& name : names) {
       std::string key = rel + name;
-      struct stat st;
-      if (::stat((root_ + "/" + key).c_str(), &st) != 0) continue;
-      if (S_ISDIR(st.st_mode)) {
+      if (fs_->IsDirectory(PathOf(key))) {
         std::string sub = key + "/";
         if (sub.compare(0, std::min(sub.size(), prefix.size()), prefix.substr(0, sub.size())) ==
             0) {
-          status = walk(sub);
-          if (!status.ok()) break;
+          VECTORD_RETURN_IF_ERROR(walk(sub));
         }
       } else if (key.size() >= 4 && key.compare(key.size() - 4, 4, ".tmp") == 0) {
         continue;  // an unfinished write
@@ -267,8 +194,7 @@ Result<std::vector<std::string>> LocalObjectStore::List(std::string_view prefix)
         keys.push_back(key);
       }
     }
-    ::closedir(d);
-    return status;
+    return Status::Ok();
   };
   VECTORD_RETURN_IF_ERROR(walk(base_key));
   std::sort(keys.begin(), keys.end());

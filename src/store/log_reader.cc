@@ -3,24 +3,26 @@
 #include <cstring>
 
 #include "common/crc32c.h"
+#include "common/little_endian.h"
 
 namespace vectord::store {
 namespace {
 
-uint32_t GetU32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i)
-    v |= static_cast<uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
-  return v;
-}
-uint64_t GetU64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i)
-    v |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
-  return v;
-}
+using little_endian::GetU32;
+using little_endian::GetU64;
 
 constexpr size_t kReadChunk = 1 << 20;
+
+// Appends up to kReadChunk bytes of `file` to `buffer`; false at the end of
+// the file.
+Result<bool> AppendChunk(SequentialFile& file, std::string& buffer) {
+  const size_t old_size = buffer.size();
+  buffer.resize(old_size + kReadChunk);
+  auto got = file.Read(buffer.data() + old_size, kReadChunk);
+  buffer.resize(old_size + (got.ok() ? *got : 0));
+  if (!got.ok()) return got.status();
+  return *got > 0;
+}
 
 }  // namespace
 
@@ -28,9 +30,8 @@ Result<std::unique_ptr<LogReader>> LogReader::Open(FileSystem* fs, std::string d
                                                    uint32_t dimension) {
   std::vector<std::string> segments;
   if (fs->Exists(dir)) {
-    auto names = fs->ListDirectory(dir);
-    if (!names.ok()) return names.status();
-    for (const std::string& name : *names) {
+    VECTORD_ASSIGN_OR_RETURN(const std::vector<std::string> names, fs->ListDirectory(dir));
+    for (const std::string& name : names) {
       if (name.size() == 24 && name.substr(20) == ".log" &&
           name.find_first_not_of("0123456789") == 20) {
         segments.push_back(name);
@@ -58,13 +59,11 @@ Status LogReader::CorruptionAt(const std::string& what, uint64_t offset) const {
 
 Result<bool> LogReader::Fill(size_t n) {
   while (buffer_.size() - offset_ < n) {
-    auto chunk = file_->Read(kReadChunk);
-    if (!chunk.ok()) return chunk.status();
-    if (chunk->empty()) return false;
     buffer_.erase(0, offset_);
     buffer_start_ += offset_;
     offset_ = 0;
-    buffer_ += *chunk;
+    VECTORD_ASSIGN_OR_RETURN(const bool more, AppendChunk(*file_, buffer_));
+    if (!more) return false;
   }
   return true;
 }
@@ -77,25 +76,20 @@ Result<bool> LogReader::RestIsZero() {
     buffer_start_ += buffer_.size();
     buffer_.clear();
     offset_ = 0;
-    auto chunk = file_->Read(kReadChunk);
-    if (!chunk.ok()) return chunk.status();
-    if (chunk->empty()) return true;
-    buffer_ = std::move(chunk).value();
+    VECTORD_ASSIGN_OR_RETURN(const bool more, AppendChunk(*file_, buffer_));
+    if (!more) return true;
   }
 }
 
 Status LogReader::OpenSegment(size_t index) {
   segment_index_ = index;
-  auto file = fs_->OpenSequential(dir_ + "/" + segments_[index]);
-  if (!file.ok()) return file.status();
-  file_ = std::move(file).value();
+  VECTORD_ASSIGN_OR_RETURN(file_, fs_->OpenSequential(dir_ + "/" + segments_[index]));
   buffer_.clear();
   offset_ = 0;
   buffer_start_ = 0;
   const bool last = index + 1 == segments_.size();
-  auto full = Fill(log_format::kSegmentHeaderSize);
-  if (!full.ok()) return full.status();
-  if (!*full) {
+  VECTORD_ASSIGN_OR_RETURN(const bool full, Fill(log_format::kSegmentHeaderSize));
+  if (!full) {
     // Only the newest segment can lack its header: a crash while it was being
     // started. It holds no records.
     if (!last) return Corruption("segment shorter than its header");
@@ -142,25 +136,22 @@ Result<std::optional<LogRecord>> LogReader::Next() {
       return std::optional<LogRecord>();
     };
 
-    auto has_header = Fill(1);
-    if (!has_header.ok()) return has_header.status();
-    if (!*has_header) {
+    VECTORD_ASSIGN_OR_RETURN(const bool has_header, Fill(1));
+    if (!has_header) {
       auto r = end_here();
       if (!r.ok() || done_) return r;
       continue;
     }
-    auto full_header = Fill(log_format::kRecordHeaderSize);
-    if (!full_header.ok()) return full_header.status();
-    if (!*full_header) return torn_here("incomplete record header");
+    VECTORD_ASSIGN_OR_RETURN(const bool full_header, Fill(log_format::kRecordHeaderSize));
+    if (!full_header) return torn_here("incomplete record header");
     const char* h = buffer_.data() + offset_;
     if (!crc32c::StoredMatches(GetU32(h),
                                crc32c::Value(h + 4, log_format::kRecordHeaderSize - 4))) {
       // A header cut short by a crash is followed by nothing but zeros (or
       // the end of the file); anything else after it is damage.
       offset_ += log_format::kRecordHeaderSize;
-      auto zero = RestIsZero();
-      if (!zero.ok()) return zero.status();
-      if (*zero) return torn_here("incomplete record header");
+      VECTORD_ASSIGN_OR_RETURN(const bool zero, RestIsZero());
+      if (zero) return torn_here("incomplete record header");
       return CorruptionAt("record header checksum mismatch", record_start);
     }
     const uint32_t payload_crc = GetU32(h + 4);
@@ -170,18 +161,16 @@ Result<std::optional<LogRecord>> LogReader::Next() {
     if (length > log_format::kMaxRecordPayload) {
       return Corruption("record length " + std::to_string(length) + " out of range");
     }
-    auto full_record = Fill(log_format::kRecordHeaderSize + length);
-    if (!full_record.ok()) return full_record.status();
-    if (!*full_record) return torn_here("incomplete record");
+    VECTORD_ASSIGN_OR_RETURN(const bool full_record, Fill(log_format::kRecordHeaderSize + length));
+    if (!full_record) return torn_here("incomplete record");
     h = buffer_.data() + offset_;
     if (!crc32c::StoredMatches(payload_crc,
                                crc32c::Value(h + log_format::kRecordHeaderSize, length))) {
       // The header reached the disk, the payload not (all of) it: torn when
       // nothing follows the record but zeros.
       offset_ += log_format::kRecordHeaderSize + length;
-      auto zero = RestIsZero();
-      if (!zero.ok()) return zero.status();
-      if (*zero) return torn_here("incomplete record payload");
+      VECTORD_ASSIGN_OR_RETURN(const bool zero, RestIsZero());
+      if (zero) return torn_here("incomplete record payload");
       return CorruptionAt("record checksum mismatch", record_start);
     }
     if (type != static_cast<uint8_t>(log_format::RecordType::kUpsert) &&

@@ -4,18 +4,12 @@
 #include <cstring>
 
 #include "common/crc32c.h"
+#include "common/little_endian.h"
 
 namespace vectord::store {
-namespace {
 
-void PutU32(char* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
-}
-void PutU64(char* p, uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(v >> (8 * i));
-}
-
-}  // namespace
+using little_endian::PutU32;
+using little_endian::PutU64;
 
 std::string log_format::EncodeSegmentHeader(uint32_t dimension, uint64_t first_sequence) {
   std::string h(log_format::kSegmentHeaderSize, '\0');
@@ -44,12 +38,12 @@ Result<std::unique_ptr<LogWriter>> LogWriter::Open(FileSystem* fs, std::string d
   w->durable_through_ = next_sequence - 1;
   w->lost_through_ = next_sequence - 1;
   if (tail != nullptr && tail->valid_bytes >= log_format::kSegmentHeaderSize) {
-    auto file = fs->OpenAppendable(tail->segment_path);
-    if (!file.ok()) return file.status();
+    VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> file,
+                             fs->OpenAppendable(tail->segment_path));
     // Cut a torn record off before appending after it.
-    if ((*file)->size() != tail->valid_bytes) {
-      VECTORD_RETURN_IF_ERROR((*file)->Truncate(tail->valid_bytes));
-      VECTORD_RETURN_IF_ERROR((*file)->Sync());
+    if (file->size() != tail->valid_bytes) {
+      VECTORD_RETURN_IF_ERROR(file->Truncate(tail->valid_bytes));
+      VECTORD_RETURN_IF_ERROR(file->Sync());
     }
     std::string name = tail->segment_path.substr(tail->segment_path.rfind('/') + 1);
     w->segment_first_ = std::strtoull(name.c_str(), nullptr, 10);
@@ -59,7 +53,7 @@ Result<std::unique_ptr<LogWriter>> LogWriter::Open(FileSystem* fs, std::string d
       w->next_sequence_ = w->segment_first_;
       w->appended_through_ = w->durable_through_ = w->lost_through_ = w->segment_first_ - 1;
     }
-    w->file_ = std::move(file).value();
+    w->file_ = std::move(file);
     w->file_path_ = tail->segment_path;
     w->durable_bytes_ = tail->valid_bytes;
     return w;
@@ -71,18 +65,17 @@ Result<std::unique_ptr<LogWriter>> LogWriter::Open(FileSystem* fs, std::string d
 
 Status LogWriter::StartSegment(uint64_t first_sequence) {
   std::string path = dir_ + "/" + SegmentName(first_sequence);
-  auto file = fs_->OpenAppendable(path);
-  if (!file.ok()) return file.status();
-  if ((*file)->size() != 0) VECTORD_RETURN_IF_ERROR((*file)->Truncate(0));
-  Status s = (*file)->Append(log_format::EncodeSegmentHeader(dimension_, first_sequence));
-  if (s.ok()) s = (*file)->Sync();
+  VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> file, fs_->OpenAppendable(path));
+  if (file->size() != 0) VECTORD_RETURN_IF_ERROR(file->Truncate(0));
+  Status s = file->Append(log_format::EncodeSegmentHeader(dimension_, first_sequence));
+  if (s.ok()) s = file->Sync();
   if (s.ok()) s = fs_->SyncDirectory(dir_);
   if (!s.ok()) {
-    file->reset();
+    file.reset();
     (void)fs_->RemoveFile(path);
     return s;
   }
-  file_ = std::move(file).value();
+  file_ = std::move(file);
   file_path_ = std::move(path);
   segment_first_ = first_sequence;
   durable_bytes_ = log_format::kSegmentHeaderSize;
@@ -210,10 +203,9 @@ Status LogWriter::DropSegmentsThrough(uint64_t covered) {
     std::lock_guard lock(mutex_);
     current = file_path_;
   }
-  auto names = fs_->ListDirectory(dir_);
-  if (!names.ok()) return names.status();
+  VECTORD_ASSIGN_OR_RETURN(const std::vector<std::string> names, fs_->ListDirectory(dir_));
   std::vector<std::pair<uint64_t, std::string>> segments;
-  for (const std::string& name : *names) {
+  for (const std::string& name : names) {
     if (name.size() != 24 || name.substr(20) != ".log") continue;
     segments.emplace_back(std::strtoull(name.c_str(), nullptr, 10), name);
   }

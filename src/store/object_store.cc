@@ -27,33 +27,30 @@ Status ValidateKey(std::string_view key) {
 }
 
 Status ObjectStore::Put(std::string_view key, std::string_view bytes) {
-  auto writer = Create(key);
-  if (!writer.ok()) return writer.status();
-  VECTORD_RETURN_IF_ERROR((*writer)->Write(bytes.data(), bytes.size()));
-  return (*writer)->Commit();
+  VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<ObjectWriter> writer, Create(key));
+  VECTORD_RETURN_IF_ERROR(writer->Write(bytes.data(), bytes.size()));
+  return writer->Commit();
 }
 
 Result<std::string> ObjectStore::GetRange(std::string_view key, uint64_t offset, uint64_t length) {
-  auto reader = Open(key);
-  if (!reader.ok()) return reader.status();
-  const uint64_t size = (*reader)->size();
+  VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<ObjectReader> reader, Open(key));
+  const uint64_t size = reader->size();
   if (offset >= size) return std::string();
   std::string skipped(static_cast<size_t>(std::min<uint64_t>(offset, 1 << 20)), '\0');
   for (uint64_t left = offset; left > 0;) {
     const size_t n = static_cast<size_t>(std::min<uint64_t>(left, skipped.size()));
-    VECTORD_RETURN_IF_ERROR((*reader)->Read(skipped.data(), n));
+    VECTORD_RETURN_IF_ERROR(reader->Read(skipped.data(), n));
     left -= n;
   }
   std::string out(static_cast<size_t>(std::min(length, size - offset)), '\0');
-  VECTORD_RETURN_IF_ERROR((*reader)->Read(out.data(), out.size()));
+  VECTORD_RETURN_IF_ERROR(reader->Read(out.data(), out.size()));
   return out;
 }
 
 Result<std::string> ObjectStore::Get(std::string_view key) {
-  auto reader = Open(key);
-  if (!reader.ok()) return reader.status();
-  std::string out((*reader)->size(), '\0');
-  VECTORD_RETURN_IF_ERROR((*reader)->Read(out.data(), out.size()));
+  VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<ObjectReader> reader, Open(key));
+  std::string out(reader->size(), '\0');
+  VECTORD_RETURN_IF_ERROR(reader->Read(out.data(), out.size()));
   return out;
 }
 

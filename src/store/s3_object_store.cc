@@ -483,9 +483,8 @@ Result<ObjectInfo> S3ObjectStore::Stat(std::string_view key) {
 }
 
 Result<std::unique_ptr<ObjectReader>> S3ObjectStore::Open(std::string_view key) {
-  auto info = Stat(key);
-  if (!info.ok()) return info.status();
-  return std::unique_ptr<ObjectReader>(new S3Reader(this, std::string(key), std::move(*info)));
+  VECTORD_ASSIGN_OR_RETURN(ObjectInfo info, Stat(key));
+  return std::unique_ptr<ObjectReader>(new S3Reader(this, std::string(key), std::move(info)));
 }
 
 Result<std::string> S3ObjectStore::GetRange(std::string_view key, uint64_t offset,

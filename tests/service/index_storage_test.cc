@@ -83,6 +83,7 @@ using Model = std::map<std::string, std::pair<std::vector<float>, std::optional<
 
 // One "process": storage and registry over the data directory.
 struct Instance {
+  std::unique_ptr<store::LocalObjectStore> objects;  // on the instance's FileSystem
   std::unique_ptr<IndexStorage> storage;
   std::unique_ptr<Registry> registry;
   IndexStorage::LoadReport report;
@@ -118,11 +119,17 @@ class IndexStorageTest : public ::testing::Test {
   }
 
   // Ends the current instance (no checkpoint, like a crash of the process)
-  // and starts a new one that loads everything from disk.
-  Instance& Restart(StorageOptions options, store::FileSystem* fs = store::PosixFileSystem()) {
+  // and starts a new one that loads everything from disk. Every file of the
+  // new instance goes through `fs`; `sync` turns on the fsyncs of whole-file
+  // publishes (snapshots, params), which most tests skip for speed.
+  Instance& Restart(StorageOptions options, store::FileSystem* fs = store::PosixFileSystem(),
+                    bool sync = false) {
     instance_.reset();
     instance_ = std::make_unique<Instance>();
-    instance_->storage = std::make_unique<IndexStorage>(objects_.get(), fs, std::move(options));
+    auto objects = store::LocalObjectStore::OpenRoot(dir_, sync, fs);
+    EXPECT_TRUE(objects.ok()) << objects.status().ToString();
+    instance_->objects = std::move(objects).value();
+    instance_->storage = std::make_unique<IndexStorage>(instance_->objects.get(), std::move(options));
     instance_->registry = std::make_unique<Registry>(&pool_);
     instance_->registry->SetPersistence(instance_->storage.get());
     instance_->report = instance_->storage->LoadAll(*instance_->registry, &pool_);
@@ -971,6 +978,187 @@ TEST_F(IndexStorageTest, RecoveryAfterLostRecordAndCheckpointStaysLoadable) {
   auto docs3 = third.registry->Find("docs");
   ASSERT_NE(docs3, nullptr);
   ExpectHolds(*docs3, model);
+}
+
+// --- Faults under the snapshots and the params ----------------------------
+// The FaultInjectingFileSystem under the log is also under the whole files
+// (LocalObjectStore), with their fsyncs on. A filter aims each fault at one
+// file or directory, so that the log's own fsyncs (a checkpoint rotates the
+// log first) go through.
+
+bool IsSnapshot(const std::string& path) {  // the file and its temporary twins
+  return path.find("/_vectors/docs.hnsw") != std::string::npos;
+}
+bool IsParams(const std::string& path) {
+  return path.find("/_vectors/docs.json") != std::string::npos;
+}
+bool IsIndexDirectory(const std::string& path) { return path.ends_with("/_vectors"); }
+
+class IndexStorageFaultTest : public IndexStorageTest {
+ protected:
+  std::vector<std::string> TempFiles() const {
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(Path("_vectors"))) {
+      const std::string name = entry.path().filename().string();
+      if (name.ends_with(".tmp")) names.push_back(name);
+    }
+    return names;
+  }
+
+  // Writes, a checkpoint that succeeds, more writes; then a checkpoint with
+  // the fault `arm` sets, which must fail with `code`. What the protocol
+  // promises is then checked: nothing half-published is left, writes go on,
+  // and a restart recovers every acknowledged write — from the previous
+  // snapshot, which must still be in place unless `renamed` (the fault came
+  // after the rename, whose durability is then unknown: the test puts the
+  // previous snapshot back, as a power loss may).
+  template <typename Arm>
+  void CheckpointFailsAndNothingIsLost(StatusCode code, bool renamed, Arm arm,
+                                       bool at_shutdown = false) {
+    FaultInjectingFileSystem faulty;
+    Restart(Options(), &faulty, /*sync=*/true);
+    auto docs = Create("docs", 4);
+    ASSERT_NE(docs, nullptr);
+    Model model;
+    AddRandom(docs, 40, 1, "a-", &model);
+    ASSERT_TRUE(storage().Checkpoint(docs).ok());
+    const std::string previous = ReadFile(HnswPath("docs"));
+    AddRandom(docs, 40, 2, "b-", &model);
+    Remove(docs, {"a-3", "b-5"}, &model);
+    ASSERT_FALSE(HasFatalFailure());
+    const uint64_t checkpoints = storage().stats().checkpoints;
+
+    arm(faulty);
+    Status s = at_shutdown ? storage().CheckpointAll() : storage().Checkpoint(docs);
+    faulty.ClearFaults();
+    EXPECT_EQ(s.code(), code) << s.ToString();
+    EXPECT_EQ(storage().stats().checkpoints, checkpoints);
+    EXPECT_EQ(TempFiles(), std::vector<std::string>{});
+    if (renamed) {
+      EXPECT_NE(ReadFile(HnswPath("docs")), previous);
+      WriteFile(HnswPath("docs"), previous);
+    } else {
+      EXPECT_TRUE(ReadFile(HnswPath("docs")) == previous) << "the snapshot was replaced";
+    }
+
+    // The index still takes writes, and a later checkpoint works.
+    AddRandom(docs, 10, 3, "c-", &model);
+    ASSERT_FALSE(HasFatalFailure());
+    docs.reset();
+    Instance& next = Restart(Options(), &faulty, /*sync=*/true);
+    EXPECT_EQ(next.report.loaded, 1u);
+    EXPECT_EQ(next.report.failed, 0u);
+    auto loaded = next.registry->Find("docs");
+    ASSERT_NE(loaded, nullptr);
+    ExpectHolds(*loaded, model);
+    ASSERT_TRUE(storage().Checkpoint(loaded).ok());
+    loaded.reset();
+    Instance& last = Restart();
+    ASSERT_NE(last.registry->Find("docs"), nullptr);
+    ExpectHolds(*last.registry->Find("docs"), model);
+  }
+
+  // A create whose params file cannot be published: it fails with `code`,
+  // registers nothing, and leaves nothing that a restart would load; the
+  // same name can be created afterwards.
+  template <typename Arm>
+  void CreateFailsAndLeavesNothing(StatusCode code, Arm arm) {
+    FaultInjectingFileSystem faulty;
+    Restart(Options(), &faulty, /*sync=*/true);
+    arm(faulty);
+    auto failed = registry().Create(CreateSpec{"docs", 2, 0, 0, 0, "euclidean", ""});
+    faulty.ClearFaults();
+    ASSERT_FALSE(failed.ok());
+    EXPECT_EQ(failed.status().code(), code) << failed.status().ToString();
+    EXPECT_EQ(registry().Find("docs"), nullptr);
+    EXPECT_EQ(TempFiles(), std::vector<std::string>{});
+
+    Instance& next = Restart();
+    EXPECT_EQ(next.report.loaded, 0u);
+    EXPECT_EQ(next.report.failed, 0u);
+    EXPECT_EQ(next.registry->Find("docs"), nullptr);
+    EXPECT_FALSE(fs::exists(JsonPath("docs")));
+    EXPECT_FALSE(fs::exists(WalPath("docs")));
+
+    auto docs = Create("docs", 2);
+    ASSERT_NE(docs, nullptr);
+    Model model;
+    Add(docs, {Item("a", {1, 2})}, &model);
+    docs.reset();
+    Instance& again = Restart();
+    ASSERT_NE(again.registry->Find("docs"), nullptr);
+    ExpectHolds(*again.registry->Find("docs"), model);
+  }
+};
+
+TEST_F(IndexStorageFaultTest, CheckpointWithAFailedSnapshotFsyncKeepsThePreviousOne) {
+  CheckpointFailsAndNothingIsLost(StatusCode::kIOError, /*renamed=*/false, [](auto& faulty) {
+    faulty.SetFaultFilter(IsSnapshot);
+    faulty.FailNextSync();
+  });
+}
+
+TEST_F(IndexStorageFaultTest, CheckpointWithAFailedRenameKeepsThePreviousOne) {
+  CheckpointFailsAndNothingIsLost(StatusCode::kIOError, /*renamed=*/false, [](auto& faulty) {
+    faulty.SetFaultFilter(IsSnapshot);
+    faulty.FailNextRename();
+  });
+}
+
+// The new snapshot is in place but perhaps not durably: the checkpoint must
+// fail before it deletes the log segments the snapshot covers.
+TEST_F(IndexStorageFaultTest, CheckpointWithAFailedDirectoryFsyncKeepsTheLog) {
+  CheckpointFailsAndNothingIsLost(StatusCode::kIOError, /*renamed=*/true, [](auto& faulty) {
+    faulty.SetFaultFilter(IsIndexDirectory);
+    faulty.FailNextSyncDirectory();
+  });
+}
+
+TEST_F(IndexStorageFaultTest, CheckpointOnAFullDiskIsNoSpaceAfterAShortWrite) {
+  CheckpointFailsAndNothingIsLost(StatusCode::kNoSpace, /*renamed=*/false, [](auto& faulty) {
+    faulty.SetFaultFilter(IsSnapshot);
+    faulty.SetNoSpace(true, /*prefix_bytes=*/100);
+  });
+}
+
+TEST_F(IndexStorageFaultTest, ShutdownCheckpointOnAFullDiskReportsNoSpace) {
+  CheckpointFailsAndNothingIsLost(
+      StatusCode::kNoSpace, /*renamed=*/false,
+      [](auto& faulty) {
+        faulty.SetFaultFilter(IsSnapshot);
+        faulty.SetNoSpace(true, /*prefix_bytes=*/0);
+      },
+      /*at_shutdown=*/true);
+}
+
+TEST_F(IndexStorageFaultTest, CreateWithAFailedParamsFsyncLeavesNothing) {
+  CreateFailsAndLeavesNothing(StatusCode::kIOError, [](auto& faulty) {
+    faulty.SetFaultFilter(IsParams);
+    faulty.FailNextSync();
+  });
+}
+
+TEST_F(IndexStorageFaultTest, CreateWithAFailedParamsRenameLeavesNothing) {
+  CreateFailsAndLeavesNothing(StatusCode::kIOError, [](auto& faulty) {
+    faulty.SetFaultFilter(IsParams);
+    faulty.FailNextRename();
+  });
+}
+
+TEST_F(IndexStorageFaultTest, CreateOnAFullDiskLeavesNothing) {
+  CreateFailsAndLeavesNothing(StatusCode::kNoSpace, [](auto& faulty) {
+    faulty.SetFaultFilter(IsParams);
+    faulty.SetNoSpace(true, /*prefix_bytes=*/10);
+  });
+}
+
+// The params file was renamed into place, but its directory fsync failed:
+// the create answers an error, so it must not come back at a restart.
+TEST_F(IndexStorageFaultTest, CreateWithAFailedDirectoryFsyncLeavesNothing) {
+  CreateFailsAndLeavesNothing(StatusCode::kIOError, [](auto& faulty) {
+    faulty.SetFaultFilter(IsIndexDirectory);
+    faulty.FailNextSyncDirectory();
+  });
 }
 
 }  // namespace

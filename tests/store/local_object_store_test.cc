@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "fault_injecting_file_system.h"
+
 namespace vectord::store {
 namespace {
 
@@ -401,6 +403,150 @@ TEST(ValidateKey, RejectsBadKeys) {
     Status s = ValidateKey(key);
     EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << "key of size " << key.size();
   }
+}
+
+
+// --- The publish protocol, step by step ---------------------------------
+// A LocalObjectStore with fsyncs on, over a FaultInjectingFileSystem that
+// records each call and fails the one a test aims at.
+class LocalObjectStorePublishTest : public LocalObjectStoreTest {
+ protected:
+  void SetUp() override {
+    LocalObjectStoreTest::SetUp();
+    auto store = LocalObjectStore::OpenRoot(dir_, /*sync=*/true, &faulty_);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    synced_ = std::move(store).value();
+    store_ = synced_.get();
+  }
+  void TearDown() override {
+    synced_.reset();
+    LocalObjectStoreTest::TearDown();
+  }
+
+  // Publishes `before`, then tries to publish `after` over it with the fault
+  // that `arm` sets; returns what Put said.
+  template <typename Arm>
+  Status OverwriteWithFault(const std::string& before, const std::string& after, Arm arm) {
+    Put("_vectors/docs.hnsw", before);
+    arm();
+    Status s = store_->Put("_vectors/docs.hnsw", after);
+    faulty_.ClearFaults();
+    return s;
+  }
+  std::string Object() {
+    auto got = store_->Get("_vectors/docs.hnsw");
+    EXPECT_TRUE(got.ok()) << got.status().ToString();
+    return got.ok() ? *got : "";
+  }
+
+  testing::FaultInjectingFileSystem faulty_;
+  std::unique_ptr<LocalObjectStore> synced_;
+};
+
+TEST_F(LocalObjectStorePublishTest, PublishIsWriteSyncCloseRenameThenDirectorySync) {
+  faulty_.StartRecording();
+  Put("_vectors/docs.hnsw", "snapshot bytes");
+  const std::vector<std::string> events = faulty_.events();
+  ASSERT_EQ(events.size(), 6u) << ::testing::PrintToString(events);
+  const std::string target = dir_ + "/_vectors/docs.hnsw";
+  // The temporary file sits beside the target, under a name List skips.
+  ASSERT_EQ(events[0].rfind("create " + target + ".", 0), 0u) << events[0];
+  const std::string temp = events[0].substr(7);
+  EXPECT_EQ(temp.substr(temp.size() - 4), ".tmp");
+  EXPECT_EQ(events, (std::vector<std::string>{
+                        "create " + temp,
+                        "append " + temp,
+                        "sync " + temp,  // the bytes are durable before they get the name
+                        "close " + temp,
+                        "rename " + temp + " " + target,
+                        "syncdir " + dir_ + "/_vectors",  // and the name before Commit returns
+                    }));
+  EXPECT_EQ(Object(), "snapshot bytes");
+}
+
+// Snapshot loads ask for rows in large steps: those must go from the file
+// straight into the caller's memory, small ones through one buffered read.
+TEST_F(LocalObjectStorePublishTest, LargeReadsSkipTheReadersBuffer) {
+  Put("big", std::string(4 << 20, 'x'));
+  auto reader = store_->Open("big");
+  ASSERT_TRUE(reader.ok());
+  faulty_.StartRecording();
+  std::string out(1 << 20, '\0');
+  ASSERT_TRUE((*reader)->Read(out.data(), 64 << 10).ok());   // the threshold: direct
+  ASSERT_TRUE((*reader)->Read(out.data(), 300 << 10).ok());  // direct
+  ASSERT_TRUE((*reader)->Read(out.data(), 10).ok());         // fills the 1 MiB buffer
+  ASSERT_TRUE((*reader)->Read(out.data(), 4000).ok());       // from the buffer
+  const std::string path = dir_ + "/big";
+  EXPECT_EQ(faulty_.events(), (std::vector<std::string>{"read " + path + " 65536",
+                                                        "read " + path + " 307200",
+                                                        "read " + path + " 1048576"}));
+  EXPECT_EQ((*reader)->position(), (64u << 10) + (300u << 10) + 10 + 4000);
+}
+
+TEST_F(LocalObjectStorePublishTest, DeleteSyncsTheDirectoryOnlyWhenItRemovedSomething) {
+  Put("a/b", "x");
+  faulty_.StartRecording();
+  ASSERT_TRUE(store_->Delete("a/b").ok());
+  ASSERT_TRUE(store_->Delete("a/b").ok());  // absent: nothing to make durable
+  EXPECT_EQ(faulty_.events(),
+            (std::vector<std::string>{"remove " + dir_ + "/a/b", "syncdir " + dir_ + "/a"}));
+}
+
+TEST_F(LocalObjectStorePublishTest, WithoutSyncNothingIsFsynced) {
+  auto store = LocalObjectStore::OpenRoot(dir_, /*sync=*/false, &faulty_);
+  ASSERT_TRUE(store.ok());
+  faulty_.StartRecording();
+  ASSERT_TRUE((*store)->Put("k", "v").ok());
+  ASSERT_TRUE((*store)->Delete("k").ok());
+  for (const std::string& event : faulty_.events()) {
+    EXPECT_NE(event.rfind("sync", 0), 0u) << event;
+  }
+  EXPECT_EQ(faulty_.syncs(), 0u);
+  EXPECT_EQ(faulty_.directory_syncs(), 0u);
+}
+
+TEST_F(LocalObjectStorePublishTest, FailedFsyncKeepsTheOldObjectAndNoTemporaryFile) {
+  Status s = OverwriteWithFault("old", "new", [&] { faulty_.FailNextSync(); });
+  EXPECT_EQ(s.code(), StatusCode::kIOError) << s.ToString();
+  EXPECT_EQ(Object(), "old");
+  EXPECT_FALSE(AnyTempFile(dir_));
+}
+
+TEST_F(LocalObjectStorePublishTest, FailedRenameKeepsTheOldObjectAndNoTemporaryFile) {
+  Status s = OverwriteWithFault("old", "new", [&] { faulty_.FailNextRename(); });
+  EXPECT_EQ(s.code(), StatusCode::kIOError) << s.ToString();
+  EXPECT_EQ(Object(), "old");
+  EXPECT_FALSE(AnyTempFile(dir_));
+  EXPECT_EQ(List(""), std::vector<std::string>{"_vectors/docs.hnsw"});
+}
+
+TEST_F(LocalObjectStorePublishTest, NoSpaceMidWriteIsNoSpaceAndKeepsTheOldObject) {
+  const std::string big(1 << 20, 'n');
+  Status s = OverwriteWithFault("old", big, [&] { faulty_.SetNoSpace(true, 4096); });
+  EXPECT_EQ(s.code(), StatusCode::kNoSpace) << s.ToString();
+  EXPECT_EQ(Object(), "old");
+  EXPECT_FALSE(AnyTempFile(dir_));
+}
+
+// The rename happened, but nothing says it survives a power loss: the caller
+// must hear of it, so that it does not act as if the object were durable.
+TEST_F(LocalObjectStorePublishTest, FailedDirectoryFsyncIsReported) {
+  Status s = OverwriteWithFault("old", "new", [&] { faulty_.FailNextSyncDirectory(); });
+  EXPECT_EQ(s.code(), StatusCode::kIOError) << s.ToString();
+  EXPECT_EQ(Object(), "new");
+  EXPECT_FALSE(AnyTempFile(dir_));
+}
+
+TEST_F(LocalObjectStorePublishTest, FaultFilterAimsAtOnePath) {
+  faulty_.SetFaultFilter(
+      [](const std::string& path) { return path.find("/b.") != std::string::npos; });
+  faulty_.FailNextSync();
+  Put("a", "1");  // not aimed at: the one-shot fault stays armed
+  EXPECT_EQ(store_->Put("b", "2").code(), StatusCode::kIOError);
+  Put("b", "3");  // fired once
+  faulty_.ClearFaults();
+  EXPECT_EQ(*store_->Get("a"), "1");
+  EXPECT_EQ(*store_->Get("b"), "3");
 }
 
 }  // namespace
