@@ -47,8 +47,9 @@ Result<std::unique_ptr<LogWriter>> LogWriter::Open(FileSystem* fs, std::string d
     }
     std::string name = tail->segment_path.substr(tail->segment_path.rfind('/') + 1);
     w->segment_first_ = std::strtoull(name.c_str(), nullptr, 10);
-    // Sequences lost to a failed write leave a gap that a rotation may have
-    // skipped over: never number a record below its segment's first.
+    // A segment is named after the first sequence it may hold, which can lie
+    // above the last record read (records cancelled or lost, then a
+    // rotation): never number a record below its segment's first.
     if (w->next_sequence_ < w->segment_first_) {
       w->next_sequence_ = w->segment_first_;
       w->appended_through_ = w->durable_through_ = w->lost_through_ = w->segment_first_ - 1;

@@ -10,7 +10,9 @@
 // not used). A failed fsync leaves the records in the file — some may have
 // been acknowledged at the weaker "written" level — and fails every Sync
 // waiting for them; the caller decides (the service appends a cancel
-// record). Sequence numbers are never reused, so a log may have gaps. If a
+// record). Sequences rise but may have gaps (docs/wal-format.md, "Gaps in
+// the sequence"); a number is given out again only when its record never
+// reached the log (a failed write, or a torn tail cut off at start-up). If a
 // truncation fails the log refuses writes until reopened.
 //
 // Thread safety: all methods may be called from any thread.

@@ -513,10 +513,9 @@ TEST_F(IndexStorageTest, LoadAllRemovesLeftovers) {
 // leaves an empty <name>.wal directory: LogWriter::Open creates the
 // directory, and StartSegment removes only the file when it fails.
 //
-// Regression (fixed; was in src/service/index_storage.cc, IndexStorage::LoadAll): leftovers
-// are found through objects_->List(), which lists files only, so an empty
-// .wal directory is never seen and never removed. Harmless (a create of the
-// same name clears it) but it stays on disk forever otherwise.
+// Regression test: an empty .wal directory left by an unfinished create is
+// a leftover too, although the object listing (files only) never shows it;
+// otherwise it would stay on disk until a create of the same name.
 TEST_F(IndexStorageTest, LoadAllRemovesAnEmptyLeftoverLogDirectory) {
   FaultInjectingFileSystem faulty;
   Restart(Options(), &faulty);
@@ -894,12 +893,11 @@ TEST_F(IndexStorageTest, NoSpaceFailsWithNoSpaceAndAppliesNothing) {
 // under the interval policy) is in memory and promised to survive a process
 // crash. A later write's failed fsync must not take it away.
 //
-// Regression (fixed; was in src/store/log_writer.cc, LogWriter::Sync -> RollBack): a failed
-// fsync truncates the segment back to durable_bytes_, the end of the last
-// *fsynced* record, which also removes every earlier record that was only
-// written — records that Index::LogThenApply (src/service/index_registry.cc)
-// already applied and acknowledged. Memory and log then disagree, and the
-// next restart loses "w" although the process never crashed.
+// Regression test: a failed fsync must not take back records that were only
+// written, not yet fsynced — the "written" durability level has already
+// applied and acknowledged them. Truncating to the last fsynced record would
+// make memory and log disagree, and the next restart would lose "w" although
+// the process never crashed.
 TEST_F(IndexStorageTest, WrittenRecordSurvivesALaterFailedFsync) {
   FaultInjectingFileSystem faulty;
   Restart(Options(), &faulty);
@@ -920,8 +918,8 @@ TEST_F(IndexStorageTest, WrittenRecordSurvivesALaterFailedFsync) {
 }
 
 // The same under the interval policy: the background fsync fails once.
-// Regression (fixed): same cause as WrittenRecordSurvivesALaterFailedFsync (LogWriter
-// RollBack after a failed SyncAll truncates acknowledged, applied records).
+// Regression test: as WrittenRecordSurvivesALaterFailedFsync, for the
+// background fsync of the interval policy.
 TEST_F(IndexStorageTest, IntervalWritesSurviveAFailedBackgroundFsync) {
   FaultInjectingFileSystem faulty;
   StorageOptions options = Options();
@@ -948,12 +946,11 @@ TEST_F(IndexStorageTest, IntervalWritesSurviveAFailedBackgroundFsync) {
 // checkpoint then starts a segment named after the next sequence, above the
 // last record recovery will see.
 //
-// Regression (fixed; was in src/store/log_writer.cc, LogWriter::Open, tail branch, reached
-// from IndexStorage::LoadOne in src/service/index_storage.cc): recovery
-// reopens the log in that segment with next_sequence = last + 1, below the
-// segment's first sequence; the next write is numbered below its segment and
-// the following restart fails with "sequence N does not follow N-1" — the
-// index no longer loads.
+// Regression test: when recovery reopens the log in a segment whose first
+// sequence lies above the last record read (records lost, then a
+// checkpoint), the next write must be numbered from the segment's first
+// sequence; numbered below it, the following restart would fail with
+// "sequence N does not follow N-1" and the index would not load.
 TEST_F(IndexStorageTest, RecoveryAfterLostRecordAndCheckpointStaysLoadable) {
   FaultInjectingFileSystem faulty;
   Restart(Options(), &faulty);

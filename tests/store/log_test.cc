@@ -440,11 +440,10 @@ TEST_F(LogTest, ZeroFilledTailIsTornNotCorruption) {
 // header and first payload bytes reached the disk, the rest of it and the
 // extension are zeros.
 //
-// Regression (fixed; was in src/store/log_reader.cc, LogReader::Next, the checksum-mismatch
-// branch): RestIsZero() scans from the start of the bad record (offset_), not
-// from its end, so the record's own non-zero header makes this "record
-// checksum mismatch" corruption and the index refuses to load after what is
-// an ordinary power loss.
+// Regression test: a last record whose tail was zeroed (an ordinary power
+// loss) is torn, not corrupt. Whether the rest of the file is zero must be
+// judged after the bad record's header, or the header's own non-zero bytes
+// would make it "record checksum mismatch" and the index would not load.
 TEST_F(LogTest, LastRecordPartlyZeroedIsTorn) {
   auto writer = OpenWriter();
   ASSERT_NE(writer, nullptr);
@@ -541,14 +540,12 @@ TEST_F(LogTest, FlippedByteInAMiddleRecordIsCorruptionNamingFileAndOffset) {
 // included, is detected", and damage before valid records is corruption
 // "rather than silently dropping the records after it".
 //
-// Regression (fixed; was in src/store/log_reader.cc, LogReader::Next, the
-// `if (!*full_record) return torn_here("incomplete record")` branch): a flipped
-// high bit of the length field of a middle record of the last segment makes
-// the record appear to run past the end of the file, which is treated as a
-// torn tail — the reader returns ok, reports torn(), and the valid records
-// after it are silently dropped (and the writer would truncate them away).
-// The length is only protected by the record CRC, which cannot be checked
-// before the whole claimed length is read.
+// Regression test: a flipped high bit in the length of a middle record of
+// the last segment makes the record seem to run past the end of the file.
+// That must be corruption, not a torn tail: as a torn tail the valid records
+// after it would be dropped silently (and truncated away by the writer). The
+// length is protected only by the record CRC, which cannot be checked before
+// the whole claimed length is read, so the reader must look past it.
 TEST_F(LogTest, EveryFlippedBitOfAMiddleRecordIsCorruption) {
   auto writer = OpenWriter();
   ASSERT_NE(writer, nullptr);
@@ -837,11 +834,10 @@ TEST_F(LogTest, RotateMakesPendingRecordsDurable) {
 // the reader's last sequence + 1. The writer is reopened with exactly what
 // the reader reported, as LogWriter::Open documents.
 //
-// Regression (fixed; was in src/store/log_writer.cc, LogWriter::Open, the tail branch): the
-// writer continues in the tail segment (named 5) but numbers the next record
-// 4 (next_sequence), below the segment's first sequence, so the following
-// read fails with "sequence 4 does not follow 3" and the index no longer
-// loads.
+// Regression test: a writer that continues in the tail segment (named 5)
+// must number its next record at least 5, not 4 (one past the last record
+// read): a record below its segment's first sequence makes the next read
+// fail with "sequence 4 does not follow 3", and the index would not load.
 TEST_F(LogTest, ReopenAfterLostRecordsAndRotationKeepsTheLogReadable) {
   FaultInjectingFileSystem faulty;
   auto writer = OpenWriter(&faulty);
