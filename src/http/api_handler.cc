@@ -54,9 +54,9 @@ void WriteParams(JsonWriter& w, const service::IndexParams& p) {
   w.Key("dimension").Int(p.dimension);
   w.Key("m").Int(p.m);
   w.Key("ef_search").Int(p.ef_search);
-  w.Key("distance").String(engine::MetricName(p.metric));
+  w.Key("distance").String(p.distance_name());
   w.Key("ef_construction").Int(p.ef_construction);
-  w.Key("quantization").String(engine::QuantizationName(p.quantization));
+  w.Key("quantization").String(p.quantization_name());
   w.EndObject();
 }
 
@@ -104,9 +104,7 @@ std::string IndexDetails(const service::Index& index) {
   w.BeginObject();
   WriteParams(w, index.params());
   w.Key("length").Int(static_cast<int64_t>(index.size()));
-  w.Key("memory_bytes")
-      .Int(static_cast<int64_t>(index.engine().memory_usage().total() +
-                                index.auxiliary_memory_bytes()));
+  w.Key("memory_bytes").Int(static_cast<int64_t>(index.memory_bytes()));
 
   const service::IndexStatsSnapshot stats = index.stats().Read();
   w.Key("stats").BeginObject();
@@ -286,14 +284,14 @@ std::optional<std::string> DecodeCursor(std::string_view cursor) {
   return out;
 }
 
-void WriteResults(JsonWriter& w, const std::vector<engine::SearchResult>& results,
+void WriteResults(JsonWriter& w, const std::vector<service::SearchHit>& results,
                   bool include_vector) {
   w.BeginArray();
-  for (const engine::SearchResult& r : results) {
+  for (const service::SearchHit& r : results) {
     w.BeginObject();
     w.Key("id").String(r.id);
     w.Key("distance").Float(r.distance);
-    if (r.payload) w.Key("metadata").Raw(*r.payload);
+    if (r.metadata) w.Key("metadata").Raw(*r.metadata);
     if (include_vector) w.Key("vector").FloatArray(r.vector);
     w.EndObject();
   }
@@ -536,13 +534,13 @@ HttpResponse ApiHandler::GetItem(std::string_view name, std::string_view id) con
   auto index = registry_->Find(name);
   if (!index) return Error(404, "not found");
   if (Status valid = service::ValidateItemId(id); !valid.ok()) return FromStatus(valid);
-  auto item = index->engine().Get(id);
+  auto item = index->Get(id);
   if (!item) return Error(404, "not found");
   JsonWriter w;
   w.BeginObject();
   w.Key("id").String(item->id);
   w.Key("vector").FloatArray(item->vector);
-  if (item->payload) w.Key("metadata").Raw(*item->payload);
+  if (item->metadata) w.Key("metadata").Raw(*item->metadata);
   w.EndObject();
   return Json(200, std::move(w).Finish());
 }
@@ -581,7 +579,7 @@ HttpResponse ApiHandler::SearchBatch(std::string_view name, HttpRequest& request
   if (!index) return Error(404, "not found");
   auto specs = DecodeSearchBatch(request.body);
   if (!specs.ok()) return FromStatus(specs.status());
-  std::vector<std::optional<Result<std::vector<engine::SearchResult>>>> results(specs->size());
+  std::vector<std::optional<Result<std::vector<service::SearchHit>>>> results(specs->size());
   auto run = [&](size_t i) { results[i] = index->Search((*specs)[i]); };
   if (registry_->workers() != nullptr) {
     registry_->workers()->ParallelFor(specs->size(), run);
@@ -630,10 +628,10 @@ HttpResponse ApiHandler::ScrollItems(std::string_view name, const HttpRequest& r
   service::ScrollPage page = index->Scroll(*after, limit, include_vector);
   JsonWriter w;
   w.BeginObject().Key("items").BeginArray();
-  for (const engine::Item& item : page.items) {
+  for (const service::StoredItem& item : page.items) {
     w.BeginObject();
     w.Key("id").String(item.id);
-    if (item.payload) w.Key("metadata").Raw(*item.payload);
+    if (item.metadata) w.Key("metadata").Raw(*item.metadata);
     if (include_vector) w.Key("vector").FloatArray(item.vector);
     w.EndObject();
   }

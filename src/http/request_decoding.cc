@@ -288,8 +288,8 @@ Result<service::SearchSpec> DecodeSearchObject(element root) {
   VECTORD_RETURN_IF_ERROR(GetInt(root, "k", &spec.k));
   int64_t ef = 0;
   VECTORD_RETURN_IF_ERROR(GetInt(root, "ef", &ef));
-  if (ef < 0 || ef > engine::kMaxEf) {
-    return Status::InvalidArgument("ef must be between 1 and " + std::to_string(engine::kMaxEf));
+  if (ef < 0 || ef > service::kMaxEf) {
+    return Status::InvalidArgument("ef must be between 1 and " + std::to_string(service::kMaxEf));
   }
   spec.ef = static_cast<size_t>(ef);
   VECTORD_RETURN_IF_ERROR(GetBool(root, "include_vector", &spec.include_vector));
@@ -414,9 +414,9 @@ Result<RecallCheckSpec> DecodeRecallCheck(std::string& body) {
     size_t j = 0;
     for (element entry : array) {
       uint64_t ef = 0;
-      if (entry.get_uint64().get(ef) || ef < 1 || ef > engine::kMaxEf) {
+      if (entry.get_uint64().get(ef) || ef < 1 || ef > service::kMaxEf) {
         return DecodeError("ef[" + std::to_string(j) + "]: expected an integer from 1 to " +
-                           std::to_string(engine::kMaxEf));
+                           std::to_string(service::kMaxEf));
       }
       if (spec.efs.size() == kMaxRecallCheckEfs) {
         return DecodeError("ef: at most " + std::to_string(kMaxRecallCheckEfs) + " values");
