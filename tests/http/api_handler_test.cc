@@ -8,6 +8,8 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <set>
@@ -1022,6 +1024,24 @@ TEST_F(ApiHandlerTest, DashboardIsOneSelfContainedHtmlPage) {
     EXPECT_EQ(Header(r, "Allow"), "GET");
     EXPECT_EQ(r.body, "");
   }
+}
+
+// The page and the document are files in the tree, embedded at build time;
+// what is served is those files byte for byte.
+TEST_F(ApiHandlerTest, DashboardAndOpenApiServeTheirAssetFilesExactly) {
+  for (const auto& [path, asset] : std::vector<std::pair<std::string, std::string>>{
+           {"/dashboard", "dashboard.html"}, {"/openapi.json", "openapi.json"}}) {
+    SCOPED_TRACE(path);
+    std::ifstream in(std::string(VECTORD_SOURCE_DIR) + "/src/http/assets/" + asset,
+                     std::ios::binary);
+    ASSERT_TRUE(in) << asset;
+    const std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ASSERT_FALSE(file.empty());
+    HttpResponse r = Do("GET", path);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_TRUE(r.body == file) << "served " << r.body.size() << " bytes, file has " << file.size();
+  }
+  EXPECT_EQ(Do("GET", "/openapi.json").content_type, kJson);
 }
 
 // ---------------------------------------------------------------------------
