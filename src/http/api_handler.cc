@@ -54,9 +54,9 @@ void WriteParams(JsonWriter& w, const service::IndexParams& p) {
   w.Key("dimension").Int(p.dimension);
   w.Key("m").Int(p.m);
   w.Key("ef_search").Int(p.ef_search);
-  w.Key("distance").String(engine::MetricName(p.metric));
+  w.Key("distance").String(p.distance_name());
   w.Key("ef_construction").Int(p.ef_construction);
-  w.Key("quantization").String(engine::QuantizationName(p.quantization));
+  w.Key("quantization").String(p.quantization_name());
   w.EndObject();
 }
 
@@ -104,9 +104,7 @@ std::string IndexDetails(const service::Index& index) {
   w.BeginObject();
   WriteParams(w, index.params());
   w.Key("length").Int(static_cast<int64_t>(index.size()));
-  w.Key("memory_bytes")
-      .Int(static_cast<int64_t>(index.engine().memory_usage().total() +
-                                index.auxiliary_memory_bytes()));
+  w.Key("memory_bytes").Int(static_cast<int64_t>(index.memory_bytes()));
 
   const service::IndexStatsSnapshot stats = index.stats().Read();
   w.Key("stats").BeginObject();
@@ -164,25 +162,6 @@ std::string IndexDetails(const service::Index& index) {
   return std::move(w).Finish();
 }
 
-// Splits "/a/b/c" into {"a","b","c"}; an empty segment (double or trailing
-// slash) is kept so that it fails to match, as in the seed's router.
-std::vector<std::string_view> Segments(std::string_view path) {
-  std::vector<std::string_view> out;
-  if (path.empty() || path.front() != '/') return out;
-  path.remove_prefix(1);
-  size_t start = 0;
-  while (true) {
-    size_t slash = path.find('/', start);
-    if (slash == std::string_view::npos) {
-      out.push_back(path.substr(start));
-      break;
-    }
-    out.push_back(path.substr(start, slash - start));
-    start = slash + 1;
-  }
-  return out;
-}
-
 std::string PercentDecode(std::string_view s) {
   std::string out;
   out.reserve(s.size());
@@ -218,10 +197,6 @@ std::string QueryParam(std::string_view query, std::string_view key) {
   return "";
 }
 
-bool IsDashboardPath(std::string_view path) {
-  return path == "/dashboard" || path == "/dashboard/";
-}
-
 HttpResponse MethodNotAllowed(std::string_view allow) {
   HttpResponse r;
   r.status = 405;
@@ -253,9 +228,6 @@ ApiHandler::ApiHandler(service::Registry* registry, ApiOptions options,
 
 namespace {
 
-constexpr size_t kDefaultScrollLimit = 100;
-constexpr size_t kMaxScrollLimit = 10000;
-
 // A scroll cursor is the last id of the page, in lowercase hex: ids may
 // hold any byte, a cursor must survive a query string untouched.
 std::string EncodeCursor(std::string_view id) {
@@ -286,14 +258,14 @@ std::optional<std::string> DecodeCursor(std::string_view cursor) {
   return out;
 }
 
-void WriteResults(JsonWriter& w, const std::vector<engine::SearchResult>& results,
+void WriteResults(JsonWriter& w, const std::vector<service::SearchHit>& results,
                   bool include_vector) {
   w.BeginArray();
-  for (const engine::SearchResult& r : results) {
+  for (const service::SearchHit& r : results) {
     w.BeginObject();
     w.Key("id").String(r.id);
     w.Key("distance").Float(r.distance);
-    if (r.payload) w.Key("metadata").Raw(*r.payload);
+    if (r.metadata) w.Key("metadata").Raw(*r.metadata);
     if (include_vector) w.Key("vector").FloatArray(r.vector);
     w.EndObject();
   }
@@ -302,9 +274,108 @@ void WriteResults(JsonWriter& w, const std::vector<engine::SearchResult>& result
 
 }  // namespace
 
+std::span<const ApiHandler::Route> ApiHandler::Routes() {
+  using enum Runs;
+  using enum Auth;
+  // Rows of one path list GET first: their methods, in this order, are the
+  // Allow header of a 405.
+  static constexpr Route kRoutes[] = {
+      {"GET", "/health", &ApiHandler::Health, kInline, kPublic},
+      {"GET", "/ready", &ApiHandler::Ready, kInline, kPublic},
+      {"GET", "/metrics", &ApiHandler::Metrics, kInline, kToken, {}, &ApiHandler::HasMetrics},
+      {"GET", "/openapi.json", &ApiHandler::OpenApi, kInline, kToken},
+      // The page carries no data (its script sends the token on every call).
+      {"GET", "/dashboard", &ApiHandler::Dashboard, kInline, kPublic, "/dashboard/"},
+      {"GET", "/vectors/index", &ApiHandler::ListIndexes, kInline, kToken},
+      {"POST", "/vectors/index", &ApiHandler::CreateIndex, kWorker, kToken},
+      {"GET", "/vectors/index/{name}", &ApiHandler::GetIndex, kInline, kToken},
+      {"DELETE", "/vectors/index/{name}", &ApiHandler::DropIndex, kWorker, kToken},
+      {"POST", "/vectors/index/{name}/add", &ApiHandler::AddItems, kWorker, kToken},
+      {"POST", "/vectors/index/{name}/search", &ApiHandler::Search, kInline, kToken},
+      // Fans its searches out over the workers itself.
+      {"POST", "/vectors/index/{name}/search/batch", &ApiHandler::SearchBatch, kWorker, kToken},
+      {"POST", "/vectors/index/{name}/delete", &ApiHandler::DeleteItems, kWorker, kToken},
+      // Full scans for up to seconds: never on an io thread.
+      {"POST", "/vectors/index/{name}/recall-check", &ApiHandler::RecallCheck, kWorker, kToken},
+      {"GET", "/vectors/index/{name}/items", &ApiHandler::ScrollItems, kInline, kToken},
+      {"GET", "/vectors/index/{name}/items/{id}", &ApiHandler::GetItem, kInline, kToken},
+      {"DELETE", "/vectors/index/{name}/items/{id}", &ApiHandler::DeleteItem, kWorker, kToken},
+  };
+  return kRoutes;
+}
+
+namespace {
+
+// Takes the next "/segment" off the front of `rest`; false when `rest` does
+// not start with '/'.
+bool NextSegment(std::string_view& rest, std::string_view* segment) {
+  if (rest.empty() || rest.front() != '/') return false;
+  rest.remove_prefix(1);
+  const size_t slash = rest.find('/');
+  *segment = rest.substr(0, slash);
+  rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+  return true;
+}
+
+// Whether `path` fits `pattern` segment by segment: literal segments equal,
+// each placeholder one non-empty segment. An empty segment (a double or
+// trailing slash) therefore fits nothing, as in the seed's router. Fills
+// `params` (when given) with the percent-decoded placeholders.
+bool Fits(std::string_view pattern, std::string_view path, ApiHandler::PathParams* params) {
+  std::string_view name, id;
+  while (!pattern.empty()) {
+    std::string_view want, got;
+    if (!NextSegment(pattern, &want) || !NextSegment(path, &got)) return false;
+    if (want == "{name}" || want == "{id}") {
+      if (got.empty()) return false;
+      (want == "{id}" ? id : name) = got;
+    } else if (want != got) {
+      return false;
+    }
+  }
+  if (!path.empty()) return false;
+  if (params != nullptr) {
+    params->name = PercentDecode(name);
+    params->id = PercentDecode(id);
+  }
+  return true;
+}
+
+bool FitsRoute(const ApiHandler::Route& route, std::string_view path) {
+  return Fits(route.pattern, path, nullptr) || (!route.alias.empty() && path == route.alias);
+}
+
+// Until stored indexes are loaded the index API would show (and let clients
+// create over) a partial set: every path under it answers 503, known or not.
+bool InIndexApi(std::string_view path) {
+  constexpr std::string_view kPrefix = "/vectors/index";
+  return path.starts_with(kPrefix) &&
+         (path.size() == kPrefix.size() || path[kPrefix.size()] == '/');
+}
+
+}  // namespace
+
+ApiHandler::PathMatch ApiHandler::Match(std::string_view method, std::string_view path) const {
+  PathMatch match;
+  for (const Route& route : Routes()) {
+    if (route.present != nullptr && !(this->*route.present)()) continue;
+    if (match.pattern.empty() ? !FitsRoute(route, path) : route.pattern != match.pattern) continue;
+    match.pattern = route.pattern;
+    if (route.method == method) match.route = &route;
+    if (!match.allow.empty()) match.allow += ", ";
+    match.allow += route.method;
+  }
+  return match;
+}
+
+const ApiHandler::Route* ApiHandler::RouteFor(std::string_view method,
+                                              std::string_view path) const {
+  return Match(method, path).route;
+}
+
 bool ApiHandler::RunsInline(const HttpRequest& request) const {
-  if (request.method == "GET") return true;
-  return request.method == "POST" && request.path.ends_with("/search");
+  const Route* route = RouteFor(request.method, request.path);
+  return route == nullptr || route->runs == Runs::kInline;
 }
 
 HttpResponse ApiHandler::Error(int status, std::string_view message) {
@@ -316,14 +387,9 @@ HttpResponse ApiHandler::Error(int status, std::string_view message) {
   return r;
 }
 
-bool ApiHandler::Authorized(const HttpRequest& request) const {
+bool ApiHandler::Authorized(const HttpRequest& request, const Route* route) const {
   if (options_.auth_token.empty()) return true;
-  // The probes, and the dashboard page, which carries no data (its script
-  // sends the token on every call it makes).
-  if (request.method == "GET" &&
-      (request.path == "/health" || request.path == "/ready" || IsDashboardPath(request.path))) {
-    return true;
-  }
+  if (route != nullptr && route->auth == Auth::kPublic) return true;
   // The scheme name is case-insensitive (RFC 9110 11.1); the token is not.
   constexpr std::string_view kBearer = "bearer ";
   std::string_view header = request.authorization;
@@ -335,131 +401,68 @@ bool ApiHandler::Authorized(const HttpRequest& request) const {
 }
 
 HttpResponse ApiHandler::Handle(HttpRequest& request) const {
-  if (!Authorized(request)) {
+  const PathMatch match = Match(request.method, request.path);
+  // Before anything else, even for paths no route serves: a route added
+  // later is covered without anyone remembering to.
+  if (!Authorized(request, match.route)) {
     HttpResponse r = Error(401, "unauthorized");
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
     r.route = "unauthorized";
     return r;
   }
-  return Route(request);
+  return Dispatch(request, match);
 }
 
-HttpResponse ApiHandler::Route(HttpRequest& request) const {
-  const std::string& method = request.method;
-  std::vector<std::string_view> seg = Segments(request.path);
-  auto with_route = [](HttpResponse r, std::string route) {
+HttpResponse ApiHandler::Dispatch(HttpRequest& request, const PathMatch& match) const {
+  auto labelled = [](HttpResponse r, std::string route) {
     r.route = std::move(route);
     return r;
   };
-
-  if (seg.size() == 1 && seg[0] == "health") {
-    if (method != "GET") return with_route(MethodNotAllowed("GET"), "/health");
-    return with_route(Json(200, "{\"status\":\"ok\"}\n"), "GET /health");
+  if (InIndexApi(request.path) && ready_ != nullptr && !ready_->load(std::memory_order_acquire)) {
+    return labelled(Error(503, "loading indexes"), "loading");
   }
-  if (seg.size() == 1 && seg[0] == "ready") {
-    if (method != "GET") return with_route(MethodNotAllowed("GET"), "/ready");
-    bool ready = ready_ == nullptr || ready_->load(std::memory_order_acquire);
-    return with_route(ready ? Json(200, "{\"status\":\"ready\"}\n") : Error(503, "loading indexes"),
-                      "GET /ready");
+  if (match.pattern.empty()) return labelled(Error(404, "404 page not found"), "unmatched");
+  if (match.route == nullptr) {
+    return labelled(MethodNotAllowed(match.allow), std::string(match.pattern));
   }
-  if (seg.size() == 1 && seg[0] == "openapi.json") {
-    if (method != "GET") return with_route(MethodNotAllowed("GET"), "/openapi.json");
-    return with_route(Json(200, std::string(OpenApiDocument())), "GET /openapi.json");
-  }
-  if (IsDashboardPath(request.path)) {
-    if (method != "GET") return with_route(MethodNotAllowed("GET"), "/dashboard");
-    HttpResponse r;
-    r.content_type = "text/html; charset=utf-8";
-    r.body.assign(DashboardPage());
-    r.headers.emplace_back("Cache-Control", "no-cache");
-    return with_route(std::move(r), "GET /dashboard");
-  }
-  if (seg.size() == 1 && seg[0] == "metrics" && metrics_text_) {
-    if (method != "GET") return with_route(MethodNotAllowed("GET"), "/metrics");
-    HttpResponse r;
-    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    r.body = metrics_text_();
-    return with_route(std::move(r), "GET /metrics");
-  }
-  if (seg.size() >= 2 && seg[0] == "vectors" && seg[1] == "index") {
-    // Until stored indexes are loaded, the API would show (and let clients
-    // create over) a partial set: refuse it.
-    if (ready_ != nullptr && !ready_->load(std::memory_order_acquire)) {
-      return with_route(Error(503, "loading indexes"), "loading");
-    }
-    if (seg.size() == 2) {
-      if (method == "POST") return with_route(CreateIndex(request), "POST /vectors/index");
-      if (method == "GET") return with_route(ListIndexes(), "GET /vectors/index");
-      return with_route(MethodNotAllowed("GET, POST"), "/vectors/index");
-    }
-    if (!seg[2].empty()) {
-      std::string name = PercentDecode(seg[2]);
-      if (seg.size() == 3) {
-        if (method == "GET") return with_route(GetIndex(name), "GET /vectors/index/{name}");
-        if (method == "DELETE") return with_route(DropIndex(name), "DELETE /vectors/index/{name}");
-        return with_route(MethodNotAllowed("GET, DELETE"), "/vectors/index/{name}");
-      }
-      if (seg.size() == 4 && seg[3] == "add") {
-        if (method == "POST") {
-          return with_route(AddItems(name, request), "POST /vectors/index/{name}/add");
-        }
-        return with_route(MethodNotAllowed("POST"), "/vectors/index/{name}/add");
-      }
-      if (seg.size() == 4 && seg[3] == "search") {
-        if (method == "POST") {
-          return with_route(Search(name, request), "POST /vectors/index/{name}/search");
-        }
-        return with_route(MethodNotAllowed("POST"), "/vectors/index/{name}/search");
-      }
-      if (seg.size() == 5 && seg[3] == "search" && seg[4] == "batch") {
-        if (method == "POST") {
-          return with_route(SearchBatch(name, request), "POST /vectors/index/{name}/search/batch");
-        }
-        return with_route(MethodNotAllowed("POST"), "/vectors/index/{name}/search/batch");
-      }
-      if (seg.size() == 4 && seg[3] == "items") {
-        if (method == "GET") {
-          return with_route(ScrollItems(name, request), "GET /vectors/index/{name}/items");
-        }
-        return with_route(MethodNotAllowed("GET"), "/vectors/index/{name}/items");
-      }
-      if (seg.size() == 4 && seg[3] == "recall-check") {
-        if (method == "POST") {
-          return with_route(RecallCheck(name, request), "POST /vectors/index/{name}/recall-check");
-        }
-        return with_route(MethodNotAllowed("POST"), "/vectors/index/{name}/recall-check");
-      }
-      if (seg.size() == 4 && seg[3] == "delete") {
-        if (method == "POST") {
-          return with_route(DeleteItems(name, request), "POST /vectors/index/{name}/delete");
-        }
-        return with_route(MethodNotAllowed("POST"), "/vectors/index/{name}/delete");
-      }
-      if (seg.size() == 5 && seg[3] == "items" && !seg[4].empty()) {
-        std::string id = PercentDecode(seg[4]);
-        if (method == "GET") {
-          return with_route(GetItem(name, id), "GET /vectors/index/{name}/items/{id}");
-        }
-        if (method == "DELETE") {
-          return with_route(DeleteItem(name, id, request),
-                            "DELETE /vectors/index/{name}/items/{id}");
-        }
-        return with_route(MethodNotAllowed("GET, DELETE"), "/vectors/index/{name}/items/{id}");
-      }
-    }
-  }
-  return with_route(Error(404, "404 page not found"), "unmatched");
+  const Route& route = *match.route;
+  PathParams params;
+  (void)Fits(route.pattern, request.path, &params);  // false for the alias: no placeholders
+  Result<HttpResponse> response = (this->*route.handler)(request, params);
+  std::string label = std::string(route.method) + " " + std::string(route.pattern);
+  if (!response.ok()) return labelled(FromStatus(response.status()), std::move(label));
+  return labelled(std::move(response).value(), std::move(label));
 }
 
-HttpResponse ApiHandler::CreateIndex(HttpRequest& request) const {
-  auto spec = DecodeCreate(request.body);
-  if (!spec.ok()) return FromStatus(spec.status());
-  auto index = registry_->Create(*spec);
-  if (!index.ok()) return FromStatus(index.status());
-  return Json(201, IndexInfo(**index));
+Result<HttpResponse> ApiHandler::Health(HttpRequest&, const PathParams&) const {
+  return Json(200, "{\"status\":\"ok\"}\n");
 }
 
-HttpResponse ApiHandler::ListIndexes() const {
+Result<HttpResponse> ApiHandler::Ready(HttpRequest&, const PathParams&) const {
+  const bool ready = ready_ == nullptr || ready_->load(std::memory_order_acquire);
+  return ready ? Json(200, "{\"status\":\"ready\"}\n") : Error(503, "loading indexes");
+}
+
+Result<HttpResponse> ApiHandler::Metrics(HttpRequest&, const PathParams&) const {
+  HttpResponse r;
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  r.body = metrics_text_();
+  return r;
+}
+
+Result<HttpResponse> ApiHandler::OpenApi(HttpRequest&, const PathParams&) const {
+  return Json(200, std::string(OpenApiDocument()));
+}
+
+Result<HttpResponse> ApiHandler::Dashboard(HttpRequest&, const PathParams&) const {
+  HttpResponse r;
+  r.content_type = "text/html; charset=utf-8";
+  r.body.assign(DashboardPage());
+  r.headers.emplace_back("Cache-Control", "no-cache");
+  return r;
+}
+
+Result<HttpResponse> ApiHandler::ListIndexes(HttpRequest&, const PathParams&) const {
   std::vector<std::string> names = registry_->Names();
   JsonWriter w;
   w.BeginObject().Key("names").BeginArray();
@@ -468,143 +471,112 @@ HttpResponse ApiHandler::ListIndexes() const {
   return Json(200, std::move(w).Finish());
 }
 
-HttpResponse ApiHandler::GetIndex(std::string_view name) const {
-  auto index = registry_->Find(name);
+Result<HttpResponse> ApiHandler::CreateIndex(HttpRequest& request, const PathParams&) const {
+  VECTORD_ASSIGN_OR_RETURN(const service::CreateSpec spec, DecodeCreate(request.body));
+  VECTORD_ASSIGN_OR_RETURN(const std::shared_ptr<service::Index> index, registry_->Create(spec));
+  return Json(201, IndexInfo(*index));
+}
+
+Result<HttpResponse> ApiHandler::GetIndex(HttpRequest&, const PathParams& path) const {
+  auto index = registry_->Find(path.name);
   if (!index) return Error(404, "not found");
   return Json(200, IndexDetails(*index));
 }
 
-HttpResponse ApiHandler::RecallCheck(std::string_view name, HttpRequest& request) const {
-  auto index = registry_->Find(name);
-  if (!index) return Error(404, "not found");
-  auto spec = DecodeRecallCheck(request.body);
-  if (!spec.ok()) return FromStatus(spec.status());
-  const auto seed =
-      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-  auto report = service::MeasureRecall(*index, spec->efs, spec->queries, seed);
-  if (!report.ok()) return FromStatus(report.status());
-  JsonWriter w;
-  WriteRecallCheck(w, *report);
-  return Json(200, std::move(w).Finish());
-}
-
-HttpResponse ApiHandler::DropIndex(std::string_view name) const {
-  Status s = registry_->Drop(name);
-  if (!s.ok()) return FromStatus(s);
+Result<HttpResponse> ApiHandler::DropIndex(HttpRequest&, const PathParams& path) const {
+  VECTORD_RETURN_IF_ERROR(registry_->Drop(path.name));
   HttpResponse r;
   r.status = 204;
   return r;
 }
 
-HttpResponse ApiHandler::AddItems(std::string_view name, HttpRequest& request) const {
-  auto index = registry_->Find(name);  // checked before the body, as the seed does
+Result<HttpResponse> ApiHandler::AddItems(HttpRequest& request, const PathParams& path) const {
+  auto index = registry_->Find(path.name);  // checked before the body, as the seed does
   if (!index) return Error(404, "not found");
-  auto items = DecodeAdd(request.body);
-  if (!items.ok()) return FromStatus(items.status());
-  auto durability = service::ParseDurability(QueryParam(request.query, "durability"));
-  if (!durability.ok()) return FromStatus(durability.status());
-  auto result = registry_->Add(index, *items, *durability);
-  if (!result.ok()) return FromStatus(result.status());
+  VECTORD_ASSIGN_OR_RETURN(const std::vector<service::NewItem> items, DecodeAdd(request.body));
+  VECTORD_ASSIGN_OR_RETURN(const service::Durability durability,
+                           service::ParseDurability(QueryParam(request.query, "durability")));
+  VECTORD_ASSIGN_OR_RETURN(const service::WriteResult result,
+                           registry_->Add(index, items, durability));
   JsonWriter w;
   w.BeginObject();
-  w.Key("added").Int(static_cast<int64_t>(result->affected));
-  w.Key("length").Int(static_cast<int64_t>(result->length));
-  w.Key("durability").String(result->durability);
+  w.Key("added").Int(static_cast<int64_t>(result.affected));
+  w.Key("length").Int(static_cast<int64_t>(result.length));
+  w.Key("durability").String(result.durability);
   w.EndObject();
   return Json(200, std::move(w).Finish());
 }
 
-HttpResponse ApiHandler::DeleteItems(std::string_view name, HttpRequest& request) const {
-  auto index = registry_->Find(name);
+Result<HttpResponse> ApiHandler::Search(HttpRequest& request, const PathParams& path) const {
+  auto index = registry_->Find(path.name);
   if (!index) return Error(404, "not found");
-  auto ids = DecodeIds(request.body);
-  if (!ids.ok()) return FromStatus(ids.status());
-  auto durability = service::ParseDurability(QueryParam(request.query, "durability"));
-  if (!durability.ok()) return FromStatus(durability.status());
-  auto result = registry_->Remove(index, *ids, *durability);
-  if (!result.ok()) return FromStatus(result.status());
-  JsonWriter w;
-  w.BeginObject();
-  w.Key("deleted").Int(static_cast<int64_t>(result->affected));
-  w.Key("length").Int(static_cast<int64_t>(result->length));
-  w.Key("durability").String(result->durability);
-  w.EndObject();
-  return Json(200, std::move(w).Finish());
-}
-
-HttpResponse ApiHandler::GetItem(std::string_view name, std::string_view id) const {
-  auto index = registry_->Find(name);
-  if (!index) return Error(404, "not found");
-  if (Status valid = service::ValidateItemId(id); !valid.ok()) return FromStatus(valid);
-  auto item = index->engine().Get(id);
-  if (!item) return Error(404, "not found");
-  JsonWriter w;
-  w.BeginObject();
-  w.Key("id").String(item->id);
-  w.Key("vector").FloatArray(item->vector);
-  if (item->payload) w.Key("metadata").Raw(*item->payload);
-  w.EndObject();
-  return Json(200, std::move(w).Finish());
-}
-
-HttpResponse ApiHandler::DeleteItem(std::string_view name, std::string_view id,
-                                    HttpRequest& request) const {
-  auto index = registry_->Find(name);
-  if (!index) return Error(404, "not found");
-  auto durability = service::ParseDurability(QueryParam(request.query, "durability"));
-  if (!durability.ok()) return FromStatus(durability.status());
-  std::vector<std::string> ids = {std::string(id)};
-  auto result = registry_->Remove(index, ids, *durability);
-  if (!result.ok()) return FromStatus(result.status());
-  if (result->affected == 0) return Error(404, "not found");
-  HttpResponse r;
-  r.status = 204;
-  return r;
-}
-
-HttpResponse ApiHandler::Search(std::string_view name, HttpRequest& request) const {
-  auto index = registry_->Find(name);
-  if (!index) return Error(404, "not found");
-  auto spec = DecodeSearch(request.body);
-  if (!spec.ok()) return FromStatus(spec.status());
-  auto results = index->Search(*spec);
-  if (!results.ok()) return FromStatus(results.status());
+  VECTORD_ASSIGN_OR_RETURN(const service::SearchSpec spec, DecodeSearch(request.body));
+  VECTORD_ASSIGN_OR_RETURN(const std::vector<service::SearchHit> results, index->Search(spec));
   JsonWriter w;
   w.BeginObject().Key("results");
-  WriteResults(w, *results, spec->include_vector);
+  WriteResults(w, results, spec.include_vector);
   w.EndObject();
   return Json(200, std::move(w).Finish());
 }
 
-HttpResponse ApiHandler::SearchBatch(std::string_view name, HttpRequest& request) const {
-  auto index = registry_->Find(name);
+Result<HttpResponse> ApiHandler::SearchBatch(HttpRequest& request, const PathParams& path) const {
+  auto index = registry_->Find(path.name);
   if (!index) return Error(404, "not found");
-  auto specs = DecodeSearchBatch(request.body);
-  if (!specs.ok()) return FromStatus(specs.status());
-  std::vector<std::optional<Result<std::vector<engine::SearchResult>>>> results(specs->size());
-  auto run = [&](size_t i) { results[i] = index->Search((*specs)[i]); };
+  VECTORD_ASSIGN_OR_RETURN(const std::vector<service::SearchSpec> specs,
+                           DecodeSearchBatch(request.body));
+  std::vector<std::optional<Result<std::vector<service::SearchHit>>>> results(specs.size());
+  auto run = [&](size_t i) { results[i] = index->Search(specs[i]); };
   if (registry_->workers() != nullptr) {
-    registry_->workers()->ParallelFor(specs->size(), run);
+    registry_->workers()->ParallelFor(specs.size(), run);
   } else {
-    for (size_t i = 0; i < specs->size(); ++i) run(i);
+    for (size_t i = 0; i < specs.size(); ++i) run(i);
   }
   for (size_t i = 0; i < results.size(); ++i) {
     if (!results[i]->ok()) {
-      const Status& s = results[i]->status();
-      return FromStatus(s.WithContext("searches[" + std::to_string(i) + "]"));
+      return results[i]->status().WithContext("searches[" + std::to_string(i) + "]");
     }
   }
   JsonWriter w;
   w.BeginObject().Key("results").BeginArray();
   for (size_t i = 0; i < results.size(); ++i) {
-    WriteResults(w, **results[i], (*specs)[i].include_vector);
+    WriteResults(w, **results[i], specs[i].include_vector);
   }
   w.EndArray().EndObject();
   return Json(200, std::move(w).Finish());
 }
 
-HttpResponse ApiHandler::ScrollItems(std::string_view name, const HttpRequest& request) const {
-  auto index = registry_->Find(name);
+Result<HttpResponse> ApiHandler::DeleteItems(HttpRequest& request, const PathParams& path) const {
+  auto index = registry_->Find(path.name);
+  if (!index) return Error(404, "not found");
+  VECTORD_ASSIGN_OR_RETURN(const std::vector<std::string> ids, DecodeIds(request.body));
+  VECTORD_ASSIGN_OR_RETURN(const service::Durability durability,
+                           service::ParseDurability(QueryParam(request.query, "durability")));
+  VECTORD_ASSIGN_OR_RETURN(const service::WriteResult result,
+                           registry_->Remove(index, ids, durability));
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("deleted").Int(static_cast<int64_t>(result.affected));
+  w.Key("length").Int(static_cast<int64_t>(result.length));
+  w.Key("durability").String(result.durability);
+  w.EndObject();
+  return Json(200, std::move(w).Finish());
+}
+
+Result<HttpResponse> ApiHandler::RecallCheck(HttpRequest& request, const PathParams& path) const {
+  auto index = registry_->Find(path.name);
+  if (!index) return Error(404, "not found");
+  VECTORD_ASSIGN_OR_RETURN(const RecallCheckSpec spec, DecodeRecallCheck(request.body));
+  const auto seed =
+      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  VECTORD_ASSIGN_OR_RETURN(const service::RecallCheckReport report,
+                           service::MeasureRecall(*index, spec.efs, spec.queries, seed));
+  JsonWriter w;
+  WriteRecallCheck(w, report);
+  return Json(200, std::move(w).Finish());
+}
+
+Result<HttpResponse> ApiHandler::ScrollItems(HttpRequest& request, const PathParams& path) const {
+  auto index = registry_->Find(path.name);
   if (!index) return Error(404, "not found");
   size_t limit = kDefaultScrollLimit;
   const std::string limit_text = QueryParam(request.query, "limit");
@@ -630,10 +602,10 @@ HttpResponse ApiHandler::ScrollItems(std::string_view name, const HttpRequest& r
   service::ScrollPage page = index->Scroll(*after, limit, include_vector);
   JsonWriter w;
   w.BeginObject().Key("items").BeginArray();
-  for (const engine::Item& item : page.items) {
+  for (const service::StoredItem& item : page.items) {
     w.BeginObject();
     w.Key("id").String(item.id);
-    if (item.payload) w.Key("metadata").Raw(*item.payload);
+    if (item.metadata) w.Key("metadata").Raw(*item.metadata);
     if (include_vector) w.Key("vector").FloatArray(item.vector);
     w.EndObject();
   }
@@ -645,6 +617,35 @@ HttpResponse ApiHandler::ScrollItems(std::string_view name, const HttpRequest& r
   }
   w.EndObject();
   return Json(200, std::move(w).Finish());
+}
+
+Result<HttpResponse> ApiHandler::GetItem(HttpRequest&, const PathParams& path) const {
+  auto index = registry_->Find(path.name);
+  if (!index) return Error(404, "not found");
+  VECTORD_RETURN_IF_ERROR(service::ValidateItemId(path.id));
+  std::optional<service::StoredItem> item = index->Get(path.id);
+  if (!item) return Error(404, "not found");
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("id").String(item->id);
+  w.Key("vector").FloatArray(item->vector);
+  if (item->metadata) w.Key("metadata").Raw(*item->metadata);
+  w.EndObject();
+  return Json(200, std::move(w).Finish());
+}
+
+Result<HttpResponse> ApiHandler::DeleteItem(HttpRequest& request, const PathParams& path) const {
+  auto index = registry_->Find(path.name);
+  if (!index) return Error(404, "not found");
+  VECTORD_ASSIGN_OR_RETURN(const service::Durability durability,
+                           service::ParseDurability(QueryParam(request.query, "durability")));
+  const std::vector<std::string> ids = {path.id};
+  VECTORD_ASSIGN_OR_RETURN(const service::WriteResult result,
+                           registry_->Remove(index, ids, durability));
+  if (result.affected == 0) return Error(404, "not found");
+  HttpResponse r;
+  r.status = 204;
+  return r;
 }
 
 }  // namespace vectord::http

@@ -2,8 +2,9 @@
 // response, with no sockets in it: the server feeds it parsed requests, and
 // tests and fuzzers can call it directly.
 //
-// It routes (404 "404 page not found", 405 for a known path with another
-// method), checks the bearer token before routing, decodes bodies, calls the
+// It routes by one table (Routes(): 404 "404 page not found", 405 for a
+// known path with another method), checks the bearer token before any
+// handler runs (unless the route is public), decodes bodies, calls the
 // service layer, and maps Status codes to HTTP status codes — the only place
 // where that mapping lives.
 //
@@ -11,11 +12,15 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "common/status.h"
 #include "service/index_registry.h"
 
 namespace vectord::http {
@@ -38,41 +43,105 @@ struct HttpResponse {
   std::string route;
 };
 
+// GET /vectors/index/{name}/items?limit=: the page size when none is asked,
+// and the largest one may ask.
+inline constexpr size_t kDefaultScrollLimit = 100;
+inline constexpr size_t kMaxScrollLimit = 10000;
+
 struct ApiOptions {
   std::string auth_token;  // empty: no authentication
 };
 
 class ApiHandler {
  public:
+  // The decoded {placeholders} of a matched path.
+  struct PathParams {
+    std::string name;  // {name}
+    std::string id;    // {id}
+  };
+  using Handler = Result<HttpResponse> (ApiHandler::*)(HttpRequest& request,
+                                                       const PathParams& path) const;
+
+  // Where a request runs: on the io thread that read it (short CPU work that
+  // never waits on disk: reads and searches), or on the write workers (it
+  // may wait on fsync, or fans out over the workers itself).
+  enum class Runs : uint8_t { kInline = 0, kWorker = 1 };
+  enum class Auth : uint8_t {
+    kToken = 0,   // needs the bearer token when one is configured
+    kPublic = 1,  // probes, and pages that carry no data
+  };
+
+  // One row of the route table.
+  struct Route {
+    std::string_view method;  // "GET", "POST", "DELETE"
+    // "/vectors/index/{name}/items/{id}": literal segments, and placeholders
+    // that each take one non-empty segment. It is also the route's key under
+    // "paths" in openapi.json, and with the method its label in logs and
+    // metrics ("GET /vectors/index/{name}").
+    std::string_view pattern;
+    Handler handler;
+    Runs runs;
+    Auth auth;
+    // Another path answered by this route ("/dashboard/" as typed in a
+    // browser); empty: none.
+    std::string_view alias = {};
+    // Whether this server has the route; null: always. A route it lacks is
+    // an unknown path (404).
+    bool (ApiHandler::*present)() const = nullptr;
+  };
+
+  // Every route, one row each: the router, RunsInline, the auth check and
+  // the tests (against openapi.json) all read this table. Two rows with the
+  // same pattern are one path with two methods; distinct patterns never fit
+  // the same path.
+  static std::span<const Route> Routes();
+
   // `ready` says whether start-up loading has finished; `metrics_text`
   // renders GET /metrics (may be empty: then the route answers 404).
   ApiHandler(service::Registry* registry, ApiOptions options, const std::atomic<bool>* ready,
              std::function<std::string()> metrics_text);
 
   HttpResponse Handle(HttpRequest& request) const;
-  // Whether `request` is short CPU work that never waits on disk (reads and
-  // searches), which the server runs on its I/O thread instead of a worker.
+  // Whether `request` is answered on the io thread: its route runs inline,
+  // or no route takes it (a 404 or 405 is a few bytes of work).
   bool RunsInline(const HttpRequest& request) const;
+  // The row that answers `method` on `path` on this server, or null.
+  const Route* RouteFor(std::string_view method, std::string_view path) const;
 
   // Go's http.Error: text/plain, message and newline.
   static HttpResponse Error(int status, std::string_view message);
 
  private:
-  bool Authorized(const HttpRequest& request) const;
-  HttpResponse Route(HttpRequest& request) const;
+  // The rows whose pattern fits a path: one pattern, one row per method.
+  struct PathMatch {
+    const Route* route = nullptr;  // the row of the request's method, if any
+    std::string_view pattern;      // empty: no row fits the path
+    std::string allow;             // the methods of the fitting rows: "GET, DELETE"
+  };
+  PathMatch Match(std::string_view method, std::string_view path) const;
 
-  HttpResponse CreateIndex(HttpRequest& request) const;
-  HttpResponse ListIndexes() const;
-  HttpResponse GetIndex(std::string_view name) const;
-  HttpResponse DropIndex(std::string_view name) const;
-  HttpResponse AddItems(std::string_view name, HttpRequest& request) const;
-  HttpResponse DeleteItems(std::string_view name, HttpRequest& request) const;
-  HttpResponse GetItem(std::string_view name, std::string_view id) const;
-  HttpResponse DeleteItem(std::string_view name, std::string_view id, HttpRequest& request) const;
-  HttpResponse Search(std::string_view name, HttpRequest& request) const;
-  HttpResponse SearchBatch(std::string_view name, HttpRequest& request) const;
-  HttpResponse ScrollItems(std::string_view name, const HttpRequest& request) const;
-  HttpResponse RecallCheck(std::string_view name, HttpRequest& request) const;
+  bool Authorized(const HttpRequest& request, const Route* route) const;
+  HttpResponse Dispatch(HttpRequest& request, const PathMatch& match) const;
+  bool HasMetrics() const { return static_cast<bool>(metrics_text_); }
+
+  // The handlers, in the order of the table.
+  Result<HttpResponse> Health(HttpRequest& request, const PathParams& path) const;
+  Result<HttpResponse> Ready(HttpRequest& request, const PathParams& path) const;
+  Result<HttpResponse> Metrics(HttpRequest& request, const PathParams& path) const;
+  Result<HttpResponse> OpenApi(HttpRequest& request, const PathParams& path) const;
+  Result<HttpResponse> Dashboard(HttpRequest& request, const PathParams& path) const;
+  Result<HttpResponse> ListIndexes(HttpRequest& request, const PathParams& path) const;
+  Result<HttpResponse> CreateIndex(HttpRequest& request, const PathParams& path) const;
+  Result<HttpResponse> GetIndex(HttpRequest& request, const PathParams& path) const;
+  Result<HttpResponse> DropIndex(HttpRequest& request, const PathParams& path) const;
+  Result<HttpResponse> AddItems(HttpRequest& request, const PathParams& path) const;
+  Result<HttpResponse> Search(HttpRequest& request, const PathParams& path) const;
+  Result<HttpResponse> SearchBatch(HttpRequest& request, const PathParams& path) const;
+  Result<HttpResponse> DeleteItems(HttpRequest& request, const PathParams& path) const;
+  Result<HttpResponse> RecallCheck(HttpRequest& request, const PathParams& path) const;
+  Result<HttpResponse> ScrollItems(HttpRequest& request, const PathParams& path) const;
+  Result<HttpResponse> GetItem(HttpRequest& request, const PathParams& path) const;
+  Result<HttpResponse> DeleteItem(HttpRequest& request, const PathParams& path) const;
 
   service::Registry* const registry_;
   const ApiOptions options_;

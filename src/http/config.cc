@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <fstream>
@@ -43,7 +44,9 @@ Status ParseBool(std::string_view key, std::string_view text, bool* out) {
 
 // One setting: its names in each source and how to apply a textual value.
 struct Setting {
-  std::string_view toml_table;  // "vectord" or "auth"
+  // "vectord" or "auth". Naming a table here makes it vectord's own: keys in
+  // it that no setting declares are refused (CheckKeys).
+  std::string_view toml_table;
   std::string_view toml_key;
   std::string_view env;
   std::string_view flag;
@@ -197,6 +200,62 @@ std::optional<std::string> CheckTomlText(std::string_view text) {
   return std::nullopt;
 }
 
+// Levenshtein distance, for suggesting the key a typo meant.
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// In the tables vectord reads (those its settings name), a key no setting
+// declares is a typo: ignoring it would leave the setting it meant at its
+// default without a word. The other top-level tables belong to the
+// lakehouse's other services and are not vectord's to judge.
+Status CheckKeys(const toml::table& root, const std::vector<Setting>& settings,
+                 const std::string& path) {
+  for (const auto& [table_key, node] : root) {
+    const std::string_view table = table_key.str();
+    const bool ours = std::any_of(settings.begin(), settings.end(),
+                                  [&](const Setting& s) { return s.toml_table == table; });
+    if (!ours) continue;
+    const toml::table* keys = node.as_table();
+    if (keys == nullptr) return KeyError(table, "expected a table");
+    for (const auto& [key_name, value] : *keys) {
+      const std::string_view key = key_name.str();
+      const Setting* nearest = nullptr;
+      size_t nearest_distance = 0;
+      bool known = false;
+      for (const Setting& s : settings) {
+        if (s.toml_table == table && s.toml_key == key) known = true;
+        // Ties go to a key of the same table, then to the first declared.
+        const size_t d = EditDistance(key, s.toml_key) * 2 + (s.toml_table == table ? 0 : 1);
+        if (nearest == nullptr || d < nearest_distance) {
+          nearest = &s;
+          nearest_distance = d;
+        }
+      }
+      if (known) continue;
+      std::string suggestion(nearest->toml_key);
+      if (nearest->toml_table != table) {
+        suggestion = "[" + std::string(nearest->toml_table) + "] " + suggestion;
+      }
+      return Status::InvalidArgument("config: " + path + ": unknown key [" + std::string(table) +
+                                     "] " + std::string(key) + " (did you mean " + suggestion +
+                                     "?)");
+    }
+  }
+  return Status::Ok();
+}
+
 Status ApplyToml(Config& config, const std::vector<Setting>& settings) {
   std::ifstream in(config.config_path, std::ios::binary);
   if (!in) {
@@ -218,6 +277,7 @@ Status ApplyToml(Config& config, const std::vector<Setting>& settings) {
                                    std::to_string(where.line) + ":" + std::to_string(where.column) +
                                    ": " + std::string(e.description()));
   }
+  VECTORD_RETURN_IF_ERROR(CheckKeys(root, settings, config.config_path));
   for (const Setting& s : settings) {
     const toml::node* node = root[s.toml_table][s.toml_key].node();
     if (node == nullptr) continue;

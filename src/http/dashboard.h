@@ -10,13 +10,18 @@
 // /health; the script takes the token from the URL fragment (`#token=...`,
 // never sent to the server), keeps it in sessionStorage and sends it as
 // `Authorization: Bearer` on every call, asking for it when a call is 401.
+//
+// The page is src/http/assets/dashboard.html, embedded at build time
+// (cmake/embed_asset.cmake). It names no other origin: its
+// Content-Security-Policy lets it talk only to its own. Server text is never
+// parsed as HTML: the script builds elements and sets textContent.
 #pragma once
 
 #include <string_view>
 
 namespace vectord::http {
 
-// The page, text/html in UTF-8; a static string.
+// The page, text/html in UTF-8; static bytes.
 std::string_view DashboardPage();
 
 }  // namespace vectord::http

@@ -53,8 +53,8 @@ class Session : public std::enable_shared_from_this<Session> {
       : stream_(std::move(socket)), server_(server) {
     server_.open_sessions.fetch_add(1, std::memory_order_relaxed);
     // Beast reads max(512, free space) bytes at a time, and its parser
-    // consumes what it reads, so a buffer that starts small stays at 512:
-    // a 9 KB search body took 18 reads. With room reserved, one read takes
+    // consumes what it reads, so a buffer that starts small stays at 512
+    // (18 reads for a 9 KB search body). With room reserved, one read takes
     // a typical request whole.
     buffer_.reserve(kReadBufferBytes);
   }

@@ -5,14 +5,15 @@
 // io_context, do all socket work asynchronously; accepted connections are
 // dealt round-robin to them and stay there, so a connection's handlers need
 // no strand and a completion never wakes another thread. Short requests that
-// never wait on disk (searches, reads; ApiHandler::RunsInline) are answered
-// right on the io thread: handing a 0.3 ms search to a worker and back costs
-// two thread switches, about a quarter of its time (the price: a search
-// delays the other connections of its io thread). Writes run on the
-// ThreadPool, since they may wait on fsync. Limits: the body cap is answered with 413
-// from Content-Length before the body is read (and while streaming when there
-// is none), then the connection closes; malformed requests get 400 and a
-// close; header, body and idle timeouts drop slow or silent clients.
+// never wait on disk (searches, reads: the route table says which, see
+// ApiHandler::RunsInline) are answered right on the io thread, which spares
+// them the two thread switches of a round trip through a worker, a large
+// share of a short search (the price: a search delays the other connections
+// of its io thread). Writes run on the ThreadPool, since they may wait on
+// fsync. Limits: the body cap is answered with 413 from Content-Length
+// before the body is read (and while streaming when there is none), then the
+// connection closes; malformed requests get 400 and a close; header, body
+// and idle timeouts drop slow or silent clients.
 // TCP_NODELAY is set and each response goes out in one write.
 //
 // Thread safety: Start, BeginShutdown, WaitIdle and Stop are for the owning

@@ -172,10 +172,9 @@ Status DecodeCondition(element condition, const std::string& where, service::Fil
                        "nested must/should/must_not)");
   }
   if (has_group) {
-    auto group = DecodeFilterGroup(condition, where);
-    if (!group.ok()) return group.status();
+    VECTORD_ASSIGN_OR_RETURN(service::FilterGroup group, DecodeFilterGroup(condition, where));
     out->type = Type::kGroup;
-    out->group = std::make_shared<service::FilterGroup>(std::move(group).value());
+    out->group = std::make_shared<service::FilterGroup>(std::move(group));
     return Status::Ok();
   }
   if (has_id) {
@@ -288,16 +287,15 @@ Result<service::SearchSpec> DecodeSearchObject(element root) {
   VECTORD_RETURN_IF_ERROR(GetInt(root, "k", &spec.k));
   int64_t ef = 0;
   VECTORD_RETURN_IF_ERROR(GetInt(root, "ef", &ef));
-  if (ef < 0 || ef > engine::kMaxEf) {
-    return Status::InvalidArgument("ef must be between 1 and " + std::to_string(engine::kMaxEf));
+  if (ef < 0 || ef > service::kMaxEf) {
+    return Status::InvalidArgument("ef must be between 1 and " + std::to_string(service::kMaxEf));
   }
   spec.ef = static_cast<size_t>(ef);
   VECTORD_RETURN_IF_ERROR(GetBool(root, "include_vector", &spec.include_vector));
   VECTORD_RETURN_IF_ERROR(GetBool(root, "include_metadata", &spec.include_metadata));
   if (auto filter = Field(root, "filter")) {
-    auto group = DecodeFilterGroup(*filter, "filter");
-    if (!group.ok()) return group.status();
-    spec.filter = std::make_shared<service::FilterGroup>(std::move(group).value());
+    VECTORD_ASSIGN_OR_RETURN(service::FilterGroup group, DecodeFilterGroup(*filter, "filter"));
+    spec.filter = std::make_shared<service::FilterGroup>(std::move(group));
   }
   return spec;
 }
@@ -305,24 +303,22 @@ Result<service::SearchSpec> DecodeSearchObject(element root) {
 }  // namespace
 
 Result<service::CreateSpec> DecodeCreate(std::string& body) {
-  auto root = ParseObject(body);
-  if (!root.ok()) return root.status();
+  VECTORD_ASSIGN_OR_RETURN(const element root, ParseObject(body));
   service::CreateSpec spec;
-  VECTORD_RETURN_IF_ERROR(GetString(*root, "name", &spec.name));
-  VECTORD_RETURN_IF_ERROR(GetInt(*root, "dimension", &spec.dimension));
-  VECTORD_RETURN_IF_ERROR(GetInt(*root, "m", &spec.m));
-  VECTORD_RETURN_IF_ERROR(GetInt(*root, "ef_search", &spec.ef_search));
-  VECTORD_RETURN_IF_ERROR(GetInt(*root, "ef_construction", &spec.ef_construction));
-  VECTORD_RETURN_IF_ERROR(GetString(*root, "distance", &spec.distance));
-  VECTORD_RETURN_IF_ERROR(GetString(*root, "quantization", &spec.quantization));
+  VECTORD_RETURN_IF_ERROR(GetString(root, "name", &spec.name));
+  VECTORD_RETURN_IF_ERROR(GetInt(root, "dimension", &spec.dimension));
+  VECTORD_RETURN_IF_ERROR(GetInt(root, "m", &spec.m));
+  VECTORD_RETURN_IF_ERROR(GetInt(root, "ef_search", &spec.ef_search));
+  VECTORD_RETURN_IF_ERROR(GetInt(root, "ef_construction", &spec.ef_construction));
+  VECTORD_RETURN_IF_ERROR(GetString(root, "distance", &spec.distance));
+  VECTORD_RETURN_IF_ERROR(GetString(root, "quantization", &spec.quantization));
   return spec;
 }
 
 Result<std::vector<service::NewItem>> DecodeAdd(std::string& body) {
-  auto root = ParseObject(body);
-  if (!root.ok()) return root.status();
+  VECTORD_ASSIGN_OR_RETURN(const element root, ParseObject(body));
   std::vector<service::NewItem> items;
-  auto list = Field(*root, "items");
+  auto list = Field(root, "items");
   if (!list) return items;
   simdjson::dom::array array;
   if (list->get_array().get(array)) return DecodeError("items: expected an array");
@@ -353,16 +349,14 @@ Result<std::vector<service::NewItem>> DecodeAdd(std::string& body) {
 }
 
 Result<service::SearchSpec> DecodeSearch(std::string& body) {
-  auto root = ParseObject(body);
-  if (!root.ok()) return root.status();
-  return DecodeSearchObject(*root);
+  VECTORD_ASSIGN_OR_RETURN(const element root, ParseObject(body));
+  return DecodeSearchObject(root);
 }
 
 Result<std::vector<service::SearchSpec>> DecodeSearchBatch(std::string& body) {
-  auto root = ParseObject(body);
-  if (!root.ok()) return root.status();
+  VECTORD_ASSIGN_OR_RETURN(const element root, ParseObject(body));
   std::vector<service::SearchSpec> specs;
-  auto list = Field(*root, "searches");
+  auto list = Field(root, "searches");
   if (!list) return Status::InvalidArgument("searches must be a non-empty array");
   simdjson::dom::array array;
   if (list->get_array().get(array)) return DecodeError("searches: expected an array of objects");
@@ -382,10 +376,9 @@ Result<std::vector<service::SearchSpec>> DecodeSearchBatch(std::string& body) {
 }
 
 Result<std::vector<std::string>> DecodeIds(std::string& body) {
-  auto root = ParseObject(body);
-  if (!root.ok()) return root.status();
+  VECTORD_ASSIGN_OR_RETURN(const element root, ParseObject(body));
   std::vector<std::string> ids;
-  auto list = Field(*root, "ids");
+  auto list = Field(root, "ids");
   if (!list) return ids;
   simdjson::dom::array array;
   if (list->get_array().get(array)) return DecodeError("ids: expected an array of strings");
@@ -405,18 +398,17 @@ Result<RecallCheckSpec> DecodeRecallCheck(std::string& body) {
   RecallCheckSpec spec;
   // An empty body asks for the defaults.
   if (body.find_first_not_of(" \t\r\n") == std::string::npos) return spec;
-  auto root = ParseObject(body);
-  if (!root.ok()) return root.status();
-  if (auto list = Field(*root, "ef")) {
+  VECTORD_ASSIGN_OR_RETURN(const element root, ParseObject(body));
+  if (auto list = Field(root, "ef")) {
     simdjson::dom::array array;
     if (list->get_array().get(array)) return DecodeError("ef: expected an array of integers");
     spec.efs.clear();
     size_t j = 0;
     for (element entry : array) {
       uint64_t ef = 0;
-      if (entry.get_uint64().get(ef) || ef < 1 || ef > engine::kMaxEf) {
+      if (entry.get_uint64().get(ef) || ef < 1 || ef > service::kMaxEf) {
         return DecodeError("ef[" + std::to_string(j) + "]: expected an integer from 1 to " +
-                           std::to_string(engine::kMaxEf));
+                           std::to_string(service::kMaxEf));
       }
       if (spec.efs.size() == kMaxRecallCheckEfs) {
         return DecodeError("ef: at most " + std::to_string(kMaxRecallCheckEfs) + " values");
@@ -426,7 +418,7 @@ Result<RecallCheckSpec> DecodeRecallCheck(std::string& body) {
     }
     if (spec.efs.empty()) return DecodeError("ef: expected at least one value");
   }
-  if (auto queries = Field(*root, "queries")) {
+  if (auto queries = Field(root, "queries")) {
     uint64_t n = 0;
     if (queries->get_uint64().get(n) || n < 1 || n > kMaxRecallCheckQueries) {
       return DecodeError("queries: expected an integer from 1 to " +

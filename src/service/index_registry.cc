@@ -60,6 +60,12 @@ engine::IndexOptions EngineOptions(const IndexParams& params) {
   return options;
 }
 
+std::string_view IndexParams::distance_name() const { return engine::MetricName(metric); }
+
+std::string_view IndexParams::quantization_name() const {
+  return engine::QuantizationName(quantization);
+}
+
 std::string_view DurabilityName(Durability level) {
   switch (level) {
     case Durability::kFsync: return "fsync";
@@ -311,7 +317,7 @@ void Index::ReplayDelete(std::span<const std::string> ids) {
   changes_.fetch_add(1, std::memory_order_acq_rel);
 }
 
-Result<std::vector<engine::SearchResult>> Index::Search(const SearchSpec& spec) const {
+Result<std::vector<SearchHit>> Index::Search(const SearchSpec& spec) const {
   const auto start = std::chrono::steady_clock::now();
   engine::SearchOptions options;
   options.k = spec.k <= 0 ? kDefaultK : std::min<size_t>(static_cast<size_t>(spec.k), kMaxK);
@@ -326,7 +332,7 @@ Result<std::vector<engine::SearchResult>> Index::Search(const SearchSpec& spec) 
     options.filter = &passing;
     return engine_->Search(spec.vector, options);
   }();
-  if (!results.ok()) return results;
+  if (!results.ok()) return results.status();
   const auto now = std::chrono::steady_clock::now();
   stats_.RecordSearch(std::chrono::duration<double>(now - start).count(), now);
   // Filtered searches answer a different question than recall@10 over the
@@ -334,7 +340,18 @@ Result<std::vector<engine::SearchResult>> Index::Search(const SearchSpec& spec) 
   if (spec.filter == nullptr) {
     recall_.OfferQuery(spec.vector, spec.ef, recall_sample_rate_.load(std::memory_order_relaxed));
   }
-  return results;
+  std::vector<SearchHit> hits;
+  hits.reserve(results->size());
+  for (engine::SearchResult& r : *results) {
+    hits.push_back({std::move(r.id), r.distance, std::move(r.payload), std::move(r.vector)});
+  }
+  return hits;
+}
+
+std::optional<StoredItem> Index::Get(std::string_view id) const {
+  std::optional<engine::Item> item = engine_->Get(id);
+  if (!item) return std::nullopt;
+  return StoredItem{std::move(item->id), std::move(item->vector), std::move(item->payload)};
 }
 
 ScrollPage Index::Scroll(std::string_view after, size_t limit, bool include_vector) const {
@@ -348,7 +365,7 @@ ScrollPage Index::Scroll(std::string_view after, size_t limit, bool include_vect
   }
   page.items.reserve(ids.size());
   for (const std::string& id : ids) {
-    auto item = engine_->Get(id);
+    std::optional<StoredItem> item = Get(id);
     if (!item) continue;  // deleted since: it did not live through the scroll
     if (!include_vector) item->vector.clear();
     page.items.push_back(std::move(*item));
@@ -364,6 +381,10 @@ size_t Index::auxiliary_memory_bytes() const {
     bytes += 32 + sizeof(std::string) + (id.size() > 15 ? id.capacity() + 1 : 0);
   }
   return bytes;
+}
+
+size_t Index::memory_bytes() const {
+  return engine_->memory_usage().total() + auxiliary_memory_bytes();
 }
 
 Result<std::shared_ptr<Index>> Registry::Create(const CreateSpec& spec) {

@@ -45,6 +45,8 @@ namespace vectord::service {
 inline constexpr size_t kDefaultK = 10;
 inline constexpr size_t kMaxK = 1000;
 inline constexpr size_t kMaxBatchItems = 100000;
+// The largest ef a search, a recall check or an index's parameters may name.
+inline constexpr uint32_t kMaxEf = engine::kMaxEf;
 
 struct IndexParams {
   std::string name;
@@ -54,6 +56,10 @@ struct IndexParams {
   uint32_t ef_construction = engine::kDefaultEfConstruction;
   engine::Metric metric = engine::Metric::kCosine;
   engine::Quantization quantization = engine::Quantization::kNone;
+
+  // The API's names: "cosine", "euclidean", "dot"; "none", "sq8".
+  std::string_view distance_name() const;
+  std::string_view quantization_name() const;
 };
 
 // A create request as the client sent it: 0 means "use the default".
@@ -87,9 +93,24 @@ struct SearchSpec {
   std::shared_ptr<const FilterGroup> filter;  // null: every item
 };
 
+// What reads and searches return. The service answers in its own types so
+// that the layers above it never depend on the engine's.
+struct StoredItem {
+  std::string id;
+  std::vector<float> vector;            // as it was given; empty when not asked for
+  std::optional<std::string> metadata;  // minified JSON text; absent when none was stored
+};
+
+struct SearchHit {
+  std::string id;
+  float distance = 0;                   // in the metric's own definition (engine::Metric)
+  std::optional<std::string> metadata;  // when asked for and present
+  std::vector<float> vector;            // when asked for
+};
+
 // One page of a scroll through an index in id order.
 struct ScrollPage {
-  std::vector<engine::Item> items;
+  std::vector<StoredItem> items;
   // The id to continue after; nullopt on the last page.
   std::optional<std::string> next_after;
 };
@@ -138,13 +159,18 @@ class Index {
                           Durability durability);
   // Deletes the ids that exist; absent ones are not an error.
   Result<WriteResult> Remove(std::span<const std::string> ids, Durability durability);
-  Result<std::vector<engine::SearchResult>> Search(const SearchSpec& spec) const;
+  Result<std::vector<SearchHit>> Search(const SearchSpec& spec) const;
+  // The item stored under `id`, or nullopt.
+  std::optional<StoredItem> Get(std::string_view id) const;
   // Up to `limit` items with ids after `after` (all when empty), in byte
   // order of ids. Ids order the scroll, so an item that lives through a whole
   // scroll appears exactly once even if it is rewritten meanwhile.
   ScrollPage Scroll(std::string_view after, size_t limit, bool include_vector) const;
   // Bytes of the metadata and id-order structures (for /metrics and docs).
   size_t auxiliary_memory_bytes() const;
+  // Everything the index holds in memory: the engine's vectors, codes and
+  // links plus auxiliary_memory_bytes().
+  size_t memory_bytes() const;
 
   // Recovery: applies a logged batch without logging it again.
   Status ReplayUpsert(std::span<const NewItem> items, ThreadPool* workers);

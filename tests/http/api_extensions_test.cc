@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cctype>
 #include <atomic>
 #include <map>
 #include <set>
@@ -11,7 +12,10 @@
 #include <vector>
 
 #include "common/thread_pool.h"
+#include "engine/hnsw_index.h"
 #include "http/api_handler.h"
+#include "http/request_decoding.h"
+#include "service/index_name.h"
 #include "service/index_registry.h"
 
 namespace vectord::http {
@@ -330,6 +334,8 @@ TEST_F(ApiExtensionsTest, ScrollOptionsAndErrors) {
   EXPECT_EQ(Do("GET", "/vectors/index/empty/items").body, "{\"items\":[],\"next_cursor\":null}\n");
 }
 
+// The document and the route table agree: every row has its operation
+// (method and path) in the document, and every operation is a row.
 TEST_F(ApiExtensionsTest, OpenApiDocumentDescribesEveryRoute) {
   HttpResponse r = Do("GET", "/openapi.json");
   ASSERT_EQ(r.status, 200);
@@ -338,32 +344,88 @@ TEST_F(ApiExtensionsTest, OpenApiDocumentDescribesEveryRoute) {
   ASSERT_FALSE(parser.parse(r.body).get(root)) << "not JSON";
   simdjson::dom::object paths;
   ASSERT_FALSE(root["paths"].get_object().get(paths));
-  // Every route the handler reports, by method.
-  const std::vector<std::pair<std::string, std::string>> routes = {
-      {"get", "/health"},
-      {"get", "/ready"},
-      {"get", "/metrics"},
-      {"get", "/openapi.json"},
-      {"get", "/dashboard"},
-      {"post", "/vectors/index"},
-      {"get", "/vectors/index"},
-      {"get", "/vectors/index/{name}"},
-      {"delete", "/vectors/index/{name}"},
-      {"post", "/vectors/index/{name}/add"},
-      {"post", "/vectors/index/{name}/search"},
-      {"post", "/vectors/index/{name}/search/batch"},
-      {"post", "/vectors/index/{name}/delete"},
-      {"get", "/vectors/index/{name}/items"},
-      {"get", "/vectors/index/{name}/items/{id}"},
-      {"delete", "/vectors/index/{name}/items/{id}"},
-      {"post", "/vectors/index/{name}/recall-check"},
-  };
-  for (const auto& [method, path] : routes) {
-    simdjson::dom::element operation;
-    EXPECT_FALSE(paths[path][method].get(operation)) << method << " " << path;
+  std::set<std::string> in_table, in_document;
+  for (const ApiHandler::Route& route : ApiHandler::Routes()) {
+    std::string method(route.method);
+    std::transform(method.begin(), method.end(), method.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    in_table.insert(method + " " + std::string(route.pattern));
   }
-  EXPECT_EQ(paths.size(), 14u);
+  static const std::set<std::string_view> kOperations = {"get",    "put",     "post", "delete",
+                                                         "options", "head",   "patch", "trace"};
+  for (auto [path, item] : paths) {
+    simdjson::dom::object operations;
+    ASSERT_FALSE(item.get_object().get(operations)) << path;
+    for (auto [key, operation] : operations) {
+      if (kOperations.contains(key)) in_document.insert(std::string(key) + " " + std::string(path));
+    }
+  }
+  EXPECT_EQ(in_document, in_table);
+  EXPECT_EQ(in_table.size(), 17u);
   EXPECT_EQ(Do("POST", "/openapi.json").status, 405);
+}
+
+// The document states defaults and limits in its own words; they are the
+// ones the code applies.
+TEST_F(ApiExtensionsTest, OpenApiDefaultsAndLimitsAreTheCodes) {
+  HttpResponse r = Do("GET", "/openapi.json");
+  ASSERT_EQ(r.status, 200);
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  ASSERT_FALSE(parser.parse(r.body).get(root)) << "not JSON";
+  auto number = [&](std::string_view pointer) -> int64_t {
+    int64_t value = -1;
+    EXPECT_FALSE(root.at_pointer(pointer).get_int64().get(value)) << pointer;
+    return value;
+  };
+  auto text = [&](std::string_view pointer) -> std::string {
+    std::string_view value;
+    EXPECT_FALSE(root.at_pointer(pointer).get_string().get(value)) << pointer;
+    return std::string(value);
+  };
+  const std::string params = "/components/schemas/Params/properties/";
+  EXPECT_EQ(number(params + "dimension/minimum"), 1);
+  EXPECT_EQ(number(params + "dimension/maximum"), engine::kMaxDimension);
+  EXPECT_EQ(number(params + "m/minimum"), engine::kMinM);
+  EXPECT_EQ(number(params + "m/maximum"), engine::kMaxM);
+  EXPECT_EQ(number(params + "m/default"), engine::kDefaultM);
+  EXPECT_EQ(number(params + "ef_search/maximum"), engine::kMaxEf);
+  EXPECT_EQ(number(params + "ef_search/default"), engine::kDefaultEfSearch);
+  EXPECT_EQ(number(params + "ef_construction/maximum"), engine::kMaxEf);
+  EXPECT_EQ(number(params + "ef_construction/default"), engine::kDefaultEfConstruction);
+  const service::IndexParams defaults;
+  EXPECT_EQ(text(params + "distance/default"), defaults.distance_name());
+  EXPECT_EQ(text(params + "quantization/default"), defaults.quantization_name());
+
+  const std::string search = "/components/schemas/Search/properties/";
+  EXPECT_EQ(number(search + "k/default"), static_cast<int64_t>(service::kDefaultK));
+  EXPECT_EQ(text(search + "k/description"),
+            "<= 0: " + std::to_string(service::kDefaultK) + "; above " +
+                std::to_string(service::kMaxK) + ": " + std::to_string(service::kMaxK));
+  EXPECT_EQ(number(search + "ef/maximum"), service::kMaxEf);
+
+  EXPECT_EQ(text("/components/parameters/name/schema/pattern"),
+            "^[A-Za-z0-9_][A-Za-z0-9_.-]{0," + std::to_string(service::kMaxIndexNameLength - 1) +
+                "}$");
+
+  const std::string check =
+      "/paths/~1vectors~1index~1{name}~1recall-check/post/requestBody/content/"
+      "application~1json/schema/properties/";
+  const RecallCheckSpec recall_defaults;
+  EXPECT_EQ(number(check + "ef/maxItems"), static_cast<int64_t>(kMaxRecallCheckEfs));
+  EXPECT_EQ(number(check + "ef/items/maximum"), service::kMaxEf);
+  std::vector<uint32_t> efs;
+  simdjson::dom::array efs_json;
+  ASSERT_FALSE(root.at_pointer(check + "ef/default").get_array().get(efs_json));
+  for (simdjson::dom::element ef : efs_json) efs.push_back(static_cast<uint32_t>(int64_t(ef)));
+  EXPECT_EQ(efs, recall_defaults.efs);
+  EXPECT_EQ(number(check + "queries/maximum"), static_cast<int64_t>(kMaxRecallCheckQueries));
+  EXPECT_EQ(number(check + "queries/default"), static_cast<int64_t>(recall_defaults.queries));
+
+  const std::string limit = "/paths/~1vectors~1index~1{name}~1items/parameters/1/";
+  EXPECT_EQ(text(limit + "name"), "limit");
+  EXPECT_EQ(number(limit + "schema/default"), static_cast<int64_t>(kDefaultScrollLimit));
+  EXPECT_EQ(number(limit + "schema/maximum"), static_cast<int64_t>(kMaxScrollLimit));
 }
 
 // GET /vectors/index/{name} carries what the dashboard and operators watch.

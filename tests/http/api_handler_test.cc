@@ -8,6 +8,9 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <fstream>
+#include <iterator>
+#include <map>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -1023,6 +1026,24 @@ TEST_F(ApiHandlerTest, DashboardIsOneSelfContainedHtmlPage) {
   }
 }
 
+// The page and the document are files in the tree, embedded at build time;
+// what is served is those files byte for byte.
+TEST_F(ApiHandlerTest, DashboardAndOpenApiServeTheirAssetFilesExactly) {
+  for (const auto& [path, asset] : std::vector<std::pair<std::string, std::string>>{
+           {"/dashboard", "dashboard.html"}, {"/openapi.json", "openapi.json"}}) {
+    SCOPED_TRACE(path);
+    std::ifstream in(std::string(VECTORD_SOURCE_DIR) + "/src/http/assets/" + asset,
+                     std::ios::binary);
+    ASSERT_TRUE(in) << asset;
+    const std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ASSERT_FALSE(file.empty());
+    HttpResponse r = Do("GET", path);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_TRUE(r.body == file) << "served " << r.body.size() << " bytes, file has " << file.size();
+  }
+  EXPECT_EQ(Do("GET", "/openapi.json").content_type, kJson);
+}
+
 // ---------------------------------------------------------------------------
 // Authentication
 
@@ -1033,19 +1054,30 @@ struct RouteCase {
   int want_status;  // with the right token, in this order on a fresh registry
 };
 
-// Every route and method the handler knows, in an order that makes each one
-// succeed when run in sequence on an empty registry.
+// One request for every row of the route table, in an order that makes each
+// one succeed when run in sequence on an empty registry.
+// RouteExamplesCoverTheTable checks that they match the table one to one.
 std::vector<RouteCase> AllRoutes() {
+  // A recall check needs 11 items.
+  std::string items = R"({"items":[{"id":"a","vector":[1,2]})";
+  for (int i = 0; i < 10; ++i) {
+    items += ",{\"id\":\"b" + std::to_string(i) + "\",\"vector\":[" + std::to_string(i) + ",1]}";
+  }
+  items += "]}";
   return {
       {"GET", "/health", "", 200},
       {"GET", "/ready", "", 200},
       {"GET", "/metrics", "", 200},
+      {"GET", "/openapi.json", "", 200},
       {"GET", "/dashboard", "", 200},
       {"POST", "/vectors/index", R"({"name":"docs","dimension":2,"distance":"euclidean"})", 201},
       {"GET", "/vectors/index", "", 200},
       {"GET", "/vectors/index/docs", "", 200},
-      {"POST", "/vectors/index/docs/add", R"({"items":[{"id":"a","vector":[1,2]}]})", 200},
+      {"POST", "/vectors/index/docs/add", items, 200},
       {"POST", "/vectors/index/docs/search", R"({"vector":[1,2]})", 200},
+      {"POST", "/vectors/index/docs/search/batch", R"({"searches":[{"vector":[1,2]}]})", 200},
+      {"GET", "/vectors/index/docs/items", "", 200},
+      {"POST", "/vectors/index/docs/recall-check", R"({"ef":[10],"queries":1})", 200},
       {"GET", "/vectors/index/docs/items/a", "", 200},
       {"POST", "/vectors/index/docs/delete", R"({"ids":["absent"]})", 200},
       {"DELETE", "/vectors/index/docs/items/a", "", 204},
@@ -1053,9 +1085,20 @@ std::vector<RouteCase> AllRoutes() {
   };
 }
 
-// The probes, and the dashboard page, which carries no data.
+// What the route table says is public: the probes, and the dashboard page,
+// which carries no data.
 bool ExemptFromAuth(const std::string& method, const std::string& path) {
-  return method == "GET" && (path == "/health" || path == "/ready" || path == "/dashboard");
+  for (const ApiHandler::Route& route : ApiHandler::Routes()) {
+    if (route.auth == ApiHandler::Auth::kPublic && route.method == method &&
+        (route.pattern == path || route.alias == path)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string RouteName(const ApiHandler::Route& route) {
+  return std::string(route.method) + " " + std::string(route.pattern);
 }
 
 class ApiAuthTest : public ApiHandlerTest {
@@ -1079,6 +1122,85 @@ class ApiAuthTest : public ApiHandlerTest {
     };
   }
 };
+
+// Each example request is answered by its own row, and every row has one.
+// So the auth tests below, which walk the examples, walk the whole table.
+TEST_F(ApiHandlerTest, RouteExamplesCoverTheTable) {
+  std::map<std::string, int> examples_per_route;
+  for (const ApiHandler::Route& route : ApiHandler::Routes()) {
+    examples_per_route[RouteName(route)] = 0;
+  }
+  EXPECT_EQ(examples_per_route.size(), ApiHandler::Routes().size()) << "a row is listed twice";
+  for (const RouteCase& example : AllRoutes()) {
+    const ApiHandler::Route* route = handler_->RouteFor(example.method, example.path);
+    ASSERT_NE(route, nullptr) << example.method << " " << example.path;
+    ++examples_per_route[RouteName(*route)];
+  }
+  for (const auto& [name, count] : examples_per_route) EXPECT_EQ(count, 1) << name;
+}
+
+// A new public route must be a decision: this list changes with it.
+TEST(RouteTable, OnlyTheProbesAndTheDashboardArePublic) {
+  std::set<std::string> public_routes;
+  for (const ApiHandler::Route& route : ApiHandler::Routes()) {
+    if (route.auth == ApiHandler::Auth::kPublic) public_routes.insert(RouteName(route));
+  }
+  EXPECT_EQ(public_routes,
+            (std::set<std::string>{"GET /health", "GET /ready", "GET /dashboard"}));
+}
+
+// Patterns are literal segments and {name}/{id}; a path fits one pattern at
+// most, so the order of the rows never decides which route answers.
+TEST(RouteTable, PatternsAreWellFormedAndDisjoint) {
+  const auto routes = ApiHandler::Routes();
+  std::set<std::pair<std::string_view, std::string_view>> seen;
+  for (const ApiHandler::Route& route : routes) {
+    SCOPED_TRACE(RouteName(route));
+    EXPECT_TRUE(seen.insert({route.method, route.pattern}).second) << "listed twice";
+    EXPECT_TRUE(route.method == "GET" || route.method == "POST" || route.method == "DELETE");
+    ASSERT_TRUE(StartsWith(std::string(route.pattern), "/"));
+    std::string example(route.pattern);
+    for (auto [placeholder, value] : {std::pair{"{name}", "docs"}, std::pair{"{id}", "a"}}) {
+      for (size_t at = example.find(placeholder); at != std::string::npos;
+           at = example.find(placeholder)) {
+        example.replace(at, std::string_view(placeholder).size(), value);
+      }
+    }
+    EXPECT_EQ(example.find_first_of("{}"), std::string::npos) << "unknown placeholder";
+    auto handler = std::make_unique<ApiHandler>(nullptr, ApiOptions{}, nullptr,
+                                                [] { return std::string(); });
+    const ApiHandler::Route* found = handler->RouteFor(route.method, example);
+    ASSERT_NE(found, nullptr) << example;
+    EXPECT_EQ(found, &route) << example << " is taken by " << RouteName(*found);
+  }
+}
+
+// Reads and searches answer on the io thread; writes, and the routes that
+// fan out or scan for seconds, go to the workers. Unknown paths and methods
+// (404, 405) answer inline.
+TEST_F(ApiHandlerTest, RunsInlineFollowsTheTable) {
+  std::set<std::string> on_workers;
+  for (const RouteCase& example : AllRoutes()) {
+    const ApiHandler::Route* route = handler_->RouteFor(example.method, example.path);
+    ASSERT_NE(route, nullptr);
+    HttpRequest request{example.method, example.path, "", "", example.body};
+    const bool inline_run = handler_->RunsInline(request);
+    EXPECT_EQ(inline_run, route->runs == ApiHandler::Runs::kInline) << RouteName(*route);
+    if (!inline_run) on_workers.insert(RouteName(*route));
+  }
+  EXPECT_EQ(on_workers, (std::set<std::string>{"POST /vectors/index",
+                                               "DELETE /vectors/index/{name}",
+                                               "POST /vectors/index/{name}/add",
+                                               "POST /vectors/index/{name}/search/batch",
+                                               "POST /vectors/index/{name}/delete",
+                                               "POST /vectors/index/{name}/recall-check",
+                                               "DELETE /vectors/index/{name}/items/{id}"}));
+  for (const auto& [method, path] : std::vector<std::pair<std::string, std::string>>{
+           {"GET", "/nope"}, {"POST", "/nope/search"}, {"PUT", "/vectors/index"}}) {
+    HttpRequest request{method, path, "", "", ""};
+    EXPECT_TRUE(handler_->RunsInline(request)) << method << " " << path;
+  }
+}
 
 TEST_F(ApiAuthTest, TheSchemeNameIsCaseInsensitiveButTheTokenIsNot) {
   const std::string token(kToken);

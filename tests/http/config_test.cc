@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -173,17 +174,115 @@ TEST(Config, FileWithOtherServicesSectionsIsAccepted) {
 bind = "0.0.0.0:9000"
 something = 12
 
+[storaged.limits]
+max_objects = 3
+
 [vectord]
 bind = "127.0.0.1:9200"
-unknown_future_key = "x"
+
+[auth]
+token = "t"
+
+[catalogd]
+token = "someone else's"
+)toml");
+  auto config = LoadConfig({"--config", path}, {});
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->port, 9200);
+  EXPECT_EQ(config->auth_token, "t");
+}
+
+// A key vectord does not know, in a table that is vectord's, is a typo: it
+// stops vectord (exit code 2) naming the key and the nearest known one.
+TEST(Config, UnknownKeyInOwnTableIsRefusedWithTheNearestKnownKey) {
+  TempDir dir;
+  struct Case {
+    std::string toml;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"[vectord]\nbnd = \"127.0.0.1:1\"\n", "unknown key [vectord] bnd (did you mean bind?)"},
+      {"[vectord]\nfsync_interval = 5\n",
+       "unknown key [vectord] fsync_interval (did you mean fsync_interval_ms?)"},
+      {"[vectord]\nDATA_DIR = \"/x\"\n", "unknown key [vectord] DATA_DIR (did you mean data_dir?)"},
+      {"[auth]\ntokn = \"t\"\n", "unknown key [auth] tokn (did you mean token?)"},
+      // The key of another of vectord's tables is named with its table.
+      {"[vectord]\ntoken = \"t\"\n", "unknown key [vectord] token (did you mean [auth] token?)"},
+      // A sub-table is a key of its parent.
+      {"[vectord.binds]\nhost = \"x\"\n", "unknown key [vectord] binds (did you mean bind?)"},
+      {"vectord.workerz = 2\n", "unknown key [vectord] workerz (did you mean workers?)"},
+      // Known keys before it do not hide it.
+      {"[vectord]\nbind = \"127.0.0.1:1\"\nworkers = 2\nlog_levle = \"debug\"\n",
+       "unknown key [vectord] log_levle (did you mean log_level?)"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.toml);
+    const std::string path = dir.Write("typo.toml", c.toml);
+    auto config = LoadConfig({"--config", path}, {});
+    ASSERT_FALSE(config.ok());
+    EXPECT_EQ(config.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(config.status().message(), "config: " + path + ": " + c.message);
+  }
+}
+
+TEST(Config, OwnTableThatIsNotATableIsRefused) {
+  TempDir dir;
+  const std::string path = dir.Write("flat.toml", "vectord = \"127.0.0.1:1\"\n");
+  ExpectKeyError(LoadConfig({"--config", path}, {}), "vectord", "expected a table");
+}
+
+// Every key vectord declares passes the check (and is applied).
+TEST(Config, EveryDeclaredKeyIsAccepted) {
+  TempDir dir;
+  const std::string path = dir.Write("all.toml", R"toml(
+[vectord]
+bind = "127.0.0.1:9300"
+storaged_url = ""
+s3_access_key = "ak"
+s3_secret_key = "sk"
+s3_region = "eu-west-1"
+s3_multipart_bytes = 10485760
+data_dir = "/tmp/all"
+ephemeral = false
+fsync = "interval"
+fsync_interval_ms = 50
+checkpoint_bytes = 8192
+log_level = "warn"
+workers = 3
+write_nice = 5
+io_threads = 2
+header_timeout_ms = 1000
+body_timeout_ms = 2000
+idle_timeout_ms = 3000
+max_connections = 99
+recall_cpu_budget = 0.5
+recall_sample_rate = 0.25
 
 [auth]
 token = "t"
 )toml");
   auto config = LoadConfig({"--config", path}, {});
   ASSERT_TRUE(config.ok()) << config.status().ToString();
-  EXPECT_EQ(config->port, 9200);
-  EXPECT_EQ(config->auth_token, "t");
+  EXPECT_EQ(config->port, 9300);
+  EXPECT_EQ(config->max_connections, 99u);
+  EXPECT_EQ(config->recall_sample_rate, 0.25);
+  // The usage text lists exactly the settings: one line each, all in the file above.
+  std::ifstream in(path);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string usage = ConfigUsage();
+  size_t listed = 0;
+  for (size_t at = usage.find("\t["); at != std::string::npos; at = usage.find("\t[", at + 1)) {
+    const size_t end = usage.find('\n', at);
+    const std::string entry = usage.substr(at + 1, end - at - 1);  // "[vectord] bind"
+    const std::string key = entry.substr(entry.find("] ") + 2);
+    EXPECT_TRUE(Contains(text, "\n" + key + " = ")) << entry << " is not in the test's file";
+    ++listed;
+  }
+  size_t in_file = 0;
+  for (size_t at = text.find(" = "); at != std::string::npos; at = text.find(" = ", at + 1)) {
+    ++in_file;
+  }
+  EXPECT_EQ(listed, in_file);
 }
 
 TEST(Config, EmptyFileGivesDefaults) {

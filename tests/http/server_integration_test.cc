@@ -449,6 +449,9 @@ TEST(ServerConfig, InvalidConfigExitsWithCode2NamingTheKey) {
   std::ofstream(toml) << "[vectord]\nfsync = \"sometimes\"\n";
   EXPECT_EQ(ServerProcess::RunToExit({"-config", toml}, {}, &log), 2);
   EXPECT_NE(log.find("vectord.fsync"), std::string::npos) << log;
+  std::ofstream(toml) << "[vectord]\nbnd = \"127.0.0.1:0\"\n";
+  EXPECT_EQ(ServerProcess::RunToExit({"-config", toml}, {}, &log), 2);
+  EXPECT_NE(log.find("unknown key [vectord] bnd (did you mean bind?)"), std::string::npos) << log;
   EXPECT_EQ(ServerProcess::RunToExit({"-config", dir.path() + "/missing.toml"}, {}, &log), 2);
   EXPECT_EQ(ServerProcess::RunToExit({"--no-such-flag"}, {}, &log), 2);
 }

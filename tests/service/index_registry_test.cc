@@ -227,14 +227,13 @@ class RegistryTest : public ::testing::Test {
     return index.ok() ? *index : nullptr;
   }
 
-  std::vector<engine::SearchResult> Search(const Index& index, std::vector<float> query,
-                                           int64_t k) {
+  std::vector<SearchHit> Search(const Index& index, std::vector<float> query, int64_t k) {
     SearchSpec spec;
     spec.vector = std::move(query);
     spec.k = k;
     auto results = index.Search(spec);
     EXPECT_TRUE(results.ok()) << results.status().ToString();
-    return results.ok() ? *results : std::vector<engine::SearchResult>{};
+    return results.ok() ? *results : std::vector<SearchHit>{};
   }
 
   ThreadPool pool_;
@@ -384,6 +383,28 @@ TEST_F(RegistryTest, AddInsertsAndReturnsSize) {
   EXPECT_EQ(got->vector, (std::vector<float>{0, 0, 1}));
 }
 
+// Get and memory_bytes answer in service terms, as the HTTP layer reads them.
+TEST_F(RegistryTest, GetReturnsTheStoredItemAndMemoryCountsEngineAndMetadata) {
+  auto index = Create("docs", 3, "euclidean");
+  const size_t empty_bytes = index->memory_bytes();
+  EXPECT_GE(empty_bytes, index->auxiliary_memory_bytes());
+  ASSERT_TRUE(registry_.Add(index, std::vector<NewItem>{Item("a", {1, 2, 3}, "{\"k\":1}"),
+                                                        Item("b", {4, 5, 6})})
+                  .ok());
+  std::optional<StoredItem> a = index->Get("a");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->id, "a");
+  EXPECT_EQ(a->vector, (std::vector<float>{1, 2, 3}));
+  EXPECT_EQ(a->metadata, std::optional<std::string>("{\"k\":1}"));
+  std::optional<StoredItem> b = index->Get("b");
+  ASSERT_TRUE(b.has_value());
+  EXPECT_FALSE(b->metadata.has_value());
+  EXPECT_FALSE(index->Get("absent").has_value());
+  EXPECT_EQ(index->memory_bytes(),
+            index->engine().memory_usage().total() + index->auxiliary_memory_bytes());
+  EXPECT_GT(index->memory_bytes(), empty_bytes);
+}
+
 TEST_F(RegistryTest, AddValidatesWholeBatch) {
   auto index = Create("docs", 3, "euclidean");
   ASSERT_TRUE(registry_.Add(index, std::vector<NewItem>{Item("keep", {1, 2, 3}, "\"v1\"")}).ok());
@@ -497,13 +518,13 @@ TEST_F(RegistryTest, MetadataIsStoredAndReturnedAsGiven) {
   ASSERT_TRUE(results.ok()) << results.status().ToString();
   ASSERT_EQ(results->size(), 4u);
   EXPECT_EQ((*results)[0].id, "obj");
-  EXPECT_EQ((*results)[0].payload, std::optional<std::string>(object));
+  EXPECT_EQ((*results)[0].metadata, std::optional<std::string>(object));
   EXPECT_EQ((*results)[1].id, "null");
-  EXPECT_EQ((*results)[1].payload, std::optional<std::string>("null"));
+  EXPECT_EQ((*results)[1].metadata, std::optional<std::string>("null"));
   EXPECT_EQ((*results)[2].id, "none");
-  EXPECT_FALSE((*results)[2].payload.has_value());
+  EXPECT_FALSE((*results)[2].metadata.has_value());
   EXPECT_EQ((*results)[3].id, "str");
-  EXPECT_EQ((*results)[3].payload, std::optional<std::string>("\"s\""));
+  EXPECT_EQ((*results)[3].metadata, std::optional<std::string>("\"s\""));
   for (const auto& r : *results) EXPECT_TRUE(r.vector.empty());  // not asked for
 
   // include_metadata = false leaves payloads out; include_vector adds vectors.
@@ -512,7 +533,7 @@ TEST_F(RegistryTest, MetadataIsStoredAndReturnedAsGiven) {
   results = index->Search(spec);
   ASSERT_TRUE(results.ok());
   ASSERT_EQ(results->size(), 4u);
-  for (const auto& r : *results) EXPECT_FALSE(r.payload.has_value()) << r.id;
+  for (const auto& r : *results) EXPECT_FALSE(r.metadata.has_value()) << r.id;
   EXPECT_EQ((*results)[3].vector, (std::vector<float>{3, 0}));
 }
 

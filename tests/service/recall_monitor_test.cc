@@ -83,7 +83,7 @@ double OfflineRecall(const Index& index, const std::vector<std::vector<float>>& 
     auto results = index.Search(spec);
     EXPECT_TRUE(results.ok());
     size_t hits = 0, kept = 0;
-    for (const engine::SearchResult& r : *results) {
+    for (const SearchHit& r : *results) {
       if (r.id == "item-" + std::to_string(q) || kept == 10) continue;
       ++kept;
       hits += r.distance <= threshold * (1 + 1e-5) + 1e-6 ? 1 : 0;
