@@ -467,8 +467,26 @@ Result<HttpResponse> ApiHandler::ListIndexes(HttpRequest&, const PathParams&) co
   JsonWriter w;
   w.BeginObject().Key("names").BeginArray();
   for (const std::string& n : names) w.String(n);
-  w.EndArray().Key("count").Int(static_cast<int64_t>(names.size())).EndObject();
+  w.EndArray().Key("count").Int(static_cast<int64_t>(names.size()));
+  // Indexes whose stored copy did not load: not in names (the seed's
+  // contract), but never silently absent either.
+  const std::vector<service::Registry::FailedIndex> failed = registry_->Failed();
+  if (!failed.empty()) {
+    w.Key("failed").BeginArray();
+    for (const auto& f : failed) {
+      w.BeginObject().Key("name").String(f.name).Key("error").String(f.error).EndObject();
+    }
+    w.EndArray();
+  }
+  w.EndObject();
   return Json(200, std::move(w).Finish());
+}
+
+HttpResponse ApiHandler::NoSuchIndex(std::string_view name) const {
+  if (auto failure = registry_->FailureOf(name)) {
+    return Error(503, "index failed to load: " + *failure);
+  }
+  return Error(404, "not found");
 }
 
 Result<HttpResponse> ApiHandler::CreateIndex(HttpRequest& request, const PathParams&) const {
@@ -479,7 +497,7 @@ Result<HttpResponse> ApiHandler::CreateIndex(HttpRequest& request, const PathPar
 
 Result<HttpResponse> ApiHandler::GetIndex(HttpRequest&, const PathParams& path) const {
   auto index = registry_->Find(path.name);
-  if (!index) return Error(404, "not found");
+  if (!index) return NoSuchIndex(path.name);
   return Json(200, IndexDetails(*index));
 }
 
@@ -492,7 +510,7 @@ Result<HttpResponse> ApiHandler::DropIndex(HttpRequest&, const PathParams& path)
 
 Result<HttpResponse> ApiHandler::AddItems(HttpRequest& request, const PathParams& path) const {
   auto index = registry_->Find(path.name);  // checked before the body, as the seed does
-  if (!index) return Error(404, "not found");
+  if (!index) return NoSuchIndex(path.name);
   VECTORD_ASSIGN_OR_RETURN(const std::vector<service::NewItem> items, DecodeAdd(request.body));
   VECTORD_ASSIGN_OR_RETURN(const service::Durability durability,
                            service::ParseDurability(QueryParam(request.query, "durability")));
@@ -509,7 +527,7 @@ Result<HttpResponse> ApiHandler::AddItems(HttpRequest& request, const PathParams
 
 Result<HttpResponse> ApiHandler::Search(HttpRequest& request, const PathParams& path) const {
   auto index = registry_->Find(path.name);
-  if (!index) return Error(404, "not found");
+  if (!index) return NoSuchIndex(path.name);
   VECTORD_ASSIGN_OR_RETURN(const service::SearchSpec spec, DecodeSearch(request.body));
   VECTORD_ASSIGN_OR_RETURN(const std::vector<service::SearchHit> results, index->Search(spec));
   JsonWriter w;
@@ -521,7 +539,7 @@ Result<HttpResponse> ApiHandler::Search(HttpRequest& request, const PathParams& 
 
 Result<HttpResponse> ApiHandler::SearchBatch(HttpRequest& request, const PathParams& path) const {
   auto index = registry_->Find(path.name);
-  if (!index) return Error(404, "not found");
+  if (!index) return NoSuchIndex(path.name);
   VECTORD_ASSIGN_OR_RETURN(const std::vector<service::SearchSpec> specs,
                            DecodeSearchBatch(request.body));
   std::vector<std::optional<Result<std::vector<service::SearchHit>>>> results(specs.size());
@@ -547,7 +565,7 @@ Result<HttpResponse> ApiHandler::SearchBatch(HttpRequest& request, const PathPar
 
 Result<HttpResponse> ApiHandler::DeleteItems(HttpRequest& request, const PathParams& path) const {
   auto index = registry_->Find(path.name);
-  if (!index) return Error(404, "not found");
+  if (!index) return NoSuchIndex(path.name);
   VECTORD_ASSIGN_OR_RETURN(const std::vector<std::string> ids, DecodeIds(request.body));
   VECTORD_ASSIGN_OR_RETURN(const service::Durability durability,
                            service::ParseDurability(QueryParam(request.query, "durability")));
@@ -564,7 +582,7 @@ Result<HttpResponse> ApiHandler::DeleteItems(HttpRequest& request, const PathPar
 
 Result<HttpResponse> ApiHandler::RecallCheck(HttpRequest& request, const PathParams& path) const {
   auto index = registry_->Find(path.name);
-  if (!index) return Error(404, "not found");
+  if (!index) return NoSuchIndex(path.name);
   VECTORD_ASSIGN_OR_RETURN(const RecallCheckSpec spec, DecodeRecallCheck(request.body));
   const auto seed =
       static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
@@ -577,7 +595,7 @@ Result<HttpResponse> ApiHandler::RecallCheck(HttpRequest& request, const PathPar
 
 Result<HttpResponse> ApiHandler::ScrollItems(HttpRequest& request, const PathParams& path) const {
   auto index = registry_->Find(path.name);
-  if (!index) return Error(404, "not found");
+  if (!index) return NoSuchIndex(path.name);
   size_t limit = kDefaultScrollLimit;
   const std::string limit_text = QueryParam(request.query, "limit");
   if (!limit_text.empty()) {
@@ -621,7 +639,7 @@ Result<HttpResponse> ApiHandler::ScrollItems(HttpRequest& request, const PathPar
 
 Result<HttpResponse> ApiHandler::GetItem(HttpRequest&, const PathParams& path) const {
   auto index = registry_->Find(path.name);
-  if (!index) return Error(404, "not found");
+  if (!index) return NoSuchIndex(path.name);
   VECTORD_RETURN_IF_ERROR(service::ValidateItemId(path.id));
   std::optional<service::StoredItem> item = index->Get(path.id);
   if (!item) return Error(404, "not found");
@@ -636,7 +654,7 @@ Result<HttpResponse> ApiHandler::GetItem(HttpRequest&, const PathParams& path) c
 
 Result<HttpResponse> ApiHandler::DeleteItem(HttpRequest& request, const PathParams& path) const {
   auto index = registry_->Find(path.name);
-  if (!index) return Error(404, "not found");
+  if (!index) return NoSuchIndex(path.name);
   VECTORD_ASSIGN_OR_RETURN(const service::Durability durability,
                            service::ParseDurability(QueryParam(request.query, "durability")));
   const std::vector<std::string> ids = {path.id};

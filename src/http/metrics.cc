@@ -43,6 +43,12 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                          .Name("vectord_index_recall_samples")
                          .Help("Samples behind the recall estimate")
                          .Register(*registry_);
+  load_failed_ = &prometheus::BuildGauge()
+                      .Name("vectord_index_load_failed")
+                      .Help(
+                          "1 for an index whose stored copy failed to load at start-up (GET "
+                          "/vectors/index names the reason); gone once it is deleted")
+                      .Register(*registry_);
   auto counter = [&](const char* name, const char* help) {
     return &prometheus::BuildCounter().Name(name).Help(help).Register(*registry_).Add({});
   };
@@ -106,6 +112,21 @@ std::string Metrics::Render(const service::Registry& registry,
       recall_ci95_->Remove(it->second.recall_ci95);
       recall_samples_->Remove(it->second.recall_samples);
       it = index_gauges_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  std::set<std::string> failed;
+  for (const service::Registry::FailedIndex& f : registry.Failed()) {
+    failed.insert(f.name);
+    auto [it, inserted] = failed_gauges_.try_emplace(f.name, nullptr);
+    if (inserted) it->second = &load_failed_->Add({{"index", f.name}});
+    it->second->Set(1);
+  }
+  for (auto it = failed_gauges_.begin(); it != failed_gauges_.end();) {
+    if (failed.count(it->first) == 0) {
+      load_failed_->Remove(it->second);
+      it = failed_gauges_.erase(it);
     } else {
       ++it;
     }

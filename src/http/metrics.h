@@ -49,6 +49,7 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>* recall_;
   prometheus::Family<prometheus::Gauge>* recall_ci95_;
   prometheus::Family<prometheus::Gauge>* recall_samples_;
+  prometheus::Family<prometheus::Gauge>* load_failed_;
   prometheus::Counter* checkpoints_;
   prometheus::Counter* checkpoint_failures_;
   prometheus::Counter* snapshot_bytes_;
@@ -70,6 +71,8 @@ class Metrics {
     prometheus::Gauge* recall_samples = nullptr;
   };
   std::map<std::string, IndexGauges> index_gauges_;  // guarded by render_mutex_
+  // 1 for every index whose stored copy failed to load; guarded by render_mutex_
+  std::map<std::string, prometheus::Gauge*> failed_gauges_;
   service::StorageStats counted_;                    // guarded by render_mutex_
 };
 

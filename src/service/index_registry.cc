@@ -398,6 +398,9 @@ Result<std::shared_ptr<Index>> Registry::Create(const CreateSpec& spec) {
 
   std::lock_guard lifecycle(lifecycle_mutex_);
   if (Find(name)) return Status::AlreadyExists("index already exists: " + name);
+  if (auto failure = FailureOf(name)) {
+    return Status::AlreadyExists("index failed to load: " + *failure);
+  }
   // Durable before it is visible: a crash after the 201 still has the index.
   if (persistence_ != nullptr) VECTORD_RETURN_IF_ERROR(persistence_->OnCreate(*index));
   std::unique_lock lock(mutex_);
@@ -411,6 +414,26 @@ Status Registry::Register(std::shared_ptr<Index> index) {
   auto [it, inserted] = indexes_.try_emplace(index->params().name, std::move(index));
   if (!inserted) return Status::AlreadyExists("index already exists: " + it->first);
   return Status::Ok();
+}
+
+void Registry::RegisterFailed(std::string name, const Status& error) {
+  std::unique_lock lock(mutex_);
+  failed_[std::move(name)] = error.message();
+}
+
+std::vector<Registry::FailedIndex> Registry::Failed() const {
+  std::shared_lock lock(mutex_);
+  std::vector<FailedIndex> failed;
+  failed.reserve(failed_.size());
+  for (const auto& [name, error] : failed_) failed.push_back({name, error});
+  return failed;
+}
+
+std::optional<std::string> Registry::FailureOf(std::string_view name) const {
+  std::shared_lock lock(mutex_);
+  auto it = failed_.find(name);
+  if (it == failed_.end()) return std::nullopt;
+  return it->second;
 }
 
 std::shared_ptr<Index> Registry::Find(std::string_view name) const {
@@ -443,6 +466,14 @@ size_t Registry::count() const {
 Status Registry::Drop(std::string_view name) {
   std::lock_guard lifecycle(lifecycle_mutex_);
   auto index = Find(name);
+  if (!index && FailureOf(name)) {
+    if (persistence_ != nullptr) {
+      VECTORD_RETURN_IF_ERROR(persistence_->OnQuarantine(std::string(name)).status());
+    }
+    std::unique_lock lock(mutex_);
+    failed_.erase(failed_.find(name));
+    return Status::Ok();
+  }
   if (!index) return Status::NotFound("not found");
   if (persistence_ != nullptr) VECTORD_RETURN_IF_ERROR(persistence_->OnDrop(std::string(name)));
   {

@@ -237,6 +237,9 @@ class Persistence {
   virtual Status OnCreate(Index& index) = 0;
   // Removes everything stored for the index.
   virtual Status OnDrop(const std::string& name) = 0;
+  // Moves the files of an index that failed to load out of the way, into a
+  // quarantine folder that is never served or uploaded; returns its path.
+  virtual Result<std::string> OnQuarantine(const std::string& name) = 0;
   // After every successful write (e.g. to schedule a checkpoint).
   virtual void OnWrite(const std::shared_ptr<Index>& index) = 0;
 };
@@ -254,15 +257,29 @@ class Registry {
     recall_sample_rate_.store(rate, std::memory_order_relaxed);
   }
 
-  // AlreadyExists "index already exists: NAME", or InvalidArgument.
+  // AlreadyExists "index already exists: NAME" (or "index failed to load:
+  // ..." for a name whose stored copy did not load), or InvalidArgument.
   Result<std::shared_ptr<Index>> Create(const CreateSpec& spec);
   // Adds an index loaded from storage; AlreadyExists if the name is taken.
   Status Register(std::shared_ptr<Index> index);
+
+  // An index whose stored copy did not load. It keeps its name: a create of
+  // it is refused, its files are left alone, and a drop moves them to
+  // quarantine instead of deleting them.
+  struct FailedIndex {
+    std::string name;
+    std::string error;  // file and, for damage, the byte offset
+  };
+  void RegisterFailed(std::string name, const Status& error);
+  // Sorted by name.
+  std::vector<FailedIndex> Failed() const;
+  // The error of a failed index, or nullopt when `name` did not fail.
+  std::optional<std::string> FailureOf(std::string_view name) const;
   std::shared_ptr<Index> Find(std::string_view name) const;
   std::vector<std::string> Names() const;  // sorted
   std::vector<std::shared_ptr<Index>> All() const;
   size_t count() const;
-  // NotFound "not found".
+  // NotFound "not found". A failed index is quarantined, not deleted.
   Status Drop(std::string_view name);
 
   Result<WriteResult> Add(const std::shared_ptr<Index>& index, std::span<const NewItem> items,
@@ -279,6 +296,7 @@ class Registry {
   std::mutex lifecycle_mutex_;  // serialises Create and Drop
   mutable std::shared_mutex mutex_;
   std::map<std::string, std::shared_ptr<Index>, std::less<>> indexes_;  // guarded by mutex_
+  std::map<std::string, std::string, std::less<>> failed_;              // guarded by mutex_
 };
 
 }  // namespace vectord::service

@@ -9,6 +9,7 @@
 #include "service/index_name.h"
 #include "service/log_records.h"
 #include "service/storage_keys.h"
+#include "store/log_format.h"
 #include "store/log_reader.h"
 
 namespace vectord::service {
@@ -195,9 +196,13 @@ Status IndexStorage::OnDrop(const std::string& name) {
       LogWarn("bucket_drop_cleanup_failed", {{"index", name}, {"error", s.ToString()}});
     }
   }
-  VECTORD_RETURN_IF_ERROR(objects_->Delete(ParamsKey(name)));  // from here on it is gone
+  // The local commit point: the params file renamed, not deleted, so that a
+  // start-up after a crash here tells a drop cut short (finish it) from a
+  // params file lost (keep the data, report the index as failed).
+  VECTORD_RETURN_IF_ERROR(objects_->Rename(ParamsKey(name), storage_keys::DroppingParams(name)));
   Status s = objects_->Delete(SnapshotKey(name));
   if (s.ok()) s = RemoveLogDirectory(name);
+  if (s.ok()) s = objects_->Delete(storage_keys::DroppingParams(name));
   if (!s.ok()) LogWarn("drop_cleanup_failed", {{"index", name}, {"error", s.ToString()}});
   std::lock_guard lock(mutex_);
   known_.erase(name);
@@ -207,10 +212,51 @@ Status IndexStorage::OnDrop(const std::string& name) {
   return Status::Ok();
 }
 
+Result<std::string> IndexStorage::OnQuarantine(const std::string& name) {
+  std::lock_guard checkpoint(checkpoint_mutex_);
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  const std::string folder =
+      std::string(storage_keys::kQuarantineDirectory) + "/" + name + "." +
+      std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
+  const std::string target = objects_->PathOf(folder);
+  VECTORD_RETURN_IF_ERROR(fs_->CreateDirectories(target));
+  // The params file goes last: until it has moved, a restart still sees the
+  // index (failed) rather than a half-moved set of files.
+  const std::string keys[] = {SnapshotKey(name), storage_keys::LogDirectory(name),
+                              storage_keys::DroppingParams(name), ParamsKey(name)};
+  for (const std::string& key : keys) {
+    const std::string from = objects_->PathOf(key);
+    if (!fs_->Exists(from)) continue;
+    VECTORD_RETURN_IF_ERROR(fs_->RenameFile(from, target + "/" + key.substr(key.rfind('/') + 1)));
+  }
+  VECTORD_RETURN_IF_ERROR(fs_->SyncDirectory(target));
+  VECTORD_RETURN_IF_ERROR(fs_->SyncDirectory(objects_->PathOf(storage_keys::kDirectory)));
+  LogWarn("index_quarantined", {{"index", name}, {"folder", target}});
+  std::lock_guard lock(mutex_);
+  known_.erase(name);
+  snapshot_sequence_.erase(name);
+  bucket_sequence_.erase(name);
+  checkpoint_due_.erase(name);
+  return target;
+}
+
 void IndexStorage::RemoveLocalFiles(const std::string& name) {
   (void)objects_->Delete(ParamsKey(name));
+  (void)objects_->Delete(storage_keys::DroppingParams(name));
   (void)objects_->Delete(SnapshotKey(name));
   (void)RemoveLogDirectory(name);
+}
+
+bool IndexStorage::HoldsData(const std::string& name) {
+  if (objects_->Exists(SnapshotKey(name))) return true;
+  const std::string dir = LogDirectory(name);
+  auto segments = fs_->ListDirectory(dir);
+  if (!segments.ok()) return fs_->Exists(dir);  // unreadable: keep it
+  for (const std::string& segment : *segments) {
+    auto file = fs_->OpenSequential(dir + "/" + segment);
+    if (!file.ok() || (*file)->size() > store::log_format::kSegmentHeaderSize) return true;
+  }
+  return false;
 }
 
 Status IndexStorage::RemoveLogDirectory(const std::string& name) {
@@ -515,7 +561,7 @@ IndexStorage::LoadReport IndexStorage::LoadAll(Registry& registry, ThreadPool* w
     ++report.failed;
     return report;
   }
-  std::set<std::string> with_params, with_other;
+  std::set<std::string> with_params, with_other, dropping;
   for (const std::string& key : *keys) {
     std::string_view rest = std::string_view(key).substr(kPrefix.size());
     size_t slash = rest.find('/');
@@ -529,6 +575,7 @@ IndexStorage::LoadReport IndexStorage::LoadAll(Registry& registry, ThreadPool* w
     if (slash == std::string_view::npos) {
       if (auto n = strip(".json")) with_params.insert(*n);
       if (auto n = strip(".hnsw")) with_other.insert(*n);
+      if (auto n = strip(".json.dropping")) dropping.insert(*n);
     } else if (auto n = strip(".wal")) {
       with_other.insert(*n);
     }
@@ -542,10 +589,30 @@ IndexStorage::LoadReport IndexStorage::LoadAll(Registry& registry, ThreadPool* w
       }
     }
   }
-  // Leftovers of a create that never reached its commit point, or of a drop
-  // that was cut short, hold nothing anyone was promised.
-  for (const std::string& name : with_other) {
+  // A drop cut short after its commit point: finish it.
+  for (const std::string& name : dropping) {
     if (with_params.count(name) != 0 || !ValidateIndexName(name).ok()) continue;
+    LogInfo("finishing_drop", {{"index", name}});
+    (void)objects_->Delete(SnapshotKey(name));
+    if (RemoveLogDirectory(name).ok()) (void)objects_->Delete(storage_keys::DroppingParams(name));
+  }
+  // Without a params file: a create that never reached its commit point
+  // (a log with no record, no snapshot) holds nothing anyone was promised and
+  // is removed; anything more is an index whose params file was lost, kept
+  // as it is and reported as failed.
+  for (const std::string& name : with_other) {
+    if (with_params.count(name) != 0 || dropping.count(name) != 0 ||
+        !ValidateIndexName(name).ok()) {
+      continue;
+    }
+    if (HoldsData(name)) {
+      Status missing = Status::Corruption(ParamsKey(name) + ": missing (the snapshot and log are kept)");
+      LogError("rehydrate_skip", {{"index", name}, {"error", missing.ToString()}});
+      ++report.failed;
+      registry.RegisterFailed(name, missing);
+      report.failures.push_back({name, std::move(missing)});
+      continue;
+    }
     LogInfo("removing_leftovers", {{"index", name}});
     (void)objects_->Delete(SnapshotKey(name));
     (void)RemoveLogDirectory(name);
@@ -562,6 +629,8 @@ IndexStorage::LoadReport IndexStorage::LoadAll(Registry& registry, ThreadPool* w
     if (!index.ok()) {
       ++report.failed;
       LogError("rehydrate_skip", {{"index", name}, {"error", index.status().ToString()}});
+      registry.RegisterFailed(name, index.status());
+      report.failures.push_back({name, index.status()});
       continue;
     }
     size_t items = (*index)->size();

@@ -37,6 +37,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "service/bucket_mirror.h"
 #include "service/index_registry.h"
@@ -80,15 +81,26 @@ class IndexStorage final : public Persistence {
 
   Status OnCreate(Index& index) override;
   Status OnDrop(const std::string& name) override;
+  Result<std::string> OnQuarantine(const std::string& name) override;
   void OnWrite(const std::shared_ptr<Index>& index) override;
 
+  struct LoadFailure {
+    std::string name;
+    Status error;  // names the file and, for damage, the byte offset
+  };
   struct LoadReport {
     size_t loaded = 0;
     size_t failed = 0;
+    // The indexes that did not load (also those whose params file is
+    // missing while their snapshot or log holds data). Their files stay as
+    // they are; nothing here deletes or overwrites them.
+    std::vector<LoadFailure> failures;
   };
   // Loads every stored index into the registry, replaying its log. An index
   // that fails to load is logged with the reason (file and byte offset for
-  // log damage) and skipped; leftovers of unfinished creates are removed.
+  // log damage) and listed in the report; leftovers of unfinished creates
+  // (a log with no record and no snapshot) and of drops cut short are
+  // removed.
   // With an object store it first waits for the bucket to answer, for as
   // long as `keep_trying` says (then it loads nothing).
   LoadReport LoadAll(
@@ -120,6 +132,9 @@ class IndexStorage final : public Persistence {
                                                   BucketIndex* listed,
                                                   const std::function<bool()>& keep_trying);
   void RemoveLocalFiles(const std::string& name);
+  // Whether files without a params file hold anything a client was promised:
+  // a snapshot, or a log segment with a record in it.
+  bool HoldsData(const std::string& name);
   Status RemoveLogDirectory(const std::string& name);
 
   store::LocalObjectStore* const objects_;

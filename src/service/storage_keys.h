@@ -20,5 +20,12 @@ inline std::string Snapshot(std::string_view name) {
 inline std::string LogDirectory(std::string_view name) {
   return std::string(kPrefix) + std::string(name) + ".wal";
 }
+// A drop's commit point: the params file renamed to this. Its presence at
+// start-up means a drop was cut short, and the rest is deleted.
+inline std::string DroppingParams(std::string_view name) { return Params(name) + ".dropping"; }
+
+// Local only, never in a bucket: where the files of an index that failed to
+// load go when it is deleted (docs/storage-layout.md, "Quarantine").
+inline constexpr std::string_view kQuarantineDirectory = "_quarantine";
 
 }  // namespace vectord::service::storage_keys

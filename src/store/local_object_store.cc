@@ -170,6 +170,16 @@ Status LocalObjectStore::Delete(std::string_view key) {
   return Status::Ok();
 }
 
+Status LocalObjectStore::Rename(std::string_view from, std::string_view to) {
+  VECTORD_RETURN_IF_ERROR(ValidateKey(from));
+  VECTORD_RETURN_IF_ERROR(ValidateKey(to));
+  const std::string from_path = PathOf(from);
+  if (!fs_->Exists(from_path)) return Status::NotFound("no object " + std::string(from));
+  VECTORD_RETURN_IF_ERROR(fs_->RenameFile(from_path, PathOf(to)));
+  if (sync_) return fs_->SyncDirectory(ParentDirectory(from_path));
+  return Status::Ok();
+}
+
 Result<std::vector<std::string>> LocalObjectStore::List(std::string_view prefix) {
   std::vector<std::string> keys;
   // Walk from the deepest directory the prefix names completely.

@@ -31,6 +31,9 @@ class LocalObjectStore final : public ObjectStore {
   Result<std::unique_ptr<ObjectWriter>> Create(std::string_view key) override;
   Result<std::unique_ptr<ObjectReader>> Open(std::string_view key) override;
   Status Delete(std::string_view key) override;
+  // Moves an object to another key in the same directory, atomically, and
+  // makes the move durable. NotFound when there is nothing at `from`.
+  Status Rename(std::string_view from, std::string_view to);
   Result<std::vector<std::string>> List(std::string_view prefix) override;
   std::string Describe() const override { return "local:" + root_; }
 

@@ -40,6 +40,11 @@ class RecordingPersistence final : public Persistence {
     written.push_back(index->params().name);
     last_written = index;
   }
+  Result<std::string> OnQuarantine(const std::string& name) override {
+    std::lock_guard lock(mutex_);
+    quarantined.push_back(name);
+    return "quarantine/" + name;
+  }
 
   std::mutex mutex_;
   Status create_status;  // what OnCreate returns
@@ -48,6 +53,7 @@ class RecordingPersistence final : public Persistence {
   std::vector<std::string> created;  // successful OnCreate calls
   std::vector<std::string> drop_calls;
   std::vector<std::string> dropped;  // successful OnDrop calls
+  std::vector<std::string> quarantined;
   std::vector<std::string> written;
   std::shared_ptr<Index> last_written;
 };

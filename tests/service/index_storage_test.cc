@@ -471,7 +471,7 @@ TEST_F(IndexStorageTest, DropRemovesEverythingAndRecreateStartsEmpty) {
   ExpectHolds(*docs3, fresh);
 }
 
-TEST_F(IndexStorageTest, LoadAllRemovesLeftovers) {
+TEST_F(IndexStorageTest, LoadAllRemovesLeftoversAndKeepsDataWithoutParams) {
   Restart();
   auto docs = Create("docs", 2);
   ASSERT_NE(docs, nullptr);
@@ -479,34 +479,136 @@ TEST_F(IndexStorageTest, LoadAllRemovesLeftovers) {
   AddRandom(docs, 5, 1, "d", &model);
   instance_.reset();
 
-  // A create that died before its params file: a log with a record in it.
+  // A create that died before its params file: a log with no record.
+  {
+    auto log = store::LogWriter::Open(store::PosixFileSystem(), WalPath("unborn"), 2, 1, nullptr);
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+  }
+  // A drop cut short after its commit point (the params file renamed).
+  WriteFile(JsonPath("dropped") + ".dropping", "{}");
+  WriteFile(HnswPath("dropped"), "stale");
+  {
+    auto log = store::LogWriter::Open(store::PosixFileSystem(), WalPath("dropped"), 3, 1, nullptr);
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    ASSERT_TRUE((*log)->Append(store::log_format::RecordType::kDelete, std::string(4, '\0')).ok());
+  }
+  // Data whose params file is gone: a log with a record, a snapshot, both.
+  // Nothing says it was dropped, so it is kept and reported.
   {
     auto log = store::LogWriter::Open(store::PosixFileSystem(), WalPath("ghost"), 2, 1, nullptr);
     ASSERT_TRUE(log.ok()) << log.status().ToString();
     ASSERT_TRUE((*log)->Append(store::log_format::RecordType::kDelete, std::string(4, '\0')).ok());
   }
-  // A drop cut short after the params file went: a snapshot, and a snapshot
-  // plus a log.
   WriteFile(HnswPath("orphan"), "not even a snapshot");
-  WriteFile(HnswPath("both"), "stale");
-  {
-    auto log = store::LogWriter::Open(store::PosixFileSystem(), WalPath("both"), 3, 1, nullptr);
-    ASSERT_TRUE(log.ok()) << log.status().ToString();
-  }
-  ASSERT_TRUE(fs::exists(WalPath("ghost")));
 
   Instance& next = Restart();
   EXPECT_EQ(next.report.loaded, 1u);
-  EXPECT_EQ(next.report.failed, 0u);
+  EXPECT_EQ(next.report.failed, 2u);
   EXPECT_EQ(next.registry->Names(), std::vector<std::string>{"docs"});
-  EXPECT_FALSE(fs::exists(WalPath("ghost")));
-  EXPECT_FALSE(fs::exists(HnswPath("orphan")));
-  EXPECT_FALSE(fs::exists(HnswPath("both")));
-  EXPECT_FALSE(fs::exists(WalPath("both")));
+  EXPECT_FALSE(fs::exists(WalPath("unborn")));
+  EXPECT_FALSE(fs::exists(HnswPath("dropped")));
+  EXPECT_FALSE(fs::exists(WalPath("dropped")));
+  EXPECT_FALSE(fs::exists(JsonPath("dropped") + ".dropping"));
+  EXPECT_TRUE(fs::exists(WalPath("ghost")));
+  EXPECT_TRUE(fs::exists(HnswPath("orphan")));
+  const auto failed = next.registry->Failed();
+  ASSERT_EQ(failed.size(), 2u);
+  EXPECT_EQ(failed[0].name, "ghost");
+  EXPECT_EQ(failed[1].name, "orphan");
+  EXPECT_NE(failed[1].error.find("orphan.json: missing"), std::string::npos) << failed[1].error;
   // The real index and its files are untouched.
   ExpectHolds(*next.registry->Find("docs"), model);
   EXPECT_TRUE(fs::exists(JsonPath("docs")));
   EXPECT_FALSE(Segments("docs").empty());
+}
+
+// An index that fails to load keeps its name and its files: a create of the
+// name is refused (the create would clear the files), and a drop moves them
+// to the quarantine folder instead of deleting them.
+TEST_F(IndexStorageTest, AFailedIndexIsKeptRefusesCreateAndIsQuarantinedOnDrop) {
+  Restart();
+  auto bad = Create("bad", 3);
+  ASSERT_NE(bad, nullptr);
+  Model model;
+  AddRandom(bad, 20, 7, "b", &model);
+  ASSERT_TRUE(storage().Checkpoint(bad).ok());
+  auto good = Create("good", 3);
+  ASSERT_NE(good, nullptr);
+  bad.reset();
+  good.reset();
+  instance_.reset();
+
+  // One flipped byte in the middle of the snapshot.
+  std::string snapshot = ReadFile(HnswPath("bad"));
+  ASSERT_GT(snapshot.size(), 600u);
+  snapshot[snapshot.size() / 2] = static_cast<char>(snapshot[snapshot.size() / 2] ^ 0x5a);
+  WriteFile(HnswPath("bad"), snapshot);
+
+  Instance& next = Restart();
+  EXPECT_EQ(next.report.loaded, 1u);
+  EXPECT_EQ(next.report.failed, 1u);
+  EXPECT_EQ(next.registry->Names(), std::vector<std::string>{"good"});
+  ASSERT_EQ(next.registry->Failed().size(), 1u);
+  const std::string error = next.registry->Failed()[0].error;
+  EXPECT_NE(error.find("_vectors/bad.hnsw"), std::string::npos) << error;
+  EXPECT_EQ(next.registry->FailureOf("bad"), error);
+  EXPECT_FALSE(next.registry->FailureOf("good").has_value());
+
+  CreateSpec spec;
+  spec.name = "bad";
+  spec.dimension = 3;
+  auto created = registry().Create(spec);
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(created.status().message(), "index failed to load: " + error);
+  EXPECT_EQ(ReadFile(HnswPath("bad")), snapshot) << "the refused create touched the snapshot";
+  EXPECT_TRUE(fs::exists(JsonPath("bad")));
+  const std::vector<std::string> segments = Segments("bad");
+
+  ASSERT_TRUE(registry().Drop("bad").ok());
+  EXPECT_FALSE(registry().FailureOf("bad").has_value());
+  EXPECT_FALSE(fs::exists(JsonPath("bad")));
+  EXPECT_FALSE(fs::exists(HnswPath("bad")));
+  EXPECT_FALSE(fs::exists(WalPath("bad")));
+  std::vector<fs::path> folders;
+  for (const auto& entry : fs::directory_iterator(Path("_quarantine"))) folders.push_back(entry);
+  ASSERT_EQ(folders.size(), 1u);
+  EXPECT_EQ(folders[0].filename().string().rfind("bad.", 0), 0u) << folders[0];
+  EXPECT_EQ(ReadFile((folders[0] / "bad.hnsw").string()), snapshot);
+  EXPECT_TRUE(fs::exists(folders[0] / "bad.json"));
+  for (const std::string& segment : segments) {
+    EXPECT_TRUE(fs::exists(folders[0] / "bad.wal" / segment)) << segment;
+  }
+
+  // Quarantined files are never loaded again; the name is free.
+  Instance& after = Restart();
+  EXPECT_EQ(after.report.failed, 0u);
+  EXPECT_TRUE(after.registry->Failed().empty());
+  EXPECT_NE(Create("bad", 3), nullptr);
+  EXPECT_EQ(after.registry->Find("good") != nullptr, true);
+}
+
+// A damaged log record: the index is failed, its log kept.
+TEST_F(IndexStorageTest, ADamagedLogRecordFailsTheIndexAndKeepsItsLog) {
+  Restart();
+  auto docs = Create("docs", 3);
+  ASSERT_NE(docs, nullptr);
+  Model model;
+  AddRandom(docs, 5, 1, "a", &model);
+  AddRandom(docs, 5, 2, "b", &model);
+  docs.reset();
+  instance_.reset();
+  std::string segment = ReadFile(LastSegmentPath("docs"));
+  ASSERT_GT(segment.size(), 40u);
+  segment[36] = static_cast<char>(segment[36] ^ 0x01);  // inside the first record's header
+  WriteFile(LastSegmentPath("docs"), segment);
+
+  Instance& next = Restart();
+  EXPECT_EQ(next.report.failed, 1u);
+  ASSERT_TRUE(next.registry->FailureOf("docs").has_value());
+  EXPECT_NE(next.registry->FailureOf("docs")->find("checksum mismatch"), std::string::npos)
+      << *next.registry->FailureOf("docs");
+  EXPECT_EQ(ReadFile(LastSegmentPath("docs")), segment);
 }
 
 // A create whose first log segment could not be written (e.g. a full disk)

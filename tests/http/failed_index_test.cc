@@ -1,0 +1,116 @@
+// An index whose stored copy is damaged, end to end against the real server:
+// it stays visible with its reason, its name cannot be taken by a create
+// (which would destroy the damaged files), and a delete moves its files to
+// the quarantine folder instead of removing them.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "http/server_process.h"
+#include "support/child_process.h"
+
+namespace vectord::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string ReadBytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+void WriteBytes(const fs::path& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+TEST(FailedIndex, IsShownRefusesCreateAndIsQuarantinedOnDelete) {
+  TempDir data;
+  const std::vector<std::string> args = {"--data-dir", data.path()};
+  {
+    auto server = ServerProcess::Start(args);
+    ASSERT_NE(server, nullptr);
+    TestClient client(server->port());
+    for (const char* name : {"bad", "good"}) {
+      ASSERT_EQ(client
+                    .Request("POST", "/vectors/index",
+                             std::string(R"({"name":")") + name + R"(","dimension":3})")
+                    .status,
+                201);
+    }
+    std::string items = R"({"items":[)";
+    for (int i = 0; i < 40; ++i) {
+      if (i > 0) items += ',';
+      items += R"({"id":"i)" + std::to_string(i) + R"(","vector":[1,)" + std::to_string(i) +
+               R"(,0.5]})";
+    }
+    items += "]}";
+    ASSERT_EQ(client.Request("POST", "/vectors/index/bad/add", items).status, 200);
+    ASSERT_EQ(server->Terminate(), 0);  // the shutdown checkpoint writes the snapshot
+  }
+  const fs::path snapshot = fs::path(data.path()) / "_vectors" / "bad.hnsw";
+  std::string bytes = ReadBytes(snapshot);
+  ASSERT_GT(bytes.size(), 600u);
+  bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x5a);
+  WriteBytes(snapshot, bytes);
+
+  auto server = ServerProcess::Start(args);
+  ASSERT_NE(server, nullptr);
+  TestClient client(server->port());
+
+  HttpResult list = client.Request("GET", "/vectors/index");
+  ASSERT_EQ(list.status, 200);
+  EXPECT_NE(list.body.find(R"("names":["good"],"count":1,"failed":[{"name":"bad","error":")"),
+            std::string::npos)
+      << list.body;
+  EXPECT_NE(list.body.find("bad.hnsw"), std::string::npos) << list.body;
+
+  HttpResult info = client.Request("GET", "/vectors/index/bad");
+  EXPECT_EQ(info.status, 503);
+  EXPECT_EQ(info.body.rfind("index failed to load: _vectors/bad.hnsw: ", 0), 0u) << info.body;
+  EXPECT_EQ(client.Request("POST", "/vectors/index/bad/search", R"({"vector":[1,0,0]})").status,
+            503);
+  EXPECT_EQ(client.Request("GET", "/vectors/index/nothing").status, 404);
+
+  HttpResult create =
+      client.Request("POST", "/vectors/index", R"({"name":"bad","dimension":3})");
+  EXPECT_EQ(create.status, 409);
+  EXPECT_EQ(create.body.rfind("index failed to load: ", 0), 0u) << create.body;
+  EXPECT_EQ(ReadBytes(snapshot), bytes) << "the refused create touched the damaged snapshot";
+
+  HttpResult metrics = client.Request("GET", "/metrics");
+  EXPECT_NE(metrics.body.find(R"(vectord_index_load_failed{index="bad"} 1)"), std::string::npos)
+      << metrics.body;
+
+  EXPECT_EQ(client.Request("DELETE", "/vectors/index/bad").status, 204);
+  EXPECT_FALSE(fs::exists(snapshot));
+  std::vector<fs::path> quarantined;
+  for (const auto& entry : fs::directory_iterator(fs::path(data.path()) / "_quarantine")) {
+    quarantined.push_back(entry.path());
+  }
+  ASSERT_EQ(quarantined.size(), 1u);
+  EXPECT_EQ(ReadBytes(quarantined[0] / "bad.hnsw"), bytes);
+  EXPECT_TRUE(fs::exists(quarantined[0] / "bad.json"));
+  EXPECT_TRUE(fs::is_directory(quarantined[0] / "bad.wal"));
+  list = client.Request("GET", "/vectors/index");
+  EXPECT_EQ(list.body.find("failed"), std::string::npos) << list.body;
+  metrics = client.Request("GET", "/metrics");
+  EXPECT_EQ(metrics.body.find("vectord_index_load_failed{"), std::string::npos);
+  EXPECT_EQ(client.Request("GET", "/vectors/index/bad").status, 404);
+
+  // The name is free again, and the quarantined files stay out of the way.
+  ASSERT_EQ(server->Terminate(), 0);
+  server = ServerProcess::Start(args);
+  ASSERT_NE(server, nullptr);
+  TestClient again(server->port());
+  EXPECT_EQ(again.Request("POST", "/vectors/index", R"({"name":"bad","dimension":3})").status,
+            201);
+  EXPECT_EQ(ReadBytes(quarantined[0] / "bad.hnsw"), bytes);
+}
+
+}  // namespace
+}  // namespace vectord::testing
