@@ -537,9 +537,12 @@ IndexStorage::LoadReport IndexStorage::LoadAll(Registry& registry, ThreadPool* w
             },
             keep_trying);
         if (!s.ok()) {
+          // Only the partial download is removed: the bucket keeps its copy.
           LogError("hydrate_failed", {{"index", name}, {"error", s.ToString()}});
           RemoveLocalFiles(name);
           ++report.failed;
+          registry.RegisterFailed(name, s);
+          report.failures.push_back({name, s});
           continue;
         }
         LogInfo("hydrated_from_bucket", {{"index", name},
