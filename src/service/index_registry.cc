@@ -190,8 +190,7 @@ Result<std::string_view> Index::LogThenApply(store::log_format::RecordType type,
     return Status::InvalidArgument(
         "durability=object_store needs an object store (vectord.storaged_url)");
   }
-  auto sequence = log_->Append(type, payload);
-  if (!sequence.ok()) return sequence.status();
+  VECTORD_ASSIGN_OR_RETURN(const uint64_t sequence, log_->Append(type, payload));
   // The upload started at Append, so under the fsync policy the local fsync
   // runs while the record travels to the bucket; the object-store level then
   // waits for both (the disk copy keeps the next start-up from having to
@@ -199,15 +198,15 @@ Result<std::string_view> Index::LogThenApply(store::log_format::RecordType type,
   Status durable;
   if (durability == Durability::kFsync ||
       (durability == Durability::kObjectStore && fsync_by_default_)) {
-    durable = log_->Sync(*sequence);
+    durable = log_->Sync(sequence);
   }
   if (durable.ok() && durability == Durability::kObjectStore) {
-    durable = log_->WaitShipped(*sequence);
+    durable = log_->WaitShipped(sequence);
   }
   if (!durable.ok()) {
     // The record stays in the log but will not be applied: tell replay to
     // skip it too, so a restart cannot resurrect a write that failed.
-    const uint64_t canceled[] = {*sequence};
+    const uint64_t canceled[] = {sequence};
     auto cancel = log_->Append(store::log_format::RecordType::kCancel, EncodeCancel(canceled));
     if (cancel.ok()) {
       {
@@ -226,7 +225,7 @@ Result<std::string_view> Index::LogThenApply(store::log_format::RecordType type,
   // Apply in log order, so that replay after a crash rebuilds exactly this
   // state. A record that did not become durable is skipped, never applied.
   std::unique_lock lock(apply_mutex_);
-  apply_turn_.wait(lock, [&] { return next_apply_ == *sequence; });
+  apply_turn_.wait(lock, [&] { return next_apply_ == sequence; });
   Status applied = durable;
   if (applied.ok()) {
     // The turn must pass on even if applying throws (allocation failure),
@@ -237,8 +236,8 @@ Result<std::string_view> Index::LogThenApply(store::log_format::RecordType type,
       applied = Status::Internal(std::string("applying a logged write failed: ") + e.what());
     }
   }
-  if (applied.ok()) applied_sequence_.store(*sequence, std::memory_order_release);
-  next_apply_ = *sequence + 1;
+  if (applied.ok()) applied_sequence_.store(sequence, std::memory_order_release);
+  next_apply_ = sequence + 1;
   while (no_op_sequences_.erase(next_apply_) != 0) ++next_apply_;
   lock.unlock();
   apply_turn_.notify_all();
@@ -265,10 +264,10 @@ Result<WriteResult> Index::Add(std::span<const NewItem> items, ThreadPool* worke
     VECTORD_RETURN_IF_ERROR(ApplyUpsert(inputs, workers));
     result.durability = "none";
   } else {
-    auto level = LogThenApply(store::log_format::RecordType::kUpsert, EncodeUpsert(items),
-                              durability, [&] { return ApplyUpsert(inputs, workers); });
-    if (!level.ok()) return level.status();
-    result.durability = *level;
+    VECTORD_ASSIGN_OR_RETURN(
+        result.durability,
+        LogThenApply(store::log_format::RecordType::kUpsert, EncodeUpsert(items), durability,
+                     [&] { return ApplyUpsert(inputs, workers); }));
   }
   changes_.fetch_add(1, std::memory_order_acq_rel);
   stats_.RecordAdded(items.size());
@@ -293,10 +292,9 @@ Result<WriteResult> Index::Remove(std::span<const std::string> ids, Durability d
     (void)remove();
     result.durability = "none";
   } else {
-    auto level =
-        LogThenApply(store::log_format::RecordType::kDelete, EncodeDelete(ids), durability, remove);
-    if (!level.ok()) return level.status();
-    result.durability = *level;
+    VECTORD_ASSIGN_OR_RETURN(
+        result.durability,
+        LogThenApply(store::log_format::RecordType::kDelete, EncodeDelete(ids), durability, remove));
   }
   changes_.fetch_add(1, std::memory_order_acq_rel);
   stats_.RecordDeleted(result.affected);
@@ -388,11 +386,10 @@ size_t Index::memory_bytes() const {
 }
 
 Result<std::shared_ptr<Index>> Registry::Create(const CreateSpec& spec) {
-  auto params = ResolveParams(spec);
-  if (!params.ok()) return params.status();
-  auto engine = engine::HnswIndex::Create(EngineOptions(*params));
-  if (!engine.ok()) return engine.status();
-  auto index = std::make_shared<Index>(std::move(params).value(), std::move(engine).value());
+  VECTORD_ASSIGN_OR_RETURN(IndexParams params, ResolveParams(spec));
+  VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<engine::HnswIndex> engine,
+                           engine::HnswIndex::Create(EngineOptions(params)));
+  auto index = std::make_shared<Index>(std::move(params), std::move(engine));
   index->set_recall_sample_rate(recall_sample_rate_.load(std::memory_order_relaxed));
   const std::string& name = index->params().name;
 
