@@ -297,6 +297,8 @@ std::span<const ApiHandler::Route> ApiHandler::Routes() {
       {"POST", "/vectors/index/{name}/delete", &ApiHandler::DeleteItems, kWorker, kToken},
       // Full scans for up to seconds: never on an io thread.
       {"POST", "/vectors/index/{name}/recall-check", &ApiHandler::RecallCheck, kWorker, kToken},
+      // Reads and rewrites a whole index's files.
+      {"POST", "/vectors/index/{name}/recover", &ApiHandler::RecoverIndex, kWorker, kToken},
       {"GET", "/vectors/index/{name}/items", &ApiHandler::ScrollItems, kInline, kToken},
       {"GET", "/vectors/index/{name}/items/{id}", &ApiHandler::GetItem, kInline, kToken},
       {"DELETE", "/vectors/index/{name}/items/{id}", &ApiHandler::DeleteItem, kWorker, kToken},
@@ -499,6 +501,32 @@ Result<HttpResponse> ApiHandler::GetIndex(HttpRequest&, const PathParams& path) 
   auto index = registry_->Find(path.name);
   if (!index) return NoSuchIndex(path.name);
   return Json(200, IndexDetails(*index));
+}
+
+Result<HttpResponse> ApiHandler::RecoverIndex(HttpRequest&, const PathParams& path) const {
+  VECTORD_ASSIGN_OR_RETURN(const service::Recovered recovered, registry_->Recover(path.name));
+  const service::RecoveryReport& r = recovered.report;
+  auto text_or_null = [](JsonWriter& w, const std::string& text) -> JsonWriter& {
+    return text.empty() ? w.Null() : w.String(text);
+  };
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("name").String(path.name);
+  w.Key("items").Int(static_cast<int64_t>(r.items));
+  w.Key("summary").String(r.Summary());
+  w.Key("snapshot_sequence").Int(static_cast<int64_t>(r.snapshot_sequence));
+  w.Key("snapshot_error");
+  text_or_null(w, r.snapshot_error);
+  w.Key("log_records").BeginObject();
+  w.Key("count").Int(static_cast<int64_t>(r.records));
+  w.Key("first").Int(static_cast<int64_t>(r.first_record));
+  w.Key("last").Int(static_cast<int64_t>(r.last_record));
+  w.EndObject();
+  w.Key("log_error");
+  text_or_null(w, r.log_error);
+  w.Key("quarantine").String(r.quarantine);
+  w.EndObject();
+  return Json(200, std::move(w).Finish());
 }
 
 Result<HttpResponse> ApiHandler::DropIndex(HttpRequest&, const PathParams& path) const {

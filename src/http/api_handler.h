@@ -141,6 +141,7 @@ class ApiHandler {
   Result<HttpResponse> SearchBatch(HttpRequest& request, const PathParams& path) const;
   Result<HttpResponse> DeleteItems(HttpRequest& request, const PathParams& path) const;
   Result<HttpResponse> RecallCheck(HttpRequest& request, const PathParams& path) const;
+  Result<HttpResponse> RecoverIndex(HttpRequest& request, const PathParams& path) const;
   Result<HttpResponse> ScrollItems(HttpRequest& request, const PathParams& path) const;
   Result<HttpResponse> GetItem(HttpRequest& request, const PathParams& path) const;
   Result<HttpResponse> DeleteItem(HttpRequest& request, const PathParams& path) const;

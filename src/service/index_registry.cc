@@ -481,6 +481,42 @@ Status Registry::Drop(std::string_view name) {
   return Status::Ok();
 }
 
+Result<Recovered> Registry::Recover(std::string_view name) {
+  std::lock_guard lifecycle(lifecycle_mutex_);
+  if (Find(name)) {
+    return Status::AlreadyExists("index " + std::string(name) +
+                                 " is loaded: only an index that failed to load is recovered");
+  }
+  if (!FailureOf(name)) return Status::NotFound("not found");
+  if (persistence_ == nullptr) return Status::Unavailable("no storage to recover from");
+  VECTORD_ASSIGN_OR_RETURN(Recovered recovered, persistence_->OnRecover(std::string(name), workers_));
+  recovered.index->set_recall_sample_rate(recall_sample_rate_.load(std::memory_order_relaxed));
+  std::unique_lock lock(mutex_);
+  failed_.erase(failed_.find(name));
+  indexes_.emplace(std::string(name), recovered.index);
+  return recovered;
+}
+
+std::string RecoveryReport::Summary() const {
+  std::string kept;
+  if (snapshot_sequence > 0) kept = "snapshot at sequence " + std::to_string(snapshot_sequence);
+  if (records > 0) {
+    if (!kept.empty()) kept += " + ";
+    kept += "log records " + std::to_string(first_record) + "-" + std::to_string(last_record);
+  }
+  if (kept.empty()) kept = "nothing stored";
+  std::string lost;
+  if (!snapshot_error.empty()) lost = "the snapshot (" + snapshot_error + ")";
+  if (!log_error.empty()) {
+    if (!lost.empty()) lost += "; ";
+    lost += "the log from its damage on (" + log_error + ")";
+  }
+  std::string line = "kept: " + kept + " (" + std::to_string(items) + " items); lost: " +
+                     (lost.empty() ? "nothing" : lost);
+  if (!params_note.empty()) line += "; " + params_note;
+  return line;
+}
+
 Result<WriteResult> Registry::Add(const std::shared_ptr<Index>& index,
                                   std::span<const NewItem> items, Durability durability) {
   if (items.size() > kMaxBatchItems) {

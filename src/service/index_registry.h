@@ -228,6 +228,26 @@ class Index {
   std::set<std::string, std::less<>> ordered_ids_;  // live ids, for Scroll
 };
 
+// What a recovery of a failed index kept and what it could not.
+struct RecoveryReport {
+  std::string quarantine;          // the folder that now holds the damaged files
+  uint64_t snapshot_sequence = 0;  // the snapshot kept (its last record); 0: none kept
+  std::string snapshot_error;      // why the snapshot was not used; empty when it was or none
+  uint64_t first_record = 0;       // log records replayed after it, first..last; 0: none
+  uint64_t last_record = 0;
+  uint64_t records = 0;
+  std::string log_error;  // where the log's damage starts (file, byte); empty: read whole
+  std::string params_note;  // set when the params came from the snapshot's header
+  size_t items = 0;
+  // One line: "kept: ...; lost: ..." for logs and answers.
+  std::string Summary() const;
+};
+
+struct Recovered {
+  std::shared_ptr<Index> index;
+  RecoveryReport report;
+};
+
 // What the registry tells the persistence layer. OnCreate and OnDrop are
 // durable before they return; a failure cancels the create or drop.
 class Persistence {
@@ -240,6 +260,9 @@ class Persistence {
   // Moves the files of an index that failed to load out of the way, into a
   // quarantine folder that is never served or uploaded; returns its path.
   virtual Result<std::string> OnQuarantine(const std::string& name) = 0;
+  // Rebuilds a failed index from what is intact in its files, moves the
+  // damaged files to quarantine, and stores the rebuilt index durably.
+  virtual Result<Recovered> OnRecover(const std::string& name, ThreadPool* workers) = 0;
   // After every successful write (e.g. to schedule a checkpoint).
   virtual void OnWrite(const std::shared_ptr<Index>& index) = 0;
 };
@@ -281,6 +304,9 @@ class Registry {
   size_t count() const;
   // NotFound "not found". A failed index is quarantined, not deleted.
   Status Drop(std::string_view name);
+  // Rebuilds an index that failed to load (OnRecover) and serves it.
+  // NotFound for an unknown name; AlreadyExists for a loaded one.
+  Result<Recovered> Recover(std::string_view name);
 
   Result<WriteResult> Add(const std::shared_ptr<Index>& index, std::span<const NewItem> items,
                           Durability durability = Durability::kDefault);

@@ -1,13 +1,12 @@
 #include "service/index_storage.h"
 
-#include <simdjson.h>
-
 #include <set>
 #include <thread>
 
 #include "common/log.h"
 #include "service/index_name.h"
 #include "service/log_records.h"
+#include "service/params_file.h"
 #include "service/storage_keys.h"
 #include "store/log_format.h"
 #include "store/log_reader.h"
@@ -16,8 +15,6 @@ namespace vectord::service {
 namespace {
 
 constexpr std::string_view kPrefix = storage_keys::kPrefix;
-constexpr std::string_view kParamsFormat = "vectord.index-params";
-constexpr int kParamsVersion = 1;
 
 // Counts what passes through to the store's writer.
 class CountingSink final : public ByteSink {
@@ -33,56 +30,6 @@ class CountingSink final : public ByteSink {
   ByteSink& inner_;
   uint64_t bytes_ = 0;
 };
-
-std::string ParamsJson(const IndexParams& p) {
-  // Names are validated to [A-Za-z0-9_.-], so no escaping is needed.
-  return "{\"format\":\"" + std::string(kParamsFormat) +
-         "\",\"format_version\":" + std::to_string(kParamsVersion) + ",\"params\":{\"name\":\"" +
-         p.name + "\",\"dimension\":" + std::to_string(p.dimension) +
-         ",\"m\":" + std::to_string(p.m) + ",\"ef_search\":" + std::to_string(p.ef_search) +
-         ",\"ef_construction\":" + std::to_string(p.ef_construction) + ",\"distance\":\"" +
-         std::string(engine::MetricName(p.metric)) + "\",\"quantization\":\"" +
-         std::string(engine::QuantizationName(p.quantization)) + "\"}}\n";
-}
-
-Result<IndexParams> ParseParamsJson(const std::string& text) {
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  if (auto error = parser.parse(text).get(doc)) {
-    return Status::Corruption(std::string("params file is not JSON: ") +
-                              simdjson::error_message(error));
-  }
-  std::string_view format;
-  int64_t version = 0;
-  simdjson::dom::object params;
-  if (doc["format"].get(format) || format != kParamsFormat || doc["format_version"].get(version) ||
-      doc["params"].get(params)) {
-    return Status::Corruption("params file lacks format, format_version or params");
-  }
-  if (version != kParamsVersion) {
-    return Status::Corruption("params file format_version " + std::to_string(version) +
-                              " is not supported");
-  }
-  CreateSpec spec;
-  std::string_view name, distance;
-  if (params["name"].get(name) || params["dimension"].get(spec.dimension) ||
-      params["m"].get(spec.m) || params["ef_search"].get(spec.ef_search) ||
-      params["ef_construction"].get(spec.ef_construction) || params["distance"].get(distance)) {
-    return Status::Corruption("params file has a missing or mistyped field");
-  }
-  spec.name = name;
-  spec.distance = distance;
-  // Added after the first release of this file: absent means none.
-  std::string_view quantization;
-  if (params["quantization"].get(quantization) == simdjson::SUCCESS) {
-    spec.quantization = quantization;
-  } else if (params["quantization"].error() != simdjson::NO_SUCH_FIELD) {
-    return Status::Corruption("params file has a mistyped quantization");
-  }
-  auto resolved = ResolveParams(spec);
-  if (!resolved.ok()) return Status::Corruption("params file: " + resolved.status().message());
-  return resolved;
-}
 
 // Runs `attempt` until it succeeds, fails with something other than
 // Unavailable, or `keep_trying` says stop; pauses 1 s, doubling to 30 s, and
@@ -214,6 +161,10 @@ Status IndexStorage::OnDrop(const std::string& name) {
 
 Result<std::string> IndexStorage::OnQuarantine(const std::string& name) {
   std::lock_guard checkpoint(checkpoint_mutex_);
+  return QuarantineLocked(name);
+}
+
+Result<std::string> IndexStorage::QuarantineLocked(const std::string& name) {
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   const std::string folder =
       std::string(storage_keys::kQuarantineDirectory) + "/" + name + "." +
@@ -454,44 +405,9 @@ Result<std::shared_ptr<Index>> IndexStorage::LoadOne(const std::string& name, Th
   const uint32_t dimension = params->dimension;
   auto index = std::make_shared<Index>(std::move(params).value(), std::move(engine));
 
-  // Pass 1: the records whose writes failed (named by cancel records, which
-  // come after them). Pass 2: replay the rest.
-  std::set<uint64_t> canceled;
-  {
-    VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<store::LogReader> scan,
-                             store::LogReader::Open(fs_, LogDirectory(name), dimension));
-    for (;;) {
-      VECTORD_ASSIGN_OR_RETURN(const std::optional<store::LogRecord> record, scan->Next());
-      if (!record.has_value()) break;
-      if (record->type != store::log_format::RecordType::kCancel) continue;
-      auto sequences = DecodeCancel(record->payload);
-      if (!sequences.ok()) return sequences.status().WithContext(LogDirectory(name));
-      canceled.insert(sequences->begin(), sequences->end());
-    }
-  }
-  VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<store::LogReader> log,
-                           store::LogReader::Open(fs_, LogDirectory(name), dimension));
-  uint64_t replayed = 0;
-  for (;;) {
-    VECTORD_ASSIGN_OR_RETURN(const std::optional<store::LogRecord> record, log->Next());
-    if (!record.has_value()) break;
-    const store::LogRecord& r = *record;
-    if (r.sequence <= tag) continue;  // already in the snapshot
-    if (r.type == store::log_format::RecordType::kCancel || canceled.count(r.sequence) != 0)
-      continue;
-    auto context = [&] { return LogDirectory(name) + ": record " + std::to_string(r.sequence); };
-    if (r.type == store::log_format::RecordType::kUpsert) {
-      auto items = DecodeUpsert(r.payload, dimension);
-      if (!items.ok()) return items.status().WithContext(context());
-      Status s = index->ReplayUpsert(*items, workers);
-      if (!s.ok()) return s.WithContext(context());
-    } else {
-      auto ids = DecodeDelete(r.payload);
-      if (!ids.ok()) return ids.status().WithContext(context());
-      index->ReplayDelete(*ids);
-    }
-    ++replayed;
-  }
+  VECTORD_ASSIGN_OR_RETURN(Replay replay, ReplayLog(*index, name, tag, false, workers));
+  const uint64_t replayed = replay.records;
+  std::unique_ptr<store::LogReader>& log = replay.reader;
   if (log->torn())
     LogWarn("wal_torn_tail", {{"index", name}, {"detail", log->torn_description()}});
   const uint64_t last = std::max(tag, log->last_sequence());

@@ -43,6 +43,7 @@
 #include "service/index_registry.h"
 #include "store/file_system.h"
 #include "store/local_object_store.h"
+#include "store/log_reader.h"
 
 namespace vectord::service {
 
@@ -82,6 +83,9 @@ class IndexStorage final : public Persistence {
   Status OnCreate(Index& index) override;
   Status OnDrop(const std::string& name) override;
   Result<std::string> OnQuarantine(const std::string& name) override;
+  // Without an object store only (with one, start-up already loads the
+  // bucket's copy; AlreadyExists says so).
+  Result<Recovered> OnRecover(const std::string& name, ThreadPool* workers) override;
   void OnWrite(const std::shared_ptr<Index>& index) override;
 
   struct LoadFailure {
@@ -132,6 +136,19 @@ class IndexStorage final : public Persistence {
                                                   BucketIndex* listed,
                                                   const std::function<bool()>& keep_trying);
   void RemoveLocalFiles(const std::string& name);
+  // OnQuarantine's work; the caller holds checkpoint_mutex_.
+  Result<std::string> QuarantineLocked(const std::string& name);
+  // What a replay read: records applied (first..last), the reader (for where
+  // a writer continues), and, when told to stop at damage, the damage.
+  struct Replay {
+    uint64_t records = 0, first = 0, last = 0;
+    std::unique_ptr<store::LogReader> reader;
+    Status damage;
+  };
+  // Replays the log records after `tag` into `index`, skipping cancelled
+  // ones. Damage is an error, or with `stop_at_damage` the end of the replay.
+  Result<Replay> ReplayLog(Index& index, const std::string& name, uint64_t tag,
+                           bool stop_at_damage, ThreadPool* workers);
   // Whether files without a params file hold anything a client was promised:
   // a snapshot, or a log segment with a record in it.
   bool HoldsData(const std::string& name);

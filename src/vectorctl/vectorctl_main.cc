@@ -191,6 +191,28 @@ int RunDrop(const GlobalFlags& flags, const std::string& name) {
   return CheckAnswer(client.Send("DELETE", IndexPath(name)), 204, "drop " + name);
 }
 
+// Rebuilds an index that failed to load; prints what was kept and lost.
+int RunRecover(const GlobalFlags& flags, const std::string& name, bool json) {
+  auto options = ClientOptions(flags);
+  if (!options.ok()) return Fail(kExitUsage, options.status().message());
+  ApiClient client(*options);
+  auto response = client.Send("POST", IndexPath(name) + "/recover");
+  if (int code = CheckAnswer(response, 200, "recover " + name); code != kExitOk) return code;
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  std::string_view summary, quarantine;
+  if (json || parser.parse(response->body).get(root) != simdjson::SUCCESS ||
+      root["summary"].get(summary) != simdjson::SUCCESS ||
+      root["quarantine"].get(quarantine) != simdjson::SUCCESS) {
+    std::fputs(response->body.c_str(), stdout);
+    return kExitOk;
+  }
+  std::printf("recovered %s: %.*s\ndamaged files kept in %.*s\n", name.c_str(),
+              static_cast<int>(summary.size()), summary.data(), static_cast<int>(quarantine.size()),
+              quarantine.data());
+  return kExitOk;
+}
+
 struct SearchFlags {
   std::string index;
   std::string vector_text;
@@ -498,6 +520,11 @@ int Main(int argc, char** argv) {
   auto* drop = app.add_subcommand("drop", "delete an index and everything in it");
   drop->add_option("name", name, "index name")->required();
 
+  auto* recover = app.add_subcommand(
+      "recover", "rebuild an index that failed to load from what is intact in its files");
+  recover->add_option("name", name, "index name")->required();
+  recover->add_flag("--json", json, "print the server's JSON");
+
   SearchFlags search;
   auto* search_command =
       app.add_subcommand("search", "k nearest neighbours of a vector or an item");
@@ -559,6 +586,7 @@ int Main(int argc, char** argv) {
   if (*list) return RunList(flags, json);
   if (*info) return RunInfo(flags, name, json);
   if (*drop) return RunDrop(flags, name);
+  if (*recover) return RunRecover(flags, name, json);
   if (*search_command) return RunSearch(flags, search);
   if (*import_command) return RunImport(flags, import);
   if (*export_command) return RunExport(flags, name, output);

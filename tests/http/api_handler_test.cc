@@ -1078,6 +1078,7 @@ std::vector<RouteCase> AllRoutes() {
       {"POST", "/vectors/index/docs/search/batch", R"({"searches":[{"vector":[1,2]}]})", 200},
       {"GET", "/vectors/index/docs/items", "", 200},
       {"POST", "/vectors/index/docs/recall-check", R"({"ef":[10],"queries":1})", 200},
+      {"POST", "/vectors/index/docs/recover", "", 409},  // a loaded index needs no recovery
       {"GET", "/vectors/index/docs/items/a", "", 200},
       {"POST", "/vectors/index/docs/delete", R"({"ids":["absent"]})", 200},
       {"DELETE", "/vectors/index/docs/items/a", "", 204},
@@ -1194,6 +1195,7 @@ TEST_F(ApiHandlerTest, RunsInlineFollowsTheTable) {
                                                "POST /vectors/index/{name}/search/batch",
                                                "POST /vectors/index/{name}/delete",
                                                "POST /vectors/index/{name}/recall-check",
+                                               "POST /vectors/index/{name}/recover",
                                                "DELETE /vectors/index/{name}/items/{id}"}));
   for (const auto& [method, path] : std::vector<std::pair<std::string, std::string>>{
            {"GET", "/nope"}, {"POST", "/nope/search"}, {"PUT", "/vectors/index"}}) {

@@ -112,5 +112,80 @@ TEST(FailedIndex, IsShownRefusesCreateAndIsQuarantinedOnDelete) {
   EXPECT_EQ(ReadBytes(quarantined[0] / "bad.hnsw"), bytes);
 }
 
+// A damaged log record in the middle of the log: recover keeps the records
+// before it, says so, keeps the damaged segment in quarantine, and the index
+// serves and takes writes again, also after a restart.
+TEST(FailedIndex, RecoverKeepsTheRecordsBeforeTheDamage) {
+  TempDir data;
+  const std::vector<std::string> args = {"--data-dir", data.path()};
+  {
+    auto server = ServerProcess::Start(args);
+    ASSERT_NE(server, nullptr);
+    TestClient client(server->port());
+    ASSERT_EQ(client.Request("POST", "/vectors/index", R"({"name":"docs","dimension":2})").status,
+              201);
+    for (const char* batch : {R"({"items":[{"id":"a","vector":[1,0]},{"id":"b","vector":[0,1]}]})",
+                              R"({"items":[{"id":"c","vector":[1,1]}]})",
+                              R"({"items":[{"id":"d","vector":[1,2]}]})"}) {
+      ASSERT_EQ(client.Request("POST", "/vectors/index/docs/add", batch).status, 200);
+    }
+    server->Kill();  // no shutdown checkpoint: everything is in the log
+  }
+  const fs::path wal = fs::path(data.path()) / "_vectors" / "docs.wal";
+  fs::path segment;
+  for (const auto& entry : fs::directory_iterator(wal)) segment = entry.path();
+  std::string bytes = ReadBytes(segment);
+  // Record 2's payload: its header carries sequence 2 at offset 12 and type
+  // upsert (1) at offset 20; the payload follows the 21-byte header.
+  size_t second = std::string::npos;
+  for (size_t at = 32; at + 21 <= bytes.size(); ++at) {
+    if (bytes.compare(at + 12, 8, std::string("\x02\0\0\0\0\0\0\0", 8)) == 0 &&
+        bytes[at + 20] == 1) {
+      second = at;
+      break;
+    }
+  }
+  ASSERT_NE(second, std::string::npos);
+  bytes[second + 24] = static_cast<char>(bytes[second + 24] ^ 0x10);
+  WriteBytes(segment, bytes);
+
+  auto server = ServerProcess::Start(args);
+  ASSERT_NE(server, nullptr);
+  TestClient client(server->port());
+  EXPECT_EQ(client.Request("GET", "/vectors/index/docs").status, 503);
+  HttpResult recovered = client.Request("POST", "/vectors/index/docs/recover");
+  ASSERT_EQ(recovered.status, 200) << recovered.body;
+  EXPECT_NE(recovered.body.find(R"("items":2,"summary":"kept: log records 1-1 (2 items); lost: )"),
+            std::string::npos)
+      << recovered.body;
+  EXPECT_NE(recovered.body.find("checksum mismatch"), std::string::npos) << recovered.body;
+  EXPECT_EQ(client.Request("POST", "/vectors/index/docs/recover").status, 409);
+  HttpResult info = client.Request("GET", "/vectors/index/docs");
+  ASSERT_EQ(info.status, 200);
+  EXPECT_NE(info.body.find(R"("length":2)"), std::string::npos) << info.body;
+  EXPECT_EQ(client.Request("GET", "/vectors/index/docs/items/a").status, 200);
+  EXPECT_EQ(client.Request("GET", "/vectors/index/docs/items/c").status, 404);
+  ASSERT_EQ(client
+                .Request("POST", "/vectors/index/docs/add",
+                         R"({"items":[{"id":"e","vector":[2,2]}]})")
+                .status,
+            200);
+  std::vector<fs::path> quarantined;
+  for (const auto& entry : fs::directory_iterator(fs::path(data.path()) / "_quarantine")) {
+    quarantined.push_back(entry.path());
+  }
+  ASSERT_EQ(quarantined.size(), 1u);
+  EXPECT_EQ(ReadBytes(quarantined[0] / "docs.wal" / segment.filename()), bytes);
+
+  server->Kill();
+  server = ServerProcess::Start(args);
+  ASSERT_NE(server, nullptr);
+  TestClient again(server->port());
+  info = again.Request("GET", "/vectors/index/docs");
+  ASSERT_EQ(info.status, 200) << info.body;
+  EXPECT_NE(info.body.find(R"("length":3)"), std::string::npos) << info.body;
+  EXPECT_EQ(again.Request("GET", "/vectors/index/docs/items/e").status, 200);
+}
+
 }  // namespace
 }  // namespace vectord::testing

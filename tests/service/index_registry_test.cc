@@ -45,6 +45,9 @@ class RecordingPersistence final : public Persistence {
     quarantined.push_back(name);
     return "quarantine/" + name;
   }
+  Result<Recovered> OnRecover(const std::string& name, ThreadPool*) override {
+    return Status::Unavailable("RecordingPersistence does not recover " + name);
+  }
 
   std::mutex mutex_;
   Status create_status;  // what OnCreate returns

@@ -611,6 +611,127 @@ TEST_F(IndexStorageTest, ADamagedLogRecordFailsTheIndexAndKeepsItsLog) {
   EXPECT_EQ(ReadFile(LastSegmentPath("docs")), segment);
 }
 
+// Recovery keeps every record before the damage, says what it kept and
+// lost, keeps the damaged files in quarantine, and leaves an index that
+// takes writes and loads again after a restart.
+TEST_F(IndexStorageTest, RecoverKeepsTheRecordsBeforeADamagedOne) {
+  Restart();
+  auto docs = Create("docs", 3);
+  ASSERT_NE(docs, nullptr);
+  Model before;
+  AddRandom(docs, 6, 1, "a", &before);  // record 1
+  Model lost = before;
+  AddRandom(docs, 6, 2, "b", &lost);  // record 2: damaged below
+  AddRandom(docs, 6, 3, "c", &lost);  // record 3: after the damage
+  docs.reset();
+  instance_.reset();
+  const std::string segment_path = LastSegmentPath("docs");
+  std::string segment = ReadFile(segment_path);
+  // Record 2's header, found by its sequence (a u64 at offset 12 of a
+  // record header) and type (upsert, 1, at offset 20).
+  size_t second = std::string::npos;
+  for (size_t at = 32; at + 21 <= segment.size(); ++at) {
+    if (segment.compare(at + 12, 8, std::string("\x02\0\0\0\0\0\0\0", 8)) == 0 &&
+        static_cast<uint8_t>(segment[at + 20]) == 1) {
+      second = at;
+      break;
+    }
+  }
+  ASSERT_NE(second, std::string::npos);
+  segment[second + 25] = static_cast<char>(segment[second + 25] ^ 0x40);  // in its payload
+  WriteFile(segment_path, segment);
+
+  Instance& next = Restart();
+  ASSERT_TRUE(next.registry->FailureOf("docs").has_value());
+  auto recovered = next.registry->Recover("docs");
+  ASSERT_TRUE(recovered.ok()) << recovered.status().ToString();
+  const RecoveryReport& report = recovered->report;
+  EXPECT_EQ(report.items, before.size());
+  EXPECT_EQ(report.records, 1u);
+  EXPECT_EQ(report.first_record, 1u);
+  EXPECT_EQ(report.last_record, 1u);
+  EXPECT_EQ(report.snapshot_sequence, 0u);
+  EXPECT_NE(report.log_error.find("checksum mismatch"), std::string::npos) << report.log_error;
+  EXPECT_NE(report.Summary().find("kept: log records 1-1 (6 items); lost: the log from"),
+            std::string::npos)
+      << report.Summary();
+  EXPECT_FALSE(next.registry->FailureOf("docs").has_value());
+  auto index = next.registry->Find("docs");
+  ASSERT_NE(index, nullptr);
+  ExpectHolds(*index, before);
+  // The damaged segment is kept, byte for byte, in the quarantine folder.
+  const std::string kept =
+      report.quarantine + "/docs.wal/" + segment_path.substr(segment_path.rfind('/') + 1);
+  EXPECT_EQ(ReadFile(kept), segment);
+
+  // Writes go on, and the recovered index loads after a restart.
+  Model after = before;
+  AddRandom(index, 4, 9, "z", &after);
+  index.reset();
+  Instance& again = Restart();
+  EXPECT_EQ(again.report.failed, 0u);
+  ASSERT_NE(again.registry->Find("docs"), nullptr);
+  ExpectHolds(*again.registry->Find("docs"), after);
+}
+
+TEST_F(IndexStorageTest, RecoverWithoutItsSnapshotKeepsTheLogAfterIt) {
+  Restart();
+  auto docs = Create("docs", 3);
+  ASSERT_NE(docs, nullptr);
+  Model model;
+  AddRandom(docs, 8, 1, "a", &model);
+  ASSERT_TRUE(storage().Checkpoint(docs).ok());  // the snapshot holds record 1
+  Model after_snapshot;
+  AddRandom(docs, 5, 2, "b", &after_snapshot);
+  docs.reset();
+  instance_.reset();
+  std::string snapshot = ReadFile(HnswPath("docs"));
+  snapshot[snapshot.size() / 2] = static_cast<char>(snapshot[snapshot.size() / 2] ^ 0x5a);
+  WriteFile(HnswPath("docs"), snapshot);
+
+  Instance& next = Restart();
+  auto recovered = next.registry->Recover("docs");
+  ASSERT_TRUE(recovered.ok()) << recovered.status().ToString();
+  const RecoveryReport& report = recovered->report;
+  EXPECT_EQ(report.snapshot_sequence, 0u);
+  EXPECT_NE(report.snapshot_error.find("_vectors/docs.hnsw"), std::string::npos)
+      << report.snapshot_error;
+  EXPECT_EQ(report.records, 1u);
+  EXPECT_EQ(report.first_record, 2u);
+  EXPECT_TRUE(report.log_error.empty()) << report.log_error;
+  ExpectHolds(*next.registry->Find("docs"), after_snapshot);
+  EXPECT_EQ(ReadFile(report.quarantine + "/docs.hnsw"), snapshot);
+}
+
+TEST_F(IndexStorageTest, RecoverTakesLostParamsFromTheSnapshot) {
+  Restart();
+  auto docs = Create("docs", 3, "euclidean", 12);
+  ASSERT_NE(docs, nullptr);
+  Model model;
+  AddRandom(docs, 8, 1, "a", &model);
+  ASSERT_TRUE(storage().Checkpoint(docs).ok());
+  docs.reset();
+  instance_.reset();
+  fs::remove(JsonPath("docs"));
+
+  Instance& next = Restart();
+  ASSERT_TRUE(next.registry->FailureOf("docs").has_value());
+  // A loaded index needs no recovery; an unknown one cannot have any.
+  EXPECT_EQ(next.registry->Recover("nothing").status().code(), StatusCode::kNotFound);
+  auto recovered = next.registry->Recover("docs");
+  ASSERT_TRUE(recovered.ok()) << recovered.status().ToString();
+  EXPECT_NE(recovered->report.params_note.find("params taken from the snapshot"),
+            std::string::npos);
+  EXPECT_EQ(recovered->report.snapshot_sequence, 1u);
+  auto index = next.registry->Find("docs");
+  ASSERT_NE(index, nullptr);
+  EXPECT_EQ(index->params().metric, engine::Metric::kEuclidean);
+  EXPECT_EQ(index->params().m, 12u);
+  ExpectHolds(*index, model);
+  EXPECT_TRUE(fs::exists(JsonPath("docs")));
+  EXPECT_EQ(next.registry->Recover("docs").status().code(), StatusCode::kAlreadyExists);
+}
+
 // A create whose first log segment could not be written (e.g. a full disk)
 // leaves an empty <name>.wal directory: LogWriter::Open creates the
 // directory, and StartSegment removes only the file when it fails.
