@@ -269,7 +269,10 @@ TEST_F(ObjectStoreServerTest, ANameWhoseBucketCopyDidNotLoadCannotBeCreatedOver)
   ASSERT_NE(server, nullptr);
   EXPECT_NE(server->Log().find("event=hydrate_failed"), std::string::npos) << server->Log();
   TestClient client(server->port());
-  EXPECT_EQ(client.Request("GET", "/vectors/index/docs").status, 404);
+  // ...it is shown as failed, with the reason...
+  HttpResult info = client.Request("GET", "/vectors/index/docs");
+  EXPECT_EQ(info.status, 503);
+  EXPECT_EQ(info.body.rfind("index failed to load: ", 0), 0u) << info.body;
   // ...and creating the name again must not wipe what the bucket holds.
   HttpResult created =
       client.Request("POST", "/vectors/index", "{\"name\":\"docs\",\"dimension\":3}");

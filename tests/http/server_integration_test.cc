@@ -264,7 +264,9 @@ TEST_F(ServerTest, IndexesSurviveARestart) {
             "{\"results\":[{\"id\":\"a\",\"distance\":0,\"metadata\":{\"k\":\"v\"}}]}\n");
 }
 
-TEST_F(ServerTest, ACorruptIndexFileIsSkippedAtStart) {
+// The damaged index is not served, but shown with its reason (the seed's
+// names and count stay as they were).
+TEST_F(ServerTest, ACorruptIndexFileIsReportedFailedAtStart) {
   CreateDocs();
   ASSERT_EQ(Post("/vectors/index", "{\"name\":\"good\",\"dimension\":2}").status, 201);
   ASSERT_EQ(
@@ -282,7 +284,11 @@ TEST_F(ServerTest, ACorruptIndexFileIsSkippedAtStart) {
   server_ = ServerProcess::Start({"--data-dir", dir_.path() + "/data"});
   ASSERT_NE(server_, nullptr);
   client_ = std::make_unique<TestClient>(server_->port());
-  EXPECT_EQ(Get("/vectors/index").body, "{\"names\":[\"good\"],\"count\":1}\n");
+  const std::string list = Get("/vectors/index").body;
+  EXPECT_EQ(list.rfind(R"({"names":["good"],"count":1,"failed":[{"name":"docs","error":")", 0),
+            0u)
+      << list;
+  EXPECT_EQ(Get("/vectors/index/docs").status, 503);
   std::string log = server_->Log();
   EXPECT_NE(log.find("event=rehydrate_skip index=docs"), std::string::npos) << log;
   EXPECT_NE(log.find("corruption"), std::string::npos) << log;
