@@ -12,6 +12,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "engine/index_options.h"
 #include "engine/metric.h"
 
 namespace vectord::engine::index_file {
@@ -80,6 +81,11 @@ struct Header {
   uint32_t entry_point = kNoEntryPoint;
   uint64_t log_sequence = 0;
 };
+
+// The index parameters a header carries (the seed is not stored), and the
+// reverse.
+IndexOptions OptionsOf(const Header& header);
+void SetOptions(const IndexOptions& options, Header* header);
 
 using HeaderBytes = std::array<std::byte, kHeaderSize>;
 

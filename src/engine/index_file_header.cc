@@ -11,6 +11,26 @@ using little_endian::GetU64;
 using little_endian::PutU32;
 using little_endian::PutU64;
 
+IndexOptions OptionsOf(const Header& h) {
+  IndexOptions options;
+  options.dimension = h.dimension;
+  options.metric = h.metric;
+  options.quantization = h.quantization;
+  options.m = h.m;
+  options.ef_construction = h.ef_construction;
+  options.ef_search = h.ef_search;
+  return options;
+}
+
+void SetOptions(const IndexOptions& o, Header* h) {
+  h->dimension = o.dimension;
+  h->metric = o.metric;
+  h->quantization = o.quantization;
+  h->m = o.m;
+  h->ef_construction = o.ef_construction;
+  h->ef_search = o.ef_search;
+}
+
 HeaderBytes EncodeHeader(const Header& h) {
   HeaderBytes bytes{};
   std::byte* p = bytes.data();

@@ -90,13 +90,7 @@ class IndexFileReader {
   }
 
   Status CheckHeaderV1(const index_file::Header& h) {
-    IndexOptions options;
-    options.dimension = h.dimension;
-    options.metric = h.metric;
-    options.quantization = h.quantization;
-    options.m = h.m;
-    options.ef_construction = h.ef_construction;
-    options.ef_search = h.ef_search;
+    const IndexOptions options = index_file::OptionsOf(h);
     Status valid = ValidateOptions(options);
     if (!valid.ok()) return AtHere("bad header: " + valid.message());
     index_.reset(new HnswIndex(options));

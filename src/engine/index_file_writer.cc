@@ -74,14 +74,8 @@ class IndexFileWriter {
         upper_links_.insert(upper_links_.end(), upper, upper + node.level * upper_words);
       }
     }
-    const IndexOptions& o = index_.options_;
     index_file::Header h;
-    h.dimension = o.dimension;
-    h.metric = o.metric;
-    h.quantization = o.quantization;
-    h.m = o.m;
-    h.ef_construction = o.ef_construction;
-    h.ef_search = o.ef_search;
+    index_file::SetOptions(index_.options_, &h);
     h.row_bytes = static_cast<uint32_t>(layout_.row_bytes);
     h.rng_state = index_.graph_.rng_state();
     h.slot_count = count_;

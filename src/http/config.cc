@@ -11,7 +11,7 @@
 #include <optional>
 
 #include "common/utf8.h"
-#include "store/s3_object_store.h"
+#include "service/bucket_mirror.h"
 
 namespace vectord::http {
 namespace {
@@ -438,8 +438,7 @@ Result<Config> LoadConfig(const std::vector<std::string>& args,
     if (config.ephemeral) {
       return KeyError("vectord.storaged_url", "cannot be used with vectord.ephemeral");
     }
-    store::S3Options parsed;
-    if (Status s = store::ParseStorageUrl(config.storaged_url, &parsed); !s.ok()) {
+    if (Status s = service::CheckStorageUrl(config.storaged_url); !s.ok()) {
       return KeyError("vectord.storaged_url", s.message());
     }
     if (config.s3_access_key.empty() || config.s3_secret_key.empty()) {

@@ -12,8 +12,15 @@
 #include "service/storage_keys.h"
 #include "store/log_format.h"
 #include "store/log_writer.h"
+#include "store/s3_object_store.h"
 
 namespace vectord::service {
+
+Status CheckStorageUrl(std::string_view url) {
+  store::S3Options parsed;
+  return store::ParseStorageUrl(url, &parsed);
+}
+
 namespace {
 
 constexpr size_t kCopyChunk = size_t{4} << 20;

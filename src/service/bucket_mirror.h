@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -32,6 +33,10 @@
 #include "store/object_store.h"
 
 namespace vectord::service {
+
+// Whether `url` names a bucket vectord can use
+// (http[s]://host:port/bucket[/key/prefix]); the reason when not.
+Status CheckStorageUrl(std::string_view url);
 
 struct BucketSegment {
   uint64_t first = 0;

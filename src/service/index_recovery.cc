@@ -124,17 +124,8 @@ Result<Recovered> IndexStorage::OnRecover(const std::string& name, ThreadPool* w
   Result<IndexParams> params = Status::NotFound(ParamsKey(name) + ": missing");
   if (auto text = objects_->Get(ParamsKey(name)); text.ok()) params = ParseParamsJson(*text);
   if (!params.ok() && engine != nullptr) {
-    const engine::IndexOptions& o = engine->options();
-    IndexParams from_snapshot;
-    from_snapshot.name = name;
-    from_snapshot.dimension = o.dimension;
-    from_snapshot.m = o.m;
-    from_snapshot.ef_search = o.ef_search;
-    from_snapshot.ef_construction = o.ef_construction;
-    from_snapshot.metric = o.metric;
-    from_snapshot.quantization = o.quantization;
     report.params_note = "params taken from the snapshot (" + params.status().message() + ")";
-    params = std::move(from_snapshot);
+    params = ParamsOf(name, engine->options());
   }
   if (!params.ok()) {
     return Status::AlreadyExists("recover " + name + ": no intact params file or snapshot to " +

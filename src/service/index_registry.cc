@@ -49,6 +49,18 @@ Result<IndexParams> ResolveParams(const CreateSpec& spec) {
   return params;
 }
 
+IndexParams ParamsOf(std::string name, const engine::IndexOptions& options) {
+  IndexParams params;
+  params.name = std::move(name);
+  params.dimension = options.dimension;
+  params.metric = options.metric;
+  params.m = options.m;
+  params.ef_construction = options.ef_construction;
+  params.ef_search = options.ef_search;
+  params.quantization = options.quantization;
+  return params;
+}
+
 engine::IndexOptions EngineOptions(const IndexParams& params) {
   engine::IndexOptions options;
   options.dimension = params.dimension;

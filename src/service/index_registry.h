@@ -75,8 +75,9 @@ struct CreateSpec {
 
 // Fills defaults and checks every field; InvalidArgument names the field.
 Result<IndexParams> ResolveParams(const CreateSpec& spec);
-// The engine's options for an index with these parameters.
+// The engine's options for an index with these parameters, and back.
 engine::IndexOptions EngineOptions(const IndexParams& params);
+IndexParams ParamsOf(std::string name, const engine::IndexOptions& options);
 
 struct NewItem {
   std::string id;

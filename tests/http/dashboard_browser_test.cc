@@ -7,6 +7,8 @@
 // must ask for one and show no data.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
+#include <fstream>
 #include <signal.h>
 #include <simdjson.h>
 #include <spawn.h>
@@ -287,6 +289,39 @@ TEST_F(DashboardBrowserTest, AWrongTokenShowsTheTokenFormAndNoData) {
   EXPECT_EQ(dom.find(kIndex), std::string::npos);
   EXPECT_TRUE(std::regex_search(dom, std::regex(R"re(<span id="status"[^>]*>Unauthorized)re")))
       << Element(dom, "<span id=\"status\"", "span");
+}
+
+// An index whose stored copy failed to load is listed in red with its reason.
+TEST_F(DashboardBrowserTest, AFailedIndexIsShownWithItsReason) {
+  TempDir data;
+  const std::vector<std::string> args = {"--data-dir", data.path(), "--auth-token", kToken};
+  ASSERT_EQ(server_->Terminate(), 0);
+  server_ = ServerProcess::Start(args);
+  ASSERT_NE(server_, nullptr);
+  client_ = std::make_unique<TestClient>(server_->port());
+  ASSERT_NO_FATAL_FAILURE(CreateIndex());
+  ASSERT_EQ(server_->Terminate(), 0);  // its shutdown checkpoint writes the snapshot
+  const std::string snapshot = data.path() + "/_vectors/" + kIndex + ".hnsw";
+  {
+    std::fstream f(snapshot, std::ios::in | std::ios::out | std::ios::binary);
+    ASSERT_TRUE(f.good());
+    f.seekp(4000);
+    f.write("garbage!", 8);
+  }
+  server_ = ServerProcess::Start(args);
+  ASSERT_NE(server_, nullptr);
+  client_ = std::make_unique<TestClient>(server_->port());
+  const std::string dom = DumpDom(std::string("token=") + kToken);
+  ASSERT_FALSE(dom.empty());
+  const std::string failed = Element(dom, "<div id=\"failed-indexes\"", "div");
+  EXPECT_EQ(failed.find("hidden"), std::string::npos) << failed;
+  EXPECT_NE(failed.find(std::string("<li data-index=\"") + kIndex +
+                        "\"><span class=\"failed-name\">" + kIndex + "</span>_vectors/" + kIndex +
+                        ".hnsw: "),
+            std::string::npos)
+      << failed;
+  // It is not drawn as a healthy row of the table.
+  EXPECT_EQ(Element(dom, "<table id=\"index-table\"", "table").find(kIndex), std::string::npos);
 }
 
 }  // namespace
