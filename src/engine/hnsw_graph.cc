@@ -102,8 +102,7 @@ void HnswGraph::SetOwnLinks(uint32_t slot, int level, SearchScratch& s) {
   storage_.UnlockNode(slot);
 }
 
-int HnswGraph::ChooseNeighbours(uint32_t slot, int level, uint64_t entry,
-                                SearchScratch& s) const {
+int HnswGraph::ChooseNeighbours(uint32_t slot, int level, uint64_t entry, SearchScratch& s) const {
   const FloatSpace space{storage_, metric_, dimension_, storage_.VectorOf(slot)};
   const int max_level = EntryLevel(entry);
   uint32_t current = EntrySlot(entry);

@@ -16,8 +16,8 @@ HnswIndex::HnswIndex(const IndexOptions& options)
       metric_(DistanceMetric::For(options.metric)),
       code_kernel_(ActiveKernels().code_dot),
       grid_kernel_(ActiveKernels().code_l2_squared_bounded),
-      storage_(SlotLayout(options.dimension, options.m,
-                          options.quantization == Quantization::kSq8)),
+      storage_(
+          SlotLayout(options.dimension, options.m, options.quantization == Quantization::kSq8)),
       graph_(storage_, metric_, options.dimension, options.m, options.ef_construction,
              options.seed),
       scratch_pool_(storage_.layout().level0_capacity + 1, storage_.layout().vector_floats) {}
@@ -92,8 +92,7 @@ Result<HnswIndex::PlacedBatch> HnswIndex::PlaceItems(std::span<const ItemInput> 
   const size_t reused = std::min(n, free_slots_.size());
   const uint32_t first_new = storage_.slot_count();
   if (first_new + (n - reused) > SlotStorage::kMaxSlots) return Status::NoSpace("index is full");
-  VECTORD_RETURN_IF_ERROR(
-      storage_.EnsureCapacity(static_cast<uint32_t>(first_new + (n - reused))));
+  VECTORD_RETURN_IF_ERROR(storage_.EnsureCapacity(static_cast<uint32_t>(first_new + (n - reused))));
 
   batch.slots.resize(n);
   batch.source.resize(n);
@@ -343,8 +342,8 @@ void HnswIndex::RerankOnFloats(const float* query, SearchScratch& s) const {
   }
 }
 
-void HnswIndex::WalkForSearch(const float* q, uint64_t entry, size_t ef,
-                              const SlotBitset* filter, SearchScratch& s) const {
+void HnswIndex::WalkForSearch(const float* q, uint64_t entry, size_t ef, const SlotBitset* filter,
+                              SearchScratch& s) const {
   if (!codes_ready_.load(std::memory_order_acquire)) {
     graph_.Walk(FloatSpace{storage_, metric_, options_.dimension, q}, entry, ef, filter, s);
     return;

@@ -226,8 +226,7 @@ class IndexFileReader {
       }
       const bool is_free = level_of_[slot] < 0;
       VECTORD_RETURN_IF_ERROR(CheckLinks(slot, 0, is_free));
-      if (!is_free &&
-          !AllFinite(reinterpret_cast<const float*>(row), index_->options_.dimension)) {
+      if (!is_free && !AllFinite(reinterpret_cast<const float*>(row), index_->options_.dimension)) {
         return BadSlot(slot, "non-finite vector component");
       }
     }

@@ -39,8 +39,8 @@ class IndexFileWriter {
 
     const index_file::HeaderBytes bytes = index_file::EncodeHeader(header);
     VECTORD_RETURN_IF_ERROR(sink_.Write(bytes.data(), bytes.size()));
-    VECTORD_RETURN_IF_ERROR(WriteBlob(SectionTag::kNodes, node_records_.data(),
-                                      node_records_.size()));
+    VECTORD_RETURN_IF_ERROR(
+        WriteBlob(SectionTag::kNodes, node_records_.data(), node_records_.size()));
     VECTORD_RETURN_IF_ERROR(WriteLevel0());
     VECTORD_RETURN_IF_ERROR(WriteBlob(SectionTag::kUpperLevels, upper_links_.data(),
                                       upper_links_.size() * sizeof(uint32_t)));
@@ -60,7 +60,8 @@ class IndexFileWriter {
     level0_links_.resize(static_cast<size_t>(count_) * link_words_);
     for (uint32_t slot = 0; slot < count_; ++slot) {
       const SlotStorage::Node& node = storage_.NodeOf(slot);
-      std::byte* record = node_records_.data() + static_cast<size_t>(slot) * index_file::kNodeRecordSize;
+      std::byte* record =
+          node_records_.data() + static_cast<size_t>(slot) * index_file::kNodeRecordSize;
       record[0] = static_cast<std::byte>(node.state.load(std::memory_order_acquire));
       record[1] = static_cast<std::byte>(node.level);
       record[2] = static_cast<std::byte>(node.has_payload);

@@ -41,8 +41,7 @@ bool IsKnownQuantization(Quantization quantization) {
   return QuantizationName(quantization) != "unknown";
 }
 
-DistanceMetric::DistanceMetric(Metric metric, Form form, bool normalizes,
-                               const KernelSet& kernels)
+DistanceMetric::DistanceMetric(Metric metric, Form form, bool normalizes, const KernelSet& kernels)
     : metric_(metric), form_(form), normalizes_(normalizes) {
   if (form == Form::kSquaredEuclidean) {
     sign_ = 1.0f;

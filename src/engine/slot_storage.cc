@@ -42,9 +42,9 @@ SlotLayout::SlotLayout(uint32_t dimension, uint32_t m, bool with_codes)
       upper_capacity(m),
       vector_floats(RoundUp(dimension, 16)),
       row_bytes(RoundUp(vector_floats * sizeof(float) + (1 + 2 * m) * sizeof(uint32_t), 64)),
-      code_row_bytes(with_codes
-                         ? RoundUp(vector_floats + sizeof(float) + (1 + 2 * m) * sizeof(uint32_t), 64)
-                         : 0) {}
+      code_row_bytes(
+          with_codes ? RoundUp(vector_floats + sizeof(float) + (1 + 2 * m) * sizeof(uint32_t), 64)
+                     : 0) {}
 
 SlotStorage::Chunk::Chunk(size_t slot_count, size_t row_bytes, size_t code_row_bytes)
     : slots(slot_count),

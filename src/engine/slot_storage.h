@@ -198,9 +198,7 @@ class SlotStorage {
     std::atomic<uint8_t>& lock = NodeOf(slot).lock;
     if (lock.exchange(1, std::memory_order_acquire) != 0) WaitForLock(lock);
   }
-  void UnlockNode(uint32_t slot) const {
-    NodeOf(slot).lock.store(0, std::memory_order_release);
-  }
+  void UnlockNode(uint32_t slot) const { NodeOf(slot).lock.store(0, std::memory_order_release); }
   // Copies the node's links at `level` into `out` under its lock; returns
   // their count.
   uint32_t CopyLinks(uint32_t slot, int level, uint32_t* out) const {

@@ -55,10 +55,7 @@ bool LooksLikeSegment(std::string_view bytes, uint64_t first) {
 
 BucketMirror::BucketMirror(store::ObjectStore* bucket, store::LocalObjectStore* local,
                            store::LogShipperOptions shipper_options)
-    : bucket_(bucket),
-      local_(local),
-      fs_(local->file_system()),
-      shipper_options_(shipper_options) {
+    : bucket_(bucket), local_(local), fs_(local->file_system()), shipper_options_(shipper_options) {
   shipper_options_.totals = &totals_;
 }
 

@@ -94,9 +94,9 @@ Result<IndexStorage::Replay> IndexStorage::ReplayLog(Index& index, const std::st
 
 Result<Recovered> IndexStorage::OnRecover(const std::string& name, ThreadPool* workers) {
   if (mirror_ != nullptr) {
-    return Status::AlreadyExists(
-        "recover " + name + ": not with an object store (start-up loads the bucket's copy; "
-        "delete the index to quarantine its local files)");
+    return Status::AlreadyExists("recover " + name +
+                                 ": not with an object store (start-up loads the bucket's copy; "
+                                 "delete the index to quarantine its local files)");
   }
   std::lock_guard checkpoint(checkpoint_mutex_);
   Recovered out;
@@ -111,8 +111,8 @@ Result<Recovered> IndexStorage::OnRecover(const std::string& name, ThreadPool* w
     if (loaded.ok() && (*reader)->position() == (*reader)->size()) {
       engine = std::move(loaded).value();
     } else {
-      report.snapshot_error = loaded.ok() ? "unexpected bytes after the end marker"
-                                          : loaded.status().message();
+      report.snapshot_error =
+          loaded.ok() ? "unexpected bytes after the end marker" : loaded.status().message();
       report.snapshot_error = SnapshotKey(name) + ": " + report.snapshot_error;
       tag = 0;
     }
@@ -157,9 +157,9 @@ Result<Recovered> IndexStorage::OnRecover(const std::string& name, ThreadPool* w
   // that leaves the quarantine whole and the new files as leftovers.
   replay.reader.reset();
   VECTORD_ASSIGN_OR_RETURN(report.quarantine, QuarantineLocked(name));
-  VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<store::LogWriter> log,
-                           store::LogWriter::Open(fs_, LogDirectory(name), dimension, last + 1,
-                                                  nullptr));
+  VECTORD_ASSIGN_OR_RETURN(
+      std::unique_ptr<store::LogWriter> log,
+      store::LogWriter::Open(fs_, LogDirectory(name), dimension, last + 1, nullptr));
   {
     VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<store::ObjectWriter> writer,
                              objects_->Create(SnapshotKey(name)));

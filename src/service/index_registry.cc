@@ -277,9 +277,8 @@ Result<WriteResult> Index::Add(std::span<const NewItem> items, ThreadPool* worke
     result.durability = "none";
   } else {
     VECTORD_ASSIGN_OR_RETURN(
-        result.durability,
-        LogThenApply(store::log_format::RecordType::kUpsert, EncodeUpsert(items), durability,
-                     [&] { return ApplyUpsert(inputs, workers); }));
+        result.durability, LogThenApply(store::log_format::RecordType::kUpsert, EncodeUpsert(items),
+                                        durability, [&] { return ApplyUpsert(inputs, workers); }));
   }
   changes_.fetch_add(1, std::memory_order_acq_rel);
   stats_.RecordAdded(items.size());
@@ -304,9 +303,9 @@ Result<WriteResult> Index::Remove(std::span<const std::string> ids, Durability d
     (void)remove();
     result.durability = "none";
   } else {
-    VECTORD_ASSIGN_OR_RETURN(
-        result.durability,
-        LogThenApply(store::log_format::RecordType::kDelete, EncodeDelete(ids), durability, remove));
+    VECTORD_ASSIGN_OR_RETURN(result.durability,
+                             LogThenApply(store::log_format::RecordType::kDelete, EncodeDelete(ids),
+                                          durability, remove));
   }
   changes_.fetch_add(1, std::memory_order_acq_rel);
   stats_.RecordDeleted(result.affected);
@@ -501,7 +500,8 @@ Result<Recovered> Registry::Recover(std::string_view name) {
   }
   if (!FailureOf(name)) return Status::NotFound("not found");
   if (persistence_ == nullptr) return Status::Unavailable("no storage to recover from");
-  VECTORD_ASSIGN_OR_RETURN(Recovered recovered, persistence_->OnRecover(std::string(name), workers_));
+  VECTORD_ASSIGN_OR_RETURN(Recovered recovered,
+                           persistence_->OnRecover(std::string(name), workers_));
   recovered.index->set_recall_sample_rate(recall_sample_rate_.load(std::memory_order_relaxed));
   std::unique_lock lock(mutex_);
   failed_.erase(failed_.find(name));
@@ -523,8 +523,8 @@ std::string RecoveryReport::Summary() const {
     if (!lost.empty()) lost += "; ";
     lost += "the log from its damage on (" + log_error + ")";
   }
-  std::string line = "kept: " + kept + " (" + std::to_string(items) + " items); lost: " +
-                     (lost.empty() ? "nothing" : lost);
+  std::string line = "kept: " + kept + " (" + std::to_string(items) +
+                     " items); lost: " + (lost.empty() ? "nothing" : lost);
   if (!params_note.empty()) line += "; " + params_note;
   return line;
 }

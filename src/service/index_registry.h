@@ -237,7 +237,7 @@ struct RecoveryReport {
   uint64_t first_record = 0;       // log records replayed after it, first..last; 0: none
   uint64_t last_record = 0;
   uint64_t records = 0;
-  std::string log_error;  // where the log's damage starts (file, byte); empty: read whole
+  std::string log_error;    // where the log's damage starts (file, byte); empty: read whole
   std::string params_note;  // set when the params came from the snapshot's header
   size_t items = 0;
   // One line: "kept: ...; lost: ..." for logs and answers.

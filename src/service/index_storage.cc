@@ -86,9 +86,9 @@ Status IndexStorage::OnCreate(Index& index) {
   // Clear anything a crashed create of the same name left behind.
   VECTORD_RETURN_IF_ERROR(RemoveLogDirectory(p.name));
   VECTORD_RETURN_IF_ERROR(objects_->Delete(SnapshotKey(p.name)));
-  VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<store::LogWriter> log,
-                           store::LogWriter::Open(fs_, LogDirectory(p.name), p.dimension, 1,
-                                                  nullptr));
+  VECTORD_ASSIGN_OR_RETURN(
+      std::unique_ptr<store::LogWriter> log,
+      store::LogWriter::Open(fs_, LogDirectory(p.name), p.dimension, 1, nullptr));
   const std::string params = ParamsJson(p);
   // The local commit point. A publish that failed late (its directory fsync)
   // has already renamed the file into place: take it back, so that a create
@@ -408,8 +408,7 @@ Result<std::shared_ptr<Index>> IndexStorage::LoadOne(const std::string& name, Th
   VECTORD_ASSIGN_OR_RETURN(Replay replay, ReplayLog(*index, name, tag, false, workers));
   const uint64_t replayed = replay.records;
   std::unique_ptr<store::LogReader>& log = replay.reader;
-  if (log->torn())
-    LogWarn("wal_torn_tail", {{"index", name}, {"detail", log->torn_description()}});
+  if (log->torn()) LogWarn("wal_torn_tail", {{"index", name}, {"detail", log->torn_description()}});
   const uint64_t last = std::max(tag, log->last_sequence());
   std::optional<store::LogWriter::Tail> tail = log->tail();
   VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<store::LogWriter> writer,
@@ -500,8 +499,7 @@ IndexStorage::LoadReport IndexStorage::LoadAll(Registry& registry, ThreadPool* w
     }
   }
   // Log directories, which List (files only) misses when they are empty.
-  if (auto entries = fs_->ListDirectory(objects_->PathOf(storage_keys::kDirectory));
-      entries.ok()) {
+  if (auto entries = fs_->ListDirectory(objects_->PathOf(storage_keys::kDirectory)); entries.ok()) {
     for (const std::string& entry : *entries) {
       if (entry.size() > 4 && entry.compare(entry.size() - 4, 4, ".wal") == 0) {
         with_other.insert(entry.substr(0, entry.size() - 4));
@@ -525,7 +523,8 @@ IndexStorage::LoadReport IndexStorage::LoadAll(Registry& registry, ThreadPool* w
       continue;
     }
     if (HoldsData(name)) {
-      Status missing = Status::Corruption(ParamsKey(name) + ": missing (the snapshot and log are kept)");
+      Status missing =
+          Status::Corruption(ParamsKey(name) + ": missing (the snapshot and log are kept)");
       LogError("rehydrate_skip", {{"index", name}, {"error", missing.ToString()}});
       ++report.failed;
       registry.RegisterFailed(name, missing);

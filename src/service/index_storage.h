@@ -147,8 +147,8 @@ class IndexStorage final : public Persistence {
   };
   // Replays the log records after `tag` into `index`, skipping cancelled
   // ones. Damage is an error, or with `stop_at_damage` the end of the replay.
-  Result<Replay> ReplayLog(Index& index, const std::string& name, uint64_t tag,
-                           bool stop_at_damage, ThreadPool* workers);
+  Result<Replay> ReplayLog(Index& index, const std::string& name, uint64_t tag, bool stop_at_damage,
+                           ThreadPool* workers);
   // Whether files without a params file hold anything a client was promised:
   // a snapshot, or a log segment with a record in it.
   bool HoldsData(const std::string& name);

@@ -17,8 +17,8 @@
 #include <string_view>
 #include <vector>
 
-#include "common/status.h"
 #include "common/byte_stream.h"
+#include "common/status.h"
 
 namespace vectord::store {
 

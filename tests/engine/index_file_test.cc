@@ -311,8 +311,7 @@ struct CommittedFile {
 constexpr CommittedFile kVersion1Files[] = {
     {"v1-cosine-mixed.hnsw", Metric::kCosine, Quantization::kNone, false, 120, 12, 41},
     {"v1-dot-mixed.hnsw", Metric::kDot, Quantization::kNone, false, 90, 7, 43},
-    {"v1-euclidean-sq8-integers.hnsw", Metric::kEuclidean, Quantization::kSq8, true, 1040, 4,
-     42},
+    {"v1-euclidean-sq8-integers.hnsw", Metric::kEuclidean, Quantization::kSq8, true, 1040, 4, 42},
 };
 
 VectorSet VectorsOf(const CommittedFile& file) {
@@ -405,9 +404,9 @@ TEST(IndexFileVersions, AFutureVersionIsRefusedNamingBoth) {
   const index_file::HeaderBytes resealed = index_file::EncodeHeader(decoded);
   std::memcpy(bytes.data(), resealed.data(), resealed.size());
   const std::string error = LoadError(bytes);
-  EXPECT_NE(error.find("unsupported format version " +
-                       std::to_string(index_file::kFormatVersion + 1)),
-            std::string::npos)
+  EXPECT_NE(
+      error.find("unsupported format version " + std::to_string(index_file::kFormatVersion + 1)),
+      std::string::npos)
       << error;
   EXPECT_NE(error.find("this build reads 1 to " + std::to_string(index_file::kFormatVersion)),
             std::string::npos)

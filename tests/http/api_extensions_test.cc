@@ -4,8 +4,8 @@
 #include <simdjson.h>
 
 #include <algorithm>
-#include <cctype>
 #include <atomic>
+#include <cctype>
 #include <map>
 #include <set>
 #include <string>
@@ -351,8 +351,8 @@ TEST_F(ApiExtensionsTest, OpenApiDocumentDescribesEveryRoute) {
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     in_table.insert(method + " " + std::string(route.pattern));
   }
-  static const std::set<std::string_view> kOperations = {"get",    "put",     "post", "delete",
-                                                         "options", "head",   "patch", "trace"};
+  static const std::set<std::string_view> kOperations = {"get",     "put",  "post",  "delete",
+                                                         "options", "head", "patch", "trace"};
   for (auto [path, item] : paths) {
     simdjson::dom::object operations;
     ASSERT_FALSE(item.get_object().get(operations)) << path;
@@ -399,14 +399,14 @@ TEST_F(ApiExtensionsTest, OpenApiDefaultsAndLimitsAreTheCodes) {
 
   const std::string search = "/components/schemas/Search/properties/";
   EXPECT_EQ(number(search + "k/default"), static_cast<int64_t>(service::kDefaultK));
-  EXPECT_EQ(text(search + "k/description"),
-            "<= 0: " + std::to_string(service::kDefaultK) + "; above " +
-                std::to_string(service::kMaxK) + ": " + std::to_string(service::kMaxK));
+  EXPECT_EQ(text(search + "k/description"), "<= 0: " + std::to_string(service::kDefaultK) +
+                                                "; above " + std::to_string(service::kMaxK) + ": " +
+                                                std::to_string(service::kMaxK));
   EXPECT_EQ(number(search + "ef/maximum"), service::kMaxEf);
 
-  EXPECT_EQ(text("/components/parameters/name/schema/pattern"),
-            "^[A-Za-z0-9_][A-Za-z0-9_.-]{0," + std::to_string(service::kMaxIndexNameLength - 1) +
-                "}$");
+  EXPECT_EQ(
+      text("/components/parameters/name/schema/pattern"),
+      "^[A-Za-z0-9_][A-Za-z0-9_.-]{0," + std::to_string(service::kMaxIndexNameLength - 1) + "}$");
 
   const std::string check =
       "/paths/~1vectors~1index~1{name}~1recall-check/post/requestBody/content/"

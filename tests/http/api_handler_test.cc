@@ -1146,8 +1146,7 @@ TEST(RouteTable, OnlyTheProbesAndTheDashboardArePublic) {
   for (const ApiHandler::Route& route : ApiHandler::Routes()) {
     if (route.auth == ApiHandler::Auth::kPublic) public_routes.insert(RouteName(route));
   }
-  EXPECT_EQ(public_routes,
-            (std::set<std::string>{"GET /health", "GET /ready", "GET /dashboard"}));
+  EXPECT_EQ(public_routes, (std::set<std::string>{"GET /health", "GET /ready", "GET /dashboard"}));
 }
 
 // Patterns are literal segments and {name}/{id}; a path fits one pattern at
@@ -1168,8 +1167,8 @@ TEST(RouteTable, PatternsAreWellFormedAndDisjoint) {
       }
     }
     EXPECT_EQ(example.find_first_of("{}"), std::string::npos) << "unknown placeholder";
-    auto handler = std::make_unique<ApiHandler>(nullptr, ApiOptions{}, nullptr,
-                                                [] { return std::string(); });
+    auto handler =
+        std::make_unique<ApiHandler>(nullptr, ApiOptions{}, nullptr, [] { return std::string(); });
     const ApiHandler::Route* found = handler->RouteFor(route.method, example);
     ASSERT_NE(found, nullptr) << example;
     EXPECT_EQ(found, &route) << example << " is taken by " << RouteName(*found);
@@ -1189,14 +1188,12 @@ TEST_F(ApiHandlerTest, RunsInlineFollowsTheTable) {
     EXPECT_EQ(inline_run, route->runs == ApiHandler::Runs::kInline) << RouteName(*route);
     if (!inline_run) on_workers.insert(RouteName(*route));
   }
-  EXPECT_EQ(on_workers, (std::set<std::string>{"POST /vectors/index",
-                                               "DELETE /vectors/index/{name}",
-                                               "POST /vectors/index/{name}/add",
-                                               "POST /vectors/index/{name}/search/batch",
-                                               "POST /vectors/index/{name}/delete",
-                                               "POST /vectors/index/{name}/recall-check",
-                                               "POST /vectors/index/{name}/recover",
-                                               "DELETE /vectors/index/{name}/items/{id}"}));
+  EXPECT_EQ(on_workers,
+            (std::set<std::string>{
+                "POST /vectors/index", "DELETE /vectors/index/{name}",
+                "POST /vectors/index/{name}/add", "POST /vectors/index/{name}/search/batch",
+                "POST /vectors/index/{name}/delete", "POST /vectors/index/{name}/recall-check",
+                "POST /vectors/index/{name}/recover", "DELETE /vectors/index/{name}/items/{id}"}));
   for (const auto& [method, path] : std::vector<std::pair<std::string, std::string>>{
            {"GET", "/nope"}, {"POST", "/nope/search"}, {"PUT", "/vectors/index"}}) {
     HttpRequest request{method, path, "", "", ""};

@@ -7,8 +7,6 @@
 // must ask for one and show no data.
 #include <fcntl.h>
 #include <gtest/gtest.h>
-
-#include <fstream>
 #include <signal.h>
 #include <simdjson.h>
 #include <spawn.h>
@@ -20,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <regex>
 #include <string>
@@ -315,10 +314,10 @@ TEST_F(DashboardBrowserTest, AFailedIndexIsShownWithItsReason) {
   ASSERT_FALSE(dom.empty());
   const std::string failed = Element(dom, "<div id=\"failed-indexes\"", "div");
   EXPECT_EQ(failed.find("hidden"), std::string::npos) << failed;
-  EXPECT_NE(failed.find(std::string("<li data-index=\"") + kIndex +
-                        "\"><span class=\"failed-name\">" + kIndex + "</span>_vectors/" + kIndex +
-                        ".hnsw: "),
-            std::string::npos)
+  EXPECT_NE(
+      failed.find(std::string("<li data-index=\"") + kIndex + "\"><span class=\"failed-name\">" +
+                  kIndex + "</span>_vectors/" + kIndex + ".hnsw: "),
+      std::string::npos)
       << failed;
   // It is not drawn as a healthy row of the table.
   EXPECT_EQ(Element(dom, "<table id=\"index-table\"", "table").find(kIndex), std::string::npos);

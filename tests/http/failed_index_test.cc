@@ -45,8 +45,8 @@ TEST(FailedIndex, IsShownRefusesCreateAndIsQuarantinedOnDelete) {
     std::string items = R"({"items":[)";
     for (int i = 0; i < 40; ++i) {
       if (i > 0) items += ',';
-      items += R"({"id":"i)" + std::to_string(i) + R"(","vector":[1,)" + std::to_string(i) +
-               R"(,0.5]})";
+      items +=
+          R"({"id":"i)" + std::to_string(i) + R"(","vector":[1,)" + std::to_string(i) + R"(,0.5]})";
     }
     items += "]}";
     ASSERT_EQ(client.Request("POST", "/vectors/index/bad/add", items).status, 200);
@@ -76,8 +76,7 @@ TEST(FailedIndex, IsShownRefusesCreateAndIsQuarantinedOnDelete) {
             503);
   EXPECT_EQ(client.Request("GET", "/vectors/index/nothing").status, 404);
 
-  HttpResult create =
-      client.Request("POST", "/vectors/index", R"({"name":"bad","dimension":3})");
+  HttpResult create = client.Request("POST", "/vectors/index", R"({"name":"bad","dimension":3})");
   EXPECT_EQ(create.status, 409);
   EXPECT_EQ(create.body.rfind("index failed to load: ", 0), 0u) << create.body;
   EXPECT_EQ(ReadBytes(snapshot), bytes) << "the refused create touched the damaged snapshot";
@@ -107,8 +106,7 @@ TEST(FailedIndex, IsShownRefusesCreateAndIsQuarantinedOnDelete) {
   server = ServerProcess::Start(args);
   ASSERT_NE(server, nullptr);
   TestClient again(server->port());
-  EXPECT_EQ(again.Request("POST", "/vectors/index", R"({"name":"bad","dimension":3})").status,
-            201);
+  EXPECT_EQ(again.Request("POST", "/vectors/index", R"({"name":"bad","dimension":3})").status, 201);
   EXPECT_EQ(ReadBytes(quarantined[0] / "bad.hnsw"), bytes);
 }
 
@@ -124,9 +122,9 @@ TEST(FailedIndex, RecoverKeepsTheRecordsBeforeTheDamage) {
     TestClient client(server->port());
     ASSERT_EQ(client.Request("POST", "/vectors/index", R"({"name":"docs","dimension":2})").status,
               201);
-    for (const char* batch : {R"({"items":[{"id":"a","vector":[1,0]},{"id":"b","vector":[0,1]}]})",
-                              R"({"items":[{"id":"c","vector":[1,1]}]})",
-                              R"({"items":[{"id":"d","vector":[1,2]}]})"}) {
+    for (const char* batch :
+         {R"({"items":[{"id":"a","vector":[1,0]},{"id":"b","vector":[0,1]}]})",
+          R"({"items":[{"id":"c","vector":[1,1]}]})", R"({"items":[{"id":"d","vector":[1,2]}]})"}) {
       ASSERT_EQ(client.Request("POST", "/vectors/index/docs/add", batch).status, 200);
     }
     server->Kill();  // no shutdown checkpoint: everything is in the log
@@ -165,11 +163,10 @@ TEST(FailedIndex, RecoverKeepsTheRecordsBeforeTheDamage) {
   EXPECT_NE(info.body.find(R"("length":2)"), std::string::npos) << info.body;
   EXPECT_EQ(client.Request("GET", "/vectors/index/docs/items/a").status, 200);
   EXPECT_EQ(client.Request("GET", "/vectors/index/docs/items/c").status, 404);
-  ASSERT_EQ(client
-                .Request("POST", "/vectors/index/docs/add",
-                         R"({"items":[{"id":"e","vector":[2,2]}]})")
-                .status,
-            200);
+  ASSERT_EQ(
+      client.Request("POST", "/vectors/index/docs/add", R"({"items":[{"id":"e","vector":[2,2]}]})")
+          .status,
+      200);
   std::vector<fs::path> quarantined;
   for (const auto& entry : fs::directory_iterator(fs::path(data.path()) / "_quarantine")) {
     quarantined.push_back(entry.path());

@@ -285,8 +285,7 @@ TEST_F(ServerTest, ACorruptIndexFileIsReportedFailedAtStart) {
   ASSERT_NE(server_, nullptr);
   client_ = std::make_unique<TestClient>(server_->port());
   const std::string list = Get("/vectors/index").body;
-  EXPECT_EQ(list.rfind(R"({"names":["good"],"count":1,"failed":[{"name":"docs","error":")", 0),
-            0u)
+  EXPECT_EQ(list.rfind(R"({"names":["good"],"count":1,"failed":[{"name":"docs","error":")", 0), 0u)
       << list;
   EXPECT_EQ(Get("/vectors/index/docs").status, 503);
   std::string log = server_->Log();

@@ -397,9 +397,10 @@ TEST_F(RegistryTest, GetReturnsTheStoredItemAndMemoryCountsEngineAndMetadata) {
   auto index = Create("docs", 3, "euclidean");
   const size_t empty_bytes = index->memory_bytes();
   EXPECT_GE(empty_bytes, index->auxiliary_memory_bytes());
-  ASSERT_TRUE(registry_.Add(index, std::vector<NewItem>{Item("a", {1, 2, 3}, "{\"k\":1}"),
-                                                        Item("b", {4, 5, 6})})
-                  .ok());
+  ASSERT_TRUE(
+      registry_
+          .Add(index, std::vector<NewItem>{Item("a", {1, 2, 3}, "{\"k\":1}"), Item("b", {4, 5, 6})})
+          .ok());
   std::optional<StoredItem> a = index->Get("a");
   ASSERT_TRUE(a.has_value());
   EXPECT_EQ(a->id, "a");

@@ -129,7 +129,8 @@ class IndexStorageTest : public ::testing::Test {
     auto objects = store::LocalObjectStore::OpenRoot(dir_, sync, fs);
     EXPECT_TRUE(objects.ok()) << objects.status().ToString();
     instance_->objects = std::move(objects).value();
-    instance_->storage = std::make_unique<IndexStorage>(instance_->objects.get(), std::move(options));
+    instance_->storage =
+        std::make_unique<IndexStorage>(instance_->objects.get(), std::move(options));
     instance_->registry = std::make_unique<Registry>(&pool_);
     instance_->registry->SetPersistence(instance_->storage.get());
     instance_->report = instance_->storage->LoadAll(*instance_->registry, &pool_);

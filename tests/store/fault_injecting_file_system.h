@@ -115,7 +115,7 @@ class FaultInjectingFileSystem final : public FileSystem {
   uint64_t syncs() const { return state_->syncs.load(); }      // successful
   uint64_t failed_appends() const { return state_->failed_appends.load(); }
   uint64_t failed_syncs() const { return state_->failed_syncs.load(); }
-  uint64_t renames() const { return state_->renames.load(); }  // successful
+  uint64_t renames() const { return state_->renames.load(); }                  // successful
   uint64_t directory_syncs() const { return state_->directory_syncs.load(); }  // successful
   void ResetCounters() {
     state_->appends.store(0);

@@ -405,7 +405,6 @@ TEST(ValidateKey, RejectsBadKeys) {
   }
 }
 
-
 // --- The publish protocol, step by step ---------------------------------
 // A LocalObjectStore with fsyncs on, over a FaultInjectingFileSystem that
 // records each call and fails the one a test aims at.
@@ -454,11 +453,9 @@ TEST_F(LocalObjectStorePublishTest, PublishIsWriteSyncCloseRenameThenDirectorySy
   const std::string temp = events[0].substr(7);
   EXPECT_EQ(temp.substr(temp.size() - 4), ".tmp");
   EXPECT_EQ(events, (std::vector<std::string>{
-                        "create " + temp,
-                        "append " + temp,
+                        "create " + temp, "append " + temp,
                         "sync " + temp,  // the bytes are durable before they get the name
-                        "close " + temp,
-                        "rename " + temp + " " + target,
+                        "close " + temp, "rename " + temp + " " + target,
                         "syncdir " + dir_ + "/_vectors",  // and the name before Commit returns
                     }));
   EXPECT_EQ(Object(), "snapshot bytes");
@@ -477,9 +474,9 @@ TEST_F(LocalObjectStorePublishTest, LargeReadsSkipTheReadersBuffer) {
   ASSERT_TRUE((*reader)->Read(out.data(), 10).ok());         // fills the 1 MiB buffer
   ASSERT_TRUE((*reader)->Read(out.data(), 4000).ok());       // from the buffer
   const std::string path = dir_ + "/big";
-  EXPECT_EQ(faulty_.events(), (std::vector<std::string>{"read " + path + " 65536",
-                                                        "read " + path + " 307200",
-                                                        "read " + path + " 1048576"}));
+  EXPECT_EQ(faulty_.events(),
+            (std::vector<std::string>{"read " + path + " 65536", "read " + path + " 307200",
+                                      "read " + path + " 1048576"}));
   EXPECT_EQ((*reader)->position(), (64u << 10) + (300u << 10) + 10 + 4000);
 }
 
