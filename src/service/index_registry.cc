@@ -483,7 +483,7 @@ Status Registry::Drop(std::string_view name) {
     return Status::Ok();
   }
   if (!index) return Status::NotFound("not found");
-  if (persistence_ != nullptr) VECTORD_RETURN_IF_ERROR(persistence_->OnDrop(std::string(name)));
+  if (persistence_ != nullptr) VECTORD_RETURN_IF_ERROR(persistence_->OnDrop(*index));
   {
     std::unique_lock lock(mutex_);
     indexes_.erase(indexes_.find(name));

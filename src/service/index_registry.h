@@ -256,8 +256,12 @@ class Persistence {
   virtual ~Persistence() = default;
   // Stores the parameters and an empty log; attaches the log to the index.
   virtual Status OnCreate(Index& index) = 0;
-  // Removes everything stored for the index.
-  virtual Status OnDrop(const std::string& name) = 0;
+  // Removes everything stored for the index. Once the drop is committed
+  // (and before the stored data is deleted) it marks the index dropped and
+  // closes its log, so that nothing of this index — no checkpoint, no log
+  // record, no upload — is written after it returns: a re-create of the
+  // name uses the same files and keys.
+  virtual Status OnDrop(Index& index) = 0;
   // Moves the files of an index that failed to load out of the way, into a
   // quarantine folder that is never served or uploaded; returns its path.
   virtual Result<std::string> OnQuarantine(const std::string& name) = 0;

@@ -132,21 +132,32 @@ Status IndexStorage::OnCreate(Index& index) {
   return Status::Ok();
 }
 
-Status IndexStorage::OnDrop(const std::string& name) {
+Status IndexStorage::OnDrop(Index& index) {
+  const std::string name = index.params().name;
   std::lock_guard checkpoint(checkpoint_mutex_);
+  // The bucket first: a drop that fails there changes nothing.
   if (mirror_ != nullptr) {
-    // The bucket first: a drop that fails there changes nothing.
     if (Status s = mirror_->DeleteParams(name); !s.ok()) return BucketError(*mirror_, s);
-    // From here the drop is committed; what is left in the bucket is removed
-    // by the next create of the name or the next start-up.
-    if (Status s = mirror_->DeleteData(name); !s.ok()) {
-      LogWarn("bucket_drop_cleanup_failed", {{"index", name}, {"error", s.ToString()}});
-    }
   }
   // The local commit point: the params file renamed, not deleted, so that a
   // start-up after a crash here tells a drop cut short (finish it) from a
   // params file lost (keep the data, report the index as failed).
   VECTORD_RETURN_IF_ERROR(objects_->Rename(ParamsKey(name), storage_keys::DroppingParams(name)));
+  // Committed. From here nothing of this index may be written: a checkpoint
+  // waiting for checkpoint_mutex_ sees dropped(), and the log refuses writes
+  // and stops its shipper after the upload in flight, which would otherwise
+  // land in the prefix a re-create of the name uses.
+  index.MarkDropped();
+  if (store::LogWriter* log = index.log()) {
+    log->Close(Status::NotFound("index " + name + " was dropped"));
+  }
+  if (mirror_ != nullptr) {
+    // What is left in the bucket is removed by the next create of the name
+    // or the next start-up.
+    if (Status s = mirror_->DeleteData(name); !s.ok()) {
+      LogWarn("bucket_drop_cleanup_failed", {{"index", name}, {"error", s.ToString()}});
+    }
+  }
   Status s = objects_->Delete(SnapshotKey(name));
   if (s.ok()) s = RemoveLogDirectory(name);
   if (s.ok()) s = objects_->Delete(storage_keys::DroppingParams(name));

@@ -81,7 +81,7 @@ class IndexStorage final : public Persistence {
   ~IndexStorage() override;
 
   Status OnCreate(Index& index) override;
-  Status OnDrop(const std::string& name) override;
+  Status OnDrop(Index& index) override;
   Result<std::string> OnQuarantine(const std::string& name) override;
   // Without an object store only (with one, start-up already loads the
   // bucket's copy; AlreadyExists says so).

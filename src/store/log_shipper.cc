@@ -17,14 +17,20 @@ LogShipper::LogShipper(ObjectStore* store, std::string prefix, uint32_t dimensio
   thread_ = std::thread([this] { Run(); });
 }
 
-LogShipper::~LogShipper() {
+LogShipper::~LogShipper() { Stop(); }
+
+void LogShipper::Stop(Status reason) {
   {
     std::lock_guard lock(mutex_);
-    stopping_ = true;
+    if (!stopping_) {
+      stopping_ = true;
+      stop_reason_ = std::move(reason);
+    }
   }
   wake_.notify_all();
   shipped_.notify_all();
-  thread_.join();
+  std::lock_guard join(join_mutex_);
+  if (thread_.joinable()) thread_.join();
 }
 
 std::string LogShipper::ObjectName(uint64_t first, uint64_t last) {
@@ -62,13 +68,14 @@ Status LogShipper::WaitShipped(uint64_t sequence) {
   std::unique_lock lock(mutex_);
   // While uploads fail, answer at once rather than after another round of
   // retries: the caller turns this into a clear 503.
+  if (sequence > shipped_through_ && stopping_) return stop_reason_;
   if (sequence > shipped_through_ && !last_failure_.ok()) return last_failure_;
   const uint64_t failures_seen = failures_;
   shipped_.wait(lock, [&] {
     return sequence <= shipped_through_ || failures_ != failures_seen || stopping_;
   });
   if (sequence <= shipped_through_) return Status::Ok();
-  if (stopping_) return Status::Unavailable("object store upload stopped (shutting down)");
+  if (stopping_) return stop_reason_;
   return last_failure_;
 }
 

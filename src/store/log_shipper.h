@@ -64,9 +64,15 @@ class LogShipper {
   // `shipped_through` the highest sequence already in the store.
   LogShipper(ObjectStore* store, std::string prefix, uint32_t dimension, uint64_t shipped_through,
              LogShipperOptions options = {});
-  ~LogShipper();  // stops the thread; records not yet shipped stay only in the local log
+  ~LogShipper();  // Stop()s; records not yet shipped stay only in the local log
   LogShipper(const LogShipper&) = delete;
   LogShipper& operator=(const LogShipper&) = delete;
+
+  // Stops uploading for good: waits for an upload in flight to return, so
+  // that nothing reaches the store after this returns (a dropped index's
+  // records must not land in the prefix a re-created index of the same name
+  // uses). Waiters for records not shipped get `reason`. Idempotent.
+  void Stop(Status reason = Status::Unavailable("object store upload stopped (shutting down)"));
 
   // `record` is the framed record exactly as the local segment holds it.
   void Enqueue(uint64_t sequence, std::string record);
@@ -98,7 +104,9 @@ class LogShipper {
   uint64_t failures_ = 0;                                 // guarded by mutex_
   Status last_failure_;    // guarded by mutex_; ok once an upload lands
   bool stopping_ = false;  // guarded by mutex_
+  Status stop_reason_;     // guarded by mutex_; what waiters get once stopping_
   LogShipperStats stats_;  // guarded by mutex_
+  std::mutex join_mutex_;  // one Stop() joins the thread
   std::thread thread_;
 };
 

@@ -129,6 +129,18 @@ void LogWriter::AttachShipper(std::unique_ptr<LogShipper> shipper) {
   shipper_ = std::move(shipper);
 }
 
+void LogWriter::Close(Status reason) {
+  {
+    std::unique_lock lock(mutex_);
+    // A leader's fsync runs unlocked on file_: let it finish first.
+    synced_.wait(lock, [this] { return !sync_in_progress_; });
+    if (broken_.ok()) broken_ = reason;
+    file_.reset();
+  }
+  synced_.notify_all();
+  if (shipper_) shipper_->Stop(std::move(reason));
+}
+
 Status LogWriter::WaitShipped(uint64_t sequence) {
   return shipper_ ? shipper_->WaitShipped(sequence) : Status::Ok();
 }

@@ -64,6 +64,13 @@ class LogWriter {
 
   static std::string SegmentName(uint64_t first_sequence);
 
+  // Refuses every later Append, Sync of an unsynced record and Rotate with
+  // `reason`, and stops the shipper (waiting for an upload in flight): after
+  // it returns the log neither writes a file nor puts an object. For a
+  // dropped index, whose directory and bucket prefix a re-created index of
+  // the same name will use.
+  void Close(Status reason);
+
   // Copies every record appended from now on to an object store (see
   // LogShipper); called once, before the log takes writes.
   void AttachShipper(std::unique_ptr<LogShipper> shipper);

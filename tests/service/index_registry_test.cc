@@ -28,7 +28,8 @@ class RecordingPersistence final : public Persistence {
     created.push_back(index.params().name);
     return Status::Ok();
   }
-  Status OnDrop(const std::string& name) override {
+  Status OnDrop(Index& index) override {
+    const std::string& name = index.params().name;
     std::lock_guard lock(mutex_);
     drop_calls.push_back(name);
     if (!drop_status.ok()) return drop_status;

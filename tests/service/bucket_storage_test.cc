@@ -1,0 +1,235 @@
+// IndexStorage with an object-store tier: each "node" is a Registry +
+// IndexStorage + BucketMirror over its own data directory, and every node
+// shares one bucket — a LocalObjectStore directory behind a
+// FaultInjectingObjectStore, which can hold an upload in flight, lose a
+// reply, or be down. A node whose disk is lost is a new node on an empty
+// directory: what it loads is what the bucket holds.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fault_injecting_object_store.h"
+#include "service/bucket_mirror.h"
+#include "service/index_storage.h"
+#include "store/local_object_store.h"
+
+namespace vectord::service {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using testing::FaultInjectingObjectStore;
+
+std::string MakeTempDir(const char* what) {
+  std::string pattern = std::string("/tmp/vectord_") + what + ".XXXXXX";
+  char* dir = ::mkdtemp(pattern.data());
+  EXPECT_NE(dir, nullptr);
+  return dir == nullptr ? "" : std::string(dir);
+}
+
+NewItem Item(const std::string& id, float x) { return NewItem{id, {x, 1, 2, 3}, std::nullopt}; }
+
+// One vectord process: its disk, its storage and registry, on the bucket.
+struct Node {
+  std::string data_dir;
+  std::unique_ptr<store::LocalObjectStore> objects;
+  std::unique_ptr<BucketMirror> mirror;
+  std::unique_ptr<IndexStorage> storage;
+  std::unique_ptr<Registry> registry;
+  IndexStorage::LoadReport report;
+
+  ~Node() {
+    registry.reset();  // indexes (their logs and shippers) before the storage
+    storage.reset();
+  }
+
+  // The ids an index holds, sorted.
+  std::vector<std::string> Ids(const std::string& name) const {
+    std::vector<std::string> ids;
+    auto index = registry->Find(name);
+    if (!index) return ids;
+    index->engine().ForEachLive(
+        [&](uint32_t, std::string_view id, const std::string*) { ids.emplace_back(id); });
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  }
+};
+
+class BucketStorageTest : public ::testing::Test {
+ protected:
+  BucketStorageTest() : pool_(2) {}
+
+  void SetUp() override {
+    bucket_dir_ = MakeTempDir("bucket");
+    auto root = store::LocalObjectStore::OpenRoot(bucket_dir_, /*sync=*/false);
+    ASSERT_TRUE(root.ok()) << root.status().ToString();
+    bucket_root_ = std::move(root).value();
+    bucket_ = std::make_unique<FaultInjectingObjectStore>(bucket_root_.get());
+  }
+
+  void TearDown() override {
+    nodes_.clear();
+    bucket_.reset();
+    bucket_root_.reset();
+    std::error_code ec;
+    for (const std::string& dir : dirs_) fs::remove_all(dir, ec);
+    fs::remove_all(bucket_dir_, ec);
+  }
+
+  // Starts a node on `data_dir` (a new empty one when "") and loads.
+  Node& StartNode(std::string data_dir = "") {
+    if (data_dir.empty()) {
+      data_dir = MakeTempDir("node");
+      dirs_.push_back(data_dir);
+    }
+    auto node = std::make_unique<Node>();
+    node->data_dir = data_dir;
+    auto objects = store::LocalObjectStore::OpenRoot(data_dir, /*sync=*/false);
+    EXPECT_TRUE(objects.ok()) << objects.status().ToString();
+    node->objects = std::move(objects).value();
+    store::LogShipperOptions shipping;
+    shipping.retry_pause = 20ms;
+    node->mirror = std::make_unique<BucketMirror>(bucket_.get(), node->objects.get(), shipping);
+    StorageOptions options;
+    options.data_dir = data_dir;
+    options.checkpoint_bytes = uint64_t{1} << 40;  // only explicit checkpoints
+    node->storage =
+        std::make_unique<IndexStorage>(node->objects.get(), options, node->mirror.get());
+    node->registry = std::make_unique<Registry>(&pool_);
+    node->registry->SetPersistence(node->storage.get());
+    node->report = node->storage->LoadAll(*node->registry, &pool_, [] { return false; });
+    nodes_.push_back(std::move(node));
+    return *nodes_.back();
+  }
+
+  // Ends a node as a crash would (no shutdown checkpoint).
+  void Kill(Node& node) {
+    for (auto it = nodes_.begin(); it != nodes_.end(); ++it) {
+      if (it->get() == &node) {
+        nodes_.erase(it);
+        return;
+      }
+    }
+  }
+
+  static std::shared_ptr<Index> Create(Node& node, const std::string& name) {
+    CreateSpec spec;
+    spec.name = name;
+    spec.dimension = 4;
+    spec.distance = "euclidean";
+    auto index = node.registry->Create(spec);
+    EXPECT_TRUE(index.ok()) << index.status().ToString();
+    return index.ok() ? *index : nullptr;
+  }
+
+  static Status Add(Node& node, const std::shared_ptr<Index>& index, std::vector<NewItem> items) {
+    return node.registry->Add(index, items).status();
+  }
+
+  std::vector<std::string> BucketKeys() {
+    auto keys = bucket_root_->List("_vectors/");
+    EXPECT_TRUE(keys.ok());
+    return keys.ok() ? *keys : std::vector<std::string>{};
+  }
+
+  ThreadPool pool_;
+  std::string bucket_dir_;
+  std::unique_ptr<store::LocalObjectStore> bucket_root_;
+  std::unique_ptr<FaultInjectingObjectStore> bucket_;
+  std::vector<std::string> dirs_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+};
+
+using Ids = std::vector<std::string>;
+
+// A segment upload in flight when its index is dropped must not land in the
+// bucket after the drop: the re-created index of the same name ships to the
+// same prefix, and a new host would replay the old record into it.
+TEST_F(BucketStorageTest, AnUploadInFlightAtDropNeverReachesTheRecreatedIndex) {
+  Node& node = StartNode();
+  auto old_index = Create(node, "docs");
+  ASSERT_TRUE(Add(node, old_index, {Item("a1", 1)}).ok());
+
+  bucket_->SetFilter("_vectors/docs.wal/");
+  bucket_->Hold();
+  auto late_write =
+      std::async(std::launch::async, [&] { return Add(node, old_index, {Item("a2", 2)}); });
+  ASSERT_TRUE([&] {
+    for (int i = 0; i < 5000 && bucket_->held_writes() == 0; ++i) std::this_thread::sleep_for(1ms);
+    return bucket_->held_writes() == 1;
+  }()) << "the upload of a2 never started";
+  // The drop must wait for the upload in flight; let it go a little later.
+  auto release = std::async(std::launch::async, [&] {
+    std::this_thread::sleep_for(200ms);
+    bucket_->Release();
+  });
+  ASSERT_TRUE(node.registry->Drop("docs").ok());
+  // Without the wait, the re-create below runs while a2's upload is held,
+  // and a2 lands in the new index's prefix when it is let go.
+  auto new_index = Create(node, "docs");
+  ASSERT_TRUE(Add(node, new_index, {Item("b1", 3)}).ok());
+  release.get();
+  EXPECT_FALSE(late_write.get().ok()) << "a write to a dropped index was acknowledged";
+  EXPECT_EQ(node.Ids("docs"), Ids({"b1"}));
+
+  Kill(node);
+  Node& new_host = StartNode();
+  EXPECT_EQ(new_host.report.failed, 0u);
+  EXPECT_EQ(new_host.Ids("docs"), Ids({"b1"}));
+}
+
+// A request routed to an index just before its drop may reach the log just
+// after it: it is refused, and nothing of it goes to disk or bucket.
+TEST_F(BucketStorageTest, AWriteThatReachesADroppedIndexIsRefusedAndNeverShipped) {
+  Node& node = StartNode();
+  auto old_index = Create(node, "docs");
+  ASSERT_TRUE(Add(node, old_index, {Item("a1", 1)}).ok());
+  ASSERT_TRUE(node.registry->Drop("docs").ok());
+  auto new_index = Create(node, "docs");
+  ASSERT_TRUE(Add(node, new_index, {Item("b1", 3)}).ok());
+
+  Status late = Add(node, old_index, {Item("x1", 9)});
+  EXPECT_FALSE(late.ok());
+  EXPECT_NE(late.message().find("dropped"), std::string::npos) << late.ToString();
+  EXPECT_TRUE(Add(node, new_index, {Item("b2", 4)}).ok());
+
+  // The same node after a restart, and a new host from the bucket alone.
+  const std::string dir = node.data_dir;
+  Kill(node);
+  EXPECT_EQ(StartNode(dir).Ids("docs"), Ids({"b1", "b2"}));
+  EXPECT_EQ(StartNode().Ids("docs"), Ids({"b1", "b2"}));
+}
+
+// A checkpoint that reaches the index after its drop committed (the
+// background thread had picked it up and waited for the drop to finish)
+// writes nothing: not a snapshot over the name a re-create will use, not
+// into its log, not to the bucket.
+TEST_F(BucketStorageTest, ACheckpointAfterTheDropCommittedWritesNothing) {
+  Node& node = StartNode();
+  auto old_index = Create(node, "docs");
+  ASSERT_TRUE(Add(node, old_index, {Item("a1", 1), Item("a2", 2)}).ok());
+  // The storage half of Registry::Drop; the checkpoint runs before the
+  // registry's half.
+  ASSERT_TRUE(node.storage->OnDrop(*old_index).ok());
+  EXPECT_TRUE(node.storage->Checkpoint(old_index).ok());
+  EXPECT_FALSE(fs::exists(node.data_dir + "/_vectors/docs.hnsw"));
+  EXPECT_FALSE(fs::exists(node.data_dir + "/_vectors/docs.wal"));
+  EXPECT_EQ(BucketKeys(), Ids{});
+
+  const std::string dir = node.data_dir;
+  Kill(node);
+  Node& restarted = StartNode(dir);
+  EXPECT_EQ(restarted.report.failed, 0u);
+  EXPECT_FALSE(restarted.registry->Find("docs"));
+  EXPECT_FALSE(restarted.registry->FailureOf("docs"));
+}
+
+}  // namespace
+}  // namespace vectord::service
