@@ -1,6 +1,7 @@
 #include "service/index_registry.h"
 
 #include <algorithm>
+#include <chrono>
 #include <deque>
 
 #include "service/index_name.h"
@@ -189,6 +190,12 @@ std::vector<engine::ItemInput> AsInputs(std::span<const NewItem> items) {
 
 }  // namespace
 
+namespace {
+// How long a failed write waits for its cancel record to reach the object
+// store before answering "outcome unknown" (docs/API.md).
+constexpr std::chrono::milliseconds kCancelUploadWait{2000};
+}  // namespace
+
 template <typename Apply>
 Result<std::string_view> Index::LogThenApply(store::log_format::RecordType type,
                                              const std::string& payload, Durability durability,
@@ -231,6 +238,21 @@ Result<std::string_view> Index::LogThenApply(store::log_format::RecordType type,
       // machine crash could bring the write back. Best effort: after a failed
       // fsync this may fail too, and the disk is then the operator's problem.
       if (durability == Durability::kObjectStore) (void)log_->Sync(*cancel);
+    }
+    // With an object store the record itself is queued for upload whatever
+    // its level, and may have landed already (a reply lost after the PUT
+    // succeeded). Until the cancel lands after it, a host rebuilt from the
+    // bucket alone (this disk lost) would apply the write this answer
+    // reports as failed: wait a little for it, then say so.
+    if (store::LogShipper* shipper = log_->shipper();
+        shipper != nullptr && durable.code() != StatusCode::kNotFound &&
+        (!cancel.ok() || !shipper->WaitShippedFor(*cancel, kCancelUploadWait).ok())) {
+      durable = Status::Unavailable(
+          durable.message() +
+          "; outcome unknown: the write is not applied here, but the object store may hold it "
+          "and does not yet hold its cancellation (still being retried) — until it does, a "
+          "rebuild of this index from the object store alone could apply it; retry the write "
+          "(adds replace by id, deletes are idempotent)");
     }
   }
 

@@ -79,6 +79,17 @@ Status LogShipper::WaitShipped(uint64_t sequence) {
   return last_failure_;
 }
 
+Status LogShipper::WaitShippedFor(uint64_t sequence, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  const bool shipped =
+      shipped_.wait_for(lock, timeout, [&] { return sequence <= shipped_through_ || stopping_; });
+  if (shipped && sequence <= shipped_through_) return Status::Ok();
+  if (stopping_) return stop_reason_;
+  if (!last_failure_.ok()) return last_failure_;
+  return Status::Unavailable("object store upload did not finish within " +
+                             std::to_string(timeout.count()) + " ms");
+}
+
 uint64_t LogShipper::shipped_through() const {
   std::lock_guard lock(mutex_);
   return shipped_through_;

@@ -17,8 +17,9 @@
 // log after the last one shipped.
 //
 // WaitShipped(seq) returns once the record is in the store; while uploads
-// are failing it returns Unavailable at once (the service cancels the write
-// and answers 503), and records keep queueing in memory up to a bound, past
+// are failing it returns Unavailable at once (the service cancels the write,
+// waits a little for the cancel record to land with WaitShippedFor, and
+// answers 503), and records keep queueing in memory up to a bound, past
 // which the writer refuses new records (backlog_full()).
 //
 // Thread safety: every method may be called from any thread.
@@ -78,6 +79,9 @@ class LogShipper {
   void Enqueue(uint64_t sequence, std::string record);
   bool backlog_full() const;
   Status WaitShipped(uint64_t sequence);
+  // Waits through failed uploads (which are retried) until the record is in
+  // the store or `timeout` passes; then the last failure, or Unavailable.
+  Status WaitShippedFor(uint64_t sequence, std::chrono::milliseconds timeout);
   uint64_t shipped_through() const;
   // Records appended but not yet in the store.
   size_t pending_records() const;

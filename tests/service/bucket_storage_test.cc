@@ -231,5 +231,49 @@ TEST_F(BucketStorageTest, ACheckpointAfterTheDropCommittedWritesNothing) {
   EXPECT_FALSE(restarted.registry->FailureOf("docs"));
 }
 
+// A write whose upload reports failure although the object landed (a lost
+// reply) is answered 503 and cancelled. If the cancel record reaches the
+// bucket in time, the answer is definite: a host rebuilt from the bucket
+// alone does not apply the write.
+TEST_F(BucketStorageTest, AFailedWriteWhoseCancelLandsIsNotReplayedFromTheBucket) {
+  Node& node = StartNode();
+  auto index = Create(node, "docs");
+  ASSERT_TRUE(Add(node, index, {Item("a1", 1)}).ok());
+  bucket_->SetFilter("_vectors/docs.wal/");
+  bucket_->LoseNextReply();
+  Status failed = Add(node, index, {Item("a2", 2)});
+  ASSERT_EQ(failed.code(), StatusCode::kUnavailable) << failed.ToString();
+  EXPECT_EQ(failed.message().find("outcome unknown"), std::string::npos) << failed.ToString();
+  EXPECT_TRUE(Add(node, index, {Item("a3", 3)}).ok());
+  EXPECT_EQ(node.Ids("docs"), Ids({"a1", "a3"}));
+
+  Kill(node);  // and its disk with it
+  EXPECT_EQ(StartNode().Ids("docs"), Ids({"a1", "a3"}));
+}
+
+// The same lost reply, and then the store stays down, so the cancel cannot
+// follow: the 503 must not claim the write failed for good. Whatever a host
+// rebuilt from the bucket then holds, the client was told it might.
+TEST_F(BucketStorageTest, AFailedWriteWhoseCancelCannotLandAnswersOutcomeUnknown) {
+  Node& node = StartNode();
+  auto index = Create(node, "docs");
+  ASSERT_TRUE(Add(node, index, {Item("a1", 1)}).ok());
+  bucket_->SetFilter("_vectors/docs.wal/");
+  bucket_->LoseNextReply();
+  bucket_->GoDownAfterNextWrite();
+  Status failed = Add(node, index, {Item("a2", 2)});
+  ASSERT_EQ(failed.code(), StatusCode::kUnavailable) << failed.ToString();
+  EXPECT_EQ(node.Ids("docs"), Ids({"a1"}));
+
+  Kill(node);  // and its disk, before the store came back
+  bucket_->SetDown(false);
+  Node& new_host = StartNode();
+  if (new_host.Ids("docs") != Ids({"a1"})) {
+    EXPECT_NE(failed.message().find("outcome unknown"), std::string::npos)
+        << "answered as failed, yet a rebuild from the bucket applies it: " << failed.ToString();
+  }
+  EXPECT_EQ(new_host.Ids("docs"), Ids({"a1", "a2"}));  // the record landed, its cancel did not
+}
+
 }  // namespace
 }  // namespace vectord::service

@@ -34,6 +34,8 @@ class FaultInjectingObjectStore final : public store::ObjectStore {
   void SetDown(bool down) { down_.store(down); }
   // The next matching write lands, then reports Unavailable.
   void LoseNextReply() { lose_next_reply_.store(true); }
+  // After the next matching write (whatever it reports), the store is down.
+  void GoDownAfterNextWrite() { down_after_next_write_.store(true); }
   // Matching writes wait in Commit, before reaching the store, until
   // Release(); held_writes() counts those waiting.
   void Hold() {
@@ -113,6 +115,7 @@ class FaultInjectingObjectStore final : public store::ObjectStore {
       std::lock_guard lock(mutex_);
       written_.push_back(key);
     }
+    if (matches && down_after_next_write_.exchange(false)) down_.store(true);
     if (put.ok() && matches && lose_next_reply_.exchange(false)) {
       return Status::Unavailable("test store lost the reply (the object landed)");
     }
@@ -128,6 +131,7 @@ class FaultInjectingObjectStore final : public store::ObjectStore {
   std::atomic<int> held_{0};
   std::atomic<bool> down_{false};
   std::atomic<bool> lose_next_reply_{false};
+  std::atomic<bool> down_after_next_write_{false};
 };
 
 }  // namespace vectord::service::testing
