@@ -1,6 +1,7 @@
 #include "store/s3_object_store.h"
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
 
 #include <algorithm>
 #include <mutex>
@@ -126,6 +127,70 @@ Status ExpectStatus(const S3ObjectStore::Request& request,
 
 std::once_flag curl_global_once;
 
+std::string_view Unquoted(std::string_view etag) {
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
+    etag.remove_prefix(1);
+    etag.remove_suffix(1);
+  }
+  return etag;
+}
+
+std::string LowerHex(const unsigned char* bytes, size_t size) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(size * 2);
+  for (size_t i = 0; i < size; ++i) {
+    hex += kDigits[bytes[i] >> 4];
+    hex += kDigits[bytes[i] & 15];
+  }
+  return hex;
+}
+
+// An ETag as compared: without quotes, lower case.
+std::string NormalizedETag(std::string_view etag) {
+  std::string normal(Unquoted(etag));
+  std::transform(normal.begin(), normal.end(), normal.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return normal;
+}
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The MD5 of everything a multipart writer uploaded, fed part by part.
+class Md5 {
+ public:
+  Md5() : context_(EVP_MD_CTX_new()) {
+    if (context_ != nullptr && EVP_DigestInit_ex(context_.get(), EVP_md5(), nullptr) != 1) {
+      context_.reset();
+    }
+  }
+  void Update(std::string_view bytes) {
+    if (context_ != nullptr && EVP_DigestUpdate(context_.get(), bytes.data(), bytes.size()) != 1) {
+      context_.reset();
+    }
+  }
+  // Lower-case hex; empty when OpenSSL failed (the digest is then unknown).
+  // Ends the digest: call once.
+  std::string FinishHex() {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    if (context_ == nullptr || EVP_DigestFinal_ex(context_.get(), digest, &size) != 1) return "";
+    context_.reset();
+    return LowerHex(digest, size);
+  }
+
+ private:
+  struct Free {
+    void operator()(EVP_MD_CTX* context) const { EVP_MD_CTX_free(context); }
+  };
+  std::unique_ptr<EVP_MD_CTX, Free> context_;
+};
+
 class S3Writer final : public ObjectWriter {
  public:
   S3Writer(S3ObjectStore* store, std::string key) : store_(store), key_(std::move(key)) {}
@@ -197,6 +262,8 @@ class S3Writer final : public ObjectWriter {
                              " of " + key_);
     }
     parts_.push_back(reply->etag);
+    uploaded_bytes_ += bytes.size();
+    content_md5_.Update(bytes);
     return Status::Ok();
   }
 
@@ -212,13 +279,66 @@ class S3Writer final : public ObjectWriter {
                                     .query = "uploadId=" + UriEncode(upload_id_, false),
                                     .body = xml};
     auto reply = store_->Perform(complete);
-    VECTORD_RETURN_IF_ERROR(ExpectStatus(complete, reply, 200, 200));
-    // S3 may answer 200 and then report a failure in the body.
-    if (auto error = s3_xml::ParseError(reply->body)) {
-      return Status::IOError("completing the upload of " + key_ + " failed: " + error->code + " (" +
-                             error->message + ")");
+    Status status = ExpectStatus(complete, reply, 200, 200);
+    if (status.ok()) {
+      // S3 may answer 200 and then report a failure in the body.
+      if (auto error = s3_xml::ParseError(reply->body)) {
+        return Status::IOError("completing the upload of " + key_ + " failed: " + error->code +
+                               " (" + error->message + ")");
+      }
+      LogInfo("object_store_multipart_upload", {{"key", key_}, {"parts", parts_.size()}});
+      return Status::Ok();
     }
-    LogInfo("object_store_multipart_upload", {{"key", key_}, {"parts", parts_.size()}});
+    // An attempt the store carried out may have lost its reply, and Perform
+    // retried it: the retry then finds the upload gone (NoSuchUpload: S3,
+    // MinIO) or fails as the store fails on a finished upload (s3rver: 500).
+    // Either way the object may be ours already; only the object can tell.
+    if (reply.ok() && reply->status == 404) {
+      auto error = s3_xml::ParseError(reply->body);
+      if (!error || error->code != "NoSuchUpload") return status;
+      return ResolveByTheObject(Status::IOError("completing the upload of " + key_ +
+                                                ": the store no longer knows the upload "
+                                                "(NoSuchUpload)"),
+                                "NoSuchUpload");
+    }
+    if (status.code() == StatusCode::kUnavailable) {
+      return ResolveByTheObject(status, "unavailable");
+    }
+    return status;
+  }
+
+  // After a Complete whose outcome is unknown: Ok when the object at the key
+  // is the one this upload makes — its size, and an ETag equal to S3's
+  // multipart ETag of our parts or to the MD5 of all our bytes (stores that
+  // hash the assembled object, as s3rver does); otherwise `failure`, saying
+  // what the key holds.
+  Status ResolveByTheObject(const Status& failure, std::string_view answer) {
+    const std::string multipart_etag = MultipartETag(parts_);
+    const std::string content_etag = content_md5_.FinishHex();
+    const std::string ours = "ETag \"" + (multipart_etag.empty() ? "?" : multipart_etag) +
+                             "\" or \"" + (content_etag.empty() ? "?" : content_etag) + "\", " +
+                             std::to_string(uploaded_bytes_) + " bytes";
+    auto explain = [&](const std::string& found) {
+      const std::string message = failure.message() + "; " + found + "; this upload is " + ours;
+      return failure.code() == StatusCode::kUnavailable ? Status::Unavailable(message)
+                                                        : Status::IOError(message);
+    };
+    auto info = store_->Stat(key_);
+    if (!info.ok()) {
+      if (info.status().code() == StatusCode::kNotFound) return explain("the key holds no object");
+      return explain("checking the object failed: " + info.status().message());
+    }
+    const std::string found = NormalizedETag(info->etag);
+    const bool same_etag = !found.empty() && (found == multipart_etag || found == content_etag);
+    if (!same_etag || info->size != uploaded_bytes_) {
+      return explain("the key holds another object: ETag \"" + found + "\", " +
+                     std::to_string(info->size) + " bytes");
+    }
+    LogWarn("object_store_multipart_complete_resolved", {{"key", key_},
+                                                         {"parts", parts_.size()},
+                                                         {"bytes", uploaded_bytes_},
+                                                         {"etag", found},
+                                                         {"complete_answer", answer}});
     return Status::Ok();
   }
 
@@ -227,6 +347,8 @@ class S3Writer final : public ObjectWriter {
   std::string buffer_;
   std::string upload_id_;
   std::vector<std::string> parts_;  // ETags, part i + 1 at index i
+  uint64_t uploaded_bytes_ = 0;     // in parts_
+  Md5 content_md5_;                 // of the bytes in parts_, in order
   bool committed_ = false;
   Status status_;
 };
@@ -295,6 +417,26 @@ class S3Reader final : public ObjectReader {
 };
 
 }  // namespace
+
+std::string MultipartETag(const std::vector<std::string>& part_etags) {
+  std::string digests;
+  digests.reserve(part_etags.size() * 16);
+  for (const std::string& etag : part_etags) {
+    const std::string_view hex = Unquoted(etag);
+    if (hex.size() != 32) return "";
+    for (size_t i = 0; i < hex.size(); i += 2) {
+      const int high = HexDigit(hex[i]);
+      const int low = HexDigit(hex[i + 1]);
+      if (high < 0 || low < 0) return "";
+      digests += static_cast<char>(high * 16 + low);
+    }
+  }
+  Md5 md5;
+  md5.Update(digests);
+  const std::string hex = md5.FinishHex();
+  if (hex.empty() || part_etags.empty()) return "";
+  return hex + "-" + std::to_string(part_etags.size());
+}
 
 Status ParseStorageUrl(std::string_view url, S3Options* options) {
   const size_t scheme_end = url.find("://");

@@ -14,6 +14,13 @@
 // to the ETag seen at open (a concurrent overwrite fails the read instead of
 // mixing two versions).
 //
+// Completing a multipart upload is retried like any request, so a Complete
+// the store carried out but whose reply was lost comes back as NoSuchUpload
+// (or, from stores that fail on a finished upload, as a 5xx). The writer then
+// HEADs the key and commits only when the object there is this upload: its
+// size, and its ETag equal to S3's multipart ETag of our parts or to the MD5
+// of all our bytes; anything else stays an error naming what the key holds.
+//
 // Failures: a network error or a 5xx is retried with exponential backoff and
 // full jitter, up to `max_attempts` tries; a 4xx is not retried. Errors come
 // back as Status: NotFound for a missing key, Unavailable when the store
@@ -63,6 +70,11 @@ struct ObjectInfo {
   uint64_t size = 0;
   std::string etag;
 };
+
+// The ETag S3 gives an object completed from parts with these ETags: the hex
+// MD5 of the parts' binary MD5s concatenated, then "-<part count>". Empty when
+// a part's ETag is not a hex MD5 (quotes allowed) or there are no parts.
+std::string MultipartETag(const std::vector<std::string>& part_etags);
 
 class S3ObjectStore final : public ObjectStore {
  public:

@@ -1,6 +1,7 @@
-// S3ObjectStore against a real S3-protocol server (s3rver on loopback), plus
-// a canned-reply server for the failure paths s3rver cannot produce (5xx,
-// 403 from a store that checks credentials).
+// S3ObjectStore against a real S3-protocol server (s3rver on loopback), also
+// behind a proxy that loses its replies, plus a canned-reply server for the
+// failure paths s3rver cannot produce (5xx, 403 from a store that checks
+// credentials).
 #include "store/s3_object_store.h"
 
 #include <arpa/inet.h>
@@ -20,11 +21,13 @@
 
 #include "store/s3_xml.h"
 #include "support/s3_server.h"
+#include "support/tcp_proxy.h"
 
 namespace vectord::store {
 namespace {
 
 using testing::S3Server;
+using testing::TcpProxy;
 
 TEST(StorageUrl, SplitsEndpointBucketAndPrefix) {
   S3Options options;
@@ -246,6 +249,169 @@ TEST_F(S3ObjectStoreTest, LargeObjectsStreamThroughMultipartUploadAndRangedReads
   EXPECT_TRUE(back == bytes) << "multipart object differs from what was written";
   char extra;
   EXPECT_EQ((*reader)->Read(&extra, 1).code(), StatusCode::kCorruption);
+}
+
+TEST(S3MultipartETag, IsTheMd5OfThePartMd5sThenTheCount) {
+  // Parts "aaaaaaaaaa" and "bbbbbbb"; the expected value computed apart
+  // (Python hashlib) the way S3 documents it.
+  EXPECT_EQ(
+      MultipartETag({"\"e09c80c42fda55f9d992e59ca6b3307d\"", "E1FAFFE9C3C801F2F8C3FBE7CB032CB2"}),
+      "30e57f64e284aca6fd268ecbac8a42dc-2");
+  EXPECT_EQ(MultipartETag({}), "");
+  EXPECT_EQ(MultipartETag({"e09c80c42fda55f9d992e59ca6b3307d", "not-an-md5"}), "");
+  EXPECT_EQ(MultipartETag({"e09c80c42fda55f9d992e59ca6b3307z"}), "");
+}
+
+std::string RandomBytes(size_t size, uint64_t seed) {
+  std::string bytes(size, '\0');
+  std::mt19937_64 random(seed);
+  for (size_t i = 0; i + 8 <= bytes.size(); i += 8) {
+    const uint64_t r = random();
+    std::memcpy(&bytes[i], &r, 8);
+  }
+  return bytes;
+}
+
+// CompleteMultipartUpload, not the `?uploads` that starts one.
+bool IsComplete(const std::string& request_line) {
+  return request_line.rfind("POST ", 0) == 0 &&
+         request_line.find("?uploadId=") != std::string::npos;
+}
+
+const std::string kNoSuchUpload =
+    testing::HttpReply(404,
+                       "<Error><Code>NoSuchUpload</Code><Message>The specified upload does not "
+                       "exist.</Message></Error>");
+
+// Lost replies to CompleteMultipartUpload, between S3ObjectStore and s3rver.
+class S3LostCompleteTest : public S3ObjectStoreTest {
+ protected:
+  // Options for 5 MiB parts, through `proxy` or straight to s3rver.
+  S3Options MultipartOptions(const TcpProxy* proxy) const {
+    S3Options options = server_->Options();
+    if (proxy != nullptr) options.endpoint = "http://127.0.0.1:" + std::to_string(proxy->port());
+    options.multipart_threshold = uint64_t{5} << 20;
+    options.part_bytes = uint64_t{5} << 20;
+    return options;
+  }
+
+  // Writes `bytes` (3 parts) to `key` through a writer of `store`.
+  static Status WriteObject(S3ObjectStore* store, const std::string& key,
+                            const std::string& bytes) {
+    auto writer = store->Create(key);
+    if (!writer.ok()) return writer.status();
+    for (size_t offset = 0; offset < bytes.size(); offset += 1 << 20) {
+      const size_t n = std::min<size_t>(1 << 20, bytes.size() - offset);
+      VECTORD_RETURN_IF_ERROR((*writer)->Write(bytes.data() + offset, n));
+    }
+    return (*writer)->Commit();
+  }
+
+  static size_t Count(const std::vector<std::string>& lines, const std::string& prefix) {
+    return static_cast<size_t>(std::count_if(
+        lines.begin(), lines.end(), [&](const auto& line) { return line.rfind(prefix, 0) == 0; }));
+  }
+
+  const std::string key_ = "_vectors/big.hnsw";
+  const std::string bytes_ = RandomBytes(13 * 1024 * 1024 + 12345, 11);
+};
+
+TEST_F(S3LostCompleteTest, ACompleteWhoseReplyWasLostCommitsWhenTheObjectIsOurs) {
+  // s3rver completes the upload; its reply never reaches the writer, whose
+  // retry finds the upload finished (s3rver answers that with a 500).
+  std::atomic<int> completes{0};
+  TcpProxy proxy(server_->port(), [&](const std::string& line) {
+    TcpProxy::Verdict verdict;
+    if (IsComplete(line) && completes.fetch_add(1) == 0) {
+      verdict.action = TcpProxy::Verdict::Action::kLoseReply;
+    }
+    return verdict;
+  });
+  auto store = S3ObjectStore::Open(MultipartOptions(&proxy));
+  ASSERT_TRUE(store.ok());
+
+  Status committed = WriteObject(store->get(), key_, bytes_);
+  ASSERT_TRUE(committed.ok()) << committed.ToString();
+  EXPECT_GE(completes.load(), 2) << "the lost reply was not retried";
+  EXPECT_EQ(Count(proxy.RequestLines(), "PUT /lakehouse/" + key_ + "?partNumber="), 3u);
+  EXPECT_GE(Count(proxy.RequestLines(), "HEAD /lakehouse/" + key_), 1u)
+      << "the object was not checked";
+
+  auto back = (*store)->Get(key_);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_TRUE(*back == bytes_) << "the object differs from what was written";
+}
+
+TEST_F(S3LostCompleteTest, ARetriedCompleteAnsweredNoSuchUploadCommitsWhenTheObjectIsOurs) {
+  // As S3 and MinIO answer a retried Complete of a finished upload.
+  std::atomic<int> completes{0};
+  TcpProxy proxy(server_->port(), [&](const std::string& line) {
+    TcpProxy::Verdict verdict;
+    if (IsComplete(line)) {
+      if (completes.fetch_add(1) == 0) {
+        verdict.action = TcpProxy::Verdict::Action::kLoseReply;
+      } else {
+        verdict.action = TcpProxy::Verdict::Action::kAnswer;
+        verdict.reply = kNoSuchUpload;
+      }
+    }
+    return verdict;
+  });
+  auto store = S3ObjectStore::Open(MultipartOptions(&proxy));
+  ASSERT_TRUE(store.ok());
+
+  Status committed = WriteObject(store->get(), key_, bytes_);
+  ASSERT_TRUE(committed.ok()) << committed.ToString();
+  EXPECT_GE(completes.load(), 2);
+  auto back = store_->Get(key_);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_TRUE(*back == bytes_) << "the object differs from what was written";
+}
+
+TEST_F(S3LostCompleteTest, ALostCompleteFailsWhenTheKeyHoldsAnotherObject) {
+  // While the writer waits for the lost reply, another writer replaces the
+  // object with different bytes of the same size and part count: only the
+  // ETag tells them apart.
+  auto other_store = S3ObjectStore::Open(MultipartOptions(nullptr));
+  ASSERT_TRUE(other_store.ok());
+  const std::string other = RandomBytes(bytes_.size(), 12);
+  for (const bool no_such_upload : {true, false}) {
+    SCOPED_TRACE(no_such_upload ? "retry answered NoSuchUpload" : "retry answered by s3rver");
+    std::atomic<int> completes{0};
+    Status overwritten = Status::Internal("the other writer did not run");
+    TcpProxy proxy(server_->port(), [&](const std::string& line) {
+      TcpProxy::Verdict verdict;
+      if (!IsComplete(line)) return verdict;
+      if (completes.fetch_add(1) == 0) {
+        verdict.action = TcpProxy::Verdict::Action::kLoseReply;
+        verdict.while_lost = [&] { overwritten = WriteObject(other_store->get(), key_, other); };
+      } else if (no_such_upload) {
+        verdict.action = TcpProxy::Verdict::Action::kAnswer;
+        verdict.reply = kNoSuchUpload;
+      }
+      return verdict;
+    });
+    auto store = S3ObjectStore::Open(MultipartOptions(&proxy));
+    ASSERT_TRUE(store.ok());
+
+    Status committed = WriteObject(store->get(), key_, bytes_);
+    ASSERT_TRUE(overwritten.ok()) << overwritten.ToString();
+    EXPECT_FALSE(committed.ok()) << "another writer's object was taken for ours";
+    EXPECT_EQ(committed.code(), no_such_upload ? StatusCode::kIOError : StatusCode::kUnavailable)
+        << committed.ToString();
+    if (no_such_upload) {
+      EXPECT_NE(committed.message().find("NoSuchUpload"), std::string::npos) << committed.message();
+    }
+    auto found = store_->Stat(key_);
+    ASSERT_TRUE(found.ok());
+    std::string found_etag = found->etag;
+    found_etag.erase(std::remove(found_etag.begin(), found_etag.end(), '"'), found_etag.end());
+    EXPECT_NE(committed.message().find("another object: ETag \"" + found_etag + "\", " +
+                                       std::to_string(other.size()) + " bytes"),
+              std::string::npos)
+        << committed.message();
+    EXPECT_TRUE(*store_->Get(key_) == other) << "the other writer's object was changed";
+  }
 }
 
 TEST_F(S3ObjectStoreTest, AnUncommittedWriterLeavesNoObject) {
