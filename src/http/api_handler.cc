@@ -505,6 +505,10 @@ Result<HttpResponse> ApiHandler::GetIndex(HttpRequest&, const PathParams& path) 
 
 Result<HttpResponse> ApiHandler::RecoverIndex(HttpRequest&, const PathParams& path) const {
   VECTORD_ASSIGN_OR_RETURN(const service::Recovered recovered, registry_->Recover(path.name));
+  // Refused, and the bucket's complete copy is served instead.
+  if (!recovered.loaded_object_store_copy.empty()) {
+    return Error(409, recovered.loaded_object_store_copy);
+  }
   const service::RecoveryReport& r = recovered.report;
   auto text_or_null = [](JsonWriter& w, const std::string& text) -> JsonWriter& {
     return text.empty() ? w.Null() : w.String(text);

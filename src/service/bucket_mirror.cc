@@ -25,12 +25,12 @@ namespace {
 
 constexpr size_t kCopyChunk = size_t{4} << 20;
 
-// Streams one object from `from` to `to`; `first_bytes` receives the first
+// Streams object `key` of `from` to `to_key` in `to`; `first_bytes` receives the first
 // index-file header's worth of bytes when not null.
 Status CopyObject(store::ObjectStore* from, store::ObjectStore* to, const std::string& key,
-                  std::string* first_bytes) {
+                  const std::string& to_key, std::string* first_bytes) {
   VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<store::ObjectReader> reader, from->Open(key));
-  VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<store::ObjectWriter> writer, to->Create(key));
+  VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<store::ObjectWriter> writer, to->Create(to_key));
   std::string chunk;
   for (uint64_t left = reader->size(); left > 0;) {
     chunk.resize(static_cast<size_t>(std::min<uint64_t>(left, kCopyChunk)));
@@ -167,7 +167,8 @@ Status BucketMirror::Hydrate(const std::string& name, BucketIndex* listed_in,
   uint64_t tag = 0;
   if (listed.has_snapshot) {
     std::string header;
-    VECTORD_RETURN_IF_ERROR(CopyObject(bucket_, local_, storage_keys::Snapshot(name), &header));
+    VECTORD_RETURN_IF_ERROR(CopyObject(bucket_, local_, storage_keys::Snapshot(name),
+                                       storage_keys::Snapshot(name), &header));
     auto peeked = engine::HnswIndex::PeekLogSequence(header);
     if (!peeked.ok()) return peeked.status().WithContext(storage_keys::Snapshot(name));
     tag = *peeked;
@@ -216,7 +217,8 @@ Status BucketMirror::PutParams(const std::string& name, const std::string& json)
 }
 
 Status BucketMirror::UploadSnapshot(const std::string& name) {
-  return CopyObject(local_, bucket_, storage_keys::Snapshot(name), nullptr);
+  return CopyObject(local_, bucket_, storage_keys::Snapshot(name), storage_keys::Snapshot(name),
+                    nullptr);
 }
 
 Status BucketMirror::DeleteSegmentsThrough(const std::string& name, uint64_t covered) {
@@ -241,6 +243,33 @@ Result<bool> BucketMirror::HasParams(const std::string& name) {
   if (first_byte.ok()) return true;
   if (first_byte.status().code() == StatusCode::kNotFound) return false;
   return first_byte.status();
+}
+
+Result<BucketIndex> BucketMirror::ListIndex(const std::string& name) {
+  BucketIndex listed;
+  VECTORD_ASSIGN_OR_RETURN(listed.has_params, HasParams(name));
+  auto first_byte = bucket_->GetRange(storage_keys::Snapshot(name), 0, 1);
+  if (!first_byte.ok() && first_byte.status().code() != StatusCode::kNotFound) {
+    return first_byte.status();
+  }
+  listed.has_snapshot = first_byte.ok();
+  VECTORD_ASSIGN_OR_RETURN(listed.segments, ListSegments(name));
+  std::sort(listed.segments.begin(), listed.segments.end(),
+            [](const BucketSegment& a, const BucketSegment& b) { return a.first < b.first; });
+  return listed;
+}
+
+Status BucketMirror::QuarantineIndex(const std::string& name, const std::string& folder) {
+  VECTORD_ASSIGN_OR_RETURN(const BucketIndex listed, ListIndex(name));
+  std::vector<std::string> keys;
+  if (listed.has_params) keys.push_back(storage_keys::Params(name));
+  if (listed.has_snapshot) keys.push_back(storage_keys::Snapshot(name));
+  for (const BucketSegment& segment : listed.segments) keys.push_back(segment.key);
+  for (const std::string& key : keys) {
+    VECTORD_RETURN_IF_ERROR(CopyObject(
+        bucket_, bucket_, key, folder + "/" + key.substr(storage_keys::kPrefix.size()), nullptr));
+  }
+  return DeleteIndex(name);
 }
 
 Status BucketMirror::DeleteData(const std::string& name) {

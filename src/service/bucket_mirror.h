@@ -95,6 +95,14 @@ class BucketMirror {
   Status DeleteData(const std::string& name);
   // Whether the bucket holds the index's parameters.
   Result<bool> HasParams(const std::string& name);
+  // What the bucket holds for one index (Survey's entry for it).
+  Result<BucketIndex> ListIndex(const std::string& name);
+  // Moves every object of the index (parameters, snapshot, segments) under
+  // `folder` + "/" (e.g. "_quarantine/docs.1765000000000"), outside the
+  // prefix anything is served or hydrated from: a copy of each, then the
+  // deletes, parameters first: a crash half-way leaves the index as it was,
+  // plus a partial copy.
+  Status QuarantineIndex(const std::string& name, const std::string& folder);
 
   std::unique_ptr<store::LogShipper> MakeShipper(const std::string& name, uint32_t dimension,
                                                  uint64_t shipped_through);

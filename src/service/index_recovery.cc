@@ -1,6 +1,7 @@
 // Replaying an index's log, and rebuilding an index that failed to load from
 // what is intact in its files (docs/storage-layout.md, "Recovering a failed
 // index").
+#include <optional>
 #include <set>
 
 #include "common/log.h"
@@ -93,14 +94,43 @@ Result<IndexStorage::Replay> IndexStorage::ReplayLog(Index& index, const std::st
 }
 
 Result<Recovered> IndexStorage::OnRecover(const std::string& name, ThreadPool* workers) {
-  if (mirror_ != nullptr) {
-    return Status::AlreadyExists("recover " + name +
-                                 ": not with an object store (start-up loads the bucket's copy; "
-                                 "delete the index to quarantine its local files)");
-  }
   std::lock_guard checkpoint(checkpoint_mutex_);
   Recovered out;
   RecoveryReport& report = out.report;
+
+  // With an object store, its copy first: when it loads whole it holds every
+  // write acknowledged at the object_store level, so the partial rebuild
+  // below is refused and that copy served instead.
+  std::optional<BucketIndex> listed;
+  if (mirror_ != nullptr) {
+    auto found = mirror_->ListIndex(name);
+    if (!found.ok()) return BucketError(found.status());
+    listed = std::move(found).value();
+  }
+  if (listed && listed->has_params) {
+    Status staged = StageBucketCopy(name, &*listed, workers);
+    if (staged.ok()) {
+      VECTORD_ASSIGN_OR_RETURN(report.quarantine, QuarantineLocked(name));
+      VECTORD_RETURN_IF_ERROR(AdoptStaged(name));
+      VECTORD_ASSIGN_OR_RETURN(out.index, LoadOne(name, workers));
+      report.items = out.index->size();
+      if (auto covered = mirror_->Covered(name, *listed); covered.ok()) {
+        std::lock_guard lock(mutex_);
+        bucket_sequence_[name] = covered->snapshot_tag;
+      }
+      out.loaded_object_store_copy =
+          "recover refused: the object store holds a complete copy of " + name + " (" +
+          std::to_string(report.items) + " items, through sequence " +
+          std::to_string(out.index->applied_sequence()) +
+          "), which is loaded instead: nothing is lost; the damaged local files are in " +
+          report.quarantine;
+      LogWarn("recover_loaded_bucket_copy", {{"index", name}, {"quarantine", report.quarantine}});
+      return out;
+    }
+    if (staged.code() == StatusCode::kUnavailable) return BucketError(staged);
+    report.object_store_note = "the object store's copy did not load either (" + staged.message() +
+                               "); it is moved to the bucket's quarantine";
+  }
 
   // The snapshot, if it loads whole; otherwise an empty start and a note.
   std::unique_ptr<engine::HnswIndex> engine;
@@ -167,16 +197,83 @@ Result<Recovered> IndexStorage::OnRecover(const std::string& name, ThreadPool* w
     VECTORD_RETURN_IF_ERROR(writer->Commit());
   }
   VECTORD_RETURN_IF_ERROR(objects_->Put(ParamsKey(name), ParamsJson(*params)));
-  index->AttachLog(std::move(log), options_.fsync_always, false);
+  if (mirror_ != nullptr) {
+    const std::string leaf = report.quarantine.substr(report.quarantine.rfind('/') + 1);
+    if (Status s = ReplaceBucketCopy(name, ParamsJson(*params), leaf); !s.ok()) {
+      return BucketError(s);
+    }
+    log->AttachShipper(mirror_->MakeShipper(name, dimension, last));
+  }
+  index->AttachLog(std::move(log), options_.fsync_always, mirror_ != nullptr);
   index->SetAppliedSequence(last);
   {
     std::lock_guard lock(mutex_);
     known_[name] = index;
     snapshot_sequence_[name] = last;
+    if (mirror_ != nullptr) bucket_sequence_[name] = last;
   }
   LogWarn("index_recovered", {{"index", name}, {"report", report.Summary()}});
   out.index = std::move(index);
   return out;
+}
+
+}  // namespace vectord::service
+
+namespace vectord::service {
+
+std::string IndexStorage::StagingRoot(const std::string& name) const {
+  return objects_->PathOf(std::string(storage_keys::kStagingDirectory) + "/" + name);
+}
+
+Status IndexStorage::RemoveTree(const std::string& path) {
+  if (!fs_->Exists(path)) return Status::Ok();
+  if (!fs_->IsDirectory(path)) return fs_->RemoveFile(path);
+  VECTORD_ASSIGN_OR_RETURN(const std::vector<std::string> names, fs_->ListDirectory(path));
+  for (const std::string& entry : names) VECTORD_RETURN_IF_ERROR(RemoveTree(path + "/" + entry));
+  return fs_->RemoveDirectory(path);
+}
+
+Status IndexStorage::StageBucketCopy(const std::string& name, BucketIndex* listed,
+                                     ThreadPool* workers) {
+  const std::string root = StagingRoot(name);
+  VECTORD_RETURN_IF_ERROR(RemoveTree(root));
+  VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<store::LocalObjectStore> staged_objects,
+                           store::LocalObjectStore::OpenRoot(root, /*sync=*/true, fs_));
+  Status loaded;
+  {
+    // A storage of its own over the staging folder, without a bucket: the
+    // same load as at start-up, and nothing of it can reach the bucket.
+    BucketMirror staged_mirror(mirror_->bucket(), staged_objects.get());
+    StorageOptions staged_options = options_;
+    staged_options.data_dir = root;
+    IndexStorage staged(staged_objects.get(), staged_options, nullptr);
+    loaded = staged_mirror.Hydrate(name, listed, staged.LogDirectory(name));
+    if (loaded.ok()) loaded = staged.LoadOne(name, workers).status();
+  }
+  if (!loaded.ok()) (void)RemoveTree(root);
+  return loaded;
+}
+
+Status IndexStorage::AdoptStaged(const std::string& name) {
+  const std::string root = StagingRoot(name);
+  // The params file last: it is what makes the index exist.
+  for (const std::string& key :
+       {SnapshotKey(name), storage_keys::LogDirectory(name), ParamsKey(name)}) {
+    const std::string from = root + "/" + key;
+    if (!fs_->Exists(from)) continue;
+    VECTORD_RETURN_IF_ERROR(fs_->RenameFile(from, objects_->PathOf(key)));
+  }
+  VECTORD_RETURN_IF_ERROR(fs_->SyncDirectory(objects_->PathOf(storage_keys::kDirectory)));
+  return RemoveTree(root);
+}
+
+Status IndexStorage::ReplaceBucketCopy(const std::string& name, const std::string& params_json,
+                                       const std::string& quarantine_leaf) {
+  VECTORD_RETURN_IF_ERROR(mirror_->QuarantineIndex(
+      name, std::string(storage_keys::kQuarantineDirectory) + "/" + quarantine_leaf));
+  // The snapshot, then the parameters: the bucket's commit point.
+  VECTORD_RETURN_IF_ERROR(mirror_->UploadSnapshot(name));
+  return mirror_->PutParams(name, params_json);
 }
 
 }  // namespace vectord::service

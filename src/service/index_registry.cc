@@ -548,6 +548,7 @@ std::string RecoveryReport::Summary() const {
   std::string line = "kept: " + kept + " (" + std::to_string(items) +
                      " items); lost: " + (lost.empty() ? "nothing" : lost);
   if (!params_note.empty()) line += "; " + params_note;
+  if (!object_store_note.empty()) line += "; " + object_store_note;
   return line;
 }
 

@@ -239,6 +239,8 @@ struct RecoveryReport {
   uint64_t records = 0;
   std::string log_error;    // where the log's damage starts (file, byte); empty: read whole
   std::string params_note;  // set when the params came from the snapshot's header
+  // With an object store: why its copy was not used (it did not load).
+  std::string object_store_note;
   size_t items = 0;
   // One line: "kept: ...; lost: ..." for logs and answers.
   std::string Summary() const;
@@ -247,6 +249,10 @@ struct RecoveryReport {
 struct Recovered {
   std::shared_ptr<Index> index;
   RecoveryReport report;
+  // Set when the recover was refused because the object store held a
+  // complete copy, which was loaded instead (nothing lost): what happened,
+  // for a 409 answer. The index is served either way.
+  std::string loaded_object_store_copy;
 };
 
 // What the registry tells the persistence layer. OnCreate and OnDrop are
@@ -266,7 +272,9 @@ class Persistence {
   // quarantine folder that is never served or uploaded; returns its path.
   virtual Result<std::string> OnQuarantine(const std::string& name) = 0;
   // Rebuilds a failed index from what is intact in its files, moves the
-  // damaged files to quarantine, and stores the rebuilt index durably.
+  // damaged files to quarantine, and stores the rebuilt index durably. With
+  // an object store holding a copy that loads whole, that copy is loaded
+  // instead (Recovered::loaded_object_store_copy says so).
   virtual Result<Recovered> OnRecover(const std::string& name, ThreadPool* workers) = 0;
   // After every successful write (e.g. to schedule a checkpoint).
   virtual void OnWrite(const std::shared_ptr<Index>& index) = 0;

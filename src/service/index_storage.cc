@@ -73,11 +73,9 @@ IndexStorage::IndexStorage(store::LocalObjectStore* objects, StorageOptions opti
       options_(std::move(options)),
       mirror_(mirror) {}
 
-namespace {
-Status BucketError(const BucketMirror& mirror, const Status& status) {
-  return Status::Unavailable("object store " + mirror.Describe() + ": " + status.message());
+Status IndexStorage::BucketError(const Status& status) const {
+  return Status::Unavailable("object store " + mirror_->Describe() + ": " + status.message());
 }
-}  // namespace
 
 IndexStorage::~IndexStorage() { Stop(); }
 
@@ -120,7 +118,7 @@ Status IndexStorage::OnCreate(Index& index) {
       log.reset();
       (void)objects_->Delete(ParamsKey(p.name));
       (void)RemoveLogDirectory(p.name);
-      return BucketError(*mirror_, put);
+      return BucketError(put);
     }
     log->AttachShipper(mirror_->MakeShipper(p.name, p.dimension, 0));
   }
@@ -137,7 +135,7 @@ Status IndexStorage::OnDrop(Index& index) {
   std::lock_guard checkpoint(checkpoint_mutex_);
   // The bucket first: a drop that fails there changes nothing.
   if (mirror_ != nullptr) {
-    if (Status s = mirror_->DeleteParams(name); !s.ok()) return BucketError(*mirror_, s);
+    if (Status s = mirror_->DeleteParams(name); !s.ok()) return BucketError(s);
   }
   // The local commit point: the params file renamed, not deleted, so that a
   // start-up after a crash here tells a drop cut short (finish it) from a
@@ -280,9 +278,9 @@ Status IndexStorage::Checkpoint(const std::shared_ptr<Index>& index) {
   if (mirror_ != nullptr && (tag > 0 || objects_->Exists(SnapshotKey(name)))) {
     // The snapshot first, then the segments it covers: a crash between
     // leaves segments that replay skips and the next checkpoint deletes.
-    if (Status s = mirror_->UploadSnapshot(name); !s.ok()) return BucketError(*mirror_, s);
+    if (Status s = mirror_->UploadSnapshot(name); !s.ok()) return BucketError(s);
     if (Status s = mirror_->DeleteSegmentsThrough(name, tag); !s.ok()) {
-      return BucketError(*mirror_, s);
+      return BucketError(s);
     }
     std::lock_guard lock(mutex_);
     bucket_sequence_[name] = tag;
@@ -441,6 +439,10 @@ Result<std::shared_ptr<Index>> IndexStorage::LoadOne(const std::string& name, Th
 IndexStorage::LoadReport IndexStorage::LoadAll(Registry& registry, ThreadPool* workers,
                                                const std::function<bool()>& keep_trying) {
   LoadReport report;
+  // Bucket copies staged when a start-up or recover was cut short.
+  if (Status s = RemoveTree(objects_->PathOf(storage_keys::kStagingDirectory)); !s.ok()) {
+    LogWarn("staging_cleanup_failed", {{"error", s.ToString()}});
+  }
   std::map<std::string, BucketIndex> bucket;
   if (mirror_ != nullptr) {
     auto surveyed = mirror_->Survey(keep_trying);
@@ -455,6 +457,18 @@ IndexStorage::LoadReport IndexStorage::LoadAll(Registry& registry, ThreadPool* w
       const bool local = objects_->Exists(ParamsKey(name));
       if (listed.has_params && !local) {
         // A new host, or a disk that lost the index: the bucket has it.
+        // Local files without a params file that hold data are kept aside,
+        // not overwritten.
+        if (HoldsData(name)) {
+          std::lock_guard checkpoint(checkpoint_mutex_);
+          if (auto folder = QuarantineLocked(name); !folder.ok()) {
+            LogError("quarantine_failed", {{"index", name}, {"error", folder.status().ToString()}});
+            ++report.failed;
+            registry.RegisterFailed(name, folder.status());
+            report.failures.push_back({name, folder.status()});
+            continue;
+          }
+        }
         auto started = std::chrono::steady_clock::now();
         Status s = RetryWhileUnavailable(
             "hydrate_retry", name,
@@ -594,6 +608,11 @@ Result<std::shared_ptr<Index>> IndexStorage::LoadAndReconcile(
     const std::string& name, ThreadPool* workers, BucketIndex* listed,
     const std::function<bool()>& keep_trying) {
   auto index = LoadOne(name, workers);
+  if (!index.ok() && listed != nullptr && listed->has_params) {
+    // A damaged local copy: the bucket's holds every write acknowledged at
+    // the object_store level.
+    return ReplaceFromBucket(name, index.status(), listed, workers, keep_trying);
+  }
   if (!index.ok()) return index;
   const uint64_t local_last = (*index)->applied_sequence();
   BucketMirror::Coverage covered;
@@ -615,7 +634,7 @@ Result<std::shared_ptr<Index>> IndexStorage::LoadAndReconcile(
       covered = BucketMirror::Coverage();
       bucket_unreadable = true;
     } else if (!read.ok()) {
-      return BucketError(*mirror_, read);
+      return BucketError(read);
     } else if (covered.last > local_last) {
       // The bucket holds writes the disk lost (acknowledged at the
       // object-store level, not yet fsynced here): take the bucket's copy.
@@ -653,12 +672,38 @@ Result<std::shared_ptr<Index>> IndexStorage::LoadAndReconcile(
         Status s = Checkpoint(*index);
         if (s.ok() && (listed == nullptr || !listed->has_params)) {
           s = mirror_->PutParams(name, ParamsJson((*index)->params()));
-          if (!s.ok()) s = BucketError(*mirror_, s);
+          if (!s.ok()) s = BucketError(s);
         }
         return s;
       },
       keep_trying);
   if (!synced.ok()) return synced;
+  return index;
+}
+
+Result<std::shared_ptr<Index>> IndexStorage::ReplaceFromBucket(
+    const std::string& name, const Status& local_error, BucketIndex* listed, ThreadPool* workers,
+    const std::function<bool()>& keep_trying) {
+  LogError("local_copy_damaged", {{"index", name}, {"error", local_error.ToString()}});
+  Status staged = RetryWhileUnavailable(
+      "hydrate_retry", name, [&] { return StageBucketCopy(name, listed, workers); }, keep_trying);
+  if (!staged.ok()) {
+    return local_error.WithContext(name + ": the object store's copy did not load either (" +
+                                   staged.message() + "); the local copy");
+  }
+  std::string folder;
+  {
+    std::lock_guard checkpoint(checkpoint_mutex_);
+    VECTORD_ASSIGN_OR_RETURN(folder, QuarantineLocked(name));
+    VECTORD_RETURN_IF_ERROR(AdoptStaged(name));
+  }
+  LogWarn("local_copy_replaced_from_bucket",
+          {{"index", name}, {"local_error", local_error.ToString()}, {"quarantine", folder}});
+  VECTORD_ASSIGN_OR_RETURN(std::shared_ptr<Index> index, LoadOne(name, workers));
+  if (auto covered = mirror_->Covered(name, *listed); covered.ok()) {
+    std::lock_guard lock(mutex_);
+    bucket_sequence_[name] = covered->snapshot_tag;
+  }
   return index;
 }
 

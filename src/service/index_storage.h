@@ -138,6 +138,31 @@ class IndexStorage final : public Persistence {
   void RemoveLocalFiles(const std::string& name);
   // OnQuarantine's work; the caller holds checkpoint_mutex_.
   Result<std::string> QuarantineLocked(const std::string& name);
+  // With an object store: downloads the bucket's copy of `name` into
+  // data_dir/_staging/<name>/ and loads it there, touching nothing of the
+  // local copy. Ok when it loads whole (AdoptStaged then moves it into
+  // place); the reason otherwise (the staging folder is removed).
+  Status StageBucketCopy(const std::string& name, BucketIndex* listed, ThreadPool* workers);
+  // Moves a staged copy into _vectors/, the params file last; the caller
+  // holds checkpoint_mutex_ and has quarantined the local copy.
+  Status AdoptStaged(const std::string& name);
+  // Start-up with an object store, when the local copy failed to load with
+  // `local_error`: stages the bucket's copy, and if it loads, quarantines
+  // the local files and serves the bucket's copy. Otherwise the local files
+  // stay as they are and the error names both failures.
+  Result<std::shared_ptr<Index>> ReplaceFromBucket(const std::string& name,
+                                                   const Status& local_error, BucketIndex* listed,
+                                                   ThreadPool* workers,
+                                                   const std::function<bool()>& keep_trying);
+  // OnRecover with an object store, for the bucket's half: after the local
+  // rebuild, the bucket's (damaged) copy goes to its quarantine and the
+  // rebuilt snapshot and parameters replace it.
+  Status ReplaceBucketCopy(const std::string& name, const std::string& params_json,
+                           const std::string& quarantine_leaf);
+  std::string StagingRoot(const std::string& name) const;
+  // A bucket failure as the service reports it: Unavailable, naming the store.
+  Status BucketError(const Status& status) const;
+  Status RemoveTree(const std::string& path);
   // What a replay read: records applied (first..last), the reader (for where
   // a writer continues), and, when told to stop at damage, the damage.
   struct Replay {

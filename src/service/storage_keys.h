@@ -24,8 +24,12 @@ inline std::string LogDirectory(std::string_view name) {
 // start-up means a drop was cut short, and the rest is deleted.
 inline std::string DroppingParams(std::string_view name) { return Params(name) + ".dropping"; }
 
-// Local only, never in a bucket: where the files of an index that failed to
-// load go when it is deleted (docs/storage-layout.md, "Quarantine").
+// Where the files of an index that failed to load go when it is deleted or
+// recovered (docs/storage-layout.md, "Quarantine"); in a bucket, where a
+// recover moves the bucket's damaged copy. Never served, never uploaded.
 inline constexpr std::string_view kQuarantineDirectory = "_quarantine";
+// Local only: where a bucket's copy of an index is downloaded and test-loaded
+// before it replaces a damaged local copy; emptied at start-up.
+inline constexpr std::string_view kStagingDirectory = "_staging";
 
 }  // namespace vectord::service::storage_keys

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <random>
 #include <string>
@@ -35,6 +36,32 @@ std::string MakeTempDir(const char* what) {
 }
 
 NewItem Item(const std::string& id, float x) { return NewItem{id, {x, 1, 2, 3}, std::nullopt}; }
+
+// Flips one byte in the middle of a file, as a bad disk sector would.
+void FlipMiddleByte(const std::string& path) {
+  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+  ASSERT_TRUE(file.good()) << path;
+  file.seekg(0, std::ios::end);
+  const std::streamoff middle = file.tellg() / 2;
+  char byte = 0;
+  file.seekg(middle);
+  file.read(&byte, 1);
+  byte = static_cast<char>(byte ^ 0x5a);
+  file.seekp(middle);
+  file.write(&byte, 1);
+  ASSERT_TRUE(file.good()) << path;
+}
+
+// The entries of a directory, sorted; empty when it does not exist.
+std::vector<std::string> Entries(const std::string& dir) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    names.push_back(entry.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
 
 // One vectord process: its disk, its storage and registry, on the bucket.
 struct Node {
@@ -273,6 +300,122 @@ TEST_F(BucketStorageTest, AFailedWriteWhoseCancelCannotLandAnswersOutcomeUnknown
         << "answered as failed, yet a rebuild from the bucket applies it: " << failed.ToString();
   }
   EXPECT_EQ(new_host.Ids("docs"), Ids({"a1", "a2"}));  // the record landed, its cancel did not
+}
+
+// Writes a1..a3, a checkpoint (snapshot in the bucket), then a4 (a segment
+// object after it): every write acknowledged at the object_store level.
+void WriteFourItemsAroundACheckpoint(Node& node) {
+  auto index = node.registry->Find("docs");
+  ASSERT_TRUE(index);
+  ASSERT_TRUE(node.registry->Add(index, std::vector<NewItem>{Item("a1", 1), Item("a2", 2)}).ok());
+  ASSERT_TRUE(node.registry->Add(index, std::vector<NewItem>{Item("a3", 3)}).ok());
+  ASSERT_TRUE(node.storage->Checkpoint(index).ok());
+  ASSERT_TRUE(node.registry->Add(index, std::vector<NewItem>{Item("a4", 4)}).ok());
+}
+
+// With a bucket, a local copy that does not load is replaced from the
+// bucket at start-up, without a request; the damaged files are kept in
+// quarantine.
+TEST_F(BucketStorageTest, ADamagedLocalCopyIsReplacedFromTheBucketAtStartUp) {
+  for (const char* damaged : {"snapshot", "log record"}) {
+    SCOPED_TRACE(damaged);
+    Node& node = StartNode();
+    Create(node, "docs");
+    WriteFourItemsAroundACheckpoint(node);
+    const std::string dir = node.data_dir;
+    Kill(node);
+    if (std::string(damaged) == "snapshot") {
+      FlipMiddleByte(dir + "/_vectors/docs.hnsw");
+    } else {
+      std::vector<std::string> segments = Entries(dir + "/_vectors/docs.wal");
+      ASSERT_FALSE(segments.empty());
+      FlipMiddleByte(dir + "/_vectors/docs.wal/" + segments.back());
+    }
+
+    Node& restarted = StartNode(dir);
+    EXPECT_EQ(restarted.report.failed, 0u);
+    EXPECT_FALSE(restarted.registry->FailureOf("docs"));
+    EXPECT_EQ(restarted.Ids("docs"), Ids({"a1", "a2", "a3", "a4"}));
+    std::vector<std::string> quarantined = Entries(dir + "/_quarantine");
+    ASSERT_EQ(quarantined.size(), 1u);
+    EXPECT_EQ(quarantined[0].rfind("docs.", 0), 0u);
+    EXPECT_FALSE(fs::exists(dir + "/_staging/docs"));
+    // It serves and ships as before.
+    auto index = restarted.registry->Find("docs");
+    ASSERT_TRUE(Add(restarted, index, {Item("a5", 5)}).ok());
+    Kill(restarted);
+    EXPECT_EQ(StartNode().Ids("docs"), Ids({"a1", "a2", "a3", "a4", "a5"}));
+    nodes_.clear();
+    std::error_code ec;
+    fs::remove_all(bucket_dir_ + "/_vectors", ec);
+  }
+}
+
+// Both copies damaged: the index is failed with both reasons and its local
+// files stay where they are. Recover rebuilds from the local files, moves the
+// bucket's damaged copy to the bucket's quarantine, and uploads the rebuilt
+// index in its place, so that a new host gets it.
+TEST_F(BucketStorageTest, WhenBothCopiesAreDamagedRecoverRebuildsAndReplacesTheBucketCopy) {
+  Node& node = StartNode();
+  Create(node, "docs");
+  WriteFourItemsAroundACheckpoint(node);
+  const std::string dir = node.data_dir;
+  Kill(node);
+  FlipMiddleByte(dir + "/_vectors/docs.hnsw");
+  FlipMiddleByte(bucket_dir_ + "/_vectors/docs.hnsw");
+
+  Node& restarted = StartNode(dir);
+  auto failure = restarted.registry->FailureOf("docs");
+  ASSERT_TRUE(failure);
+  EXPECT_NE(failure->find("object store's copy did not load either"), std::string::npos)
+      << *failure;
+  EXPECT_TRUE(fs::exists(dir + "/_vectors/docs.hnsw"));
+  EXPECT_TRUE(fs::exists(dir + "/_vectors/docs.json"));
+
+  auto recovered = restarted.registry->Recover("docs");
+  ASSERT_TRUE(recovered.ok()) << recovered.status().ToString();
+  EXPECT_TRUE(recovered->loaded_object_store_copy.empty());
+  EXPECT_NE(recovered->report.object_store_note.find("did not load either"), std::string::npos);
+  // The snapshot is lost; the log after it (a4) is kept.
+  EXPECT_EQ(restarted.Ids("docs"), Ids({"a4"}));
+  std::vector<std::string> bucket_quarantine = Entries(bucket_dir_ + "/_quarantine");
+  ASSERT_EQ(bucket_quarantine.size(), 1u);
+  EXPECT_TRUE(fs::exists(bucket_dir_ + "/_quarantine/" + bucket_quarantine[0] + "/docs.hnsw"));
+  EXPECT_TRUE(fs::exists(bucket_dir_ + "/_quarantine/" + bucket_quarantine[0] + "/docs.json"));
+
+  auto index = restarted.registry->Find("docs");
+  ASSERT_TRUE(Add(restarted, index, {Item("b1", 9)}).ok());
+  Kill(restarted);
+  Node& new_host = StartNode();
+  EXPECT_EQ(new_host.report.failed, 0u);
+  EXPECT_EQ(new_host.Ids("docs"), Ids({"a4", "b1"}));
+}
+
+// A failed index whose bucket copy loads (the bucket was unreachable when it
+// was tried at start-up): recover is refused and that copy is served, with
+// every acknowledged write.
+TEST_F(BucketStorageTest, RecoverWithACompleteBucketCopyIsRefusedAndLoadsIt) {
+  Node& node = StartNode();
+  Create(node, "docs");
+  WriteFourItemsAroundACheckpoint(node);
+  const std::string dir = node.data_dir;
+  Kill(node);
+  FlipMiddleByte(dir + "/_vectors/docs.hnsw");
+
+  bucket_->SetFilter("_vectors/docs.hnsw");
+  bucket_->SetDown(true);
+  Node& restarted = StartNode(dir);
+  ASSERT_TRUE(restarted.registry->FailureOf("docs"));
+  bucket_->SetDown(false);
+
+  auto recovered = restarted.registry->Recover("docs");
+  ASSERT_TRUE(recovered.ok()) << recovered.status().ToString();
+  EXPECT_NE(recovered->loaded_object_store_copy.find("recover refused"), std::string::npos)
+      << recovered->loaded_object_store_copy;
+  EXPECT_EQ(restarted.Ids("docs"), Ids({"a1", "a2", "a3", "a4"}));
+  EXPECT_FALSE(restarted.registry->FailureOf("docs"));
+  EXPECT_EQ(Entries(dir + "/_quarantine").size(), 1u);
+  EXPECT_FALSE(fs::exists(bucket_dir_ + "/_quarantine"));
 }
 
 }  // namespace
