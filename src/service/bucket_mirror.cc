@@ -11,6 +11,7 @@
 #include "service/index_name.h"
 #include "service/storage_keys.h"
 #include "store/log_format.h"
+#include "store/log_reader.h"
 #include "store/log_writer.h"
 #include "store/s3_object_store.h"
 
@@ -49,6 +50,18 @@ bool LooksLikeSegment(std::string_view bytes, uint64_t first) {
   return bytes.size() >= store::log_format::kSegmentHeaderSize &&
          std::memcmp(bytes.data(), store::log_format::kMagic, 8) == 0 &&
          little_endian::GetU64(bytes.data() + 16) == first;
+}
+
+// Whether the object holds fewer whole records than its key says. (Zero
+// bytes after all of them are a torn tail too, but lose nothing: only the
+// whole records are ever copied.)
+bool IsShort(const BucketSegment& segment, const store::SegmentContents& contents) {
+  return contents.records == 0 || contents.last_sequence < segment.last;
+}
+
+// The last sequence of the object's whole records; first - 1 without one.
+uint64_t WholeLast(const BucketSegment& segment, const store::SegmentContents& contents) {
+  return contents.records > 0 ? contents.last_sequence : segment.first - 1;
 }
 
 }  // namespace
@@ -110,8 +123,13 @@ Result<std::map<std::string, BucketIndex>> BucketMirror::Survey(
     indexes[name].segments.push_back(std::move(segment));
   }
   for (auto& [name, index] : indexes) {
+    // Two objects can share a first sequence only after a torn one was
+    // repaired and the torn key's delete did not happen; the shorter (the
+    // repaired one) goes first, and the torn one is then found redundant.
     std::sort(index.segments.begin(), index.segments.end(),
-              [](const BucketSegment& a, const BucketSegment& b) { return a.first < b.first; });
+              [](const BucketSegment& a, const BucketSegment& b) {
+                return a.first != b.first ? a.first < b.first : a.last < b.last;
+              });
   }
   return indexes;
 }
@@ -132,8 +150,64 @@ Result<std::vector<BucketSegment>> BucketMirror::ListSegments(const std::string&
   return segments;
 }
 
+Result<store::SegmentContents> BucketMirror::ParseObject(const BucketSegment& segment,
+                                                         std::string_view bytes) const {
+  const std::string where = bucket_->Describe() + " " + segment.key;
+  VECTORD_ASSIGN_OR_RETURN(store::SegmentContents contents, store::ParseSegment(bytes, where));
+  if (contents.first_sequence != segment.first) {
+    return Status::Corruption(where + ": segment header does not match its key at byte 16");
+  }
+  if (contents.last_sequence > segment.last) {
+    return Status::Corruption(where + ": holds sequence " + std::to_string(contents.last_sequence) +
+                              ", past its key's last");
+  }
+  return contents;
+}
+
+Result<bool> BucketMirror::SettleShortObject(const std::string& name, BucketIndex* listed, size_t i,
+                                             std::string_view bytes,
+                                             const store::SegmentContents& contents,
+                                             uint64_t held) {
+  const BucketSegment segment = listed->segments[i];
+  const uint64_t whole_last = WholeLast(segment, contents);
+  std::string why = contents.torn.empty() ? "ends after sequence " + std::to_string(whole_last) +
+                                                ", its key says " + std::to_string(segment.last)
+                                          : contents.torn;
+  if (contents.records == 0 || whole_last <= held) {
+    // Nothing in it that the snapshot or the objects before it do not hold.
+    LogWarn("bucket_torn_segment",
+            {{"index", name},
+             {"key", segment.key},
+             {"bytes", bytes.size()},
+             {"detail", why},
+             {"note", contents.records == 0 ? "deleted: an upload that never completed"
+                                            : "deleted: its whole records are held elsewhere"}});
+    VECTORD_RETURN_IF_ERROR(bucket_->Delete(segment.key));
+    listed->segments.erase(listed->segments.begin() + static_cast<ptrdiff_t>(i));
+    return false;
+  }
+  // Its whole records stay, under a key that says what it holds, so that the
+  // next object shipped (which starts after them) does not overlap it. The
+  // new object lands before the torn key goes: a crash in between leaves
+  // both, and the torn one is then redundant (above).
+  BucketSegment repaired{
+      segment.first, whole_last,
+      SegmentPrefix(name) + store::LogShipper::ObjectName(segment.first, whole_last)};
+  LogWarn("bucket_torn_segment", {{"index", name},
+                                  {"key", segment.key},
+                                  {"bytes", bytes.size()},
+                                  {"detail", why},
+                                  {"whole_records", contents.records},
+                                  {"note", "repaired: its whole records kept as " + repaired.key}});
+  VECTORD_RETURN_IF_ERROR(bucket_->Put(repaired.key, bytes.substr(0, contents.whole_bytes)));
+  VECTORD_RETURN_IF_ERROR(bucket_->Delete(segment.key));
+  listed->segments[i] = std::move(repaired);
+  return true;
+}
+
 Result<BucketMirror::Coverage> BucketMirror::Covered(const std::string& name,
-                                                     const BucketIndex& listed) {
+                                                     BucketIndex* listed_in) {
+  const BucketIndex& listed = *listed_in;
   Coverage coverage;
   if (listed.has_snapshot) {
     VECTORD_ASSIGN_OR_RETURN(
@@ -145,8 +219,24 @@ Result<BucketMirror::Coverage> BucketMirror::Covered(const std::string& name,
     coverage.snapshot_tag = *tag;
   }
   coverage.last = coverage.snapshot_tag;
-  if (!listed.segments.empty())
-    coverage.last = std::max(coverage.last, listed.segments.back().last);
+  if (listed.segments.empty()) return coverage;
+  for (size_t i = 0; i + 1 < listed.segments.size(); ++i) {
+    coverage.last = std::max(coverage.last, listed.segments[i].last);
+  }
+  // The last object's key is trusted only once its records are counted: an
+  // upload that never completed can leave it short (Hydrate, below).
+  const BucketSegment last = listed.segments.back();
+  if (last.last <= coverage.last) return coverage;
+  VECTORD_ASSIGN_OR_RETURN(const std::string bytes, bucket_->Get(last.key));
+  if (!LooksLikeSegment(bytes, last.first)) return coverage;  // Hydrate deletes it
+  VECTORD_ASSIGN_OR_RETURN(const store::SegmentContents contents, ParseObject(last, bytes));
+  if (IsShort(last, contents)) {
+    VECTORD_ASSIGN_OR_RETURN(const bool kept,
+                             SettleShortObject(name, listed_in, listed.segments.size() - 1, bytes,
+                                               contents, coverage.last));
+    if (!kept) return coverage;
+  }
+  coverage.last = std::max(coverage.last, listed.segments.back().last);
   return coverage;
 }
 
@@ -174,13 +264,20 @@ Status BucketMirror::Hydrate(const std::string& name, BucketIndex* listed_in,
     tag = *peeked;
   }
   VECTORD_RETURN_IF_ERROR(fs_->CreateDirectories(local_log_dir));
-  uint64_t expected = tag + 1;
-  for (size_t i = 0; i < listed.segments.size(); ++i) {
-    const BucketSegment& segment = listed.segments[i];
-    if (segment.last <= tag) continue;  // covered by the snapshot; a checkpoint deletes it
+  // The highest sequence the snapshot and the objects copied so far hold.
+  uint64_t held = tag;
+  uint64_t copied_last = 0;  // of the last object copied
+  std::string copied_key;
+  for (size_t i = 0; i < listed_in->segments.size();) {
+    const BucketSegment segment = listed_in->segments[i];
+    const bool last = i + 1 == listed_in->segments.size();
+    if (segment.last <= tag) {  // covered by the snapshot; a checkpoint deletes it
+      ++i;
+      continue;
+    }
     VECTORD_ASSIGN_OR_RETURN(const std::string bytes, bucket_->Get(segment.key));
     if (!LooksLikeSegment(bytes, segment.first)) {
-      if (i + 1 == listed.segments.size()) {
+      if (last) {
         // A PUT cut off by a crash of the store: its writes were never
         // acknowledged at the object-store level.
         LogWarn("bucket_torn_segment", {{"index", name},
@@ -196,16 +293,49 @@ Status BucketMirror::Hydrate(const std::string& name, BucketIndex* listed_in,
       return Status::Corruption(bucket_->Describe() + " " + segment.key +
                                 ": not a log segment (bad header), and later segments exist");
     }
-    if (segment.first > expected) {
-      LogWarn("bucket_log_gap",
-              {{"index", name}, {"expected_sequence", expected}, {"segment", segment.key}});
+    VECTORD_ASSIGN_OR_RETURN(const store::SegmentContents contents, ParseObject(segment, bytes));
+    const uint64_t whole_last = WholeLast(segment, contents);
+    const bool is_short = IsShort(segment, contents);
+    // Objects never overlap, but for a torn one whose whole records are all
+    // held already (what a repair cut short leaves): it is deleted below.
+    if (copied_last != 0 && segment.first <= copied_last && !(is_short && whole_last <= held)) {
+      return Status::Corruption(bucket_->Describe() + " " + segment.key + ": starts at sequence " +
+                                std::to_string(segment.first) + ", inside " + copied_key);
     }
-    expected = segment.last + 1;
+    if (is_short) {
+      // Fewer whole records than its key says: a PUT that never completed,
+      // cut off by a crash of a store that is not atomic (s3rver leaves what
+      // it had received), so no write waiting for this object was
+      // acknowledged at the object-store level. Its whole records may still have been
+      // acknowledged at a local level, and a host that hydrated it before
+      // replayed them and shipped on from the record after them: an object
+      // that continues exactly there is the log going on. Anything else
+      // after a torn object is damage.
+      if (!last && whole_last > held && listed_in->segments[i + 1].first != whole_last + 1) {
+        return Status::Corruption(bucket_->Describe() + " " + segment.key + ": torn at byte " +
+                                  std::to_string(contents.whole_bytes) +
+                                  " (whole records through sequence " + std::to_string(whole_last) +
+                                  "), and the next segment object " +
+                                  listed_in->segments[i + 1].key + " does not continue at " +
+                                  std::to_string(whole_last + 1));
+      }
+      VECTORD_ASSIGN_OR_RETURN(const bool kept,
+                               SettleShortObject(name, listed_in, i, bytes, contents, held));
+      if (!kept) continue;  // erased from the list: `i` is the next object
+    }
+    if (segment.first > held + 1) {
+      LogWarn("bucket_log_gap",
+              {{"index", name}, {"expected_sequence", held + 1}, {"segment", segment.key}});
+    }
+    held = std::max(held, whole_last);
+    copied_last = whole_last;
+    copied_key = listed_in->segments[i].key;
     const std::string path = local_log_dir + "/" + store::LogWriter::SegmentName(segment.first);
     VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<store::WritableFile> file, fs_->OpenAppendable(path));
     VECTORD_RETURN_IF_ERROR(file->Truncate(0));
-    VECTORD_RETURN_IF_ERROR(file->Append(bytes));
+    VECTORD_RETURN_IF_ERROR(file->Append(std::string_view(bytes).substr(0, contents.whole_bytes)));
     VECTORD_RETURN_IF_ERROR(file->Sync());
+    ++i;
   }
   VECTORD_RETURN_IF_ERROR(fs_->SyncDirectory(local_log_dir));
   VECTORD_ASSIGN_OR_RETURN(const std::string params, bucket_->Get(storage_keys::Params(name)));

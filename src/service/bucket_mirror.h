@@ -29,6 +29,7 @@
 #include "common/status.h"
 #include "store/file_system.h"
 #include "store/local_object_store.h"
+#include "store/log_reader.h"
 #include "store/log_shipper.h"
 #include "store/object_store.h"
 
@@ -67,19 +68,32 @@ class BucketMirror {
 
   // What the bucket's copy of an index covers: its snapshot's tag (0 without
   // one) and the highest log sequence it holds (that tag or its last
-  // segment's last record, whichever is larger).
+  // segment's last record, whichever is larger). The last segment object is
+  // read to count its whole records rather than trust its key; when it holds
+  // fewer than its key says (a torn upload), it is repaired as Hydrate does,
+  // in the bucket and in `listed`, so that the shipper's next object cannot
+  // overlap it.
   struct Coverage {
     uint64_t snapshot_tag = 0;
     uint64_t last = 0;
   };
-  Result<Coverage> Covered(const std::string& name, const BucketIndex& listed);
+  Result<Coverage> Covered(const std::string& name, BucketIndex* listed);
 
   // Replaces the index's local files with the bucket's: the snapshot, then
-  // every segment object after its tag as a local log segment, then the
-  // parameters (the local commit point). An empty or short last segment — a
-  // PUT cut off by a crash, never acknowledged — is skipped with a log line.
-  // The torn segment is also deleted from the bucket and from `listed`, so
-  // that neither the coverage nor a later hydrate counts it.
+  // the whole records of every segment object after its tag as a local log
+  // segment, then the parameters (the local commit point). Each object is
+  // parsed with the log reader's checksum rules. A segment object that holds
+  // fewer whole records than its key says — a PUT that never completed, on a
+  // store that is not atomic, so never acknowledged at the object-store
+  // level — is logged (`bucket_torn_segment`) and repaired: its whole records
+  // are put back as `<first>-<actual last>` and the torn key deleted, or the
+  // object is just deleted when it holds no whole record (or a bad header)
+  // or nothing that the snapshot and the objects before it do not hold;
+  // `listed` follows, so that neither the coverage nor a later hydrate counts
+  // what it lacked. Such an object may be followed only by one that starts
+  // right after its whole records (the log as a host that hydrated it went
+  // on); any other damage, or objects that overlap, is Corruption naming the
+  // key.
   Status Hydrate(const std::string& name, BucketIndex* listed, const std::string& local_log_dir);
 
   Status PutParams(const std::string& name, const std::string& json);
@@ -113,6 +127,17 @@ class BucketMirror {
 
  private:
   Result<std::vector<BucketSegment>> ListSegments(const std::string& name);
+  // The segment object's records by the log reader's rules, checked
+  // against its key.
+  Result<store::SegmentContents> ParseObject(const BucketSegment& segment,
+                                             std::string_view bytes) const;
+  // For `listed->segments[i]`, found short: deletes it when it holds no whole
+  // record or none above `held` (the highest sequence held before it), else
+  // puts its whole records back as <first>-<actual last> and deletes the torn
+  // key; updates `listed`. Whether the object was kept.
+  Result<bool> SettleShortObject(const std::string& name, BucketIndex* listed, size_t i,
+                                 std::string_view bytes, const store::SegmentContents& contents,
+                                 uint64_t held);
 
   store::ObjectStore* const bucket_;
   store::LocalObjectStore* const local_;

@@ -622,7 +622,7 @@ Result<std::shared_ptr<Index>> IndexStorage::LoadAndReconcile(
     Status read = RetryWhileUnavailable(
         "bucket_coverage_retry", name,
         [&] {
-          auto coverage = mirror_->Covered(name, *listed);
+          auto coverage = mirror_->Covered(name, listed);
           if (coverage.ok()) covered = *coverage;
           return coverage.status();
         },

@@ -13,6 +13,48 @@ using little_endian::GetU64;
 
 constexpr size_t kReadChunk = 1 << 20;
 
+// The checks of a segment's 32-byte header other than its first sequence;
+// what is wrong, or empty. `dimension` 0 is not checked.
+std::string SegmentHeaderProblem(const char* h, uint32_t dimension) {
+  if (std::memcmp(h, log_format::kMagic, 8) != 0) return "bad segment magic";
+  if (!crc32c::StoredMatches(GetU32(h + 28), crc32c::Value(h, 28))) {
+    return "segment header checksum mismatch";
+  }
+  if (GetU32(h + 8) != log_format::kFormatVersion) return "unsupported log version";
+  if (dimension != 0 && GetU32(h + 12) != dimension) return "segment is for another dimension";
+  return "";
+}
+
+// A record's 21-byte header, once its own checksum has matched.
+struct RecordHeader {
+  uint32_t payload_crc = 0;
+  uint32_t length = 0;
+  uint64_t sequence = 0;
+  uint8_t type = 0;
+};
+
+bool RecordHeaderMatches(const char* h) {
+  return crc32c::StoredMatches(GetU32(h), crc32c::Value(h + 4, log_format::kRecordHeaderSize - 4));
+}
+
+RecordHeader DecodeRecordHeader(const char* h) {
+  return RecordHeader{GetU32(h + 4), GetU32(h + 8), GetU64(h + 12), static_cast<uint8_t>(h[20])};
+}
+
+bool PayloadMatches(const RecordHeader& header, const char* payload) {
+  return crc32c::StoredMatches(header.payload_crc, crc32c::Value(payload, header.length));
+}
+
+bool KnownRecordType(uint8_t type) {
+  return type == static_cast<uint8_t>(log_format::RecordType::kUpsert) ||
+         type == static_cast<uint8_t>(log_format::RecordType::kDelete) ||
+         type == static_cast<uint8_t>(log_format::RecordType::kCancel);
+}
+
+bool AllZero(std::string_view bytes) {
+  return bytes.find_first_not_of('\0') == std::string_view::npos;
+}
+
 // Appends up to kReadChunk bytes of `file` to `buffer`; false at the end of
 // the file.
 Result<bool> AppendChunk(SequentialFile& file, std::string& buffer) {
@@ -99,12 +141,9 @@ Status LogReader::OpenSegment(size_t index) {
     return Status::Ok();
   }
   const char* h = buffer_.data();
-  if (std::memcmp(h, log_format::kMagic, 8) != 0) return Corruption("bad segment magic");
-  if (!crc32c::StoredMatches(GetU32(h + 28), crc32c::Value(h, 28))) {
-    return Corruption("segment header checksum mismatch");
+  if (std::string problem = SegmentHeaderProblem(h, dimension_); !problem.empty()) {
+    return Corruption(problem);
   }
-  if (GetU32(h + 8) != log_format::kFormatVersion) return Corruption("unsupported log version");
-  if (GetU32(h + 12) != dimension_) return Corruption("segment is for another dimension");
   segment_first_ = GetU64(h + 16);
   if (segment_first_ != std::strtoull(segments_[index].c_str(), nullptr, 10)) {
     return Corruption("segment header does not match its file name");
@@ -145,8 +184,7 @@ Result<std::optional<LogRecord>> LogReader::Next() {
     VECTORD_ASSIGN_OR_RETURN(const bool full_header, Fill(log_format::kRecordHeaderSize));
     if (!full_header) return torn_here("incomplete record header");
     const char* h = buffer_.data() + offset_;
-    if (!crc32c::StoredMatches(GetU32(h),
-                               crc32c::Value(h + 4, log_format::kRecordHeaderSize - 4))) {
+    if (!RecordHeaderMatches(h)) {
       // A header cut short by a crash is followed by nothing but zeros (or
       // the end of the file); anything else after it is damage.
       offset_ += log_format::kRecordHeaderSize;
@@ -154,18 +192,17 @@ Result<std::optional<LogRecord>> LogReader::Next() {
       if (zero) return torn_here("incomplete record header");
       return CorruptionAt("record header checksum mismatch", record_start);
     }
-    const uint32_t payload_crc = GetU32(h + 4);
-    const uint32_t length = GetU32(h + 8);
-    const uint64_t sequence = GetU64(h + 12);
-    const auto type = static_cast<uint8_t>(h[20]);
+    const RecordHeader header = DecodeRecordHeader(h);
+    const uint32_t length = header.length;
+    const uint64_t sequence = header.sequence;
+    const uint8_t type = header.type;
     if (length > log_format::kMaxRecordPayload) {
       return Corruption("record length " + std::to_string(length) + " out of range");
     }
     VECTORD_ASSIGN_OR_RETURN(const bool full_record, Fill(log_format::kRecordHeaderSize + length));
     if (!full_record) return torn_here("incomplete record");
     h = buffer_.data() + offset_;
-    if (!crc32c::StoredMatches(payload_crc,
-                               crc32c::Value(h + log_format::kRecordHeaderSize, length))) {
+    if (!PayloadMatches(header, h + log_format::kRecordHeaderSize)) {
       // The header reached the disk, the payload not (all of) it: torn when
       // nothing follows the record but zeros.
       offset_ += log_format::kRecordHeaderSize + length;
@@ -173,9 +210,7 @@ Result<std::optional<LogRecord>> LogReader::Next() {
       if (zero) return torn_here("incomplete record payload");
       return CorruptionAt("record checksum mismatch", record_start);
     }
-    if (type != static_cast<uint8_t>(log_format::RecordType::kUpsert) &&
-        type != static_cast<uint8_t>(log_format::RecordType::kDelete) &&
-        type != static_cast<uint8_t>(log_format::RecordType::kCancel)) {
+    if (!KnownRecordType(type)) {
       return Corruption("unknown record type " + std::to_string(type));
     }
     if (sequence <= last_sequence_ || sequence < segment_first_) {
@@ -191,6 +226,61 @@ Result<std::optional<LogRecord>> LogReader::Next() {
     return std::optional<LogRecord>(std::move(record));
   }
   return std::optional<LogRecord>();
+}
+
+Result<SegmentContents> ParseSegment(std::string_view bytes, const std::string& name) {
+  SegmentContents contents;
+  auto corruption = [&](const std::string& what, uint64_t offset) {
+    return Status::Corruption(name + ": " + what + " at byte " + std::to_string(offset));
+  };
+  if (bytes.size() < log_format::kSegmentHeaderSize) {
+    contents.torn = "incomplete segment header";
+    return contents;
+  }
+  if (std::string problem = SegmentHeaderProblem(bytes.data(), 0); !problem.empty()) {
+    return corruption(problem, 0);
+  }
+  contents.first_sequence = GetU64(bytes.data() + 16);
+  size_t at = log_format::kSegmentHeaderSize;
+  contents.whole_bytes = at;
+  // The same cases as LogReader::Next for the last segment of a log.
+  auto torn_at = [&](const std::string& why) -> Result<SegmentContents> {
+    contents.torn = why + " at byte " + std::to_string(at);
+    return contents;
+  };
+  while (at < bytes.size()) {
+    const std::string_view rest = bytes.substr(at);
+    if (rest.size() < log_format::kRecordHeaderSize) return torn_at("incomplete record header");
+    if (!RecordHeaderMatches(rest.data())) {
+      if (AllZero(rest.substr(log_format::kRecordHeaderSize))) {
+        return torn_at("incomplete record header");
+      }
+      return corruption("record header checksum mismatch", at);
+    }
+    const RecordHeader header = DecodeRecordHeader(rest.data());
+    if (header.length > log_format::kMaxRecordPayload) {
+      return corruption("record length " + std::to_string(header.length) + " out of range", at);
+    }
+    const size_t size = log_format::kRecordHeaderSize + size_t{header.length};
+    if (rest.size() < size) return torn_at("incomplete record");
+    if (!PayloadMatches(header, rest.data() + log_format::kRecordHeaderSize)) {
+      if (AllZero(rest.substr(size))) return torn_at("incomplete record payload");
+      return corruption("record checksum mismatch", at);
+    }
+    if (!KnownRecordType(header.type)) {
+      return corruption("unknown record type " + std::to_string(header.type), at);
+    }
+    if (header.sequence <= contents.last_sequence || header.sequence < contents.first_sequence) {
+      return corruption("sequence " + std::to_string(header.sequence) + " does not follow " +
+                            std::to_string(contents.last_sequence),
+                        at);
+    }
+    contents.last_sequence = header.sequence;
+    ++contents.records;
+    at += size;
+    contents.whole_bytes = at;
+  }
+  return contents;
 }
 
 }  // namespace vectord::store

@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -26,6 +27,23 @@ struct LogRecord {
   log_format::RecordType type = log_format::RecordType::kUpsert;
   std::string payload;
 };
+
+// What a log segment held in memory (a segment object from the bucket)
+// holds, read by the rules LogReader applies to the last segment of a log
+// (docs/wal-format.md, "Reading, torn writes and corruption"): whole records,
+// then possibly a torn tail.
+struct SegmentContents {
+  uint64_t first_sequence = 0;  // from the header; 0 without one
+  uint64_t records = 0;         // whole records
+  uint64_t last_sequence = 0;   // of the last whole record; 0 without one
+  uint64_t whole_bytes = 0;     // the header and the whole records: where a torn tail starts
+  std::string torn;             // why the bytes from whole_bytes on are not a record; empty if none
+};
+
+// Parses a segment from its bytes. A torn tail (or a segment shorter than
+// its header) is reported in `torn`; any other damage is a Corruption status
+// naming `name` and the byte offset. The segment's dimension is not checked.
+Result<SegmentContents> ParseSegment(std::string_view bytes, const std::string& name);
 
 class LogReader {
  public:

@@ -22,8 +22,10 @@
 #include "../store/fault_injecting_file_system.h"
 #include "../store/test_files.h"
 #include "engine/hnsw_index.h"
+#include "service/bucket_mirror.h"
 #include "store/local_object_store.h"
 #include "store/log_format.h"
+#include "store/log_shipper.h"
 #include "store/log_writer.h"
 
 namespace vectord::service {
@@ -84,6 +86,7 @@ using Model = std::map<std::string, std::pair<std::vector<float>, std::optional<
 // One "process": storage and registry over the data directory.
 struct Instance {
   std::unique_ptr<store::LocalObjectStore> objects;  // on the instance's FileSystem
+  std::unique_ptr<BucketMirror> mirror;              // with a bucket only
   std::unique_ptr<IndexStorage> storage;
   std::unique_ptr<Registry> registry;
   IndexStorage::LoadReport report;
@@ -1380,6 +1383,233 @@ TEST_F(IndexStorageFaultTest, CreateWithAFailedDirectoryFsyncLeavesNothing) {
     faulty.SetFaultFilter(IsIndexDirectory);
     faulty.FailNextSyncDirectory();
   });
+}
+
+// With a bucket: a LocalObjectStore directory stands in for the S3 bucket
+// (BucketMirror sees only the ObjectStore interface), and each "host" is an
+// IndexStorage over its own, initially empty, data directory.
+class IndexStorageBucketTest : public IndexStorageTest {
+ protected:
+  void SetUp() override {
+    IndexStorageTest::SetUp();
+    bucket_dir_ = NewDirectory();
+    auto bucket = store::LocalObjectStore::OpenRoot(bucket_dir_, /*sync=*/false);
+    ASSERT_TRUE(bucket.ok()) << bucket.status().ToString();
+    bucket_ = std::move(bucket).value();
+  }
+  void TearDown() override {
+    instance_.reset();
+    bucket_.reset();
+    std::error_code ec;
+    for (const std::string& dir : directories_) fs::remove_all(dir, ec);
+    IndexStorageTest::TearDown();
+  }
+
+  std::string NewDirectory() {
+    char pattern[] = "/tmp/vectord_bucket_test.XXXXXX";
+    char* dir = ::mkdtemp(pattern);
+    EXPECT_NE(dir, nullptr);
+    directories_.push_back(dir == nullptr ? "" : dir);
+    return directories_.back();
+  }
+
+  // Ends the current host and starts one on a new, empty data directory that
+  // rebuilds its indexes from the bucket.
+  Instance& StartNewHost() { return StartHost(NewDirectory()); }
+  // Ends the current host and starts one on `data_dir`.
+  Instance& StartHost(const std::string& data_dir) {
+    instance_.reset();
+    instance_ = std::make_unique<Instance>();
+    StorageOptions options = Options();
+    options.data_dir = data_dir;
+    auto objects = store::LocalObjectStore::OpenRoot(options.data_dir, /*sync=*/false);
+    EXPECT_TRUE(objects.ok()) << objects.status().ToString();
+    instance_->objects = std::move(objects).value();
+    store::LogShipperOptions shipping;
+    shipping.retry_pause = 10ms;
+    instance_->mirror =
+        std::make_unique<BucketMirror>(bucket_.get(), instance_->objects.get(), shipping);
+    instance_->storage = std::make_unique<IndexStorage>(
+        instance_->objects.get(), std::move(options), instance_->mirror.get());
+    instance_->registry = std::make_unique<Registry>(&pool_);
+    instance_->registry->SetPersistence(instance_->storage.get());
+    instance_->report = instance_->storage->LoadAll(*instance_->registry, &pool_);
+    return *instance_;
+  }
+
+  static std::string SegmentKey(uint64_t first, uint64_t last) {
+    return BucketMirror::SegmentPrefix("docs") + store::LogShipper::ObjectName(first, last);
+  }
+  // The segment object keys of "docs", sorted.
+  std::vector<std::string> SegmentKeys() {
+    auto keys = bucket_->List(BucketMirror::SegmentPrefix("docs"));
+    EXPECT_TRUE(keys.ok()) << keys.status().ToString();
+    std::vector<std::string> sorted = keys.ok() ? *keys : std::vector<std::string>();
+    std::sort(sorted.begin(), sorted.end());
+    return sorted;
+  }
+  // The framed records of one segment object (its bytes after the header).
+  std::string RecordsOf(const std::string& key) {
+    auto bytes = bucket_->Get(key);
+    EXPECT_TRUE(bytes.ok()) << key << ": " << bytes.status().ToString();
+    return bytes.ok() ? bytes->substr(store::log_format::kSegmentHeaderSize) : "";
+  }
+
+  // A host creates "docs" (dimension 3) and adds one item per batch, each
+  // acknowledged once shipped (one object per record, "docs" record i is
+  // item "i<i>", sequence i). The host is then gone: only the bucket is left.
+  void ShipOneRecordEach(int records, Model* model, const std::string& data_dir = "") {
+    StartHost(data_dir.empty() ? NewDirectory() : data_dir);
+    auto docs = Create("docs", 3);
+    ASSERT_NE(docs, nullptr);
+    for (int i = 1; i <= records; ++i) {
+      Add(docs, {Item("i" + std::to_string(i), {static_cast<float>(i), 1, 2})}, model);
+    }
+    docs.reset();
+    instance_.reset();
+    std::vector<std::string> expected;
+    for (int i = 1; i <= records; ++i) expected.push_back(SegmentKey(i, i));
+    ASSERT_EQ(SegmentKeys(), expected);
+  }
+
+  std::string bucket_dir_;
+  std::unique_ptr<store::LocalObjectStore> bucket_;
+  std::vector<std::string> directories_;
+};
+
+// A segment object whose header is intact but whose body was cut in the
+// middle of its last record (a PUT that never completed) is hydrated as the
+// records before the cut, and repaired in the bucket, so that the objects
+// shipped after it do not overlap it and the next host rebuilds everything.
+TEST_F(IndexStorageBucketTest, ATornLastSegmentObjectIsRepairedAndLaterObjectsDoNotOverlapIt) {
+  Model model;
+  ASSERT_NO_FATAL_FAILURE(ShipOneRecordEach(3, &model));
+  // Records 2 and 3 in one object 2-3, the last cut off in its middle; the
+  // write of record 3 was never acknowledged at the object-store level.
+  const std::string record3 = RecordsOf(SegmentKey(3, 3));
+  const std::string torn = store::log_format::EncodeSegmentHeader(3, 2) +
+                           RecordsOf(SegmentKey(2, 2)) + record3.substr(0, record3.size() / 2);
+  ASSERT_TRUE(bucket_->Put(SegmentKey(2, 3), torn).ok());
+  ASSERT_TRUE(bucket_->Delete(SegmentKey(2, 2)).ok());
+  ASSERT_TRUE(bucket_->Delete(SegmentKey(3, 3)).ok());
+  model.erase("i3");
+
+  Instance& second = StartNewHost();
+  EXPECT_EQ(second.report.loaded, 1u);
+  EXPECT_EQ(second.report.failed, 0u);
+  auto docs = second.registry->Find("docs");
+  ASSERT_NE(docs, nullptr);
+  ExpectHolds(*docs, model);
+  // Its whole record stays, under a key that says what it holds.
+  EXPECT_EQ(SegmentKeys(), (std::vector<std::string>{SegmentKey(1, 1), SegmentKey(2, 2)}));
+  Add(docs, {Item("after1", {7, 7, 7})}, &model);
+  Add(docs, {Item("after2", {8, 8, 8}, "\"m\"")}, &model);
+  EXPECT_EQ(SegmentKeys(), (std::vector<std::string>{SegmentKey(1, 1), SegmentKey(2, 2),
+                                                     SegmentKey(3, 3), SegmentKey(4, 4)}));
+  docs.reset();
+
+  Instance& third = StartNewHost();
+  EXPECT_EQ(third.report.loaded, 1u);
+  EXPECT_EQ(third.report.failed, 0u);
+  EXPECT_TRUE(third.report.failures.empty());
+  auto docs3 = third.registry->Find("docs");
+  ASSERT_NE(docs3, nullptr);
+  ExpectHolds(*docs3, model);
+}
+
+// A host whose disk holds every record finds the bucket's last object torn:
+// the bucket's coverage counts only its whole records, so the disk is ahead
+// and catches the bucket up (a snapshot) before it ships on; nothing shipped
+// later overlaps the torn object.
+TEST_F(IndexStorageBucketTest, ATornLastSegmentObjectIsNotCountedAsCoveredByTheBucket) {
+  Model model;
+  const std::string disk = NewDirectory();
+  ASSERT_NO_FATAL_FAILURE(ShipOneRecordEach(3, &model, disk));
+  const std::string record3 = RecordsOf(SegmentKey(3, 3));
+  ASSERT_TRUE(bucket_
+                  ->Put(SegmentKey(3, 3), store::log_format::EncodeSegmentHeader(3, 3) +
+                                              record3.substr(0, record3.size() - 4))
+                  .ok());
+
+  Instance& same = StartHost(disk);
+  EXPECT_EQ(same.report.loaded, 1u);
+  EXPECT_EQ(same.report.failed, 0u);
+  auto docs = same.registry->Find("docs");
+  ASSERT_NE(docs, nullptr);
+  ExpectHolds(*docs, model);
+  EXPECT_EQ(same.storage->stats().snapshot_uploads, 1u) << "the disk was ahead of the bucket";
+  Add(docs, {Item("after", {6, 6, 6})}, &model);
+  EXPECT_EQ(SegmentKeys(), (std::vector<std::string>{SegmentKey(4, 4)}));
+  docs.reset();
+
+  Instance& other = StartNewHost();
+  EXPECT_EQ(other.report.loaded, 1u);
+  EXPECT_EQ(other.report.failed, 0u);
+  auto docs2 = other.registry->Find("docs");
+  ASSERT_NE(docs2, nullptr);
+  ExpectHolds(*docs2, model);
+}
+
+// The shape a torn object left behind before hydrate repaired it: a host
+// replayed the torn object's whole records and shipped on from the record
+// after them, so the next object starts inside the torn object's key range.
+TEST_F(IndexStorageBucketTest, ATornSegmentObjectOverlappedByTheNextHydratesWhole) {
+  Model model;
+  ASSERT_NO_FATAL_FAILURE(ShipOneRecordEach(4, &model));
+  // Object 1-3 holds records 1 and 2 and half of a record 3 that was never
+  // acknowledged; object 3-4 holds the records the host wrote next.
+  const std::string lost = RecordsOf(SegmentKey(3, 3));
+  const std::string torn = store::log_format::EncodeSegmentHeader(3, 1) +
+                           RecordsOf(SegmentKey(1, 1)) + RecordsOf(SegmentKey(2, 2)) +
+                           lost.substr(0, store::log_format::kRecordHeaderSize + 3);
+  const std::string next = store::log_format::EncodeSegmentHeader(3, 3) +
+                           RecordsOf(SegmentKey(3, 3)) + RecordsOf(SegmentKey(4, 4));
+  for (int i = 1; i <= 4; ++i) ASSERT_TRUE(bucket_->Delete(SegmentKey(i, i)).ok());
+  ASSERT_TRUE(bucket_->Put(SegmentKey(1, 3), torn).ok());
+  ASSERT_TRUE(bucket_->Put(SegmentKey(3, 4), next).ok());
+
+  Instance& second = StartNewHost();
+  EXPECT_EQ(second.report.loaded, 1u);
+  EXPECT_EQ(second.report.failed, 0u);
+  EXPECT_TRUE(second.report.failures.empty());
+  auto docs = second.registry->Find("docs");
+  ASSERT_NE(docs, nullptr);
+  ExpectHolds(*docs, model);
+  EXPECT_EQ(SegmentKeys(), (std::vector<std::string>{SegmentKey(1, 2), SegmentKey(3, 4)}));
+  Add(docs, {Item("after", {5, 5, 5})}, &model);
+  docs.reset();
+
+  Instance& third = StartNewHost();
+  EXPECT_EQ(third.report.loaded, 1u);
+  EXPECT_EQ(third.report.failed, 0u);
+  auto docs3 = third.registry->Find("docs");
+  ASSERT_NE(docs3, nullptr);
+  ExpectHolds(*docs3, model);
+}
+
+// A torn object followed by one that does not continue right after its
+// whole records: records are missing in between, which is damage.
+TEST_F(IndexStorageBucketTest, ATornSegmentObjectFollowedByAGapIsCorruptionNamingIt) {
+  Model model;
+  ASSERT_NO_FATAL_FAILURE(ShipOneRecordEach(3, &model));
+  const std::string first_record = RecordsOf(SegmentKey(1, 1));
+  const std::string torn = store::log_format::EncodeSegmentHeader(3, 1) + first_record +
+                           RecordsOf(SegmentKey(2, 2)).substr(0, 10);
+  ASSERT_TRUE(bucket_->Delete(SegmentKey(1, 1)).ok());
+  ASSERT_TRUE(bucket_->Delete(SegmentKey(2, 2)).ok());
+  ASSERT_TRUE(bucket_->Put(SegmentKey(1, 2), torn).ok());
+
+  Instance& second = StartNewHost();
+  EXPECT_EQ(second.report.loaded, 0u);
+  ASSERT_EQ(second.report.failures.size(), 1u);
+  const Status& failure = second.report.failures[0].error;
+  EXPECT_EQ(failure.code(), StatusCode::kCorruption) << failure.ToString();
+  EXPECT_NE(failure.message().find(SegmentKey(1, 2)), std::string::npos) << failure.ToString();
+  const size_t cut = store::log_format::kSegmentHeaderSize + first_record.size();
+  EXPECT_NE(failure.message().find("byte " + std::to_string(cut)), std::string::npos)
+      << failure.ToString();
+  // The bucket's copy is left as it was.
+  EXPECT_EQ(SegmentKeys(), (std::vector<std::string>{SegmentKey(1, 2), SegmentKey(3, 3)}));
 }
 
 }  // namespace

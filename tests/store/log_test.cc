@@ -389,6 +389,62 @@ TEST_F(LogTest, TornTailAtEveryOffsetOfTheLastRecord) {
   }
 }
 
+// ParseSegment (a segment object from the bucket, in memory) reads a segment
+// exactly as LogReader reads the last segment of a log: the same whole
+// records, the same torn tail, the same corruption message.
+TEST_F(LogTest, ParseSegmentAgreesWithTheReaderOnALastSegment) {
+  auto writer = OpenWriter(PosixFileSystem(), 7);
+  ASSERT_NE(writer, nullptr);
+  for (size_t i = 0; i < 4; ++i) Append(*writer, i + 20, nullptr);
+  const uint64_t last_start = writer->current_segment_bytes();
+  Append(*writer, 22, nullptr);
+  ASSERT_TRUE(writer->SyncAll().ok());
+  writer.reset();
+  const std::string path = SegmentPath(7);
+  const std::string whole = ReadFile(path);
+  std::vector<std::string> variants;
+  for (size_t cut = 0; cut <= whole.size(); ++cut) variants.push_back(whole.substr(0, cut));
+  variants.push_back(whole + std::string(100, '\0'));
+  variants.push_back(whole.substr(0, last_start + 5) +
+                     std::string(whole.size() - last_start, '\0'));
+  variants.push_back(whole.substr(0, whole.size() - 3) + std::string(3, '\0'));  // payload zeroed
+  for (size_t at : {size_t{3}, size_t{20}, size_t{40}, size_t{60}, size_t{last_start + 2}}) {
+    std::string flipped = whole;
+    flipped[at] = static_cast<char>(flipped[at] ^ 0x10);
+    variants.push_back(flipped);
+    variants.push_back(flipped.substr(0, last_start + 4));
+  }
+  size_t corrupt = 0, torn = 0;
+  for (size_t v = 0; v < variants.size(); ++v) {
+    SCOPED_TRACE("variant " + std::to_string(v) + ", " + std::to_string(variants[v].size()) +
+                 " bytes");
+    WriteFile(path, variants[v]);
+    ReadResult r = ReadAll(dir_);
+    Result<SegmentContents> parsed = ParseSegment(variants[v], path);
+    if (!r.status.ok()) {
+      ASSERT_FALSE(parsed.ok());
+      EXPECT_EQ(parsed.status().code(), StatusCode::kCorruption);
+      EXPECT_EQ(parsed.status().message(), r.status.message());
+      ++corrupt;
+      continue;
+    }
+    ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+    EXPECT_EQ(parsed->records, r.records.size());
+    EXPECT_EQ(parsed->last_sequence, r.last_sequence);
+    EXPECT_EQ(parsed->first_sequence, variants[v].size() >= 32 ? 7u : 0u);
+    ASSERT_TRUE(r.tail.has_value());
+    EXPECT_EQ(parsed->whole_bytes, r.tail->valid_bytes);
+    EXPECT_EQ(parsed->torn.empty(), !r.torn) << parsed->torn << " / " << r.torn_description;
+    if (r.torn && variants[v].size() >= 32) {
+      EXPECT_NE(r.torn_description.find(parsed->torn), std::string::npos)
+          << parsed->torn << " / " << r.torn_description;
+    }
+    torn += r.torn ? 1 : 0;
+  }
+  EXPECT_GE(corrupt, 5u);
+  EXPECT_GT(torn, whole.size() - 10);
+}
+
 TEST_F(LogTest, TornRecordInAnEarlierSegmentIsCorruption) {
   auto writer = OpenWriter();
   ASSERT_NE(writer, nullptr);
