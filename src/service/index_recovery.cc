@@ -114,7 +114,7 @@ Result<Recovered> IndexStorage::OnRecover(const std::string& name, ThreadPool* w
       VECTORD_RETURN_IF_ERROR(AdoptStaged(name));
       VECTORD_ASSIGN_OR_RETURN(out.index, LoadOne(name, workers));
       report.items = out.index->size();
-      if (auto covered = mirror_->Covered(name, *listed); covered.ok()) {
+      if (auto covered = mirror_->Covered(name, &*listed); covered.ok()) {
         std::lock_guard lock(mutex_);
         bucket_sequence_[name] = covered->snapshot_tag;
       }

@@ -700,7 +700,7 @@ Result<std::shared_ptr<Index>> IndexStorage::ReplaceFromBucket(
   LogWarn("local_copy_replaced_from_bucket",
           {{"index", name}, {"local_error", local_error.ToString()}, {"quarantine", folder}});
   VECTORD_ASSIGN_OR_RETURN(std::shared_ptr<Index> index, LoadOne(name, workers));
-  if (auto covered = mirror_->Covered(name, *listed); covered.ok()) {
+  if (auto covered = mirror_->Covered(name, &*listed); covered.ok()) {
     std::lock_guard lock(mutex_);
     bucket_sequence_[name] = covered->snapshot_tag;
   }
