@@ -1,6 +1,7 @@
 // Replaying an index's log, and rebuilding an index that failed to load from
 // what is intact in its files (docs/storage-layout.md, "Recovering a failed
 // index").
+#include <chrono>
 #include <optional>
 #include <set>
 
@@ -108,10 +109,11 @@ Result<Recovered> IndexStorage::OnRecover(const std::string& name, ThreadPool* w
     listed = std::move(found).value();
   }
   if (listed && listed->has_params) {
-    Status staged = StageBucketCopy(name, &*listed, workers);
+    const std::string folder = NewQuarantineFolder(name);
+    Status staged = StageBucketCopy(name, &*listed, workers, folder);
     if (staged.ok()) {
-      VECTORD_ASSIGN_OR_RETURN(report.quarantine, QuarantineLocked(name));
-      VECTORD_RETURN_IF_ERROR(AdoptStaged(name));
+      VECTORD_RETURN_IF_ERROR(SwapInStaged(name));
+      report.quarantine = objects_->PathOf(folder);
       VECTORD_ASSIGN_OR_RETURN(out.index, LoadOne(name, workers));
       report.items = out.index->size();
       if (auto covered = mirror_->Covered(name, &*listed); covered.ok()) {
@@ -182,21 +184,19 @@ Result<Recovered> IndexStorage::OnRecover(const std::string& name, ThreadPool* w
   report.items = index->size();
   const uint64_t last = std::max(tag, replay.last);
 
-  // The damaged files go to quarantine; the rebuilt index is stored anew,
-  // its params file last (the commit point, as in a create). A crash before
-  // that leaves the quarantine whole and the new files as leftovers.
+  // The rebuilt index is written to the staging folder whole (snapshot
+  // tagged with its last record, an empty log after it, the params file),
+  // then swapped in file by file, each damaged file into the quarantine. A
+  // crash before the swap leaves the damaged files in place (the index is
+  // failed again); a crash during it is finished at start-up.
   replay.reader.reset();
-  VECTORD_ASSIGN_OR_RETURN(report.quarantine, QuarantineLocked(name));
+  const std::string folder = NewQuarantineFolder(name);
+  VECTORD_RETURN_IF_ERROR(StageRebuilt(name, *index, last, folder));
+  VECTORD_RETURN_IF_ERROR(SwapInStaged(name));
+  report.quarantine = objects_->PathOf(folder);
   VECTORD_ASSIGN_OR_RETURN(
       std::unique_ptr<store::LogWriter> log,
       store::LogWriter::Open(fs_, LogDirectory(name), dimension, last + 1, nullptr));
-  {
-    VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<store::ObjectWriter> writer,
-                             objects_->Create(SnapshotKey(name)));
-    VECTORD_RETURN_IF_ERROR(index->engine().Save(*writer, last));
-    VECTORD_RETURN_IF_ERROR(writer->Commit());
-  }
-  VECTORD_RETURN_IF_ERROR(objects_->Put(ParamsKey(name), ParamsJson(*params)));
   if (mirror_ != nullptr) {
     const std::string leaf = report.quarantine.substr(report.quarantine.rfind('/') + 1);
     if (Status s = ReplaceBucketCopy(name, ParamsJson(*params), leaf); !s.ok()) {
@@ -234,7 +234,7 @@ Status IndexStorage::RemoveTree(const std::string& path) {
 }
 
 Status IndexStorage::StageBucketCopy(const std::string& name, BucketIndex* listed,
-                                     ThreadPool* workers) {
+                                     ThreadPool* workers, const std::string& quarantine_folder) {
   const std::string root = StagingRoot(name);
   VECTORD_RETURN_IF_ERROR(RemoveTree(root));
   VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<store::LocalObjectStore> staged_objects,
@@ -250,21 +250,111 @@ Status IndexStorage::StageBucketCopy(const std::string& name, BucketIndex* liste
     loaded = staged_mirror.Hydrate(name, listed, staged.LogDirectory(name));
     if (loaded.ok()) loaded = staged.LoadOne(name, workers).status();
   }
+  if (loaded.ok()) loaded = SealStaged(*staged_objects, name, quarantine_folder);
   if (!loaded.ok()) (void)RemoveTree(root);
   return loaded;
 }
 
-Status IndexStorage::AdoptStaged(const std::string& name) {
-  const std::string root = StagingRoot(name);
-  // The params file last: it is what makes the index exist.
+namespace {
+// In a staging folder: the quarantine folder its swap moves the replaced
+// files to, then the keys it stages, one per line. Written last: a staging
+// folder without it is incomplete and removed at start-up.
+constexpr std::string_view kStagedManifest = "STAGED";
+}  // namespace
+
+std::string IndexStorage::NewQuarantineFolder(const std::string& name) const {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  return std::string(storage_keys::kQuarantineDirectory) + "/" + name + "." +
+         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
+}
+
+Status IndexStorage::SealStaged(store::LocalObjectStore& staged, const std::string& name,
+                                const std::string& quarantine_folder) {
+  std::string manifest = quarantine_folder + "\n";
   for (const std::string& key :
        {SnapshotKey(name), storage_keys::LogDirectory(name), ParamsKey(name)}) {
-    const std::string from = root + "/" + key;
-    if (!fs_->Exists(from)) continue;
-    VECTORD_RETURN_IF_ERROR(fs_->RenameFile(from, objects_->PathOf(key)));
+    if (staged.Exists(key)) manifest += key + "\n";
   }
+  return staged.Put(kStagedManifest, manifest);
+}
+
+Status IndexStorage::StageRebuilt(const std::string& name, Index& index, uint64_t last,
+                                  const std::string& quarantine_folder) {
+  const std::string root = StagingRoot(name);
+  VECTORD_RETURN_IF_ERROR(RemoveTree(root));
+  VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<store::LocalObjectStore> staged,
+                           store::LocalObjectStore::OpenRoot(root, /*sync=*/true, fs_));
+  {
+    VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<store::ObjectWriter> writer,
+                             staged->Create(SnapshotKey(name)));
+    VECTORD_RETURN_IF_ERROR(index.engine().Save(*writer, last));
+    VECTORD_RETURN_IF_ERROR(writer->Commit());
+  }
+  VECTORD_RETURN_IF_ERROR(store::LogWriter::Open(fs_,
+                                                 staged->PathOf(storage_keys::LogDirectory(name)),
+                                                 index.params().dimension, last + 1, nullptr)
+                              .status());
+  VECTORD_RETURN_IF_ERROR(staged->Put(ParamsKey(name), ParamsJson(index.params())));
+  return SealStaged(*staged, name, quarantine_folder);
+}
+
+Status IndexStorage::SwapInStaged(const std::string& name) {
+  const std::string root = StagingRoot(name);
+  VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<store::LocalObjectStore> staged,
+                           store::LocalObjectStore::OpenRoot(root, /*sync=*/true, fs_));
+  VECTORD_ASSIGN_OR_RETURN(const std::string manifest, staged->Get(kStagedManifest));
+  std::vector<std::string> lines;
+  for (size_t at = 0; at < manifest.size();) {
+    const size_t end = manifest.find('\n', at);
+    if (end == std::string::npos) break;
+    lines.push_back(manifest.substr(at, end - at));
+    at = end + 1;
+  }
+  if (lines.empty())
+    return Status::Corruption(root + "/" + std::string(kStagedManifest) + ": empty");
+  const std::string folder = objects_->PathOf(lines[0]);
+  const std::set<std::string> staged_keys(lines.begin() + 1, lines.end());
+  VECTORD_RETURN_IF_ERROR(fs_->CreateDirectories(folder));
+  // File by file, the params file last: the local one into the quarantine,
+  // the staged one into its place. A staged key whose file is gone from the
+  // staging folder was swapped already (a swap cut short and finished at
+  // start-up): its local file is the new one and stays.
+  for (const std::string& key : {SnapshotKey(name), storage_keys::LogDirectory(name),
+                                 storage_keys::DroppingParams(name), ParamsKey(name)}) {
+    const bool listed = staged_keys.count(key) != 0;
+    const bool waiting = listed && staged->Exists(key);
+    if (listed && !waiting) continue;
+    const std::string local = objects_->PathOf(key);
+    if (fs_->Exists(local)) {
+      VECTORD_RETURN_IF_ERROR(
+          fs_->RenameFile(local, folder + "/" + key.substr(key.rfind('/') + 1)));
+    }
+    if (waiting) VECTORD_RETURN_IF_ERROR(fs_->RenameFile(staged->PathOf(key), local));
+  }
+  VECTORD_RETURN_IF_ERROR(fs_->SyncDirectory(folder));
   VECTORD_RETURN_IF_ERROR(fs_->SyncDirectory(objects_->PathOf(storage_keys::kDirectory)));
+  LogWarn("index_files_swapped", {{"index", name}, {"quarantine", folder}});
+  staged.reset();
   return RemoveTree(root);
+}
+
+Status IndexStorage::FinishStagedSwaps() {
+  const std::string staging = objects_->PathOf(storage_keys::kStagingDirectory);
+  if (!fs_->Exists(staging)) return Status::Ok();
+  VECTORD_ASSIGN_OR_RETURN(const std::vector<std::string> names, fs_->ListDirectory(staging));
+  Status first;
+  for (const std::string& name : names) {
+    Status s;
+    if (fs_->Exists(staging + "/" + name + "/" + std::string(kStagedManifest))) {
+      LogWarn("finishing_staged_swap", {{"index", name}});
+      s = SwapInStaged(name);
+    } else {
+      s = RemoveTree(staging + "/" + name);  // incomplete: the local files are untouched
+    }
+    if (!s.ok() && first.ok()) first = s.WithContext(staging + "/" + name);
+  }
+  if (first.ok()) first = RemoveTree(staging);
+  return first;
 }
 
 Status IndexStorage::ReplaceBucketCopy(const std::string& name, const std::string& params_json,

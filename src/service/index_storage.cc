@@ -174,16 +174,13 @@ Result<std::string> IndexStorage::OnQuarantine(const std::string& name) {
 }
 
 Result<std::string> IndexStorage::QuarantineLocked(const std::string& name) {
-  const auto now = std::chrono::system_clock::now().time_since_epoch();
-  const std::string folder =
-      std::string(storage_keys::kQuarantineDirectory) + "/" + name + "." +
-      std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
-  const std::string target = objects_->PathOf(folder);
+  const std::string target = objects_->PathOf(NewQuarantineFolder(name));
   VECTORD_RETURN_IF_ERROR(fs_->CreateDirectories(target));
-  // The params file goes last: until it has moved, a restart still sees the
-  // index (failed) rather than a half-moved set of files.
-  const std::string keys[] = {SnapshotKey(name), storage_keys::LogDirectory(name),
-                              storage_keys::DroppingParams(name), ParamsKey(name)};
+  // The params file goes first: a crash half-way leaves data without a
+  // params file, which a restart reports as a failed index, never a params
+  // file with part of its data (which could load as a smaller index).
+  const std::string keys[] = {ParamsKey(name), storage_keys::DroppingParams(name),
+                              SnapshotKey(name), storage_keys::LogDirectory(name)};
   for (const std::string& key : keys) {
     const std::string from = objects_->PathOf(key);
     if (!fs_->Exists(from)) continue;
@@ -407,6 +404,19 @@ Result<std::shared_ptr<Index>> IndexStorage::LoadOne(const std::string& name, Th
     }
     engine = std::move(loaded).value();
   } else if (reader.status().code() == StatusCode::kNotFound) {
+    // Segments are deleted only once a snapshot covers them: a log that
+    // starts above sequence 1 without one means the snapshot is lost, and
+    // loading the log alone would serve a smaller index as if whole.
+    if (auto segments = fs_->ListDirectory(LogDirectory(name)); segments.ok()) {
+      for (const std::string& segment : *segments) {
+        const uint64_t first = std::strtoull(segment.c_str(), nullptr, 10);
+        if (first > 1) {
+          return Status::Corruption(SnapshotKey(name) + ": missing, while the log starts at " +
+                                    segment + " (the records before it were only in it)");
+        }
+        break;  // sorted: the first segment decides
+      }
+    }
     VECTORD_ASSIGN_OR_RETURN(engine, engine::HnswIndex::Create(EngineOptions(*params)));
   } else {
     return reader.status();
@@ -439,9 +449,10 @@ Result<std::shared_ptr<Index>> IndexStorage::LoadOne(const std::string& name, Th
 IndexStorage::LoadReport IndexStorage::LoadAll(Registry& registry, ThreadPool* workers,
                                                const std::function<bool()>& keep_trying) {
   LoadReport report;
-  // Bucket copies staged when a start-up or recover was cut short.
-  if (Status s = RemoveTree(objects_->PathOf(storage_keys::kStagingDirectory)); !s.ok()) {
-    LogWarn("staging_cleanup_failed", {{"error", s.ToString()}});
+  // Swaps of staged copies (recover, replacement from the bucket) that a
+  // crash cut short.
+  if (Status s = FinishStagedSwaps(); !s.ok()) {
+    LogError("staged_swap_failed", {{"error", s.ToString()}});
   }
   std::map<std::string, BucketIndex> bucket;
   if (mirror_ != nullptr) {
@@ -685,20 +696,21 @@ Result<std::shared_ptr<Index>> IndexStorage::ReplaceFromBucket(
     const std::string& name, const Status& local_error, BucketIndex* listed, ThreadPool* workers,
     const std::function<bool()>& keep_trying) {
   LogError("local_copy_damaged", {{"index", name}, {"error", local_error.ToString()}});
+  const std::string folder = NewQuarantineFolder(name);
   Status staged = RetryWhileUnavailable(
-      "hydrate_retry", name, [&] { return StageBucketCopy(name, listed, workers); }, keep_trying);
+      "hydrate_retry", name, [&] { return StageBucketCopy(name, listed, workers, folder); },
+      keep_trying);
   if (!staged.ok()) {
     return local_error.WithContext(name + ": the object store's copy did not load either (" +
                                    staged.message() + "); the local copy");
   }
-  std::string folder;
   {
     std::lock_guard checkpoint(checkpoint_mutex_);
-    VECTORD_ASSIGN_OR_RETURN(folder, QuarantineLocked(name));
-    VECTORD_RETURN_IF_ERROR(AdoptStaged(name));
+    VECTORD_RETURN_IF_ERROR(SwapInStaged(name));
   }
-  LogWarn("local_copy_replaced_from_bucket",
-          {{"index", name}, {"local_error", local_error.ToString()}, {"quarantine", folder}});
+  LogWarn("local_copy_replaced_from_bucket", {{"index", name},
+                                              {"local_error", local_error.ToString()},
+                                              {"quarantine", objects_->PathOf(folder)}});
   VECTORD_ASSIGN_OR_RETURN(std::shared_ptr<Index> index, LoadOne(name, workers));
   if (auto covered = mirror_->Covered(name, &*listed); covered.ok()) {
     std::lock_guard lock(mutex_);

@@ -138,14 +138,26 @@ class IndexStorage final : public Persistence {
   void RemoveLocalFiles(const std::string& name);
   // OnQuarantine's work; the caller holds checkpoint_mutex_.
   Result<std::string> QuarantineLocked(const std::string& name);
-  // With an object store: downloads the bucket's copy of `name` into
-  // data_dir/_staging/<name>/ and loads it there, touching nothing of the
-  // local copy. Ok when it loads whole (AdoptStaged then moves it into
-  // place); the reason otherwise (the staging folder is removed).
-  Status StageBucketCopy(const std::string& name, BucketIndex* listed, ThreadPool* workers);
-  // Moves a staged copy into _vectors/, the params file last; the caller
-  // holds checkpoint_mutex_ and has quarantined the local copy.
-  Status AdoptStaged(const std::string& name);
+  // Replacing an index's files safely (docs/storage-layout.md, "Staged
+  // swaps"): the new copy is written whole to data_dir/_staging/<name>/ and
+  // sealed with a manifest naming the quarantine folder; SwapInStaged then
+  // moves each old file to the quarantine and the staged one into its
+  // place, the params file last. A swap cut short by a crash is finished at
+  // start-up (FinishStagedSwaps); an unsealed staging folder is removed.
+  std::string NewQuarantineFolder(const std::string& name) const;  // a key
+  Status SealStaged(store::LocalObjectStore& staged, const std::string& name,
+                    const std::string& quarantine_folder);
+  // The rebuilt index of a recover: its snapshot tagged `last`, an empty log
+  // after it, its params file.
+  Status StageRebuilt(const std::string& name, Index& index, uint64_t last,
+                      const std::string& quarantine_folder);
+  // With an object store: the bucket's copy of `name`, downloaded and loaded
+  // in the staging folder (touching nothing local) and sealed if it loads
+  // whole; the reason otherwise (the staging folder is removed).
+  Status StageBucketCopy(const std::string& name, BucketIndex* listed, ThreadPool* workers,
+                         const std::string& quarantine_folder);
+  Status SwapInStaged(const std::string& name);
+  Status FinishStagedSwaps();
   // Start-up with an object store, when the local copy failed to load with
   // `local_error`: stages the bucket's copy, and if it loads, quarantines
   // the local files and serves the bucket's copy. Otherwise the local files

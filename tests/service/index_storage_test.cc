@@ -678,6 +678,62 @@ TEST_F(IndexStorageTest, RecoverKeepsTheRecordsBeforeADamagedOne) {
   ExpectHolds(*again.registry->Find("docs"), after);
 }
 
+// A recover cut short at any step — each rename it makes, failing in turn,
+// stands for a crash there — loses nothing more: after a restart the index
+// is either served whole or still failed with its files as they were, and
+// the next recover keeps every record the first would have.
+TEST_F(IndexStorageTest, ARecoverCutShortAtAnyStepLosesNothingMore) {
+  Restart();
+  auto docs = Create("docs", 3);
+  ASSERT_NE(docs, nullptr);
+  Model kept;
+  AddRandom(docs, 8, 1, "a", &kept);  // record 1
+  ASSERT_TRUE(storage().Checkpoint(docs).ok());
+  AddRandom(docs, 6, 2, "b", &kept);  // record 2
+  Model lost = kept;
+  AddRandom(docs, 6, 3, "c", &lost);  // record 3: damaged below
+  AddRandom(docs, 6, 4, "d", &lost);  // record 4: after the damage
+  docs.reset();
+  instance_.reset();
+  const std::string segment_path = LastSegmentPath("docs");
+  std::string segment = ReadFile(segment_path);
+  std::vector<size_t> starts = RecordStarts(segment);
+  ASSERT_EQ(starts.size(), 4u);  // records 2 to 4, and the end
+  segment[starts[1] + 30] = static_cast<char>(segment[starts[1] + 30] ^ 0x40);
+  WriteFile(segment_path, segment);
+  // The damaged state, restored before every attempt.
+  const std::string pristine = dir_ + ".pristine";
+  fs::remove_all(pristine);
+  fs::copy(dir_, pristine, fs::copy_options::recursive);
+
+  for (int step = 1;; ++step) {
+    SCOPED_TRACE("recover cut short at rename " + std::to_string(step));
+    instance_.reset();
+    fs::remove_all(dir_);
+    fs::copy(pristine, dir_, fs::copy_options::recursive);
+    FaultInjectingFileSystem faulty;
+    std::atomic<int> renames{0};
+    faulty.SetFaultFilter([&](const std::string&) { return ++renames == step; });
+    faulty.SetFailRename(true);
+    Instance& crashed = Restart(Options(), &faulty, /*sync=*/true);
+    ASSERT_TRUE(crashed.registry->FailureOf("docs").has_value());
+    const bool cut_short = !crashed.registry->Recover("docs").ok();
+    const bool reached = renames.load() >= step;
+
+    Instance& next = Restart();
+    if (next.registry->FailureOf("docs").has_value()) {
+      ASSERT_TRUE(cut_short);
+      auto again = next.registry->Recover("docs");
+      ASSERT_TRUE(again.ok()) << again.status().ToString();
+    }
+    ASSERT_NE(next.registry->Find("docs"), nullptr);
+    ExpectHolds(*next.registry->Find("docs"), kept);
+    if (!reached) break;  // the whole recover ran below `step` renames
+    ASSERT_LT(step, 40) << "more renames than a recover makes";
+  }
+  fs::remove_all(pristine);
+}
+
 TEST_F(IndexStorageTest, RecoverWithoutItsSnapshotKeepsTheLogAfterIt) {
   Restart();
   auto docs = Create("docs", 3);
