@@ -3,6 +3,8 @@
 // serving, a torn upload, and disks that are behind or ahead of the bucket.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 #include <thread>
@@ -369,6 +371,78 @@ TEST_F(ObjectStoreServerTest, ALargeSnapshotGoesUpInPartsAndComesBack) {
   EXPECT_EQ(Length(client, "big"), std::to_string(kItems));
   HttpResult item = client.Request("GET", "/vectors/index/big/items/0");
   EXPECT_NE(item.body.find("[" + first_vector + "]"), std::string::npos);
+}
+
+// The local log's record `sequence` gets one byte flipped in its payload.
+void DamageLocalRecord(const std::string& disk, uint64_t sequence) {
+  namespace fs = std::filesystem;
+  fs::path segment;
+  for (const auto& entry : fs::directory_iterator(fs::path(disk) / "_vectors/docs.wal")) {
+    segment = entry.path();  // one segment: nothing was checkpointed
+  }
+  std::ifstream in(segment, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  std::string wanted(8, '\0');
+  for (int i = 0; i < 8; ++i) wanted[i] = static_cast<char>((sequence >> (8 * i)) & 0xff);
+  size_t at = 32;
+  while (at + 21 <= bytes.size() && bytes.compare(at + 12, 8, wanted) != 0) ++at;
+  ASSERT_LT(at + 30, bytes.size()) << "record " << sequence << " not found";
+  bytes[at + 30] = static_cast<char>(bytes[at + 30] ^ 0x20);
+  std::ofstream(segment, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+TEST_F(ObjectStoreServerTest, ADamagedLocalCopyIsReplacedFromTheBucketAtStartUp) {
+  TempDir disk;
+  ASSERT_NO_FATAL_FAILURE(WriteThenKill(disk.path(), {"a", "b", "c"}));
+  ASSERT_NO_FATAL_FAILURE(DamageLocalRecord(disk.path(), 1));
+  auto server = Start(disk.path());
+  ASSERT_NE(server, nullptr);
+  EXPECT_NE(server->Log().find("event=local_copy_replaced_from_bucket"), std::string::npos)
+      << server->Log();
+  TestClient client(server->port());
+  EXPECT_EQ(Length(client, "docs"), "3");
+  EXPECT_TRUE(std::filesystem::exists(disk.path() + "/_quarantine"));
+  ASSERT_EQ(Add(client, "docs", Item("d", 4, "{}")).status, 200);
+  server->Kill();
+  TempDir new_disk;
+  server = Start(new_disk.path());
+  ASSERT_NE(server, nullptr);
+  TestClient again(server->port());
+  EXPECT_EQ(Length(again, "docs"), "4");
+}
+
+TEST_F(ObjectStoreServerTest, RecoverWithBothCopiesDamagedRebuildsAndReplacesTheBucketCopy) {
+  TempDir disk;
+  ASSERT_NO_FATAL_FAILURE(WriteThenKill(disk.path(), {"a", "b", "c"}));
+  ASSERT_NO_FATAL_FAILURE(DamageLocalRecord(disk.path(), 2));
+  ASSERT_TRUE(
+      store_->Put("_vectors/docs.wal/00000000000000000001-00000000000000000001.log", "xx").ok());
+  auto server = Start(disk.path());
+  ASSERT_NE(server, nullptr);
+  TestClient client(server->port());
+  HttpResult info = client.Request("GET", "/vectors/index/docs");
+  EXPECT_EQ(info.status, 503) << info.body;
+  EXPECT_NE(info.body.find("object store's copy did not load either"), std::string::npos)
+      << info.body;
+  HttpResult recovered = client.Request("POST", "/vectors/index/docs/recover");
+  ASSERT_EQ(recovered.status, 200) << recovered.body;
+  EXPECT_NE(recovered.body.find("kept: log records 1-1 (1 items)"), std::string::npos)
+      << recovered.body;
+  EXPECT_NE(recovered.body.find("did not load either"), std::string::npos) << recovered.body;
+  auto keys = store_->List("_quarantine/");
+  ASSERT_TRUE(keys.ok());
+  EXPECT_FALSE(keys->empty());
+  ASSERT_EQ(Add(client, "docs", Item("e", 5, "{}")).status, 200);
+  server->Kill();
+
+  TempDir new_disk;
+  server = Start(new_disk.path());
+  ASSERT_NE(server, nullptr);
+  TestClient again(server->port());
+  EXPECT_EQ(Length(again, "docs"), "2");
+  EXPECT_EQ(again.Request("GET", "/vectors/index/docs/items/a").status, 200);
+  EXPECT_EQ(again.Request("GET", "/vectors/index/docs/items/e").status, 200);
 }
 
 }  // namespace
