@@ -114,7 +114,7 @@ run_policy() {
   server_pid="" import_pid=""
   local ingest_seconds=$(($(date +%s) - began))
   local snapshot log
-  snapshot=$(du -sm "${data}/_vectors/startup.hnsw" 2>/dev/null | cut -f1)
+  snapshot=$(du -sm "${data}/_vectors/startup.hnsw" 2>/dev/null | cut -f1 || true)
   log=$(du -sm "${data}/_vectors/startup.wal" | cut -f1)
   sync
   if [[ ${DROP_CACHES:-0} == 1 ]]; then echo 3 >/proc/sys/vm/drop_caches; fi
@@ -134,7 +134,7 @@ run_policy() {
   kill -9 "${server_pid}"
   wait "${server_pid}" 2>/dev/null || true
   server_pid=""
-  printf '| %s | %s | %s | %s MB | %s MB | %.1f s | %s | %s | **%s s** | %.1f s |\n' \
+  printf '| %s | %s | %s | %s MB | %s MB | %.2f s | %s | %s | **%s s** | %.2f s |\n' \
     "${label}" "${items}" "${checkpoints:-0}" "${snapshot:-0}" "${log}" "${estimate:-0}" \
     "${replay:-none}" "${loaded}" "${ready}" "${after:-0}"
   echo "${label}: ingest ran ${ingest_seconds} s" >&2
