@@ -97,6 +97,7 @@ int Run(int argc, char** argv) {
     options.fsync_always = config->fsync == http::FsyncPolicy::kAlways;
     options.fsync_interval = std::chrono::milliseconds(config->fsync_interval_ms);
     options.checkpoint_bytes = config->checkpoint_bytes;
+    options.checkpoint_replay_seconds = config->checkpoint_replay_seconds;
     if (!config->storaged_url.empty()) {
       store::S3Options s3;
       (void)store::ParseStorageUrl(config->storaged_url, &s3);  // checked by LoadConfig

@@ -132,6 +132,19 @@ std::vector<Setting> Settings() {
          c.checkpoint_bytes = n;
          return Status::Ok();
        }},
+      {"vectord", "checkpoint_replay_seconds", "VECTORD_CHECKPOINT_REPLAY_SECONDS",
+       "--checkpoint-replay-seconds", false, false,
+       [](Config& c, std::string_view key, std::string_view v) {
+         double x = -1;
+         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+         if (ec != std::errc() || end != v.data() + v.size() || !(x >= 0.001 && x <= 86400)) {
+           return KeyError(key,
+                           "expected seconds from 0.001 to 86400, got '" + std::string(v) + "'");
+         }
+         c.checkpoint_replay_seconds = x;
+         return Status::Ok();
+       },
+       true},
       {"vectord", "log_level", "VECTORD_LOG_LEVEL", "--log-level", false, false,
        [](Config& c, std::string_view key, std::string_view v) {
          if (v != "debug" && v != "info" && v != "warn" && v != "error") {
@@ -338,6 +351,7 @@ std::string Config::Describe() const {
       " fsync=" + (fsync == FsyncPolicy::kAlways ? "always" : "interval") +
       " fsync_interval_ms=" + std::to_string(fsync_interval_ms) +
       " checkpoint_bytes=" + std::to_string(checkpoint_bytes) +
+      " checkpoint_replay_seconds=" + std::to_string(checkpoint_replay_seconds) +
       " workers=" + std::to_string(workers) + " write_nice=" + std::to_string(write_nice) +
       " io_threads=" + std::to_string(io_threads) +
       " max_connections=" + std::to_string(max_connections) +

@@ -39,6 +39,10 @@ struct Config {
   FsyncPolicy fsync = FsyncPolicy::kAlways;
   uint32_t fsync_interval_ms = 100;
   uint64_t checkpoint_bytes = uint64_t{64} << 20;
+  // A checkpoint is due when an index's replay estimate (the apply time of
+  // its log records after the last snapshot) passes this, or its last
+  // checkpoint's duration if longer: the bound on start-up replay.
+  double checkpoint_replay_seconds = 10;
   std::string auth_token;
   std::string log_level = "info";
   uint32_t workers = 0;  // 0: one per core

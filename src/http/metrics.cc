@@ -43,6 +43,19 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                          .Name("vectord_index_recall_samples")
                          .Help("Samples behind the recall estimate")
                          .Register(*registry_);
+  replay_estimate_ =
+      &prometheus::BuildGauge()
+           .Name("vectord_index_log_replay_estimate_seconds")
+           .Help(
+               "Time the index's log records after its last snapshot took to apply: about what a "
+               "restart spends replaying them")
+           .Register(*registry_);
+  replay_budget_ = &prometheus::BuildGauge()
+                        .Name("vectord_index_log_replay_budget_seconds")
+                        .Help(
+                            "Replay estimate at which the index is checkpointed: "
+                            "max(checkpoint_replay_seconds, its last checkpoint's duration)")
+                        .Register(*registry_);
   load_failed_ = &prometheus::BuildGauge()
                       .Name("vectord_index_load_failed")
                       .Help(
@@ -97,6 +110,14 @@ std::string Metrics::Render(const service::Registry& registry,
       g.recall = &recall_->Add({{"index", name}});
       g.recall_ci95 = &recall_ci95_->Add({{"index", name}});
       g.recall_samples = &recall_samples_->Add({{"index", name}});
+      if (storage != nullptr) {
+        g.replay_estimate = &replay_estimate_->Add({{"index", name}});
+        g.replay_budget = &replay_budget_->Add({{"index", name}});
+      }
+    }
+    if (g.replay_estimate != nullptr) {
+      g.replay_estimate->Set(index->replay_cost().seconds());
+      g.replay_budget->Set(storage->ReplayBudgetSeconds(*index));
     }
     g.items->Set(static_cast<double>(index->size()));
     const service::RecallEstimate recall = index->recall().Estimate();
@@ -111,6 +132,10 @@ std::string Metrics::Render(const service::Registry& registry,
       recall_->Remove(it->second.recall);
       recall_ci95_->Remove(it->second.recall_ci95);
       recall_samples_->Remove(it->second.recall_samples);
+      if (it->second.replay_estimate != nullptr) {
+        replay_estimate_->Remove(it->second.replay_estimate);
+        replay_budget_->Remove(it->second.replay_budget);
+      }
       it = index_gauges_.erase(it);
     } else {
       ++it;

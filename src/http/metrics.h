@@ -4,9 +4,12 @@
 // Series: vectord_http_requests_total{route,code},
 // vectord_http_request_duration_seconds{route} (histogram), vectord_indexes,
 // vectord_index_items{index}, vectord_index_recall_at_10{index},
-// vectord_index_recall_ci95{index}, vectord_index_recall_samples{index}, vectord_checkpoints_total,
-// vectord_checkpoint_failures_total, vectord_snapshot_bytes_total,
-// vectord_checkpoint_last_seconds, vectord_wal_replayed_records_total.
+// vectord_index_recall_ci95{index}, vectord_index_recall_samples{index},
+// vectord_index_log_replay_estimate_seconds{index} and
+// vectord_index_log_replay_budget_seconds{index} (with storage),
+// vectord_checkpoints_total, vectord_checkpoint_failures_total,
+// vectord_snapshot_bytes_total, vectord_checkpoint_last_seconds,
+// vectord_wal_replayed_records_total.
 //
 // Thread safety: ObserveRequest and Render may be called from any thread.
 #pragma once
@@ -49,6 +52,8 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>* recall_;
   prometheus::Family<prometheus::Gauge>* recall_ci95_;
   prometheus::Family<prometheus::Gauge>* recall_samples_;
+  prometheus::Family<prometheus::Gauge>* replay_estimate_;
+  prometheus::Family<prometheus::Gauge>* replay_budget_;
   prometheus::Family<prometheus::Gauge>* load_failed_;
   prometheus::Counter* checkpoints_;
   prometheus::Counter* checkpoint_failures_;
@@ -69,6 +74,8 @@ class Metrics {
     prometheus::Gauge* recall = nullptr;
     prometheus::Gauge* recall_ci95 = nullptr;
     prometheus::Gauge* recall_samples = nullptr;
+    prometheus::Gauge* replay_estimate = nullptr;  // with storage only
+    prometheus::Gauge* replay_budget = nullptr;
   };
   std::map<std::string, IndexGauges> index_gauges_;  // guarded by render_mutex_
   // 1 for every index whose stored copy failed to load; guarded by render_mutex_

@@ -99,6 +99,24 @@ Result<Durability> ParseDurability(std::string_view text) {
       "\"");
 }
 
+void ReplayCost::Add(double seconds) { seconds_.fetch_add(seconds, std::memory_order_relaxed); }
+
+void ReplayCost::Discount(double seconds) {
+  double now = seconds_.load(std::memory_order_relaxed);
+  while (!seconds_.compare_exchange_weak(now, std::max(0.0, now - seconds),
+                                         std::memory_order_relaxed)) {
+  }
+}
+
+void ReplayCost::CheckpointSucceeded(double duration) {
+  last_checkpoint_seconds_.store(duration, std::memory_order_relaxed);
+  retry_at_seconds_.store(0, std::memory_order_relaxed);
+}
+
+void ReplayCost::CheckpointFailed(double budget) {
+  retry_at_seconds_.store(seconds() + budget, std::memory_order_relaxed);
+}
+
 Index::Index(IndexParams params, std::unique_ptr<engine::HnswIndex> engine)
     : params_(std::move(params)), engine_(std::move(engine)) {
   // A loaded snapshot: index what it holds.
@@ -262,6 +280,7 @@ Result<std::string_view> Index::LogThenApply(store::log_format::RecordType type,
   apply_turn_.wait(lock, [&] { return next_apply_ == sequence; });
   Status applied = durable;
   if (applied.ok()) {
+    const auto started = std::chrono::steady_clock::now();
     // The turn must pass on even if applying throws (allocation failure),
     // or every later writer of this index would wait forever.
     try {
@@ -269,6 +288,9 @@ Result<std::string_view> Index::LogThenApply(store::log_format::RecordType type,
     } catch (const std::exception& e) {
       applied = Status::Internal(std::string("applying a logged write failed: ") + e.what());
     }
+    // What replaying this record after a restart would cost, about.
+    replay_cost_.Add(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
   if (applied.ok()) applied_sequence_.store(sequence, std::memory_order_release);
   next_apply_ = sequence + 1;

@@ -15,7 +15,10 @@
 //
 // Thread safety: every method of both classes may be called from any thread.
 // The registry's map is guarded by a mutex held only for lookups and
-// insertions; creates and drops are serialised with each other.
+// insertions; creates and drops are serialised with each other. An index's
+// logged writes are applied one at a time under its apply mutex, which also
+// orders the additions to its replay estimate (ReplayCost, atomics that any
+// thread may read).
 #pragma once
 
 #include <atomic>
@@ -137,6 +140,45 @@ struct WriteResult {
   std::string_view durability;
 };
 
+// What the checkpoint policy (IndexStorage; docs/storage-layout.md,
+// "Checkpoint") weighs for one index: the replay estimate — the wall time
+// the logged writes not yet in a snapshot took to apply, about what a
+// restart spends replaying them (replay runs the same inserts on the same
+// worker pool) — against the duration of the index's last checkpoint.
+//
+// Thread safety: every method may be called from any thread. The figures
+// are atomics; Add is called under the index's apply mutex (one logged write
+// at a time), the rest by recovery and by checkpoints (serialised by the
+// storage), so none of them needs a lock of its own.
+class ReplayCost {
+ public:
+  // The replay estimate, in seconds (never below 0).
+  double seconds() const { return seconds_.load(std::memory_order_relaxed); }
+  // A logged write took `seconds` to apply.
+  void Add(double seconds);
+  // Recovery: the measured time of the replay that rebuilt the index.
+  void Reset(double seconds) { seconds_.store(seconds, std::memory_order_relaxed); }
+  // A checkpoint's snapshot now covers what took `seconds` to apply.
+  void Discount(double seconds);
+
+  // The duration of the last checkpoint that succeeded (0 before the first).
+  double last_checkpoint_seconds() const {
+    return last_checkpoint_seconds_.load(std::memory_order_relaxed);
+  }
+  // The estimate a retry waits for after a failed checkpoint (0: none).
+  double retry_at_seconds() const { return retry_at_seconds_.load(std::memory_order_relaxed); }
+  void CheckpointSucceeded(double duration);
+  // A checkpoint failed: the next attempt waits until `budget` more seconds
+  // of writes have been applied (as a failed checkpoint by log size waits
+  // for the next segment to fill).
+  void CheckpointFailed(double budget);
+
+ private:
+  std::atomic<double> seconds_{0};
+  std::atomic<double> last_checkpoint_seconds_{0};
+  std::atomic<double> retry_at_seconds_{0};
+};
+
 class Index {
  public:
   Index(IndexParams params, std::unique_ptr<engine::HnswIndex> engine);
@@ -184,6 +226,9 @@ class Index {
   // self-check's samples and estimate (RecallTracker); both thread-safe.
   IndexStats& stats() const { return stats_; }
   RecallTracker& recall() const { return recall_; }
+  // The replay estimate and checkpoint cost (thread-safe); logged writes add
+  // their apply time to it.
+  ReplayCost& replay_cost() const { return replay_cost_; }
   // The fraction of plain searches kept for the recall self-check (0: none).
   void set_recall_sample_rate(double rate) {
     recall_sample_rate_.store(rate, std::memory_order_relaxed);
@@ -222,6 +267,7 @@ class Index {
 
   mutable IndexStats stats_;
   mutable RecallTracker recall_;
+  mutable ReplayCost replay_cost_;  // Add called under apply_mutex_
   std::atomic<double> recall_sample_rate_{0};
 
   MetadataIndex metadata_;

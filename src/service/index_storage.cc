@@ -224,9 +224,24 @@ Status IndexStorage::RemoveLogDirectory(const std::string& name) {
   return fs_->RemoveDirectory(dir);
 }
 
+double IndexStorage::ReplayBudgetSeconds(const Index& index) const {
+  const ReplayCost& cost = index.replay_cost();
+  return std::max({options_.checkpoint_replay_seconds, cost.last_checkpoint_seconds(),
+                   cost.retry_at_seconds()});
+}
+
+bool IndexStorage::CheckpointDue(const Index& index) const {
+  store::LogWriter* log = index.log();
+  if (log == nullptr) return false;
+  // A snapshot is never taken more often than it costs: the budget is at
+  // least the last checkpoint's duration, so writes spend at most about half
+  // their time in checkpoints.
+  return index.replay_cost().seconds() >= ReplayBudgetSeconds(index) ||
+         log->current_segment_bytes() >= options_.checkpoint_bytes;
+}
+
 void IndexStorage::OnWrite(const std::shared_ptr<Index>& index) {
-  store::LogWriter* log = index->log();
-  const bool due = log != nullptr && log->current_segment_bytes() >= options_.checkpoint_bytes;
+  const bool due = CheckpointDue(*index);
   std::lock_guard lock(mutex_);
   known_[index->params().name] = index;
   if (due) {
@@ -256,6 +271,10 @@ Status IndexStorage::Checkpoint(const std::shared_ptr<Index>& index) {
   uint64_t bytes = 0;
   if (!local_current) {
     VECTORD_RETURN_IF_ERROR(index->log()->Rotate().status());
+    // The replay estimate up to here is covered once the snapshot is
+    // published; writes applied from now on count anew (those that land at
+    // or below `tag` are counted twice: the estimate errs high).
+    const double covered = index->replay_cost().seconds();
     // Every record up to `tag` has been applied, so the snapshot holds it;
     // records after it are replayed from the log.
     tag = index->applied_sequence();
@@ -267,6 +286,7 @@ Status IndexStorage::Checkpoint(const std::shared_ptr<Index>& index) {
     CountingSink counter(*writer);
     VECTORD_RETURN_IF_ERROR(index->engine().Save(counter, tag));
     VECTORD_RETURN_IF_ERROR(writer->Commit());
+    index->replay_cost().Discount(covered);
     VECTORD_RETURN_IF_ERROR(index->log()->DropSegmentsThrough(tag));
     bytes = counter.bytes();
     std::lock_guard lock(mutex_);
@@ -284,6 +304,7 @@ Status IndexStorage::Checkpoint(const std::shared_ptr<Index>& index) {
     ++stats_.snapshot_uploads;
   }
   const double seconds = SecondsSince(started);
+  index->replay_cost().CheckpointSucceeded(seconds);
   {
     std::lock_guard lock(mutex_);
     ++stats_.checkpoints;
@@ -324,6 +345,11 @@ Status IndexStorage::CheckpointAll() {
 void IndexStorage::Start() {
   std::lock_guard lock(mutex_);
   stopping_ = false;
+  // An index whose start-up replay took longer than its budget is
+  // checkpointed at once, not at its next write.
+  for (const auto& [name, weak] : known_) {
+    if (auto index = weak.lock(); index && CheckpointDue(*index)) checkpoint_due_[name] = index;
+  }
   if (!checkpoint_thread_.joinable())
     checkpoint_thread_ = std::thread([this] { RunCheckpoints(); });
   if (!options_.fsync_always && !sync_thread_.joinable()) {
@@ -350,8 +376,12 @@ void IndexStorage::RunCheckpoints() {
     due.swap(checkpoint_due_);
     lock.unlock();
     for (const auto& [name, index] : due) {
+      // Writes during the last checkpoint may have asked again for one that
+      // is no longer due.
+      if (!CheckpointDue(*index)) continue;
       Status s = Checkpoint(index);
       if (!s.ok()) {
+        index->replay_cost().CheckpointFailed(ReplayBudgetSeconds(*index));
         LogWarn("checkpoint_failed", {{"index", name}, {"error", s.ToString()}});
         std::lock_guard relock(mutex_);
         ++stats_.checkpoint_failures;
@@ -424,8 +454,15 @@ Result<std::shared_ptr<Index>> IndexStorage::LoadOne(const std::string& name, Th
   const uint32_t dimension = params->dimension;
   auto index = std::make_shared<Index>(std::move(params).value(), std::move(engine));
 
+  const auto replay_started = std::chrono::steady_clock::now();
   VECTORD_ASSIGN_OR_RETURN(Replay replay, ReplayLog(*index, name, tag, false, workers));
   const uint64_t replayed = replay.records;
+  // The replay estimate survives the restart: what this replay took.
+  const double replay_seconds = replayed == 0 ? 0 : SecondsSince(replay_started);
+  index->replay_cost().Reset(replay_seconds);
+  if (replayed != 0) {
+    LogInfo("wal_replayed", {{"index", name}, {"records", replayed}, {"seconds", replay_seconds}});
+  }
   std::unique_ptr<store::LogReader>& log = replay.reader;
   if (log->torn()) LogWarn("wal_torn_tail", {{"index", name}, {"detail", log->torn_description()}});
   const uint64_t last = std::max(tag, log->last_sequence());
@@ -443,6 +480,7 @@ Result<std::shared_ptr<Index>> IndexStorage::LoadOne(const std::string& name, Th
   const bool has_snapshot = reader.ok();
   snapshot_sequence_[name] = replayed == 0 && (has_snapshot || last == 0) ? last : tag;
   stats_.replayed_records += replayed;
+  stats_.replay_seconds += replay_seconds;
   return index;
 }
 

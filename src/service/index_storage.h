@@ -10,9 +10,11 @@
 // each fsynced, before the index is visible. Drop deletes the .json first,
 // then the rest. A checkpoint rotates the log, writes a snapshot tagged with
 // the highest applied sequence, then deletes the segments it covers; it runs
-// in the background when a log segment passes `checkpoint_bytes`, and for
-// every index at shutdown. Recovery loads the snapshot and replays the log
-// records after its tag.
+// in the background when the index's replay estimate (Index::replay_cost(),
+// the apply time of the records after its snapshot) passes the larger of
+// `checkpoint_replay_seconds` and its last checkpoint's duration, or a log
+// segment passes `checkpoint_bytes`, and for every index at shutdown.
+// Recovery loads the snapshot and replays the log records after its tag.
 //
 // With an object store (a BucketMirror), the bucket holds a second copy that
 // a new host rebuilds from: parameters are put there after the local create
@@ -54,7 +56,12 @@ struct StorageOptions {
   // fsynced within fsync_interval.
   bool fsync_always = true;
   std::chrono::milliseconds fsync_interval{100};
+  // An index is checkpointed in the background when its replay estimate
+  // passes max(checkpoint_replay_seconds, its last checkpoint's duration) —
+  // which bounds what a restart replays — or when its current log segment
+  // passes checkpoint_bytes (the cap on log disk use).
   uint64_t checkpoint_bytes = uint64_t{64} << 20;
+  double checkpoint_replay_seconds = 10;
 };
 
 struct StorageStats {
@@ -64,6 +71,8 @@ struct StorageStats {
   double last_checkpoint_seconds = 0;
   double longest_checkpoint_seconds = 0;
   uint64_t replayed_records = 0;
+  // Wall time the start-up spent replaying logs (every index's, in all).
+  double replay_seconds = 0;
   // With an object store: log segment objects uploaded, their bytes, and
   // uploads that failed (each is retried).
   uint64_t segment_uploads = 0;
@@ -120,6 +129,10 @@ class IndexStorage final : public Persistence {
   Status CheckpointAll();
 
   StorageStats stats() const;
+  // The replay estimate at which `index` is due for a checkpoint:
+  // max(checkpoint_replay_seconds, its last checkpoint's duration), or
+  // higher while a failed checkpoint waits for its retry.
+  double ReplayBudgetSeconds(const Index& index) const;
   bool has_object_store() const { return mirror_ != nullptr; }
 
   static std::string ParamsKey(std::string_view name);
@@ -129,6 +142,8 @@ class IndexStorage final : public Persistence {
 
  private:
   void RunCheckpoints();
+  // By its replay estimate or its current log segment's size.
+  bool CheckpointDue(const Index& index) const;
   void RunIntervalSyncs();
   Result<std::shared_ptr<Index>> LoadOne(const std::string& name, ThreadPool* workers);
   // Start-up with an object store: makes disk and bucket agree on `name`.

@@ -112,6 +112,7 @@ TEST(Config, DefaultsWhenNothingIsGiven) {
   EXPECT_EQ(config->fsync, FsyncPolicy::kAlways);
   EXPECT_EQ(config->fsync_interval_ms, 100u);
   EXPECT_EQ(config->checkpoint_bytes, uint64_t{64} << 20);
+  EXPECT_EQ(config->checkpoint_replay_seconds, 10);
   EXPECT_EQ(config->auth_token, "");
   EXPECT_EQ(config->log_level, "info");
   EXPECT_EQ(config->workers, 0u);
@@ -247,6 +248,7 @@ ephemeral = false
 fsync = "interval"
 fsync_interval_ms = 50
 checkpoint_bytes = 8192
+checkpoint_replay_seconds = 2.5
 log_level = "warn"
 workers = 3
 write_nice = 5
@@ -266,6 +268,7 @@ token = "t"
   EXPECT_EQ(config->port, 9300);
   EXPECT_EQ(config->max_connections, 99u);
   EXPECT_EQ(config->recall_sample_rate, 0.25);
+  EXPECT_EQ(config->checkpoint_replay_seconds, 2.5);
   // The usage text lists exactly the settings: one line each, all in the file above.
   std::ifstream in(path);
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -543,6 +546,33 @@ TEST(Config, NonNumericCheckpointBytesIsRefused) {
   auto smallest = LoadConfig({"--checkpoint-bytes", "4096"}, {});
   ASSERT_TRUE(smallest.ok()) << smallest.status().ToString();
   EXPECT_EQ(smallest->checkpoint_bytes, 4096u);
+}
+
+TEST(Config, CheckpointReplaySecondsTakesFractionsWithinBounds) {
+  TempDir dir;
+  ScopedCwd cwd(dir.path());
+  for (const std::string bad : {"soon", "", "-1", "0", "0.0009", "86401", "inf", "nan", "10s"}) {
+    SCOPED_TRACE(bad);
+    ExpectKeyError(LoadConfig({}, {{"VECTORD_CHECKPOINT_REPLAY_SECONDS", bad}}),
+                   "VECTORD_CHECKPOINT_REPLAY_SECONDS");
+    ExpectKeyError(LoadConfig({"--checkpoint-replay-seconds", bad}, {}),
+                   "--checkpoint-replay-seconds");
+  }
+  auto smallest = LoadConfig({"--checkpoint-replay-seconds", "0.001"}, {});
+  ASSERT_TRUE(smallest.ok()) << smallest.status().ToString();
+  EXPECT_EQ(smallest->checkpoint_replay_seconds, 0.001);
+  auto from_env = LoadConfig({}, {{"VECTORD_CHECKPOINT_REPLAY_SECONDS", "86400"}});
+  ASSERT_TRUE(from_env.ok()) << from_env.status().ToString();
+  EXPECT_EQ(from_env->checkpoint_replay_seconds, 86400);
+  // In the file an integer is a number of seconds too; a string is refused.
+  std::string path = dir.Write("f.toml", "[vectord]\ncheckpoint_replay_seconds = 30\n");
+  auto whole = LoadConfig({"--config", path}, {});
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  EXPECT_EQ(whole->checkpoint_replay_seconds, 30);
+  path = dir.Write("f.toml", "[vectord]\ncheckpoint_replay_seconds = \"30\"\n");
+  ExpectKeyError(LoadConfig({"--config", path}, {}), "vectord.checkpoint_replay_seconds");
+  path = dir.Write("f.toml", "[vectord]\ncheckpoint_replay_seconds = 0.0\n");
+  ExpectKeyError(LoadConfig({"--config", path}, {}), "vectord.checkpoint_replay_seconds");
 }
 
 TEST(Config, NumbersOutOfRangeAreRefused) {

@@ -412,6 +412,13 @@ TEST_F(ServerTest, MetricsAreExposed) {
   EXPECT_EQ(metrics.status, 200);
   EXPECT_NE(metrics.body.find("vectord_index_items{index=\"docs\"} 1"), std::string::npos)
       << metrics.body;
+  // The checkpoint policy's figures: the default budget, and the estimate.
+  EXPECT_NE(metrics.body.find("vectord_index_log_replay_budget_seconds{index=\"docs\"} 10\n"),
+            std::string::npos)
+      << metrics.body;
+  EXPECT_NE(metrics.body.find("vectord_index_log_replay_estimate_seconds{index=\"docs\"} "),
+            std::string::npos)
+      << metrics.body;
   EXPECT_NE(metrics.body.find(
                 "vectord_http_requests_total{code=\"201\",route=\"POST /vectors/index\"} 1"),
             std::string::npos)

@@ -1042,6 +1042,97 @@ TEST_F(IndexStorageTest, BackgroundCheckpointWhenTheSegmentGrows) {
   ExpectHolds(*next.registry->Find("docs"), model);
 }
 
+TEST_F(IndexStorageTest, BackgroundCheckpointWhenTheReplayEstimatePassesItsBudget) {
+  StorageOptions options = Options();  // checkpoint_bytes far out of reach
+  options.checkpoint_replay_seconds = 0.001;
+  Restart(options);
+  auto docs = Create("docs", 16);
+  ASSERT_NE(docs, nullptr);
+  storage().Start();
+  Model model;
+  // Each batch takes well over a millisecond to apply.
+  for (uint32_t i = 0; i < 10; ++i) AddRandom(docs, 100, i, "r" + std::to_string(i) + "-", &model);
+  EXPECT_TRUE(WaitFor([&] { return storage().stats().checkpoints >= 1; }))
+      << "no checkpoint at a replay estimate of " << docs->replay_cost().seconds() << " s";
+  storage().Stop();
+  EXPECT_TRUE(fs::exists(HnswPath("docs")));
+  EXPECT_LT(docs->log()->current_segment_bytes(), uint64_t{1} << 20);
+  // Never more often than a checkpoint costs: the budget grew to its duration.
+  EXPECT_GT(docs->replay_cost().last_checkpoint_seconds(), 0);
+  EXPECT_EQ(storage().ReplayBudgetSeconds(*docs),
+            std::max(0.001, docs->replay_cost().last_checkpoint_seconds()));
+
+  Instance& next = Restart();
+  EXPECT_EQ(next.report.loaded, 1u);
+  EXPECT_LT(next.storage->stats().replayed_records, 10u);
+  ExpectHolds(*next.registry->Find("docs"), model);
+}
+
+TEST_F(IndexStorageTest, NoBackgroundCheckpointWithinTheReplayBudget) {
+  StorageOptions options = Options();
+  options.checkpoint_replay_seconds = 3600;
+  Restart(options);
+  auto docs = Create("docs", 16);
+  ASSERT_NE(docs, nullptr);
+  storage().Start();
+  Model model;
+  for (uint32_t i = 0; i < 10; ++i) AddRandom(docs, 100, i, "r" + std::to_string(i) + "-", &model);
+  std::this_thread::sleep_for(200ms);
+  storage().Stop();
+  EXPECT_EQ(storage().stats().checkpoints, 0u);
+  EXPECT_FALSE(fs::exists(HnswPath("docs")));
+  EXPECT_GT(docs->replay_cost().seconds(), 0);
+  EXPECT_EQ(storage().ReplayBudgetSeconds(*docs), 3600);
+}
+
+TEST_F(IndexStorageTest, ReplayEstimateIsTheMeasuredReplayTimeAfterARestart) {
+  Restart();
+  auto docs = Create("docs", 16);
+  ASSERT_NE(docs, nullptr);
+  Model model;
+  for (uint32_t i = 0; i < 5; ++i) AddRandom(docs, 100, i, "r" + std::to_string(i) + "-", &model);
+  EXPECT_GT(docs->replay_cost().seconds(), 0);
+
+  Instance& next = Restart();  // a crash: nothing checkpointed
+  ASSERT_EQ(next.report.loaded, 1u);
+  EXPECT_EQ(next.storage->stats().replayed_records, 5u);
+  auto loaded = next.registry->Find("docs");
+  ASSERT_NE(loaded, nullptr);
+  ExpectHolds(*loaded, model);
+  EXPECT_GT(next.storage->stats().replay_seconds, 0);
+  EXPECT_EQ(loaded->replay_cost().seconds(), next.storage->stats().replay_seconds);
+
+  // A checkpoint covers it: what is left is what was applied after its
+  // rotation (nothing here), and a restart then replays nothing.
+  ASSERT_TRUE(next.storage->Checkpoint(loaded).ok());
+  EXPECT_EQ(loaded->replay_cost().seconds(), 0);
+  AddRandom(loaded, 100, 99, "late-", &model);
+  EXPECT_GT(loaded->replay_cost().seconds(), 0);
+  ASSERT_TRUE(next.storage->Checkpoint(loaded).ok());
+  EXPECT_EQ(loaded->replay_cost().seconds(), 0);
+  Instance& third = Restart();
+  EXPECT_EQ(third.storage->stats().replayed_records, 0u);
+  EXPECT_EQ(third.registry->Find("docs")->replay_cost().seconds(), 0);
+}
+
+TEST_F(IndexStorageTest, StartCheckpointsAnIndexWhoseReplayPassedItsBudget) {
+  Restart();
+  auto docs = Create("docs", 16);
+  ASSERT_NE(docs, nullptr);
+  Model model;
+  for (uint32_t i = 0; i < 3; ++i) AddRandom(docs, 300, i, "r" + std::to_string(i) + "-", &model);
+  StorageOptions options = Options();
+  options.checkpoint_replay_seconds = 0.001;
+  Instance& next = Restart(options);
+  ASSERT_EQ(next.storage->stats().replayed_records, 3u);
+  EXPECT_EQ(next.storage->stats().checkpoints, 0u);
+  next.storage->Start();  // no write needed
+  EXPECT_TRUE(WaitFor([&] { return next.storage->stats().checkpoints >= 1; }));
+  next.storage->Stop();
+  EXPECT_TRUE(fs::exists(HnswPath("docs")));
+  EXPECT_EQ(next.registry->Find("docs")->replay_cost().seconds(), 0);
+}
+
 TEST_F(IndexStorageTest, ConcurrentWritersRecoverToTheSameState) {
   Restart();
   auto docs = Create("docs", 4);
