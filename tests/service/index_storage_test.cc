@@ -734,6 +734,97 @@ TEST_F(IndexStorageTest, ARecoverCutShortAtAnyStepLosesNothingMore) {
   fs::remove_all(pristine);
 }
 
+// The four kinds of damage, each through the whole cycle: visible failed
+// state, 409 on create, quarantine on delete, and a recover that keeps every
+// record the damage did not take.
+TEST_F(IndexStorageTest, EachKindOfDamageIsFailedRefusedQuarantinedAndRecovered) {
+  enum class Damage { kCorruptSnapshot, kTruncatedSnapshot, kCorruptLogRecord, kMissingParams };
+  for (Damage damage : {Damage::kCorruptSnapshot, Damage::kTruncatedSnapshot,
+                        Damage::kCorruptLogRecord, Damage::kMissingParams}) {
+    SCOPED_TRACE("damage " + std::to_string(static_cast<int>(damage)));
+    instance_.reset();
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    Restart();
+    auto docs = Create("docs", 3);
+    ASSERT_NE(docs, nullptr);
+    Model in_snapshot, in_log_before, in_log_after;
+    AddRandom(docs, 8, 1, "a", &in_snapshot);  // record 1
+    ASSERT_TRUE(storage().Checkpoint(docs).ok());
+    AddRandom(docs, 5, 2, "b", &in_log_before);  // record 2
+    Model damaged_record;
+    AddRandom(docs, 5, 3, "c", &damaged_record);  // record 3
+    AddRandom(docs, 5, 4, "d", &in_log_after);    // record 4
+    docs.reset();
+    instance_.reset();
+
+    Model kept;
+    auto keep = [&](const Model& part) { kept.insert(part.begin(), part.end()); };
+    switch (damage) {
+      case Damage::kCorruptSnapshot:
+      case Damage::kTruncatedSnapshot: {
+        std::string snapshot = ReadFile(HnswPath("docs"));
+        if (damage == Damage::kTruncatedSnapshot) {
+          snapshot.resize(snapshot.size() / 2);
+        } else {
+          snapshot[snapshot.size() / 2] = static_cast<char>(snapshot[snapshot.size() / 2] ^ 0x5a);
+        }
+        WriteFile(HnswPath("docs"), snapshot);
+        keep(in_log_before), keep(damaged_record), keep(in_log_after);
+        break;
+      }
+      case Damage::kCorruptLogRecord: {
+        std::string segment = ReadFile(LastSegmentPath("docs"));
+        std::vector<size_t> starts = RecordStarts(segment);
+        ASSERT_EQ(starts.size(), 4u);  // records 2 to 4, and the end
+        segment[starts[1] + 30] = static_cast<char>(segment[starts[1] + 30] ^ 0x40);
+        WriteFile(LastSegmentPath("docs"), segment);
+        keep(in_snapshot), keep(in_log_before);
+        break;
+      }
+      case Damage::kMissingParams:
+        fs::remove(JsonPath("docs"));
+        keep(in_snapshot), keep(in_log_before), keep(damaged_record), keep(in_log_after);
+        break;
+    }
+    const std::string pristine = dir_ + ".pristine";
+    fs::remove_all(pristine);
+    fs::copy(dir_, pristine, fs::copy_options::recursive);
+
+    // Failed, visible, and its name cannot be taken.
+    Instance& failed = Restart();
+    ASSERT_TRUE(failed.registry->FailureOf("docs").has_value());
+    EXPECT_EQ(failed.registry->Find("docs"), nullptr);
+    CreateSpec spec;
+    spec.name = "docs";
+    spec.dimension = 3;
+    EXPECT_EQ(registry().Create(spec).status().code(), StatusCode::kAlreadyExists);
+    // Delete: into quarantine, nothing removed.
+    ASSERT_TRUE(registry().Drop("docs").ok());
+    std::vector<fs::path> folders;
+    for (const auto& entry : fs::directory_iterator(Path("_quarantine"))) folders.push_back(entry);
+    ASSERT_EQ(folders.size(), 1u);
+    EXPECT_TRUE(fs::exists(folders[0] / "docs.wal"));
+    EXPECT_EQ(fs::exists(folders[0] / "docs.json"), damage != Damage::kMissingParams);
+    EXPECT_FALSE(fs::exists(WalPath("docs")));
+
+    // Recover (from the damaged state again) keeps what the damage left.
+    instance_.reset();
+    fs::remove_all(dir_);
+    fs::copy(pristine, dir_, fs::copy_options::recursive);
+    fs::remove_all(pristine);
+    Instance& again = Restart();
+    ASSERT_TRUE(again.registry->FailureOf("docs").has_value());
+    auto recovered = again.registry->Recover("docs");
+    ASSERT_TRUE(recovered.ok()) << recovered.status().ToString();
+    ASSERT_NE(again.registry->Find("docs"), nullptr);
+    ExpectHolds(*again.registry->Find("docs"), kept);
+    Instance& restarted = Restart();
+    ASSERT_NE(restarted.registry->Find("docs"), nullptr);
+    ExpectHolds(*restarted.registry->Find("docs"), kept);
+  }
+}
+
 TEST_F(IndexStorageTest, RecoverWithoutItsSnapshotKeepsTheLogAfterIt) {
   Restart();
   auto docs = Create("docs", 3);
