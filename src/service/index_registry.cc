@@ -206,9 +206,6 @@ std::vector<engine::ItemInput> AsInputs(std::span<const NewItem> items) {
   return inputs;
 }
 
-}  // namespace
-
-namespace {
 // How long a failed write waits for its cancel record to reach the object
 // store before answering "outcome unknown" (docs/API.md).
 constexpr std::chrono::milliseconds kCancelUploadWait{2000};

@@ -750,7 +750,7 @@ Result<std::shared_ptr<Index>> IndexStorage::ReplaceFromBucket(
                                               {"local_error", local_error.ToString()},
                                               {"quarantine", objects_->PathOf(folder)}});
   VECTORD_ASSIGN_OR_RETURN(std::shared_ptr<Index> index, LoadOne(name, workers));
-  if (auto covered = mirror_->Covered(name, &*listed); covered.ok()) {
+  if (auto covered = mirror_->Covered(name, listed); covered.ok()) {
     std::lock_guard lock(mutex_);
     bucket_sequence_[name] = covered->snapshot_tag;
   }

@@ -5,6 +5,8 @@
 //   _vectors/<name>.json   parameters; its presence is what makes an index exist
 //   _vectors/<name>.hnsw   latest snapshot (docs/index-file-format.md), if any
 //   _vectors/<name>.wal/   write-ahead log segments (docs/wal-format.md)
+//   _quarantine/<name>.<ms>/  files of a failed index after a delete or recover
+//   _staging/<name>/       a replacement copy before it is swapped in
 //
 // Create writes the log's first segment, then the .json (the commit point),
 // each fsynced, before the index is visible. Drop deletes the .json first,
