@@ -12,6 +12,8 @@ packages=(
   libspdlog-dev libfmt-dev libcurl4-openssl-dev libssl-dev libexpat1-dev prometheus-cpp-dev zlib1g-dev
   libhnswlib-dev libfaiss-dev libopenblas-dev
   prometheus wrk
+  # the coordination and cluster tests start their own etcd on loopback ports
+  etcd-server etcd-client
   # the dashboard test loads /dashboard in headless chromium
   chromium
   # vectorctl's import tests and the README's quick start read its files.
