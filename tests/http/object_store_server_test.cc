@@ -61,6 +61,10 @@ class ObjectStoreServerTest : public ::testing::Test {
     size_t at = r.body.find("\"length\":");
     return r.body.substr(at + 9, r.body.find_first_of(",}", at) - at - 9);
   }
+  static std::string Length(const ServerProcess& server, const std::string& name) {
+    TestClient client(server.port());
+    return Length(client, name);
+  }
 
   // Starts vectord on `disk`, creates "docs" and adds one batch per item
   // (so each becomes one segment object), then kills it: no checkpoint.
@@ -75,8 +79,18 @@ class ObjectStoreServerTest : public ::testing::Test {
     server->Kill();
   }
 
+  // Kills `server` (no checkpoint) and starts vectord in its place on a new,
+  // empty disk, so that what it serves is what the bucket holds.
+  void KillAndStartOnANewDisk(std::unique_ptr<ServerProcess>& server) {
+    server->Kill();
+    new_disks_.push_back(std::make_unique<TempDir>());
+    server = Start(new_disks_.back()->path());
+    ASSERT_NE(server, nullptr);
+  }
+
   std::unique_ptr<S3Server> bucket_;
   std::unique_ptr<store::S3ObjectStore> store_;
+  std::vector<std::unique_ptr<TempDir>> new_disks_;  // outlive each test's servers
 };
 
 TEST_F(ObjectStoreServerTest, ANewHostRebuildsEveryIndexFromTheBucket) {
@@ -148,12 +162,8 @@ TEST_F(ObjectStoreServerTest, WritesAfterAKillAreRebuiltFromShippedSegments) {
   EXPECT_EQ(Length(client, "docs"), "20");
   // And the new host goes on writing where the old one stopped.
   ASSERT_EQ(Add(client, "docs", Item("i20", 20, "{}")).status, 200);
-  server->Kill();
-  TempDir third_disk;
-  server = Start(third_disk.path());
-  ASSERT_NE(server, nullptr);
-  TestClient again(server->port());
-  EXPECT_EQ(Length(again, "docs"), "21");
+  ASSERT_NO_FATAL_FAILURE(KillAndStartOnANewDisk(server));
+  EXPECT_EQ(Length(*server, "docs"), "21");
 }
 
 TEST_F(ObjectStoreServerTest, NotReadyWhileTheBucketIsDownAtStartThenServes) {
@@ -252,12 +262,8 @@ TEST_F(ObjectStoreServerTest, AnEmptyLastSegmentIsATornUploadAndIsSkipped) {
                 .code(),
             StatusCode::kNotFound);
   ASSERT_EQ(Add(client, "docs", Item("b", 2, "{}")).status, 200);
-  server->Kill();
-  TempDir third;
-  server = Start(third.path());
-  ASSERT_NE(server, nullptr);
-  TestClient again(server->port());
-  EXPECT_EQ(Length(again, "docs"), "2");
+  ASSERT_NO_FATAL_FAILURE(KillAndStartOnANewDisk(server));
+  EXPECT_EQ(Length(*server, "docs"), "2");
 }
 
 TEST_F(ObjectStoreServerTest, ANameWhoseBucketCopyDidNotLoadCannotBeCreatedOver) {
@@ -404,12 +410,8 @@ TEST_F(ObjectStoreServerTest, ADamagedLocalCopyIsReplacedFromTheBucketAtStartUp)
   EXPECT_EQ(Length(client, "docs"), "3");
   EXPECT_TRUE(std::filesystem::exists(disk.path() + "/_quarantine"));
   ASSERT_EQ(Add(client, "docs", Item("d", 4, "{}")).status, 200);
-  server->Kill();
-  TempDir new_disk;
-  server = Start(new_disk.path());
-  ASSERT_NE(server, nullptr);
-  TestClient again(server->port());
-  EXPECT_EQ(Length(again, "docs"), "4");
+  ASSERT_NO_FATAL_FAILURE(KillAndStartOnANewDisk(server));
+  EXPECT_EQ(Length(*server, "docs"), "4");
 }
 
 TEST_F(ObjectStoreServerTest, RecoverWithBothCopiesDamagedRebuildsAndReplacesTheBucketCopy) {
@@ -434,11 +436,7 @@ TEST_F(ObjectStoreServerTest, RecoverWithBothCopiesDamagedRebuildsAndReplacesThe
   ASSERT_TRUE(keys.ok());
   EXPECT_FALSE(keys->empty());
   ASSERT_EQ(Add(client, "docs", Item("e", 5, "{}")).status, 200);
-  server->Kill();
-
-  TempDir new_disk;
-  server = Start(new_disk.path());
-  ASSERT_NE(server, nullptr);
+  ASSERT_NO_FATAL_FAILURE(KillAndStartOnANewDisk(server));
   TestClient again(server->port());
   EXPECT_EQ(Length(again, "docs"), "2");
   EXPECT_EQ(again.Request("GET", "/vectors/index/docs/items/a").status, 200);

@@ -89,6 +89,8 @@ struct Node {
   }
 };
 
+using Ids = std::vector<std::string>;
+
 class BucketStorageTest : public ::testing::Test {
  protected:
   BucketStorageTest() : pool_(2) {}
@@ -160,6 +162,49 @@ class BucketStorageTest : public ::testing::Test {
     return node.registry->Add(index, items).status();
   }
 
+  // Creates "docs" on `node`, holding a1; null (and a failure) when either
+  // step fails.
+  static std::shared_ptr<Index> CreateDocsHoldingA1(Node& node) {
+    auto index = Create(node, "docs");
+    if (!index) return nullptr;
+    Status added = Add(node, index, {Item("a1", 1)});
+    EXPECT_TRUE(added.ok()) << added.ToString();
+    return added.ok() ? index : nullptr;
+  }
+
+  // The next upload of a "docs" log segment lands, but its reply is lost.
+  void LoseTheNextSegmentUploadReply() {
+    bucket_->SetFilter("_vectors/docs.wal/");
+    bucket_->LoseNextReply();
+  }
+
+  // Kills `node` and starts one on a new, empty disk, which must load
+  // everything from the bucket; the ids of "docs" there.
+  Ids IdsOnANewHostAfterKilling(Node& node) {
+    Kill(node);
+    Node& new_host = StartNode();
+    EXPECT_EQ(new_host.report.failed, 0u);
+    return new_host.Ids("docs");
+  }
+
+  // A node on a new disk creates "docs" and writes a1..a3, a checkpoint
+  // (snapshot in the bucket), then a4 (a segment object after it): every
+  // write acknowledged at the object_store level. Then it is killed; `dir`
+  // gets its disk.
+  void KillANodeThatWroteFourItems(std::string* dir) {
+    Node& node = StartNode();
+    {
+      auto index = Create(node, "docs");
+      ASSERT_TRUE(index);
+      ASSERT_TRUE(Add(node, index, {Item("a1", 1), Item("a2", 2)}).ok());
+      ASSERT_TRUE(Add(node, index, {Item("a3", 3)}).ok());
+      ASSERT_TRUE(node.storage->Checkpoint(index).ok());
+      ASSERT_TRUE(Add(node, index, {Item("a4", 4)}).ok());
+    }
+    *dir = node.data_dir;
+    Kill(node);
+  }
+
   std::vector<std::string> BucketKeys() {
     auto keys = bucket_root_->List("_vectors/");
     EXPECT_TRUE(keys.ok());
@@ -174,15 +219,13 @@ class BucketStorageTest : public ::testing::Test {
   std::vector<std::unique_ptr<Node>> nodes_;
 };
 
-using Ids = std::vector<std::string>;
-
 // A segment upload in flight when its index is dropped must not land in the
 // bucket after the drop: the re-created index of the same name ships to the
 // same prefix, and a new host would replay the old record into it.
 TEST_F(BucketStorageTest, AnUploadInFlightAtDropNeverReachesTheRecreatedIndex) {
   Node& node = StartNode();
-  auto old_index = Create(node, "docs");
-  ASSERT_TRUE(Add(node, old_index, {Item("a1", 1)}).ok());
+  auto old_index = CreateDocsHoldingA1(node);
+  ASSERT_TRUE(old_index);
 
   bucket_->SetFilter("_vectors/docs.wal/");
   bucket_->Hold();
@@ -206,18 +249,15 @@ TEST_F(BucketStorageTest, AnUploadInFlightAtDropNeverReachesTheRecreatedIndex) {
   EXPECT_FALSE(late_write.get().ok()) << "a write to a dropped index was acknowledged";
   EXPECT_EQ(node.Ids("docs"), Ids({"b1"}));
 
-  Kill(node);
-  Node& new_host = StartNode();
-  EXPECT_EQ(new_host.report.failed, 0u);
-  EXPECT_EQ(new_host.Ids("docs"), Ids({"b1"}));
+  EXPECT_EQ(IdsOnANewHostAfterKilling(node), Ids({"b1"}));
 }
 
 // A request routed to an index just before its drop may reach the log just
 // after it: it is refused, and nothing of it goes to disk or bucket.
 TEST_F(BucketStorageTest, AWriteThatReachesADroppedIndexIsRefusedAndNeverShipped) {
   Node& node = StartNode();
-  auto old_index = Create(node, "docs");
-  ASSERT_TRUE(Add(node, old_index, {Item("a1", 1)}).ok());
+  auto old_index = CreateDocsHoldingA1(node);
+  ASSERT_TRUE(old_index);
   ASSERT_TRUE(node.registry->Drop("docs").ok());
   auto new_index = Create(node, "docs");
   ASSERT_TRUE(Add(node, new_index, {Item("b1", 3)}).ok());
@@ -264,18 +304,16 @@ TEST_F(BucketStorageTest, ACheckpointAfterTheDropCommittedWritesNothing) {
 // alone does not apply the write.
 TEST_F(BucketStorageTest, AFailedWriteWhoseCancelLandsIsNotReplayedFromTheBucket) {
   Node& node = StartNode();
-  auto index = Create(node, "docs");
-  ASSERT_TRUE(Add(node, index, {Item("a1", 1)}).ok());
-  bucket_->SetFilter("_vectors/docs.wal/");
-  bucket_->LoseNextReply();
+  auto index = CreateDocsHoldingA1(node);
+  ASSERT_TRUE(index);
+  LoseTheNextSegmentUploadReply();
   Status failed = Add(node, index, {Item("a2", 2)});
   ASSERT_EQ(failed.code(), StatusCode::kUnavailable) << failed.ToString();
   EXPECT_EQ(failed.message().find("outcome unknown"), std::string::npos) << failed.ToString();
   EXPECT_TRUE(Add(node, index, {Item("a3", 3)}).ok());
   EXPECT_EQ(node.Ids("docs"), Ids({"a1", "a3"}));
 
-  Kill(node);  // and its disk with it
-  EXPECT_EQ(StartNode().Ids("docs"), Ids({"a1", "a3"}));
+  EXPECT_EQ(IdsOnANewHostAfterKilling(node), Ids({"a1", "a3"}));  // its disk is gone with it
 }
 
 // The same lost reply, and then the store stays down, so the cancel cannot
@@ -283,10 +321,9 @@ TEST_F(BucketStorageTest, AFailedWriteWhoseCancelLandsIsNotReplayedFromTheBucket
 // rebuilt from the bucket then holds, the client was told it might.
 TEST_F(BucketStorageTest, AFailedWriteWhoseCancelCannotLandAnswersOutcomeUnknown) {
   Node& node = StartNode();
-  auto index = Create(node, "docs");
-  ASSERT_TRUE(Add(node, index, {Item("a1", 1)}).ok());
-  bucket_->SetFilter("_vectors/docs.wal/");
-  bucket_->LoseNextReply();
+  auto index = CreateDocsHoldingA1(node);
+  ASSERT_TRUE(index);
+  LoseTheNextSegmentUploadReply();
   bucket_->GoDownAfterNextWrite();
   Status failed = Add(node, index, {Item("a2", 2)});
   ASSERT_EQ(failed.code(), StatusCode::kUnavailable) << failed.ToString();
@@ -302,28 +339,14 @@ TEST_F(BucketStorageTest, AFailedWriteWhoseCancelCannotLandAnswersOutcomeUnknown
   EXPECT_EQ(new_host.Ids("docs"), Ids({"a1", "a2"}));  // the record landed, its cancel did not
 }
 
-// Writes a1..a3, a checkpoint (snapshot in the bucket), then a4 (a segment
-// object after it): every write acknowledged at the object_store level.
-void WriteFourItemsAroundACheckpoint(Node& node) {
-  auto index = node.registry->Find("docs");
-  ASSERT_TRUE(index);
-  ASSERT_TRUE(node.registry->Add(index, std::vector<NewItem>{Item("a1", 1), Item("a2", 2)}).ok());
-  ASSERT_TRUE(node.registry->Add(index, std::vector<NewItem>{Item("a3", 3)}).ok());
-  ASSERT_TRUE(node.storage->Checkpoint(index).ok());
-  ASSERT_TRUE(node.registry->Add(index, std::vector<NewItem>{Item("a4", 4)}).ok());
-}
-
 // With a bucket, a local copy that does not load is replaced from the
 // bucket at start-up, without a request; the damaged files are kept in
 // quarantine.
 TEST_F(BucketStorageTest, ADamagedLocalCopyIsReplacedFromTheBucketAtStartUp) {
   for (const char* damaged : {"snapshot", "log record"}) {
     SCOPED_TRACE(damaged);
-    Node& node = StartNode();
-    Create(node, "docs");
-    WriteFourItemsAroundACheckpoint(node);
-    const std::string dir = node.data_dir;
-    Kill(node);
+    std::string dir;
+    ASSERT_NO_FATAL_FAILURE(KillANodeThatWroteFourItems(&dir));
     if (std::string(damaged) == "snapshot") {
       FlipMiddleByte(dir + "/_vectors/docs.hnsw");
     } else {
@@ -343,8 +366,7 @@ TEST_F(BucketStorageTest, ADamagedLocalCopyIsReplacedFromTheBucketAtStartUp) {
     // It serves and ships as before.
     auto index = restarted.registry->Find("docs");
     ASSERT_TRUE(Add(restarted, index, {Item("a5", 5)}).ok());
-    Kill(restarted);
-    EXPECT_EQ(StartNode().Ids("docs"), Ids({"a1", "a2", "a3", "a4", "a5"}));
+    EXPECT_EQ(IdsOnANewHostAfterKilling(restarted), Ids({"a1", "a2", "a3", "a4", "a5"}));
     nodes_.clear();
     std::error_code ec;
     fs::remove_all(bucket_dir_ + "/_vectors", ec);
@@ -356,11 +378,8 @@ TEST_F(BucketStorageTest, ADamagedLocalCopyIsReplacedFromTheBucketAtStartUp) {
 // bucket's damaged copy to the bucket's quarantine, and uploads the rebuilt
 // index in its place, so that a new host gets it.
 TEST_F(BucketStorageTest, WhenBothCopiesAreDamagedRecoverRebuildsAndReplacesTheBucketCopy) {
-  Node& node = StartNode();
-  Create(node, "docs");
-  WriteFourItemsAroundACheckpoint(node);
-  const std::string dir = node.data_dir;
-  Kill(node);
+  std::string dir;
+  ASSERT_NO_FATAL_FAILURE(KillANodeThatWroteFourItems(&dir));
   FlipMiddleByte(dir + "/_vectors/docs.hnsw");
   FlipMiddleByte(bucket_dir_ + "/_vectors/docs.hnsw");
 
@@ -385,21 +404,15 @@ TEST_F(BucketStorageTest, WhenBothCopiesAreDamagedRecoverRebuildsAndReplacesTheB
 
   auto index = restarted.registry->Find("docs");
   ASSERT_TRUE(Add(restarted, index, {Item("b1", 9)}).ok());
-  Kill(restarted);
-  Node& new_host = StartNode();
-  EXPECT_EQ(new_host.report.failed, 0u);
-  EXPECT_EQ(new_host.Ids("docs"), Ids({"a4", "b1"}));
+  EXPECT_EQ(IdsOnANewHostAfterKilling(restarted), Ids({"a4", "b1"}));
 }
 
 // A failed index whose bucket copy loads (the bucket was unreachable when it
 // was tried at start-up): recover is refused and that copy is served, with
 // every acknowledged write.
 TEST_F(BucketStorageTest, RecoverWithACompleteBucketCopyIsRefusedAndLoadsIt) {
-  Node& node = StartNode();
-  Create(node, "docs");
-  WriteFourItemsAroundACheckpoint(node);
-  const std::string dir = node.data_dir;
-  Kill(node);
+  std::string dir;
+  ASSERT_NO_FATAL_FAILURE(KillANodeThatWroteFourItems(&dir));
   FlipMiddleByte(dir + "/_vectors/docs.hnsw");
 
   bucket_->SetFilter("_vectors/docs.hnsw");

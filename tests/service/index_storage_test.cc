@@ -1710,6 +1710,36 @@ class IndexStorageBucketTest : public IndexStorageTest {
     ASSERT_EQ(SegmentKeys(), expected);
   }
 
+  // A segment object of "docs" (dimension 3) whose first record is `first`.
+  static std::string SegmentObject(uint64_t first, const std::string& records) {
+    return store::log_format::EncodeSegmentHeader(3, first) + records;
+  }
+  // The framed records `first` to `last` of "docs", shipped one per object.
+  std::string Records(uint64_t first, uint64_t last) {
+    std::string records;
+    for (uint64_t i = first; i <= last; ++i) records += RecordsOf(SegmentKey(i, i));
+    return records;
+  }
+  // Deletes the segment objects `removed` from the bucket, then puts `added`.
+  void ReplaceSegmentObjects(const std::vector<std::string>& removed,
+                             const std::vector<std::pair<std::string, std::string>>& added) {
+    for (const std::string& key : removed) ASSERT_TRUE(bucket_->Delete(key).ok()) << key;
+    for (const auto& [key, bytes] : added) ASSERT_TRUE(bucket_->Put(key, bytes).ok()) << key;
+  }
+
+  // `host` loaded "docs" and nothing else, failed nothing, and "docs" holds
+  // `model`; `docs`, when given, gets the index.
+  static void ExpectLoadedDocs(Instance& host, const Model& model,
+                               std::shared_ptr<Index>* docs = nullptr) {
+    EXPECT_EQ(host.report.loaded, 1u);
+    EXPECT_EQ(host.report.failed, 0u);
+    EXPECT_TRUE(host.report.failures.empty());
+    auto found = host.registry->Find("docs");
+    ASSERT_NE(found, nullptr);
+    ExpectHolds(*found, model);
+    if (docs != nullptr) *docs = std::move(found);
+  }
+
   std::string bucket_dir_;
   std::unique_ptr<store::LocalObjectStore> bucket_;
   std::vector<std::string> directories_;
@@ -1724,20 +1754,15 @@ TEST_F(IndexStorageBucketTest, ATornLastSegmentObjectIsRepairedAndLaterObjectsDo
   ASSERT_NO_FATAL_FAILURE(ShipOneRecordEach(3, &model));
   // Records 2 and 3 in one object 2-3, the last cut off in its middle; the
   // write of record 3 was never acknowledged at the object-store level.
-  const std::string record3 = RecordsOf(SegmentKey(3, 3));
-  const std::string torn = store::log_format::EncodeSegmentHeader(3, 2) +
-                           RecordsOf(SegmentKey(2, 2)) + record3.substr(0, record3.size() / 2);
-  ASSERT_TRUE(bucket_->Put(SegmentKey(2, 3), torn).ok());
-  ASSERT_TRUE(bucket_->Delete(SegmentKey(2, 2)).ok());
-  ASSERT_TRUE(bucket_->Delete(SegmentKey(3, 3)).ok());
+  const std::string record3 = Records(3, 3);
+  ASSERT_NO_FATAL_FAILURE(ReplaceSegmentObjects(
+      {SegmentKey(2, 2), SegmentKey(3, 3)},
+      {{SegmentKey(2, 3),
+        SegmentObject(2, Records(2, 2) + record3.substr(0, record3.size() / 2))}}));
   model.erase("i3");
 
-  Instance& second = StartNewHost();
-  EXPECT_EQ(second.report.loaded, 1u);
-  EXPECT_EQ(second.report.failed, 0u);
-  auto docs = second.registry->Find("docs");
-  ASSERT_NE(docs, nullptr);
-  ExpectHolds(*docs, model);
+  std::shared_ptr<Index> docs;
+  ASSERT_NO_FATAL_FAILURE(ExpectLoadedDocs(StartNewHost(), model, &docs));
   // Its whole record stays, under a key that says what it holds.
   EXPECT_EQ(SegmentKeys(), (std::vector<std::string>{SegmentKey(1, 1), SegmentKey(2, 2)}));
   Add(docs, {Item("after1", {7, 7, 7})}, &model);
@@ -1746,13 +1771,7 @@ TEST_F(IndexStorageBucketTest, ATornLastSegmentObjectIsRepairedAndLaterObjectsDo
                                                      SegmentKey(3, 3), SegmentKey(4, 4)}));
   docs.reset();
 
-  Instance& third = StartNewHost();
-  EXPECT_EQ(third.report.loaded, 1u);
-  EXPECT_EQ(third.report.failed, 0u);
-  EXPECT_TRUE(third.report.failures.empty());
-  auto docs3 = third.registry->Find("docs");
-  ASSERT_NE(docs3, nullptr);
-  ExpectHolds(*docs3, model);
+  ExpectLoadedDocs(StartNewHost(), model);
 }
 
 // A host whose disk holds every record finds the bucket's last object torn:
@@ -1763,29 +1782,19 @@ TEST_F(IndexStorageBucketTest, ATornLastSegmentObjectIsNotCountedAsCoveredByTheB
   Model model;
   const std::string disk = NewDirectory();
   ASSERT_NO_FATAL_FAILURE(ShipOneRecordEach(3, &model, disk));
-  const std::string record3 = RecordsOf(SegmentKey(3, 3));
-  ASSERT_TRUE(bucket_
-                  ->Put(SegmentKey(3, 3), store::log_format::EncodeSegmentHeader(3, 3) +
-                                              record3.substr(0, record3.size() - 4))
-                  .ok());
+  const std::string record3 = Records(3, 3);
+  ASSERT_NO_FATAL_FAILURE(ReplaceSegmentObjects(
+      {}, {{SegmentKey(3, 3), SegmentObject(3, record3.substr(0, record3.size() - 4))}}));
 
   Instance& same = StartHost(disk);
-  EXPECT_EQ(same.report.loaded, 1u);
-  EXPECT_EQ(same.report.failed, 0u);
-  auto docs = same.registry->Find("docs");
-  ASSERT_NE(docs, nullptr);
-  ExpectHolds(*docs, model);
+  std::shared_ptr<Index> docs;
+  ASSERT_NO_FATAL_FAILURE(ExpectLoadedDocs(same, model, &docs));
   EXPECT_EQ(same.storage->stats().snapshot_uploads, 1u) << "the disk was ahead of the bucket";
   Add(docs, {Item("after", {6, 6, 6})}, &model);
   EXPECT_EQ(SegmentKeys(), (std::vector<std::string>{SegmentKey(4, 4)}));
   docs.reset();
 
-  Instance& other = StartNewHost();
-  EXPECT_EQ(other.report.loaded, 1u);
-  EXPECT_EQ(other.report.failed, 0u);
-  auto docs2 = other.registry->Find("docs");
-  ASSERT_NE(docs2, nullptr);
-  ExpectHolds(*docs2, model);
+  ExpectLoadedDocs(StartNewHost(), model);
 }
 
 // The shape a torn object left behind before hydrate repaired it: a host
@@ -1796,33 +1805,19 @@ TEST_F(IndexStorageBucketTest, ATornSegmentObjectOverlappedByTheNextHydratesWhol
   ASSERT_NO_FATAL_FAILURE(ShipOneRecordEach(4, &model));
   // Object 1-3 holds records 1 and 2 and half of a record 3 that was never
   // acknowledged; object 3-4 holds the records the host wrote next.
-  const std::string lost = RecordsOf(SegmentKey(3, 3));
-  const std::string torn = store::log_format::EncodeSegmentHeader(3, 1) +
-                           RecordsOf(SegmentKey(1, 1)) + RecordsOf(SegmentKey(2, 2)) +
-                           lost.substr(0, store::log_format::kRecordHeaderSize + 3);
-  const std::string next = store::log_format::EncodeSegmentHeader(3, 3) +
-                           RecordsOf(SegmentKey(3, 3)) + RecordsOf(SegmentKey(4, 4));
-  for (int i = 1; i <= 4; ++i) ASSERT_TRUE(bucket_->Delete(SegmentKey(i, i)).ok());
-  ASSERT_TRUE(bucket_->Put(SegmentKey(1, 3), torn).ok());
-  ASSERT_TRUE(bucket_->Put(SegmentKey(3, 4), next).ok());
+  const std::string torn = SegmentObject(
+      1, Records(1, 2) + Records(3, 3).substr(0, store::log_format::kRecordHeaderSize + 3));
+  ASSERT_NO_FATAL_FAILURE(ReplaceSegmentObjects(
+      {SegmentKey(1, 1), SegmentKey(2, 2), SegmentKey(3, 3), SegmentKey(4, 4)},
+      {{SegmentKey(1, 3), torn}, {SegmentKey(3, 4), SegmentObject(3, Records(3, 4))}}));
 
-  Instance& second = StartNewHost();
-  EXPECT_EQ(second.report.loaded, 1u);
-  EXPECT_EQ(second.report.failed, 0u);
-  EXPECT_TRUE(second.report.failures.empty());
-  auto docs = second.registry->Find("docs");
-  ASSERT_NE(docs, nullptr);
-  ExpectHolds(*docs, model);
+  std::shared_ptr<Index> docs;
+  ASSERT_NO_FATAL_FAILURE(ExpectLoadedDocs(StartNewHost(), model, &docs));
   EXPECT_EQ(SegmentKeys(), (std::vector<std::string>{SegmentKey(1, 2), SegmentKey(3, 4)}));
   Add(docs, {Item("after", {5, 5, 5})}, &model);
   docs.reset();
 
-  Instance& third = StartNewHost();
-  EXPECT_EQ(third.report.loaded, 1u);
-  EXPECT_EQ(third.report.failed, 0u);
-  auto docs3 = third.registry->Find("docs");
-  ASSERT_NE(docs3, nullptr);
-  ExpectHolds(*docs3, model);
+  ExpectLoadedDocs(StartNewHost(), model);
 }
 
 // A torn object followed by one that does not continue right after its
@@ -1830,12 +1825,10 @@ TEST_F(IndexStorageBucketTest, ATornSegmentObjectOverlappedByTheNextHydratesWhol
 TEST_F(IndexStorageBucketTest, ATornSegmentObjectFollowedByAGapIsCorruptionNamingIt) {
   Model model;
   ASSERT_NO_FATAL_FAILURE(ShipOneRecordEach(3, &model));
-  const std::string first_record = RecordsOf(SegmentKey(1, 1));
-  const std::string torn = store::log_format::EncodeSegmentHeader(3, 1) + first_record +
-                           RecordsOf(SegmentKey(2, 2)).substr(0, 10);
-  ASSERT_TRUE(bucket_->Delete(SegmentKey(1, 1)).ok());
-  ASSERT_TRUE(bucket_->Delete(SegmentKey(2, 2)).ok());
-  ASSERT_TRUE(bucket_->Put(SegmentKey(1, 2), torn).ok());
+  const std::string first_record = Records(1, 1);
+  ASSERT_NO_FATAL_FAILURE(ReplaceSegmentObjects(
+      {SegmentKey(1, 1), SegmentKey(2, 2)},
+      {{SegmentKey(1, 2), SegmentObject(1, first_record + Records(2, 2).substr(0, 10))}}));
 
   Instance& second = StartNewHost();
   EXPECT_EQ(second.report.loaded, 0u);

@@ -312,60 +312,71 @@ class S3LostCompleteTest : public S3ObjectStoreTest {
         lines.begin(), lines.end(), [&](const auto& line) { return line.rfind(prefix, 0) == 0; }));
   }
 
+  // A proxy to s3rver that loses the reply to the first Complete, after
+  // running `while_lost`; a retried Complete goes on to s3rver, or with
+  // `no_such_upload` is answered NoSuchUpload. completes_ counts them all.
+  std::unique_ptr<TcpProxy> LoseTheFirstCompleteReply(bool no_such_upload,
+                                                      std::function<void()> while_lost = {}) {
+    completes_ = 0;
+    return std::make_unique<TcpProxy>(server_->port(),
+                                      [this, no_such_upload, while_lost](const std::string& line) {
+                                        TcpProxy::Verdict verdict;
+                                        if (!IsComplete(line)) return verdict;
+                                        if (completes_.fetch_add(1) == 0) {
+                                          verdict.action = TcpProxy::Verdict::Action::kLoseReply;
+                                          verdict.while_lost = while_lost;
+                                        } else if (no_such_upload) {
+                                          verdict.action = TcpProxy::Verdict::Action::kAnswer;
+                                          verdict.reply = kNoSuchUpload;
+                                        }
+                                        return verdict;
+                                      });
+  }
+
+  // Writes bytes_ to key_ with a store that goes through `proxy`.
+  Status WriteThrough(const TcpProxy& proxy) {
+    auto store = S3ObjectStore::Open(MultipartOptions(&proxy));
+    if (!store.ok()) {
+      ADD_FAILURE() << "open: " << store.status().ToString();
+      return store.status();
+    }
+    return WriteObject(store->get(), key_, bytes_);
+  }
+
+  // key_ holds `expected`, read straight from s3rver.
+  void ExpectTheObjectIs(const std::string& expected, const char* otherwise) {
+    auto back = store_->Get(key_);
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    EXPECT_TRUE(*back == expected) << otherwise;
+  }
+
   const std::string key_ = "_vectors/big.hnsw";
   const std::string bytes_ = RandomBytes(13 * 1024 * 1024 + 12345, 11);
+  std::atomic<int> completes_{0};
 };
 
 TEST_F(S3LostCompleteTest, ACompleteWhoseReplyWasLostCommitsWhenTheObjectIsOurs) {
   // s3rver completes the upload; its reply never reaches the writer, whose
   // retry finds the upload finished (s3rver answers that with a 500).
-  std::atomic<int> completes{0};
-  TcpProxy proxy(server_->port(), [&](const std::string& line) {
-    TcpProxy::Verdict verdict;
-    if (IsComplete(line) && completes.fetch_add(1) == 0) {
-      verdict.action = TcpProxy::Verdict::Action::kLoseReply;
-    }
-    return verdict;
-  });
-  auto store = S3ObjectStore::Open(MultipartOptions(&proxy));
-  ASSERT_TRUE(store.ok());
+  auto proxy = LoseTheFirstCompleteReply(/*no_such_upload=*/false);
 
-  Status committed = WriteObject(store->get(), key_, bytes_);
+  Status committed = WriteThrough(*proxy);
   ASSERT_TRUE(committed.ok()) << committed.ToString();
-  EXPECT_GE(completes.load(), 2) << "the lost reply was not retried";
-  EXPECT_EQ(Count(proxy.RequestLines(), "PUT /lakehouse/" + key_ + "?partNumber="), 3u);
-  EXPECT_GE(Count(proxy.RequestLines(), "HEAD /lakehouse/" + key_), 1u)
+  EXPECT_GE(completes_.load(), 2) << "the lost reply was not retried";
+  EXPECT_EQ(Count(proxy->RequestLines(), "PUT /lakehouse/" + key_ + "?partNumber="), 3u);
+  EXPECT_GE(Count(proxy->RequestLines(), "HEAD /lakehouse/" + key_), 1u)
       << "the object was not checked";
-
-  auto back = (*store)->Get(key_);
-  ASSERT_TRUE(back.ok()) << back.status().ToString();
-  EXPECT_TRUE(*back == bytes_) << "the object differs from what was written";
+  ExpectTheObjectIs(bytes_, "the object differs from what was written");
 }
 
 TEST_F(S3LostCompleteTest, ARetriedCompleteAnsweredNoSuchUploadCommitsWhenTheObjectIsOurs) {
   // As S3 and MinIO answer a retried Complete of a finished upload.
-  std::atomic<int> completes{0};
-  TcpProxy proxy(server_->port(), [&](const std::string& line) {
-    TcpProxy::Verdict verdict;
-    if (IsComplete(line)) {
-      if (completes.fetch_add(1) == 0) {
-        verdict.action = TcpProxy::Verdict::Action::kLoseReply;
-      } else {
-        verdict.action = TcpProxy::Verdict::Action::kAnswer;
-        verdict.reply = kNoSuchUpload;
-      }
-    }
-    return verdict;
-  });
-  auto store = S3ObjectStore::Open(MultipartOptions(&proxy));
-  ASSERT_TRUE(store.ok());
+  auto proxy = LoseTheFirstCompleteReply(/*no_such_upload=*/true);
 
-  Status committed = WriteObject(store->get(), key_, bytes_);
+  Status committed = WriteThrough(*proxy);
   ASSERT_TRUE(committed.ok()) << committed.ToString();
-  EXPECT_GE(completes.load(), 2);
-  auto back = store_->Get(key_);
-  ASSERT_TRUE(back.ok()) << back.status().ToString();
-  EXPECT_TRUE(*back == bytes_) << "the object differs from what was written";
+  EXPECT_GE(completes_.load(), 2);
+  ExpectTheObjectIs(bytes_, "the object differs from what was written");
 }
 
 TEST_F(S3LostCompleteTest, ALostCompleteFailsWhenTheKeyHoldsAnotherObject) {
@@ -377,24 +388,11 @@ TEST_F(S3LostCompleteTest, ALostCompleteFailsWhenTheKeyHoldsAnotherObject) {
   const std::string other = RandomBytes(bytes_.size(), 12);
   for (const bool no_such_upload : {true, false}) {
     SCOPED_TRACE(no_such_upload ? "retry answered NoSuchUpload" : "retry answered by s3rver");
-    std::atomic<int> completes{0};
     Status overwritten = Status::Internal("the other writer did not run");
-    TcpProxy proxy(server_->port(), [&](const std::string& line) {
-      TcpProxy::Verdict verdict;
-      if (!IsComplete(line)) return verdict;
-      if (completes.fetch_add(1) == 0) {
-        verdict.action = TcpProxy::Verdict::Action::kLoseReply;
-        verdict.while_lost = [&] { overwritten = WriteObject(other_store->get(), key_, other); };
-      } else if (no_such_upload) {
-        verdict.action = TcpProxy::Verdict::Action::kAnswer;
-        verdict.reply = kNoSuchUpload;
-      }
-      return verdict;
-    });
-    auto store = S3ObjectStore::Open(MultipartOptions(&proxy));
-    ASSERT_TRUE(store.ok());
+    auto proxy = LoseTheFirstCompleteReply(
+        no_such_upload, [&] { overwritten = WriteObject(other_store->get(), key_, other); });
 
-    Status committed = WriteObject(store->get(), key_, bytes_);
+    Status committed = WriteThrough(*proxy);
     ASSERT_TRUE(overwritten.ok()) << overwritten.ToString();
     EXPECT_FALSE(committed.ok()) << "another writer's object was taken for ours";
     EXPECT_EQ(committed.code(), no_such_upload ? StatusCode::kIOError : StatusCode::kUnavailable)
@@ -410,7 +408,7 @@ TEST_F(S3LostCompleteTest, ALostCompleteFailsWhenTheKeyHoldsAnotherObject) {
                                        std::to_string(other.size()) + " bytes"),
               std::string::npos)
         << committed.message();
-    EXPECT_TRUE(*store_->Get(key_) == other) << "the other writer's object was changed";
+    ExpectTheObjectIs(other, "the other writer's object was changed");
   }
 }
 
