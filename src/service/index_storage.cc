@@ -170,11 +170,19 @@ Status IndexStorage::OnDrop(Index& index) {
 
 Result<std::string> IndexStorage::OnQuarantine(const std::string& name) {
   std::lock_guard checkpoint(checkpoint_mutex_);
-  return QuarantineLocked(name);
+  const std::string folder = NewQuarantineFolder(name);
+  if (mirror_ != nullptr) {
+    // The bucket's copy did not load either (or the index would be served
+    // from it): it goes to the bucket's quarantine first, so that the name
+    // is free everywhere; if the bucket cannot be reached, nothing changes.
+    if (Status s = mirror_->QuarantineIndex(name, folder); !s.ok()) return BucketError(s);
+  }
+  return QuarantineLocked(name, folder);
 }
 
-Result<std::string> IndexStorage::QuarantineLocked(const std::string& name) {
-  const std::string target = objects_->PathOf(NewQuarantineFolder(name));
+Result<std::string> IndexStorage::QuarantineLocked(const std::string& name,
+                                                   const std::string& folder) {
+  const std::string target = objects_->PathOf(folder.empty() ? NewQuarantineFolder(name) : folder);
   VECTORD_RETURN_IF_ERROR(fs_->CreateDirectories(target));
   // The params file goes first: a crash half-way leaves data without a
   // params file, which a restart reports as a failed index, never a params

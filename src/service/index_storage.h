@@ -93,9 +93,9 @@ class IndexStorage final : public Persistence {
 
   Status OnCreate(Index& index) override;
   Status OnDrop(Index& index) override;
+  // With an object store, also moves the bucket's copy to the bucket's
+  // quarantine (first: Unavailable when the bucket cannot be reached).
   Result<std::string> OnQuarantine(const std::string& name) override;
-  // Without an object store only (with one, start-up already loads the
-  // bucket's copy; AlreadyExists says so).
   Result<Recovered> OnRecover(const std::string& name, ThreadPool* workers) override;
   void OnWrite(const std::shared_ptr<Index>& index) override;
 
@@ -153,8 +153,9 @@ class IndexStorage final : public Persistence {
                                                   BucketIndex* listed,
                                                   const std::function<bool()>& keep_trying);
   void RemoveLocalFiles(const std::string& name);
-  // OnQuarantine's work; the caller holds checkpoint_mutex_.
-  Result<std::string> QuarantineLocked(const std::string& name);
+  // Moves the local files of `name` into the quarantine folder `folder` (a
+  // key; "" for a new one); the caller holds checkpoint_mutex_.
+  Result<std::string> QuarantineLocked(const std::string& name, const std::string& folder = "");
   // Replacing an index's files safely (docs/storage-layout.md, "Staged
   // swaps"): the new copy is written whole to data_dir/_staging/<name>/ and
   // sealed with a manifest naming the quarantine folder; SwapInStaged then

@@ -72,8 +72,14 @@ struct Node {
   std::unique_ptr<Registry> registry;
   IndexStorage::LoadReport report;
 
+  // Like the process dying: nothing of it writes or uploads afterwards, even
+  // for an index the test still holds (its log is closed, its shipper
+  // stopped, before the mirror whose counters the shipper updates goes).
   ~Node() {
-    registry.reset();  // indexes (their logs and shippers) before the storage
+    for (const std::shared_ptr<Index>& index : registry->All()) {
+      if (index->log() != nullptr) index->log()->Close(Status::Unavailable("the node was killed"));
+    }
+    registry.reset();
     storage.reset();
   }
 
@@ -410,6 +416,38 @@ TEST_F(BucketStorageTest, WhenBothCopiesAreDamagedRecoverRebuildsAndReplacesTheB
 // A failed index whose bucket copy loads (the bucket was unreachable when it
 // was tried at start-up): recover is refused and that copy is served, with
 // every acknowledged write.
+// Deleting a failed index whose bucket copy is damaged too quarantines both
+// copies, which frees the name everywhere: a create of it succeeds and a new
+// host sees only the new index.
+TEST_F(BucketStorageTest, DeletingAFailedIndexQuarantinesBothCopiesAndFreesTheName) {
+  std::string dir;
+  ASSERT_NO_FATAL_FAILURE(KillANodeThatWroteFourItems(&dir));
+  FlipMiddleByte(dir + "/_vectors/docs.hnsw");
+  FlipMiddleByte(bucket_dir_ + "/_vectors/docs.hnsw");
+  Node& restarted = StartNode(dir);
+  ASSERT_TRUE(restarted.registry->FailureOf("docs"));
+
+  // While the bucket cannot be reached, the delete changes nothing.
+  bucket_->SetDown(true);
+  EXPECT_EQ(restarted.registry->Drop("docs").code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(restarted.registry->FailureOf("docs"));
+  EXPECT_TRUE(fs::exists(dir + "/_vectors/docs.json"));
+  bucket_->SetDown(false);
+
+  ASSERT_TRUE(restarted.registry->Drop("docs").ok());
+  const std::vector<std::string> local = Entries(dir + "/_quarantine");
+  const std::vector<std::string> remote = Entries(bucket_dir_ + "/_quarantine");
+  ASSERT_EQ(local.size(), 1u);
+  EXPECT_EQ(remote, local) << "one folder name for both copies";
+  EXPECT_TRUE(fs::exists(bucket_dir_ + "/_quarantine/" + remote[0] + "/docs.json"));
+  EXPECT_EQ(BucketKeys(), Ids{});
+
+  auto created = Create(restarted, "docs");
+  ASSERT_NE(created, nullptr);
+  ASSERT_TRUE(Add(restarted, created, {Item("n1", 1)}).ok());
+  EXPECT_EQ(IdsOnANewHostAfterKilling(restarted), Ids({"n1"}));
+}
+
 TEST_F(BucketStorageTest, RecoverWithACompleteBucketCopyIsRefusedAndLoadsIt) {
   std::string dir;
   ASSERT_NO_FATAL_FAILURE(KillANodeThatWroteFourItems(&dir));
