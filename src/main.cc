@@ -60,6 +60,17 @@ int Run(int argc, char** argv) {
     return 2;
   }
   SetLogLevel(ParseLevel(config->log_level));
+  if (config->cluster_mode()) {
+    // The settings are read and checked, but a node does not serve in a
+    // cluster until replication, writer election and fencing all run
+    // (docs/cluster-protocol.md): half a cluster would let two nodes write
+    // one bucket unfenced.
+    std::fprintf(stderr,
+                 "vectord: cluster mode (cluster.etcd_endpoints) is not served yet: see "
+                 "docs/cluster-protocol.md; leave cluster.etcd_endpoints empty for a single "
+                 "node\n");
+    return 2;
+  }
 
   // Signals are taken by sigwait below; block them before any thread starts
   // so that every thread inherits the mask.

@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <fstream>
@@ -44,7 +45,7 @@ Status ParseBool(std::string_view key, std::string_view text, bool* out) {
 
 // One setting: its names in each source and how to apply a textual value.
 struct Setting {
-  // "vectord" or "auth". Naming a table here makes it vectord's own: keys in
+  // "vectord", "auth" or "cluster". Naming a table here makes it vectord's own: keys in
   // it that no setting declares are refused (CheckKeys).
   std::string_view toml_table;
   std::string_view toml_key;
@@ -54,7 +55,38 @@ struct Setting {
   bool is_number = false;
   std::function<Status(Config&, std::string_view key, std::string_view value)> apply;
   bool is_real = false;  // TOML float or integer
+  // A TOML array of strings; in the environment and on the command line, the
+  // items separated by commas (which is how apply receives it from TOML too).
+  bool is_list = false;
 };
+
+// "a,b,,c" -> {"a", "b", "c"}, each trimmed of spaces.
+std::vector<std::string> SplitList(std::string_view text) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view item = text.substr(start, end - start);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) items.emplace_back(item);
+    start = end + 1;
+  }
+  return items;
+}
+
+// "http://host:port" with nothing after the port.
+bool IsHttpEndpoint(std::string_view url) {
+  if (url.substr(0, 7) != "http://") return false;
+  std::string_view rest = url.substr(7);
+  const size_t colon = rest.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == rest.size()) return false;
+  for (char c : rest.substr(colon + 1)) {
+    if (c < '0' || c > '9') return false;
+  }
+  return rest.find('/') == std::string_view::npos;
+}
 
 std::vector<Setting> Settings() {
   auto text = [](std::string Config::*field) {
@@ -174,6 +206,24 @@ std::vector<Setting> Settings() {
        false, fraction(&Config::recall_sample_rate), true},
       {"auth", "token", "VECTORD_AUTH_TOKEN", "--auth-token", false, false,
        text(&Config::auth_token)},
+      {"cluster", "etcd_endpoints", "VECTORD_ETCD_ENDPOINTS", "--etcd-endpoints", false, false,
+       [](Config& c, std::string_view key, std::string_view v) {
+         c.etcd_endpoints = SplitList(v);
+         for (const std::string& endpoint : c.etcd_endpoints) {
+           if (!IsHttpEndpoint(endpoint)) {
+             return KeyError(key, "expected http://host:port endpoints, got '" + endpoint + "'");
+           }
+         }
+         return Status::Ok();
+       },
+       false, true},
+      {"cluster", "node_id", "VECTORD_NODE_ID", "--node-id", false, false, text(&Config::node_id)},
+      {"cluster", "advertise_url", "VECTORD_ADVERTISE_URL", "--advertise-url", false, false,
+       text(&Config::advertise_url)},
+      {"cluster", "lease_ttl_ms", "VECTORD_LEASE_TTL_MS", "--lease-ttl-ms", false, true,
+       number(&Config::lease_ttl_ms, 600000)},
+      {"cluster", "key_prefix", "VECTORD_CLUSTER_KEY_PREFIX", "--cluster-key-prefix", false, false,
+       text(&Config::cluster_key_prefix)},
   };
 }
 
@@ -306,6 +356,17 @@ Status ApplyToml(Config& config, const std::vector<Setting>& settings) {
       char buffer[32];
       auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, *x);
       value.assign(buffer, end);
+    } else if (s.is_list) {
+      const toml::array* items = node->as_array();
+      if (items == nullptr) return KeyError(key, "expected an array of strings");
+      for (const toml::node& item : *items) {
+        auto str = item.value_exact<std::string>();
+        if (!str || str->find(',') != std::string::npos) {
+          return KeyError(key, "expected an array of strings without commas");
+        }
+        if (!value.empty()) value += ',';
+        value += *str;
+      }
     } else if (s.is_number) {
       auto n = node->value_exact<int64_t>();
       if (!n || *n < 0) return KeyError(key, "expected a whole number");
@@ -339,6 +400,39 @@ Status ParseBind(Config& config) {
   return Status::Ok();
 }
 
+// Cluster mode's settings, checked only when etcd_endpoints names etcd.
+Status CheckClusterSettings(const Config& config) {
+  if (!config.cluster_mode()) return Status::Ok();
+  if (config.storaged_url.empty()) {
+    return KeyError("cluster.etcd_endpoints",
+                    "cluster mode needs vectord.storaged_url (the bucket every node shares)");
+  }
+  const std::string& id = config.node_id;
+  if (id.empty() || id.size() > 64 || !std::all_of(id.begin(), id.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+      })) {
+    return KeyError("cluster.node_id",
+                    "cluster mode needs a node id of 1 to 64 letters, digits, '-', '_' or '.', "
+                    "unique and stable in the cluster; got '" +
+                        id + "'");
+  }
+  if (!IsHttpEndpoint(config.advertise_url)) {
+    return KeyError("cluster.advertise_url",
+                    "cluster mode needs the http://host:port the other nodes reach this one at; "
+                    "got '" +
+                        config.advertise_url + "'");
+  }
+  if (config.lease_ttl_ms < 1000) {
+    return KeyError("cluster.lease_ttl_ms", "must be at least 1000 (etcd leases are in seconds)");
+  }
+  const std::string& prefix = config.cluster_key_prefix;
+  if (prefix.size() < 2 || prefix.front() != '/' || prefix.back() != '/') {
+    return KeyError("cluster.key_prefix",
+                    "expected a key prefix like /vectord/, got '" + prefix + "'");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::string Config::Describe() const {
@@ -358,6 +452,13 @@ std::string Config::Describe() const {
       " recall_cpu_budget=" + std::to_string(recall_cpu_budget) +
       " recall_sample_rate=" + std::to_string(recall_sample_rate) +
       " auth_token=" + (auth_token.empty() ? "\"\"" : "***") + " log_level=" + log_level;
+  if (cluster_mode()) {
+    out += " etcd_endpoints=";
+    for (size_t i = 0; i < etcd_endpoints.size(); ++i)
+      out += (i > 0 ? "," : "") + etcd_endpoints[i];
+    out += " node_id=" + node_id + " advertise_url=" + advertise_url +
+           " lease_ttl_ms=" + std::to_string(lease_ttl_ms) + " key_prefix=" + cluster_key_prefix;
+  }
   return out;
 }
 
@@ -465,6 +566,7 @@ Result<Config> LoadConfig(const std::vector<std::string>& args,
   if (config.fsync_interval_ms == 0) {
     return KeyError("vectord.fsync_interval_ms", "must be at least 1");
   }
+  VECTORD_RETURN_IF_ERROR(CheckClusterSettings(config));
   return config;
 }
 

@@ -63,6 +63,15 @@ struct Config {
   double recall_cpu_budget = 0.05;
   double recall_sample_rate = 0.01;
 
+  // Cluster mode ([cluster]; docs/cluster-protocol.md): several nodes on one
+  // bucket, coordinated by etcd. Empty etcd_endpoints: a single node.
+  std::vector<std::string> etcd_endpoints;  // "http://host:port"
+  std::string node_id;                      // unique and stable in the cluster
+  std::string advertise_url;                // how the other nodes reach this one
+  uint32_t lease_ttl_ms = 5000;
+  std::string cluster_key_prefix = "/vectord/";  // several clusters may share an etcd
+  bool cluster_mode() const { return !etcd_endpoints.empty(); }
+
   // "key=value ..." with secrets masked, for the start-up log line.
   std::string Describe() const;
 };

@@ -262,10 +262,19 @@ recall_sample_rate = 0.25
 
 [auth]
 token = "t"
+
+[cluster]
+etcd_endpoints = []
+node_id = "n1"
+advertise_url = "http://127.0.0.1:9300"
+lease_ttl_ms = 3000
+key_prefix = "/other/"
 )toml");
   auto config = LoadConfig({"--config", path}, {});
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   EXPECT_EQ(config->port, 9300);
+  EXPECT_FALSE(config->cluster_mode());
+  EXPECT_EQ(config->lease_ttl_ms, 3000u);
   EXPECT_EQ(config->max_connections, 99u);
   EXPECT_EQ(config->recall_sample_rate, 0.25);
   EXPECT_EQ(config->checkpoint_replay_seconds, 2.5);
@@ -286,6 +295,88 @@ token = "t"
     ++in_file;
   }
   EXPECT_EQ(listed, in_file);
+}
+
+// ---------------------------------------------------------------------------
+// Cluster mode
+
+constexpr const char* kBucketFlags[] = {"--storaged-url",  "http://127.0.0.1:9000/lakehouse",
+                                        "--s3-access-key", "a",
+                                        "--s3-secret-key", "s"};
+
+Args ClusterArgs(std::initializer_list<std::string> more) {
+  Args args(std::begin(kBucketFlags), std::end(kBucketFlags));
+  args.insert(args.end(), more);
+  return args;
+}
+
+TEST(Config, ClusterSettingsFromTheFileEnvironmentAndFlags) {
+  TempDir dir;
+  const std::string path = dir.Write("cluster.toml", R"toml(
+[vectord]
+storaged_url = "http://127.0.0.1:9000/lakehouse"
+s3_access_key = "a"
+s3_secret_key = "s"
+
+[cluster]
+etcd_endpoints = ["http://127.0.0.1:2379", "http://127.0.0.1:22379"]
+node_id = "n1"
+advertise_url = "http://127.0.0.1:8091"
+)toml");
+  auto config = LoadConfig({"--config", path}, {});
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_TRUE(config->cluster_mode());
+  EXPECT_EQ(config->etcd_endpoints,
+            (std::vector<std::string>{"http://127.0.0.1:2379", "http://127.0.0.1:22379"}));
+  EXPECT_EQ(config->node_id, "n1");
+  EXPECT_EQ(config->lease_ttl_ms, 5000u);
+  EXPECT_EQ(config->cluster_key_prefix, "/vectord/");
+  EXPECT_TRUE(Contains(config->Describe(), "node_id=n1"));
+
+  // The environment and flags take a comma-separated list.
+  auto from_env =
+      LoadConfig({"--config", path, "--node-id", "n2"},
+                 {{"VECTORD_ETCD_ENDPOINTS", "http://10.0.0.1:2379, http://10.0.0.2:2379"}});
+  ASSERT_TRUE(from_env.ok()) << from_env.status().ToString();
+  EXPECT_EQ(from_env->etcd_endpoints,
+            (std::vector<std::string>{"http://10.0.0.1:2379", "http://10.0.0.2:2379"}));
+  EXPECT_EQ(from_env->node_id, "n2");
+}
+
+TEST(Config, ClusterModeNeedsTheBucketNamingBothKeys) {
+  auto config = LoadConfig({"--etcd-endpoints", "http://127.0.0.1:2379", "--node-id", "n1",
+                            "--advertise-url", "http://127.0.0.1:8091"},
+                           {});
+  ExpectKeyError(config, "cluster.etcd_endpoints", "vectord.storaged_url");
+}
+
+TEST(Config, ClusterSettingsThatCannotWorkAreRefused) {
+  ExpectKeyError(LoadConfig(ClusterArgs({"--etcd-endpoints", "127.0.0.1:2379"}), {}),
+                 "--etcd-endpoints", "http://host:port");
+  ExpectKeyError(LoadConfig(ClusterArgs({"--etcd-endpoints", "http://127.0.0.1:2379",
+                                         "--advertise-url", "http://127.0.0.1:8091"}),
+                            {}),
+                 "cluster.node_id");
+  ExpectKeyError(LoadConfig(ClusterArgs({"--etcd-endpoints", "http://127.0.0.1:2379", "--node-id",
+                                         "n/1", "--advertise-url", "http://127.0.0.1:8091"}),
+                            {}),
+                 "cluster.node_id");
+  ExpectKeyError(
+      LoadConfig(ClusterArgs({"--etcd-endpoints", "http://127.0.0.1:2379", "--node-id", "n1"}), {}),
+      "cluster.advertise_url");
+  ExpectKeyError(
+      LoadConfig(ClusterArgs({"--etcd-endpoints", "http://127.0.0.1:2379", "--node-id", "n1",
+                              "--advertise-url", "http://127.0.0.1:8091", "--lease-ttl-ms", "500"}),
+                 {}),
+      "cluster.lease_ttl_ms");
+  ExpectKeyError(LoadConfig(ClusterArgs({"--etcd-endpoints", "http://127.0.0.1:2379", "--node-id",
+                                         "n1", "--advertise-url", "http://127.0.0.1:8091",
+                                         "--cluster-key-prefix", "x"}),
+                            {}),
+                 "cluster.key_prefix");
+  TempDir dir;
+  const std::string path = dir.Write("bad.toml", "[cluster]\netcd_endpoints = \"http://a:1\"\n");
+  ExpectKeyError(LoadConfig({"--config", path}, {}), "cluster.etcd_endpoints", "array of strings");
 }
 
 TEST(Config, EmptyFileGivesDefaults) {

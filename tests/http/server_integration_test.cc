@@ -466,6 +466,14 @@ TEST(ServerConfig, InvalidConfigExitsWithCode2NamingTheKey) {
   EXPECT_NE(log.find("unknown key [vectord] bnd (did you mean bind?)"), std::string::npos) << log;
   EXPECT_EQ(ServerProcess::RunToExit({"-config", dir.path() + "/missing.toml"}, {}, &log), 2);
   EXPECT_EQ(ServerProcess::RunToExit({"--no-such-flag"}, {}, &log), 2);
+  // Cluster mode without the shared bucket names both keys.
+  EXPECT_EQ(ServerProcess::RunToExit({"--etcd-endpoints", "http://127.0.0.1:2379", "--node-id",
+                                      "n1", "--advertise-url", "http://127.0.0.1:8091"},
+                                     {}, &log),
+            2);
+  EXPECT_NE(log.find("cluster.etcd_endpoints: cluster mode needs vectord.storaged_url"),
+            std::string::npos)
+      << log;
 }
 
 TEST(ServerConfig, TomlFileIsRead) {
