@@ -207,7 +207,10 @@ TEST(FailedIndex, AKillDuringRecoverLosesNothingMore) {
   if (const char* env = std::getenv("VECTORD_TEST_RECOVER_KILL_ROUNDS")) rounds = std::atoi(env);
   constexpr int kBatches = 24, kBatchSize = 600, kDimension = 16, kDamaged = 20;
   TempDir pristine;
-  const std::vector<std::string> pristine_args = {"--data-dir", pristine.path()};
+  // No checkpoint while the batches go in (a slow build may pass the default
+  // replay budget): every batch stays a record of the one log segment.
+  const std::vector<std::string> pristine_args = {"--data-dir", pristine.path(),
+                                                  "--checkpoint-replay-seconds", "86400"};
   {
     auto server = ServerProcess::Start(pristine_args);
     ASSERT_NE(server, nullptr);

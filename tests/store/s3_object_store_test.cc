@@ -388,12 +388,21 @@ TEST_F(S3LostCompleteTest, ALostCompleteFailsWhenTheKeyHoldsAnotherObject) {
   const std::string other = RandomBytes(bytes_.size(), 12);
   for (const bool no_such_upload : {true, false}) {
     SCOPED_TRACE(no_such_upload ? "retry answered NoSuchUpload" : "retry answered by s3rver");
+    // Written on the proxy's thread; the socket orders it before the read
+    // below, but only the mutex tells ThreadSanitizer so.
+    std::mutex overwritten_mutex;
     Status overwritten = Status::Internal("the other writer did not run");
-    auto proxy = LoseTheFirstCompleteReply(
-        no_such_upload, [&] { overwritten = WriteObject(other_store->get(), key_, other); });
+    auto proxy = LoseTheFirstCompleteReply(no_such_upload, [&] {
+      Status s = WriteObject(other_store->get(), key_, other);
+      std::lock_guard lock(overwritten_mutex);
+      overwritten = s;
+    });
 
     Status committed = WriteThrough(*proxy);
-    ASSERT_TRUE(overwritten.ok()) << overwritten.ToString();
+    {
+      std::lock_guard lock(overwritten_mutex);
+      ASSERT_TRUE(overwritten.ok()) << overwritten.ToString();
+    }
     EXPECT_FALSE(committed.ok()) << "another writer's object was taken for ours";
     EXPECT_EQ(committed.code(), no_such_upload ? StatusCode::kIOError : StatusCode::kUnavailable)
         << committed.ToString();
