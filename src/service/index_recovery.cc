@@ -217,10 +217,6 @@ Result<Recovered> IndexStorage::OnRecover(const std::string& name, ThreadPool* w
   return out;
 }
 
-}  // namespace vectord::service
-
-namespace vectord::service {
-
 std::string IndexStorage::StagingRoot(const std::string& name) const {
   return objects_->PathOf(std::string(storage_keys::kStagingDirectory) + "/" + name);
 }
@@ -242,7 +238,8 @@ Status IndexStorage::StageBucketCopy(const std::string& name, BucketIndex* liste
   Status loaded;
   {
     // A storage of its own over the staging folder, without a bucket: the
-    // same load as at start-up, and nothing of it can reach the bucket.
+    // same load as at start-up, and nothing it writes reaches the bucket
+    // (only Hydrate may, repairing a torn segment object as at start-up).
     BucketMirror staged_mirror(mirror_->bucket(), staged_objects.get());
     StorageOptions staged_options = options_;
     staged_options.data_dir = root;
