@@ -11,28 +11,20 @@ namespace {
 using store::EtcdCompare;
 using store::EtcdOperation;
 
-// The "url" of a node key's JSON value; "" when unreadable.
-std::string UrlOf(const std::string& value) {
+// A string field of a JSON object kept in etcd ("url" of a node key,
+// "storaged_url" of the cluster key); "" when unreadable.
+std::string StringField(const std::string& json, const char* field) {
   simdjson::dom::parser parser;
   simdjson::dom::element root;
-  std::string_view url;
-  if (parser.parse(value).get(root) != simdjson::SUCCESS ||
-      root["url"].get_string().get(url) != simdjson::SUCCESS) {
+  std::string_view text;
+  if (parser.parse(json).get(root) != simdjson::SUCCESS ||
+      root[field].get_string().get(text) != simdjson::SUCCESS) {
     return "";
   }
-  return std::string(url);
+  return std::string(text);
 }
 
-std::string StoragedUrlOf(const std::string& value) {
-  simdjson::dom::parser parser;
-  simdjson::dom::element root;
-  std::string_view url;
-  if (parser.parse(value).get(root) != simdjson::SUCCESS ||
-      root["storaged_url"].get_string().get(url) != simdjson::SUCCESS) {
-    return "";
-  }
-  return std::string(url);
-}
+std::string UrlOf(const std::string& value) { return StringField(value, "url"); }
 
 }  // namespace
 
@@ -74,7 +66,7 @@ Status ClusterMembership::Join() {
                                         .lease = 0,
                                         .prefix = false}}));
   if (!recorded.succeeded && !recorded.reads.empty() && !recorded.reads[0].empty()) {
-    const std::string theirs = StoragedUrlOf(recorded.reads[0][0].value);
+    const std::string theirs = StringField(recorded.reads[0][0].value, "storaged_url");
     if (theirs != options_.storaged_url) {
       return Status::InvalidArgument("the cluster at etcd prefix " + options_.key_prefix +
                                      " uses the bucket " + theirs +
