@@ -21,9 +21,13 @@
 #include "http/config.h"
 #include "http/http_server.h"
 #include "http/metrics.h"
+#include "http/request_forwarder.h"
 #include "service/bucket_mirror.h"
+#include "service/cluster_coordinator.h"
+#include "service/cluster_membership.h"
 #include "service/index_registry.h"
 #include "service/index_storage.h"
+#include "store/etcd_client.h"
 #include "store/file_system.h"
 #include "store/local_object_store.h"
 #include "store/s3_object_store.h"
@@ -38,6 +42,17 @@ LogLevel ParseLevel(const std::string& name) {
   if (name == "warn") return LogLevel::kWarn;
   if (name == "error") return LogLevel::kError;
   return LogLevel::kInfo;
+}
+
+Result<std::unique_ptr<store::S3ObjectStore>> OpenBucket(const http::Config& config) {
+  store::S3Options s3;
+  (void)store::ParseStorageUrl(config.storaged_url, &s3);  // checked by LoadConfig
+  s3.access_key = config.s3_access_key;
+  s3.secret_key = config.s3_secret_key;
+  s3.region = config.s3_region;
+  s3.multipart_threshold = config.s3_multipart_bytes;
+  s3.part_bytes = std::max<uint64_t>(uint64_t{5} << 20, config.s3_multipart_bytes / 4);
+  return store::S3ObjectStore::Open(std::move(s3));
 }
 
 int Run(int argc, char** argv) {
@@ -60,17 +75,6 @@ int Run(int argc, char** argv) {
     return 2;
   }
   SetLogLevel(ParseLevel(config->log_level));
-  if (config->cluster_mode()) {
-    // The settings are read and checked, but a node does not serve in a
-    // cluster until replication, writer election and fencing all run
-    // (docs/cluster-protocol.md): half a cluster would let two nodes write
-    // one bucket unfenced.
-    std::fprintf(stderr,
-                 "vectord: cluster mode (cluster.etcd_endpoints) is not served yet: see "
-                 "docs/cluster-protocol.md; leave cluster.etcd_endpoints empty for a single "
-                 "node\n");
-    return 2;
-  }
 
   // Signals are taken by sigwait below; block them before any thread starts
   // so that every thread inherits the mask.
@@ -95,7 +99,40 @@ int Run(int argc, char** argv) {
   service::Registry registry(&workers);
   registry.SetRecallSampleRate(config->recall_cpu_budget > 0 ? config->recall_sample_rate : 0);
   std::unique_ptr<service::IndexStorage> storage;
-  if (!config->ephemeral) {
+  // Cluster mode (docs/cluster-protocol.md): the bucket and etcd hold every
+  // index; this node keeps replicas in memory and no local files.
+  std::unique_ptr<store::EtcdClient> etcd;
+  std::unique_ptr<service::ClusterMembership> membership;
+  std::unique_ptr<service::ClusterCoordinator> cluster;
+  std::unique_ptr<http::RequestForwarder> forwarder;
+  if (config->cluster_mode()) {
+    auto bucket = OpenBucket(*config);
+    if (!bucket.ok()) {
+      LogError("object_store_failed", {{"error", bucket.status().ToString()}});
+      return 1;
+    }
+    bucket_store = std::move(bucket).value();
+    store::EtcdOptions etcd_options;
+    etcd_options.endpoints = config->etcd_endpoints;
+    etcd = std::make_unique<store::EtcdClient>(etcd_options);
+    service::MembershipOptions membership_options;
+    membership_options.node_id = config->node_id;
+    membership_options.advertise_url = config->advertise_url;
+    membership_options.key_prefix = config->cluster_key_prefix;
+    membership_options.storaged_url = config->storaged_url;
+    membership_options.lease_ttl = std::chrono::milliseconds(config->lease_ttl_ms);
+    membership = std::make_unique<service::ClusterMembership>(etcd.get(), membership_options);
+    service::CoordinatorOptions cluster_options;
+    cluster_options.node_id = config->node_id;
+    cluster_options.advertise_url = config->advertise_url;
+    cluster_options.key_prefix = config->cluster_key_prefix;
+    cluster = std::make_unique<service::ClusterCoordinator>(
+        etcd.get(), membership.get(), bucket_store.get(), &registry, cluster_options);
+    forwarder = std::make_unique<http::RequestForwarder>(config->node_id, std::chrono::seconds(60));
+    LogInfo("cluster", {{"node", config->node_id},
+                        {"etcd", etcd->Describe()},
+                        {"store", bucket_store->Describe()}});
+  } else if (!config->ephemeral) {
     auto opened = store::LocalObjectStore::OpenRoot(config->data_dir, /*sync=*/true);
     if (!opened.ok()) {
       LogError("storage_failed",
@@ -110,14 +147,7 @@ int Run(int argc, char** argv) {
     options.checkpoint_bytes = config->checkpoint_bytes;
     options.checkpoint_replay_seconds = config->checkpoint_replay_seconds;
     if (!config->storaged_url.empty()) {
-      store::S3Options s3;
-      (void)store::ParseStorageUrl(config->storaged_url, &s3);  // checked by LoadConfig
-      s3.access_key = config->s3_access_key;
-      s3.secret_key = config->s3_secret_key;
-      s3.region = config->s3_region;
-      s3.multipart_threshold = config->s3_multipart_bytes;
-      s3.part_bytes = std::max<uint64_t>(uint64_t{5} << 20, config->s3_multipart_bytes / 4);
-      auto bucket = store::S3ObjectStore::Open(std::move(s3));
+      auto bucket = OpenBucket(*config);
       if (!bucket.ok()) {
         LogError("object_store_failed", {{"error", bucket.status().ToString()}});
         return 1;
@@ -133,7 +163,18 @@ int Run(int argc, char** argv) {
 
   std::atomic<bool> ready{false};
   http::Metrics metrics;
-  http::ApiHandler handler(&registry, http::ApiOptions{config->auth_token}, &ready,
+  http::ApiOptions api_options;
+  api_options.auth_token = config->auth_token;
+  api_options.cluster = cluster.get();
+  api_options.forwarder = forwarder.get();
+  if (membership) {
+    api_options.not_ready_reason = [&membership] {
+      const Status health = membership->health();
+      return health.ok() ? std::string("building replicas from the object store")
+                         : "not in the cluster: " + health.message();
+    };
+  }
+  http::ApiHandler handler(&registry, std::move(api_options), &ready,
                            [&] { return metrics.Render(registry, storage.get()); });
   std::atomic<uint64_t> request_ids{0};
   auto observe = [&](const http::HttpRequest& request, const http::HttpResponse& response,
@@ -187,6 +228,25 @@ int Run(int argc, char** argv) {
     storage->Start();
     LogInfo("rehydrate_done", {{"loaded", report.loaded}, {"failed", report.failed}});
   }
+  if (cluster) {
+    // Joining is refused (and /ready says why) for a node id in use or a
+    // bucket other than the cluster's; etcd being down is waited out.
+    Status joined = membership->Join();
+    while (!joined.ok()) {
+      LogWarn("cluster_join_failed", {{"error", joined.message()}});
+      if (!keep_trying()) break;
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      joined = membership->Join();
+    }
+    Status started_cluster = joined.ok() ? cluster->Start(keep_trying) : joined;
+    if (early_signal != 0 || !started_cluster.ok()) {
+      LogInfo("stopped", {{"signal", early_signal}, {"note", "during start-up"}});
+      cluster->Stop();
+      server.Stop();
+      return 0;
+    }
+    registry.SetPersistence(cluster.get());
+  }
   ready.store(true, std::memory_order_release);
   LogInfo("ready", {{"indexes", registry.count()}});
   service::RecallMonitorOptions recall_options;
@@ -203,6 +263,10 @@ int Run(int argc, char** argv) {
   }
   server.Stop();
   recall_monitor.Stop();
+  // The writer key goes with the membership lease, revoked here: another
+  // node takes over at once instead of after the lease.
+  if (cluster) cluster->Stop();
+  membership.reset();
   int exit_code = 0;
   if (storage) {
     storage->Stop();

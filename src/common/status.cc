@@ -13,6 +13,7 @@ std::string_view CodeName(StatusCode code) {
     case StatusCode::kIOError: return "io error";
     case StatusCode::kNoSpace: return "no space";
     case StatusCode::kUnavailable: return "unavailable";
+    case StatusCode::kTimedOut: return "timed out";
     case StatusCode::kInternal: return "internal";
   }
   return "unknown";

@@ -25,6 +25,7 @@ enum class StatusCode : uint8_t {
   kNoSpace = 6,
   kUnavailable = 7,
   kInternal = 8,
+  kTimedOut = 9,  // waited for something (a replica to catch up) past a bound
 };
 
 class [[nodiscard]] Status {
@@ -48,6 +49,9 @@ class [[nodiscard]] Status {
     return Status(StatusCode::kUnavailable, std::move(msg));
   }
   static Status Internal(std::string msg) { return Status(StatusCode::kInternal, std::move(msg)); }
+  static Status TimedOut(std::string msg) {
+    return Status(StatusCode::kTimedOut, std::move(msg));
+  }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

@@ -10,6 +10,8 @@
 #include "http/dashboard.h"
 #include "http/openapi.h"
 #include "http/request_decoding.h"
+#include "http/request_forwarder.h"
+#include "service/cluster_coordinator.h"
 #include "service/item_id.h"
 
 namespace vectord::http {
@@ -33,6 +35,7 @@ int StatusFor(const Status& s) {
     case StatusCode::kAlreadyExists: return 409;
     case StatusCode::kNoSpace: return 507;
     case StatusCode::kUnavailable: return 503;
+    case StatusCode::kTimedOut: return 504;
     case StatusCode::kCorruption:
     case StatusCode::kIOError:
     case StatusCode::kInternal: return 500;
@@ -277,31 +280,36 @@ void WriteResults(JsonWriter& w, const std::vector<service::SearchHit>& results,
 std::span<const ApiHandler::Route> ApiHandler::Routes() {
   using enum Runs;
   using enum Auth;
+  using enum Role;
   // Rows of one path list GET first: their methods, in this order, are the
   // Allow header of a 405.
   static constexpr Route kRoutes[] = {
       {"GET", "/health", &ApiHandler::Health, kInline, kPublic},
       {"GET", "/ready", &ApiHandler::Ready, kInline, kPublic},
-      {"GET", "/metrics", &ApiHandler::Metrics, kInline, kToken, {}, &ApiHandler::HasMetrics},
+      {"GET", "/metrics", &ApiHandler::Metrics, kInline, kToken, kOther, {}, &ApiHandler::HasMetrics},
       {"GET", "/openapi.json", &ApiHandler::OpenApi, kInline, kToken},
       // The page carries no data (its script sends the token on every call).
-      {"GET", "/dashboard", &ApiHandler::Dashboard, kInline, kPublic, "/dashboard/"},
+      {"GET", "/dashboard", &ApiHandler::Dashboard, kInline, kPublic, kOther, "/dashboard/"},
+      {"GET", "/cluster", &ApiHandler::ClusterState, kInline, kToken, kOther, {},
+       &ApiHandler::HasCluster},
       {"GET", "/vectors/index", &ApiHandler::ListIndexes, kInline, kToken},
-      {"POST", "/vectors/index", &ApiHandler::CreateIndex, kWorker, kToken},
-      {"GET", "/vectors/index/{name}", &ApiHandler::GetIndex, kInline, kToken},
-      {"DELETE", "/vectors/index/{name}", &ApiHandler::DropIndex, kWorker, kToken},
-      {"POST", "/vectors/index/{name}/add", &ApiHandler::AddItems, kWorker, kToken},
-      {"POST", "/vectors/index/{name}/search", &ApiHandler::Search, kInline, kToken},
+      {"POST", "/vectors/index", &ApiHandler::CreateIndex, kWorker, kToken, kWrite},
+      {"GET", "/vectors/index/{name}", &ApiHandler::GetIndex, kInline, kToken, kRead},
+      {"DELETE", "/vectors/index/{name}", &ApiHandler::DropIndex, kWorker, kToken, kWrite},
+      {"POST", "/vectors/index/{name}/add", &ApiHandler::AddItems, kWorker, kToken, kWrite},
+      {"POST", "/vectors/index/{name}/search", &ApiHandler::Search, kInline, kToken, kRead},
       // Fans its searches out over the workers itself.
-      {"POST", "/vectors/index/{name}/search/batch", &ApiHandler::SearchBatch, kWorker, kToken},
-      {"POST", "/vectors/index/{name}/delete", &ApiHandler::DeleteItems, kWorker, kToken},
+      {"POST", "/vectors/index/{name}/search/batch", &ApiHandler::SearchBatch, kWorker, kToken,
+       kRead},
+      {"POST", "/vectors/index/{name}/delete", &ApiHandler::DeleteItems, kWorker, kToken, kWrite},
       // Full scans for up to seconds: never on an io thread.
       {"POST", "/vectors/index/{name}/recall-check", &ApiHandler::RecallCheck, kWorker, kToken},
       // Reads and rewrites a whole index's files.
       {"POST", "/vectors/index/{name}/recover", &ApiHandler::RecoverIndex, kWorker, kToken},
-      {"GET", "/vectors/index/{name}/items", &ApiHandler::ScrollItems, kInline, kToken},
-      {"GET", "/vectors/index/{name}/items/{id}", &ApiHandler::GetItem, kInline, kToken},
-      {"DELETE", "/vectors/index/{name}/items/{id}", &ApiHandler::DeleteItem, kWorker, kToken},
+      {"GET", "/vectors/index/{name}/items", &ApiHandler::ScrollItems, kInline, kToken, kRead},
+      {"GET", "/vectors/index/{name}/items/{id}", &ApiHandler::GetItem, kInline, kToken, kRead},
+      {"DELETE", "/vectors/index/{name}/items/{id}", &ApiHandler::DeleteItem, kWorker, kToken,
+       kWrite},
   };
   return kRoutes;
 }
@@ -377,6 +385,13 @@ const ApiHandler::Route* ApiHandler::RouteFor(std::string_view method,
 
 bool ApiHandler::RunsInline(const HttpRequest& request) const {
   const Route* route = RouteFor(request.method, request.path);
+  // A read that may wait for this node to catch up must not hold an io
+  // thread meanwhile.
+  if (route != nullptr && route->role == Role::kRead &&
+      (!QueryParam(request.query, "min_sequence").empty() ||
+       (options_.cluster != nullptr && QueryParam(request.query, "consistency") == "strong"))) {
+    return false;
+  }
   return route == nullptr || route->runs == Runs::kInline;
 }
 
@@ -430,10 +445,104 @@ HttpResponse ApiHandler::Dispatch(HttpRequest& request, const PathMatch& match) 
   const Route& route = *match.route;
   PathParams params;
   (void)Fits(route.pattern, request.path, &params);  // false for the alias: no placeholders
-  Result<HttpResponse> response = (this->*route.handler)(request, params);
   std::string label = std::string(route.method) + " " + std::string(route.pattern);
+  if (route.role == Role::kWrite) {
+    if (std::optional<HttpResponse> forwarded = ForwardIfNotWriter(request)) {
+      return labelled(std::move(*forwarded), std::move(label));
+    }
+  } else if (route.role == Role::kRead) {
+    if (Status waited = AwaitConsistency(request, params); !waited.ok()) {
+      return labelled(FromStatus(waited), std::move(label));
+    }
+  }
+  Result<HttpResponse> response = (this->*route.handler)(request, params);
   if (!response.ok()) return labelled(FromStatus(response.status()), std::move(label));
   return labelled(std::move(response).value(), std::move(label));
+}
+
+std::optional<HttpResponse> ApiHandler::ForwardIfNotWriter(const HttpRequest& request) const {
+  service::ClusterCoordinator* cluster = options_.cluster;
+  if (cluster == nullptr || cluster->IsWriter()) return std::nullopt;
+  // One hop only: a forwarded request that finds the writer gone is
+  // answered here, never sent on (two nodes with stale views could
+  // otherwise bounce it between them).
+  if (!request.forwarded_by.empty()) {
+    return Error(503, "node " + cluster->node_id() + " is not the writer (node " +
+                          request.forwarded_by + " forwarded this write here): retry");
+  }
+  const std::optional<service::WriterInfo> writer = cluster->Writer();
+  if (!writer || writer->node == cluster->node_id() || options_.forwarder == nullptr) {
+    return Error(503, "the cluster has no writer at the moment (an election is under way): retry");
+  }
+  return options_.forwarder->Forward(writer->node, writer->url, request);
+}
+
+Status ApiHandler::AwaitConsistency(const HttpRequest& request, const PathParams& path) const {
+  const std::string consistency = QueryParam(request.query, "consistency");
+  if (!consistency.empty() && consistency != "strong" && consistency != "eventual") {
+    return Status::InvalidArgument("consistency must be strong or eventual");
+  }
+  const std::string min_text = QueryParam(request.query, "min_sequence");
+  uint64_t min_sequence = 0;
+  if (!min_text.empty()) {
+    auto [end, error] =
+        std::from_chars(min_text.data(), min_text.data() + min_text.size(), min_sequence);
+    if (error != std::errc() || end != min_text.data() + min_text.size()) {
+      return Status::InvalidArgument("min_sequence must be a non-negative integer");
+    }
+  }
+  const auto deadline = std::chrono::steady_clock::now() + kReadWaitBound;
+  if (options_.cluster != nullptr) {
+    return options_.cluster->WaitForRead(path.name, consistency == "strong", min_sequence,
+                                         deadline);
+  }
+  // A single node applies a write before acknowledging it: every read is
+  // strong, and a sequence it has not reached is one it has not written.
+  if (min_sequence == 0) return Status::Ok();
+  auto index = registry_->Find(path.name);
+  if (!index) return Status::Ok();  // the handler answers 404
+  if (index->WaitApplied(min_sequence, deadline)) return Status::Ok();
+  return Status::TimedOut("index " + path.name + " has applied " +
+                          std::to_string(index->applied_sequence()) + " of the " +
+                          std::to_string(min_sequence) + " records the read needs");
+}
+
+Result<HttpResponse> ApiHandler::ClusterState(HttpRequest&, const PathParams&) const {
+  VECTORD_ASSIGN_OR_RETURN(const service::ClusterStatus status, options_.cluster->Describe());
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("node").String(options_.cluster->node_id());
+  w.Key("leader");
+  if (status.writer) {
+    w.String(status.writer->node);
+  } else {
+    w.Null();
+  }
+  w.Key("term").Int(status.writer ? status.writer->term : 0);
+  w.Key("nodes").BeginArray();
+  for (const service::ClusterNode& node : status.nodes) {
+    w.BeginObject().Key("id").String(node.id).Key("url").String(node.url);
+    w.Key("healthy").Bool(node.healthy).EndObject();
+  }
+  w.EndArray();
+  w.Key("indexes").BeginArray();
+  for (const service::ClusterStatus::IndexState& index : status.indexes) {
+    w.BeginObject().Key("name").String(index.name).Key("writer");
+    if (status.writer) {
+      w.String(status.writer->node);
+    } else {
+      w.Null();
+    }
+    w.Key("sequence").Int(static_cast<int64_t>(index.sequence));
+    w.Key("replicas").BeginArray();
+    for (const auto& replica : index.replicas) {
+      w.BeginObject().Key("node").String(replica.node);
+      w.Key("applied_sequence").Int(static_cast<int64_t>(replica.applied_sequence)).EndObject();
+    }
+    w.EndArray().EndObject();
+  }
+  w.EndArray().EndObject();
+  return Json(200, std::move(w).Finish());
 }
 
 Result<HttpResponse> ApiHandler::Health(HttpRequest&, const PathParams&) const {
@@ -442,7 +551,8 @@ Result<HttpResponse> ApiHandler::Health(HttpRequest&, const PathParams&) const {
 
 Result<HttpResponse> ApiHandler::Ready(HttpRequest&, const PathParams&) const {
   const bool ready = ready_ == nullptr || ready_->load(std::memory_order_acquire);
-  return ready ? Json(200, "{\"status\":\"ready\"}\n") : Error(503, "loading indexes");
+  if (ready) return Json(200, "{\"status\":\"ready\"}\n");
+  return Error(503, options_.not_ready_reason ? options_.not_ready_reason() : "loading indexes");
 }
 
 Result<HttpResponse> ApiHandler::Metrics(HttpRequest&, const PathParams&) const {
@@ -553,6 +663,7 @@ Result<HttpResponse> ApiHandler::AddItems(HttpRequest& request, const PathParams
   w.Key("added").Int(static_cast<int64_t>(result.affected));
   w.Key("length").Int(static_cast<int64_t>(result.length));
   w.Key("durability").String(result.durability);
+  if (result.sequence != 0) w.Key("sequence").Int(static_cast<int64_t>(result.sequence));
   w.EndObject();
   return Json(200, std::move(w).Finish());
 }
@@ -608,6 +719,7 @@ Result<HttpResponse> ApiHandler::DeleteItems(HttpRequest& request, const PathPar
   w.Key("deleted").Int(static_cast<int64_t>(result.affected));
   w.Key("length").Int(static_cast<int64_t>(result.length));
   w.Key("durability").String(result.durability);
+  if (result.sequence != 0) w.Key("sequence").Int(static_cast<int64_t>(result.sequence));
   w.EndObject();
   return Json(200, std::move(w).Finish());
 }

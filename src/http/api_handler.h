@@ -12,8 +12,10 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -23,13 +25,22 @@
 #include "common/status.h"
 #include "service/index_registry.h"
 
+namespace vectord::service {
+class ClusterCoordinator;
+}  // namespace vectord::service
+
 namespace vectord::http {
+
+class RequestForwarder;
 
 struct HttpRequest {
   std::string method;  // "GET", "POST", ...
   std::string path;    // without the query string
   std::string query;   // after '?', undecoded
   std::string authorization;
+  // X-Vectord-Forwarded-By: the node that forwarded this write (cluster
+  // mode); empty for a client's request.
+  std::string forwarded_by;
   std::string body;
 };
 
@@ -48,8 +59,19 @@ struct HttpResponse {
 inline constexpr size_t kDefaultScrollLimit = 100;
 inline constexpr size_t kMaxScrollLimit = 10000;
 
+// How long a read waits for this node to apply what it asked for
+// (?min_sequence=, ?consistency=strong) before it answers 504.
+inline constexpr std::chrono::milliseconds kReadWaitBound{5000};
+
 struct ApiOptions {
   std::string auth_token;  // empty: no authentication
+  // Cluster mode: writes that reach a node other than the writer are
+  // forwarded (through `forwarder`), and reads honour ?consistency=strong
+  // through etcd. Both null: a single node.
+  service::ClusterCoordinator* cluster = nullptr;
+  const RequestForwarder* forwarder = nullptr;
+  // Why /ready answers 503 while start-up goes on; unset: "loading indexes".
+  std::function<std::string()> not_ready_reason;
 };
 
 class ApiHandler {
@@ -70,6 +92,10 @@ class ApiHandler {
     kToken = 0,   // needs the bearer token when one is configured
     kPublic = 1,  // probes, and pages that carry no data
   };
+  // What a route is to a cluster: a write, carried out by the writer
+  // (forwarded there); a read of one index, which takes ?consistency= and
+  // ?min_sequence=; or neither.
+  enum class Role : uint8_t { kOther = 0, kWrite = 1, kRead = 2 };
 
   // One row of the route table.
   struct Route {
@@ -82,6 +108,7 @@ class ApiHandler {
     Handler handler;
     Runs runs;
     Auth auth;
+    Role role = Role::kOther;
     // Another path answered by this route ("/dashboard/" as typed in a
     // browser); empty: none.
     std::string_view alias = {};
@@ -125,6 +152,12 @@ class ApiHandler {
   bool Authorized(const HttpRequest& request, const Route* route) const;
   HttpResponse Dispatch(HttpRequest& request, const PathMatch& match) const;
   bool HasMetrics() const { return static_cast<bool>(metrics_text_); }
+  bool HasCluster() const { return options_.cluster != nullptr; }
+  // Cluster mode, on a node that is not the writer: the writer's answer.
+  std::optional<HttpResponse> ForwardIfNotWriter(const HttpRequest& request) const;
+  // Holds a read until this node has applied what ?consistency= and
+  // ?min_sequence= ask for.
+  Status AwaitConsistency(const HttpRequest& request, const PathParams& path) const;
 
   // The handlers, in the order of the table.
   Result<HttpResponse> Health(HttpRequest& request, const PathParams& path) const;
@@ -145,6 +178,7 @@ class ApiHandler {
   Result<HttpResponse> ScrollItems(HttpRequest& request, const PathParams& path) const;
   Result<HttpResponse> GetItem(HttpRequest& request, const PathParams& path) const;
   Result<HttpResponse> DeleteItem(HttpRequest& request, const PathParams& path) const;
+  Result<HttpResponse> ClusterState(HttpRequest& request, const PathParams& path) const;
 
   service::Registry* const registry_;
   const ApiOptions options_;

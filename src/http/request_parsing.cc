@@ -2,6 +2,8 @@
 
 #include <boost/asio/error.hpp>
 
+#include "http/request_forwarder.h"
+
 namespace vectord::http {
 
 namespace bhttp = boost::beast::http;
@@ -32,6 +34,7 @@ HttpRequest ToHttpRequest(RawRequest&& raw) {
   request.path = std::string(target.substr(0, q));
   if (q != std::string_view::npos) request.query = std::string(target.substr(q + 1));
   request.authorization = std::string(raw[bhttp::field::authorization]);
+  request.forwarded_by = std::string(raw[kForwardedByHeader]);
   request.body = std::move(raw.body());
   return request;
 }

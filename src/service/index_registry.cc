@@ -193,6 +193,11 @@ void Index::SetAppliedSequence(uint64_t sequence) {
   applied_sequence_.store(sequence, std::memory_order_release);
 }
 
+void Index::AttachCommitLog(std::shared_ptr<CommitLog> commit_log) {
+  std::lock_guard lock(apply_mutex_);
+  commit_log_ = std::move(commit_log);
+}
+
 namespace {
 
 std::vector<engine::ItemInput> AsInputs(std::span<const NewItem> items) {
@@ -214,7 +219,7 @@ constexpr std::chrono::milliseconds kCancelUploadWait{2000};
 template <typename Apply>
 Result<std::string_view> Index::LogThenApply(store::log_format::RecordType type,
                                              const std::string& payload, Durability durability,
-                                             Apply&& apply) {
+                                             Apply&& apply, uint64_t* sequence_out) {
   if (durability == Durability::kDefault) {
     durability = ship_by_default_    ? Durability::kObjectStore
                  : fsync_by_default_ ? Durability::kFsync
@@ -225,6 +230,7 @@ Result<std::string_view> Index::LogThenApply(store::log_format::RecordType type,
         "durability=object_store needs an object store (vectord.storaged_url)");
   }
   VECTORD_ASSIGN_OR_RETURN(const uint64_t sequence, log_->Append(type, payload));
+  *sequence_out = sequence;
   // The upload started at Append, so under the fsync policy the local fsync
   // runs while the record travels to the bucket; the object-store level then
   // waits for both (the disk copy keeps the next start-up from having to
@@ -298,6 +304,64 @@ Result<std::string_view> Index::LogThenApply(store::log_format::RecordType type,
   return DurabilityName(durability);
 }
 
+Status Index::ApplyCommitted(const store::LogRecord& record, ThreadPool* workers) {
+  Status applied;
+  std::unique_lock lock(apply_mutex_);
+  if (record.sequence <= applied_sequence_.load(std::memory_order_acquire)) return applied;
+  switch (record.type) {
+    case store::log_format::RecordType::kUpsert: {
+      VECTORD_ASSIGN_OR_RETURN(std::vector<NewItem> items,
+                               DecodeUpsert(record.payload, params_.dimension));
+      std::vector<engine::ItemInput> inputs = AsInputs(items);
+      applied = ApplyUpsert(inputs, workers);
+      if (applied.ok()) stats_.RecordAdded(items.size());
+      break;
+    }
+    case store::log_format::RecordType::kDelete: {
+      VECTORD_ASSIGN_OR_RETURN(std::vector<std::string> ids, DecodeDelete(record.payload));
+      std::vector<std::string_view> views(ids.begin(), ids.end());
+      stats_.RecordDeleted(ApplyDelete(views));
+      break;
+    }
+    case store::log_format::RecordType::kCancel:
+      break;  // a cluster log has none; nothing to apply either way
+  }
+  if (!applied.ok()) return applied;
+  changes_.fetch_add(1, std::memory_order_acq_rel);
+  applied_sequence_.store(record.sequence, std::memory_order_release);
+  lock.unlock();
+  apply_turn_.notify_all();
+  return applied;
+}
+
+bool Index::WaitApplied(uint64_t sequence, std::chrono::steady_clock::time_point deadline) const {
+  std::unique_lock lock(apply_mutex_);
+  return apply_turn_.wait_until(lock, deadline, [&] {
+    return applied_sequence_.load(std::memory_order_acquire) >= sequence;
+  });
+}
+
+template <typename Apply>
+Result<uint64_t> Index::CommitThenApply(store::log_format::RecordType type, std::string payload,
+                                        Apply&& apply) {
+  return commit_log_->Commit(type, std::move(payload), [&](uint64_t sequence) -> Status {
+    std::unique_lock lock(apply_mutex_);
+    Status applied;
+    try {
+      applied = apply();
+    } catch (const std::exception& e) {
+      applied = Status::Internal(std::string("applying a committed write failed: ") + e.what());
+    }
+    // A committed record counts as applied even if applying it failed here:
+    // the others have it, and this node's copy is then reloaded by the
+    // operator; holding the sequence back would stall every later write.
+    applied_sequence_.store(sequence, std::memory_order_release);
+    lock.unlock();
+    apply_turn_.notify_all();
+    return applied;
+  });
+}
+
 Result<WriteResult> Index::Add(std::span<const NewItem> items, ThreadPool* workers,
                                Durability durability) {
   if (items.empty()) return Status::InvalidArgument("items must be non-empty");
@@ -312,14 +376,21 @@ Result<WriteResult> Index::Add(std::span<const NewItem> items, ThreadPool* worke
   VECTORD_RETURN_IF_ERROR(engine_->ValidateItems(inputs));
   WriteResult result;
   result.affected = items.size();
-  if (!log_) {
+  if (commit_log_) {
+    VECTORD_ASSIGN_OR_RETURN(result.sequence,
+                             CommitThenApply(store::log_format::RecordType::kUpsert,
+                                             EncodeUpsert(items),
+                                             [&] { return ApplyUpsert(inputs, workers); }));
+    result.durability = DurabilityName(Durability::kObjectStore);
+  } else if (!log_) {
     std::lock_guard lock(apply_mutex_);
     VECTORD_RETURN_IF_ERROR(ApplyUpsert(inputs, workers));
     result.durability = "none";
   } else {
     VECTORD_ASSIGN_OR_RETURN(
-        result.durability, LogThenApply(store::log_format::RecordType::kUpsert, EncodeUpsert(items),
-                                        durability, [&] { return ApplyUpsert(inputs, workers); }));
+        result.durability,
+        LogThenApply(store::log_format::RecordType::kUpsert, EncodeUpsert(items), durability,
+                     [&] { return ApplyUpsert(inputs, workers); }, &result.sequence));
   }
   changes_.fetch_add(1, std::memory_order_acq_rel);
   stats_.RecordAdded(items.size());
@@ -339,14 +410,19 @@ Result<WriteResult> Index::Remove(std::span<const std::string> ids, Durability d
     result.affected = ApplyDelete(views);
     return Status::Ok();
   };
-  if (!log_) {
+  if (commit_log_) {
+    VECTORD_ASSIGN_OR_RETURN(
+        result.sequence,
+        CommitThenApply(store::log_format::RecordType::kDelete, EncodeDelete(ids), remove));
+    result.durability = DurabilityName(Durability::kObjectStore);
+  } else if (!log_) {
     std::lock_guard lock(apply_mutex_);
     (void)remove();
     result.durability = "none";
   } else {
     VECTORD_ASSIGN_OR_RETURN(result.durability,
                              LogThenApply(store::log_format::RecordType::kDelete, EncodeDelete(ids),
-                                          durability, remove));
+                                          durability, remove, &result.sequence));
   }
   changes_.fetch_add(1, std::memory_order_acq_rel);
   stats_.RecordDeleted(result.affected);
@@ -527,10 +603,28 @@ Status Registry::Drop(std::string_view name) {
   if (persistence_ != nullptr) VECTORD_RETURN_IF_ERROR(persistence_->OnDrop(*index));
   {
     std::unique_lock lock(mutex_);
-    indexes_.erase(indexes_.find(name));
+    // Forget (a cluster replica's drop) does not wait for lifecycle_mutex_.
+    if (auto it = indexes_.find(name); it != indexes_.end() && it->second == index) {
+      indexes_.erase(it);
+    }
   }
   index->MarkDropped();
   return Status::Ok();
+}
+
+std::shared_ptr<Index> Registry::Forget(std::string_view name) {
+  // Not under lifecycle_mutex_: the cluster calls it with its own lock held,
+  // which a create's OnCreate takes under lifecycle_mutex_.
+  std::shared_ptr<Index> index;
+  {
+    std::unique_lock lock(mutex_);
+    auto it = indexes_.find(name);
+    if (it == indexes_.end()) return nullptr;
+    index = std::move(it->second);
+    indexes_.erase(it);
+  }
+  index->MarkDropped();
+  return index;
 }
 
 Result<Recovered> Registry::Recover(std::string_view name) {

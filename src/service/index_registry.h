@@ -24,6 +24,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -41,6 +42,7 @@
 #include "service/index_stats.h"
 #include "service/metadata_index.h"
 #include "service/recall_monitor.h"
+#include "store/log_reader.h"
 #include "store/log_writer.h"
 
 namespace vectord::service {
@@ -138,6 +140,24 @@ struct WriteResult {
   size_t affected = 0;  // items added, or ids found and deleted
   size_t length = 0;    // items in the index afterwards
   std::string_view durability;
+  // The write's position in the index's log (its commit sequence in a
+  // cluster): a read with min_sequence >= it sees it. 0 without a log.
+  uint64_t sequence = 0;
+};
+
+// Where an index's writes go in cluster mode instead of a local log
+// (ClusterCoordinator, docs/cluster-protocol.md): Commit makes the record
+// durable in the bucket and commits it in etcd, then calls `apply` with the
+// record's sequence — in sequence order, one record at a time, possibly on
+// another writer's thread while the caller waits — and returns the
+// sequence. A record that fails to commit is never applied.
+//
+// Thread safety: Commit may be called from any thread.
+class CommitLog {
+ public:
+  virtual ~CommitLog() = default;
+  virtual Result<uint64_t> Commit(store::log_format::RecordType type, std::string payload,
+                                  const std::function<Status(uint64_t sequence)>& apply) = 0;
 };
 
 // What the checkpoint policy (IndexStorage; docs/storage-layout.md,
@@ -179,7 +199,7 @@ class ReplayCost {
   std::atomic<double> retry_at_seconds_{0};
 };
 
-class Index {
+class Index : public std::enable_shared_from_this<Index> {
  public:
   Index(IndexParams params, std::unique_ptr<engine::HnswIndex> engine);
 
@@ -195,6 +215,9 @@ class Index {
   void AttachLog(std::unique_ptr<store::LogWriter> log, bool fsync_by_default,
                  bool ship_by_default = false);
   store::LogWriter* log() const { return log_.get(); }
+  // Cluster mode: every write goes through `commit_log` instead of a local
+  // log; called once, before the index takes writes.
+  void AttachCommitLog(std::shared_ptr<CommitLog> commit_log);
 
   // Validates the whole batch (messages "items[j]: ..."), logs it, then
   // upserts it in one engine write spread over `workers`.
@@ -221,6 +244,13 @@ class Index {
   // The highest log sequence applied; recovery sets it once.
   uint64_t applied_sequence() const { return applied_sequence_.load(std::memory_order_acquire); }
   void SetAppliedSequence(uint64_t sequence);
+  // A cluster replica: applies a committed record read from the bucket
+  // (sequence order is the caller's); Corruption if its payload does not
+  // decode.
+  Status ApplyCommitted(const store::LogRecord& record, ThreadPool* workers);
+  // Waits until applied_sequence() >= sequence or `deadline`; whether it got
+  // there.
+  bool WaitApplied(uint64_t sequence, std::chrono::steady_clock::time_point deadline) const;
 
   // Traffic counters and search latencies (IndexStats), and the recall
   // self-check's samples and estimate (RecallTracker); both thread-safe.
@@ -245,7 +275,11 @@ class Index {
   template <typename Apply>
   Result<std::string_view> LogThenApply(store::log_format::RecordType type,
                                         const std::string& payload, Durability durability,
-                                        Apply&& apply);
+                                        Apply&& apply, uint64_t* sequence_out);
+  // Cluster mode: commits through commit_log_, then applies.
+  template <typename Apply>
+  Result<uint64_t> CommitThenApply(store::log_format::RecordType type, std::string payload,
+                                   Apply&& apply);
   // The engine write plus the metadata index and id order, in step; callers
   // hold apply_mutex_ (or replay alone).
   Status ApplyUpsert(std::span<const engine::ItemInput> inputs, ThreadPool* workers);
@@ -254,13 +288,16 @@ class Index {
   const IndexParams params_;
   std::unique_ptr<engine::HnswIndex> engine_;
   std::unique_ptr<store::LogWriter> log_;
+  std::shared_ptr<CommitLog> commit_log_;
   bool fsync_by_default_ = true;
   bool ship_by_default_ = false;
   std::atomic<uint64_t> changes_{0};
   std::atomic<bool> dropped_{false};
 
-  std::mutex apply_mutex_;
-  std::condition_variable apply_turn_;
+  mutable std::mutex apply_mutex_;
+  // Notified after every applied record: the next writer's turn, and
+  // WaitApplied.
+  mutable std::condition_variable apply_turn_;
   uint64_t next_apply_ = 1;             // guarded by apply_mutex_
   std::set<uint64_t> no_op_sequences_;  // log records nobody applies; guarded by apply_mutex_
   std::atomic<uint64_t> applied_sequence_{0};
@@ -363,6 +400,9 @@ class Registry {
   size_t count() const;
   // NotFound "not found". A failed index is quarantined, not deleted.
   Status Drop(std::string_view name);
+  // Removes an index without telling the persistence: a cluster replica's
+  // drop, committed elsewhere. Returns the index removed (null if none).
+  std::shared_ptr<Index> Forget(std::string_view name);
   // Rebuilds an index that failed to load (OnRecover) and serves it.
   // NotFound for an unknown name; AlreadyExists for a loaded one.
   Result<Recovered> Recover(std::string_view name);

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace vectord::store::log_format {
 
@@ -24,5 +25,7 @@ enum class RecordType : uint8_t {
 
 // The 32-byte segment header (magic, version, dimension, first sequence, CRC).
 std::string EncodeSegmentHeader(uint32_t dimension, uint64_t first_sequence);
+// One record as a segment holds it: the 21-byte header, then the payload.
+std::string FrameRecord(uint64_t sequence, RecordType type, std::string_view payload);
 
 }  // namespace vectord::store::log_format

@@ -228,7 +228,8 @@ Result<std::optional<LogRecord>> LogReader::Next() {
   return std::optional<LogRecord>();
 }
 
-Result<SegmentContents> ParseSegment(std::string_view bytes, const std::string& name) {
+Result<SegmentContents> ParseSegment(std::string_view bytes, const std::string& name,
+                                     std::vector<LogRecord>* records) {
   SegmentContents contents;
   auto corruption = [&](const std::string& what, uint64_t offset) {
     return Status::Corruption(name + ": " + what + " at byte " + std::to_string(offset));
@@ -277,6 +278,10 @@ Result<SegmentContents> ParseSegment(std::string_view bytes, const std::string& 
     }
     contents.last_sequence = header.sequence;
     ++contents.records;
+    if (records != nullptr) {
+      records->push_back({header.sequence, static_cast<log_format::RecordType>(header.type),
+                          std::string(rest.substr(log_format::kRecordHeaderSize, header.length))});
+    }
     at += size;
     contents.whole_bytes = at;
   }

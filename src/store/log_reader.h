@@ -43,7 +43,9 @@ struct SegmentContents {
 // Parses a segment from its bytes. A torn tail (or a segment shorter than
 // its header) is reported in `torn`; any other damage is a Corruption status
 // naming `name` and the byte offset. The segment's dimension is not checked.
-Result<SegmentContents> ParseSegment(std::string_view bytes, const std::string& name);
+// With `records`, the whole records are appended to it.
+Result<SegmentContents> ParseSegment(std::string_view bytes, const std::string& name,
+                                     std::vector<LogRecord>* records = nullptr);
 
 class LogReader {
  public:

@@ -11,6 +11,17 @@ namespace vectord::store {
 using little_endian::PutU32;
 using little_endian::PutU64;
 
+std::string log_format::FrameRecord(uint64_t sequence, RecordType type, std::string_view payload) {
+  std::string record(kRecordHeaderSize + payload.size(), '\0');
+  PutU32(record.data() + 4, crc32c::Mask(crc32c::Value(payload.data(), payload.size())));
+  PutU32(record.data() + 8, static_cast<uint32_t>(payload.size()));
+  PutU64(record.data() + 12, sequence);
+  record[20] = static_cast<char>(type);
+  PutU32(record.data(), crc32c::Mask(crc32c::Value(record.data() + 4, kRecordHeaderSize - 4)));
+  std::memcpy(record.data() + kRecordHeaderSize, payload.data(), payload.size());
+  return record;
+}
+
 std::string log_format::EncodeSegmentHeader(uint32_t dimension, uint64_t first_sequence) {
   std::string h(log_format::kSegmentHeaderSize, '\0');
   std::memcpy(h.data(), log_format::kMagic, 8);
@@ -88,7 +99,6 @@ Result<uint64_t> LogWriter::Append(log_format::RecordType type, std::string_view
     return Status::InvalidArgument("log record of " + std::to_string(payload.size()) +
                                    " bytes exceeds the limit");
   }
-  std::string record(log_format::kRecordHeaderSize + payload.size(), '\0');
   std::unique_lock lock(mutex_);
   if (!broken_.ok()) return broken_;
   // A cancel record always goes through: it is what keeps a failed write
@@ -102,13 +112,7 @@ Result<uint64_t> LogWriter::Append(log_format::RecordType type, std::string_view
     VECTORD_RETURN_IF_ERROR(StartSegment(next_sequence_));
   }
   const uint64_t sequence = next_sequence_;
-  PutU32(record.data() + 4, crc32c::Mask(crc32c::Value(payload.data(), payload.size())));
-  PutU32(record.data() + 8, static_cast<uint32_t>(payload.size()));
-  PutU64(record.data() + 12, sequence);
-  record[20] = static_cast<char>(type);
-  PutU32(record.data(),
-         crc32c::Mask(crc32c::Value(record.data() + 4, log_format::kRecordHeaderSize - 4)));
-  std::memcpy(record.data() + log_format::kRecordHeaderSize, payload.data(), payload.size());
+  std::string record = log_format::FrameRecord(sequence, type, payload);
   const uint64_t size_before = file_->size();
   Status s = file_->Append(record);
   if (!s.ok()) {

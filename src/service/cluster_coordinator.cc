@@ -1,0 +1,932 @@
+#include "service/cluster_coordinator.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <set>
+
+#include "common/json_writer.h"
+#include "common/log.h"
+#include "service/params_file.h"
+#include "store/log_format.h"
+
+namespace vectord::service {
+
+using store::EtcdCompare;
+using store::EtcdOperation;
+using store::log_format::RecordType;
+
+namespace {
+
+// 20 digits, so that keys sort as numbers.
+std::string Padded(uint64_t n) {
+  char text[24];
+  std::snprintf(text, sizeof text, "%020" PRIu64, n);
+  return text;
+}
+
+// The bucket's folder for one incarnation of an index: a re-created name
+// never reads an object of the one before.
+std::string ObjectFolder(std::string_view name, int64_t incarnation) {
+  return "_cluster/" + std::string(name) + "/" + Padded(static_cast<uint64_t>(incarnation)) + "/";
+}
+
+struct SegmentObject {
+  uint64_t first = 0;
+  uint64_t last = 0;
+  int64_t term = 0;
+  std::string key;
+};
+
+std::string ObjectKey(std::string_view name, int64_t incarnation, uint64_t first, uint64_t last,
+                      int64_t term) {
+  return ObjectFolder(name, incarnation) + Padded(first) + "-" + Padded(last) + "." +
+         Padded(static_cast<uint64_t>(term)) + ".log";
+}
+
+// "<first>-<last>.<term>.log" after the folder; false for anything else.
+bool ParseObjectKey(const std::string& key, SegmentObject* object) {
+  const size_t slash = key.rfind('/');
+  const std::string leaf = slash == std::string::npos ? key : key.substr(slash + 1);
+  unsigned long long first = 0, last = 0, term = 0;
+  int consumed = 0;
+  if (leaf.size() != 20 + 1 + 20 + 1 + 20 + 4 ||
+      std::sscanf(leaf.c_str(), "%20llu-%20llu.%20llu.log%n", &first, &last, &term, &consumed) !=
+          3 ||
+      static_cast<size_t>(consumed) != leaf.size() || first == 0 || last < first) {
+    return false;
+  }
+  *object = {first, last, static_cast<int64_t>(term), key};
+  return true;
+}
+
+struct CommittedValue {
+  uint64_t sequence = 0;
+  int64_t term = 0;
+  int64_t incarnation = 0;  // 0 in the value the create writes
+  std::string object;
+};
+
+bool ParseCommitted(const std::string& json, CommittedValue* value) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(json).get(root) != simdjson::SUCCESS) return false;
+  uint64_t sequence = 0;
+  int64_t term = 0, incarnation = 0;
+  std::string_view object;
+  if (root["sequence"].get_uint64().get(sequence) != simdjson::SUCCESS) return false;
+  // Absent fields keep their zero values.
+  if (root["term"].get_int64().get(term) != simdjson::SUCCESS) term = 0;
+  if (root["incarnation"].get_int64().get(incarnation) != simdjson::SUCCESS) incarnation = 0;
+  if (root["object"].get_string().get(object) != simdjson::SUCCESS) object = {};
+  *value = {sequence, term, incarnation, std::string(object)};
+  return true;
+}
+
+std::string CommittedJson(uint64_t sequence, int64_t term, int64_t incarnation,
+                          const std::string& object) {
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("sequence").Int(static_cast<int64_t>(sequence));
+  w.Key("term").Int(term);
+  w.Key("incarnation").Int(incarnation);
+  w.Key("object").String(object);
+  w.EndObject();
+  return std::move(w).Finish();
+}
+
+std::string JsonText(const std::string& json, const char* field) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  std::string_view text;
+  if (parser.parse(json).get(root) != simdjson::SUCCESS ||
+      root[field].get_string().get(text) != simdjson::SUCCESS) {
+    return "";
+  }
+  return std::string(text);
+}
+
+EtcdCompare TermHolds(const std::string& writer_key, int64_t term) {
+  return {.key = writer_key,
+          .target = EtcdCompare::Target::kModRevision,
+          .result = EtcdCompare::Result::kEqual,
+          .value = "",
+          .number = term};
+}
+
+EtcdOperation GetOp(std::string key, bool prefix = false) {
+  return {.kind = EtcdOperation::Kind::kGet, .key = std::move(key), .value = "", .lease = 0,
+          .prefix = prefix};
+}
+
+EtcdOperation PutOp(std::string key, std::string value, int64_t lease = 0) {
+  return {.kind = EtcdOperation::Kind::kPut, .key = std::move(key), .value = std::move(value),
+          .lease = lease, .prefix = false};
+}
+
+EtcdOperation DeleteOp(std::string key) {
+  return {.kind = EtcdOperation::Kind::kDelete, .key = std::move(key), .value = "", .lease = 0,
+          .prefix = false};
+}
+
+}  // namespace
+
+// The writer's side of one index: group commits, one at a time, in the
+// current term. The first writer in the queue leads a group of everyone
+// queued behind it (LevelDB's writer queue), so concurrent writes share one
+// PUT and one transaction.
+class ClusterCoordinator::Committer final : public CommitLog {
+ public:
+  Committer(ClusterCoordinator* owner, std::string name, int64_t incarnation, uint32_t dimension)
+      : owner_(owner), name_(std::move(name)), incarnation_(incarnation), dimension_(dimension) {}
+
+  Result<uint64_t> Commit(RecordType type, std::string payload,
+                          const std::function<Status(uint64_t)>& apply) override {
+    Pending me{type, std::move(payload), &apply, false, Status::Ok(), 0};
+    std::unique_lock lock(mutex_);
+    if (term_ == 0) return inactive_reason_;
+    queue_.push_back(&me);
+    turn_.wait(lock, [&] { return me.done || queue_.front() == &me; });
+    if (me.done) return me.status.ok() ? Result<uint64_t>(me.sequence) : me.status;
+
+    std::vector<Pending*> group;
+    size_t bytes = 0;
+    for (Pending* p : queue_) {
+      if (!group.empty() && bytes + p->payload.size() > owner_->options_.max_group_bytes) break;
+      group.push_back(p);
+      bytes += p->payload.size();
+    }
+    const int64_t term = term_;
+    const uint64_t first = next_;
+    Status committed = term == 0 ? inactive_reason_ : Status::Ok();
+    if (committed.ok()) {
+      lock.unlock();
+      std::vector<std::pair<RecordType, std::string*>> records;
+      for (Pending* p : group) records.emplace_back(p->type, &p->payload);
+      committed = owner_->CommitGroup(name_, incarnation_, dimension_, term, first, records);
+      if (committed.ok()) {
+        for (size_t i = 0; i < group.size(); ++i) {
+          group[i]->sequence = first + i;
+          group[i]->status = (*group[i]->apply)(first + i);
+        }
+      }
+      lock.lock();
+      if (committed.ok()) {
+        if (term_ == term) next_ = first + group.size();
+      } else if (term_ == term) {
+        // The object may be in the bucket and the transaction may have
+        // happened: nothing more is written in this term.
+        term_ = 0;
+        failed_term_ = term;
+        inactive_reason_ = committed;
+      }
+    }
+    for (Pending* p : group) {
+      if (!committed.ok()) p->status = committed;
+      p->done = true;
+      queue_.pop_front();
+    }
+    lock.unlock();
+    turn_.notify_all();
+    if (!committed.ok() && committed.code() != StatusCode::kNotFound) owner_->CommitFailed(term);
+    return me.status.ok() ? Result<uint64_t>(me.sequence) : me.status;
+  }
+
+  // Starts committing in `term` after `committed` (never in a term where a
+  // commit of this index failed).
+  void Activate(int64_t term, uint64_t committed) {
+    std::lock_guard lock(mutex_);
+    if (term <= failed_term_) return;
+    term_ = term;
+    next_ = committed + 1;
+  }
+  void Deactivate(Status reason) {
+    std::lock_guard lock(mutex_);
+    term_ = 0;
+    inactive_reason_ = std::move(reason);
+  }
+  bool active() const {
+    std::lock_guard lock(mutex_);
+    return term_ != 0;
+  }
+  int64_t failed_term() const {
+    std::lock_guard lock(mutex_);
+    return failed_term_;
+  }
+
+ private:
+  struct Pending {
+    RecordType type;
+    std::string payload;
+    const std::function<Status(uint64_t)>* apply;
+    bool done = false;
+    Status status;
+    uint64_t sequence = 0;
+  };
+
+  ClusterCoordinator* const owner_;
+  const std::string name_;
+  const int64_t incarnation_;
+  const uint32_t dimension_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable turn_;
+  std::deque<Pending*> queue_;  // guarded by mutex_
+  int64_t term_ = 0;            // guarded by mutex_; 0: not committing
+  uint64_t next_ = 1;           // guarded by mutex_
+  int64_t failed_term_ = 0;     // guarded by mutex_
+  Status inactive_reason_ = Status::Unavailable("this node is not the writer");  // guarded by mutex_
+};
+
+ClusterCoordinator::ClusterCoordinator(store::EtcdClient* etcd, ClusterMembership* membership,
+                                       store::ObjectStore* bucket, Registry* registry,
+                                       CoordinatorOptions options)
+    : etcd_(etcd),
+      membership_(membership),
+      bucket_(bucket),
+      registry_(registry),
+      options_(std::move(options)) {}
+
+ClusterCoordinator::~ClusterCoordinator() { Stop(); }
+
+std::string ClusterCoordinator::IndexKey(std::string_view name) const {
+  return Key("indexes/") + std::string(name);
+}
+
+std::string ClusterCoordinator::CommittedKey(std::string_view name) const {
+  return Key("committed/") + std::string(name);
+}
+
+Status ClusterCoordinator::Start(const std::function<bool()>& keep_trying) {
+  follower_ = std::thread([this] { FollowLoop(); });
+  Result<int64_t> revision = Resync();
+  while (!revision.ok()) {
+    LogWarn("cluster_sync_failed", {{"error", revision.status().message()}});
+    if (!keep_trying()) return revision.status();
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    revision = Resync();
+  }
+  StartWatch(*revision + 1);
+  coordinator_ = std::thread([this] { CoordinateLoop(); });
+  // Ready once every replica holds what was committed when it was read.
+  while (true) {
+    size_t behind = 0;
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& [name, replica] : replicas_) {
+        if (replica->index->applied_sequence() < replica->target) ++behind;
+      }
+    }
+    if (behind == 0) break;
+    if (!keep_trying()) return Status::Unavailable("stopped while building replicas");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  LogInfo("cluster_replicas_ready", {{"node", options_.node_id}});
+  return Status::Ok();
+}
+
+void ClusterCoordinator::Stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+    StepDownLocked(Status::Unavailable("node " + options_.node_id + " is shutting down"));
+  }
+  wake_.notify_all();
+  follow_.notify_all();
+  if (coordinator_.joinable()) coordinator_.join();
+  if (follower_.joinable()) follower_.join();
+  watch_.reset();
+}
+
+Result<int64_t> ClusterCoordinator::Resync() {
+  // Both prefixes at one revision: a committed value is never seen without
+  // its index.
+  VECTORD_ASSIGN_OR_RETURN(
+      const store::EtcdTxnResult read,
+      etcd_->Txn({}, {GetOp(Key("indexes/"), true), GetOp(Key("committed/"), true)}));
+  std::lock_guard lock(mutex_);
+  std::set<std::string> present;
+  for (const store::EtcdKeyValue& kv : read.reads[0]) {
+    const std::string name = kv.key.substr(Key("indexes/").size());
+    present.insert(name);
+    EnsureReplicaLocked(name, kv.value, kv.create_revision);
+  }
+  std::vector<std::string> gone;
+  for (const auto& [name, replica] : replicas_) {
+    if (!present.contains(name)) gone.push_back(name);
+  }
+  for (const std::string& name : gone) ForgetReplicaLocked(name);
+  for (const store::EtcdKeyValue& kv : read.reads[1]) {
+    auto it = replicas_.find(kv.key.substr(Key("committed/").size()));
+    if (it != replicas_.end()) NoteCommittedLocked(*it->second, kv.value);
+  }
+  return read.revision;
+}
+
+void ClusterCoordinator::StartWatch(int64_t from_revision) {
+  watch_ = etcd_->Watch(
+      options_.key_prefix, from_revision,
+      [this](const std::vector<store::EtcdEvent>& events) { OnEvents(events); },
+      [this](const Status& why) {
+        LogWarn("cluster_watch_broken", {{"error", why.message()}});
+        std::lock_guard lock(mutex_);
+        watch_broken_ = true;
+        wake_.notify_all();
+      });
+}
+
+void ClusterCoordinator::OnEvents(const std::vector<store::EtcdEvent>& events) {
+  const std::string indexes = Key("indexes/"), committed = Key("committed/");
+  std::lock_guard lock(mutex_);
+  for (const store::EtcdEvent& event : events) {
+    const std::string& key = event.kv.key;
+    const bool put = event.type == store::EtcdEvent::Type::kPut;
+    if (key.starts_with(indexes)) {
+      const std::string name = key.substr(indexes.size());
+      if (put) {
+        EnsureReplicaLocked(name, event.kv.value, event.kv.create_revision);
+      } else if (auto it = replicas_.find(name);
+                 it != replicas_.end() && it->second->incarnation < event.kv.mod_revision) {
+        ForgetReplicaLocked(name);
+      }
+    } else if (key.starts_with(committed) && put) {
+      auto it = replicas_.find(std::string_view(key).substr(committed.size()));
+      if (it != replicas_.end()) NoteCommittedLocked(*it->second, event.kv.value);
+    } else if (key == WriterKey()) {
+      wake_.notify_all();
+    }
+  }
+}
+
+void ClusterCoordinator::EnsureReplicaLocked(const std::string& name,
+                                             const std::string& params_json, int64_t incarnation) {
+  if (auto it = replicas_.find(name); it != replicas_.end()) {
+    if (it->second->incarnation >= incarnation) return;
+    ForgetReplicaLocked(name);
+  }
+  Result<IndexParams> params = ParseParamsJson(params_json);
+  if (params.ok() && params->name != name) {
+    params = Status::Corruption("the parameters name index " + params->name);
+  }
+  Result<std::unique_ptr<engine::HnswIndex>> engine =
+      params.ok() ? engine::HnswIndex::Create(EngineOptions(*params))
+                  : Result<std::unique_ptr<engine::HnswIndex>>(params.status());
+  if (!engine.ok()) {
+    LogError("cluster_index_unusable",
+             {{"index", name}, {"error", engine.status().message()}});
+    return;
+  }
+  auto replica = std::make_shared<Replica>();
+  replica->name = name;
+  replica->incarnation = incarnation;
+  replica->dimension = params->dimension;
+  replica->index = std::make_shared<Index>(std::move(*params), std::move(*engine));
+  replica->committer =
+      std::make_shared<Committer>(this, name, incarnation, replica->index->params().dimension);
+  replica->index->AttachCommitLog(replica->committer);
+  if (!registry_->Register(replica->index).ok()) {
+    // A replica of an incarnation this node never saw dropped.
+    (void)registry_->Forget(name);
+    (void)registry_->Register(replica->index);
+  }
+  replicas_[name] = std::move(replica);
+}
+
+void ClusterCoordinator::ForgetReplicaLocked(const std::string& name) {
+  auto it = replicas_.find(name);
+  if (it == replicas_.end()) return;
+  it->second->committer->Deactivate(Status::NotFound("not found"));
+  // Only if the registry still holds this incarnation's index.
+  if (registry_->Find(name) == it->second->index) (void)registry_->Forget(name);
+  it->second->index->MarkDropped();
+  replicas_.erase(it);
+}
+
+void ClusterCoordinator::NoteCommittedLocked(Replica& replica, const std::string& value) {
+  CommittedValue committed;
+  if (!ParseCommitted(value, &committed)) return;
+  if (committed.incarnation != 0 && committed.incarnation != replica.incarnation) return;
+  if (committed.sequence > replica.target) {
+    replica.target = committed.sequence;
+    replica.target_term = committed.term;
+  }
+  SegmentObject object;
+  if (ParseObjectKey(committed.object, &object)) {
+    replica.hints[object.first] = {object.term, committed.object};
+  }
+  EnqueueLocked(replica);
+}
+
+void ClusterCoordinator::EnqueueLocked(Replica& replica) {
+  if (replica.queued || replica.index->applied_sequence() >= replica.target) return;
+  replica.queued = true;
+  follow_queue_.push_back(replica.name);
+  follow_.notify_all();
+}
+
+void ClusterCoordinator::FollowLoop() {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    follow_.wait(lock, [&] { return stopping_ || !follow_queue_.empty(); });
+    if (stopping_) return;
+    const std::string name = std::move(follow_queue_.front());
+    follow_queue_.pop_front();
+    auto it = replicas_.find(name);
+    if (it == replicas_.end()) continue;
+    std::shared_ptr<Replica> replica = it->second;
+    replica->queued = false;
+    lock.unlock();
+    const Status caught_up = CatchUp(replica);
+    lock.lock();
+    if (!caught_up.ok()) {
+      LogWarn("cluster_catch_up_failed", {{"index", name}, {"error", caught_up.message()}});
+      // Bucket trouble: try again shortly, without spinning.
+      follow_.wait_for(lock, std::chrono::milliseconds(500), [&] { return stopping_; });
+      if (stopping_) return;
+      auto again = replicas_.find(name);
+      if (again != replicas_.end() && again->second == replica) EnqueueLocked(*replica);
+    }
+  }
+}
+
+Status ClusterCoordinator::CatchUp(const std::shared_ptr<Replica>& replica) {
+  Index& index = *replica->index;
+  while (true) {
+    uint64_t target = 0;
+    int64_t target_term = 0;
+    std::optional<std::pair<int64_t, std::string>> hint;
+    const uint64_t applied = index.applied_sequence();
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_ || index.dropped()) return Status::Ok();
+      // The writer applies its own commits.
+      if (replica->committer->active()) return Status::Ok();
+      target = replica->target;
+      target_term = replica->target_term;
+      replica->hints.erase(replica->hints.begin(), replica->hints.upper_bound(applied));
+      if (auto it = replica->hints.find(applied + 1); it != replica->hints.end()) {
+        hint = it->second;
+      }
+    }
+    if (applied >= target) return Status::Ok();
+
+    // Which objects hold (applied, target], and up to which record each.
+    std::vector<std::pair<std::string, uint64_t>> plan;
+    if (hint && hint->first <= target_term) {
+      plan.emplace_back(hint->second, target);
+    } else {
+      VECTORD_ASSIGN_OR_RETURN(const std::vector<std::string> keys,
+                               bucket_->List(ObjectFolder(replica->name, replica->incarnation)));
+      // A term's objects start where the sequence committed before it
+      // ended; a later term overrides an earlier one from its start on (the
+      // earlier term's records from there were never committed).
+      std::map<int64_t, std::vector<SegmentObject>> by_term;
+      for (const std::string& key : keys) {
+        SegmentObject object;
+        if (ParseObjectKey(key, &object) && object.term <= target_term) {
+          by_term[object.term].push_back(std::move(object));
+        }
+      }
+      std::map<int64_t, uint64_t> starts;
+      for (const auto& [term, objects] : by_term) {
+        uint64_t start = UINT64_MAX;
+        for (const SegmentObject& o : objects) start = std::min(start, o.first);
+        starts[term] = start;
+      }
+      for (uint64_t s = applied + 1; s <= target;) {
+        int64_t owner = 0;
+        for (const auto& [term, start] : starts) {
+          if (start <= s) owner = term;
+        }
+        const SegmentObject* holder = nullptr;
+        if (owner != 0) {
+          for (const SegmentObject& o : by_term[owner]) {
+            if (o.first <= s && s <= o.last) holder = &o;
+          }
+        }
+        if (holder == nullptr) {
+          return Status::Corruption("no object in " + bucket_->Describe() + " holds record " +
+                                    std::to_string(s) + " of index " + replica->name +
+                                    ", committed through " + std::to_string(target));
+        }
+        uint64_t cap = std::min(holder->last, target);
+        for (const auto& [term, start] : starts) {
+          if (term > owner) cap = std::min(cap, start - 1);
+        }
+        plan.emplace_back(holder->key, cap);
+        s = cap + 1;
+      }
+    }
+
+    uint64_t at = applied;
+    for (const auto& [key, cap] : plan) {
+      VECTORD_ASSIGN_OR_RETURN(const std::string bytes, bucket_->Get(key));
+      std::vector<store::LogRecord> records;
+      VECTORD_RETURN_IF_ERROR(store::ParseSegment(bytes, key, &records).status());
+      for (const store::LogRecord& record : records) {
+        if (record.sequence <= at) continue;
+        if (record.sequence > cap) break;
+        if (record.sequence != at + 1) {
+          return Status::Corruption(key + ": record " + std::to_string(record.sequence) +
+                                    " where " + std::to_string(at + 1) + " was expected");
+        }
+        VECTORD_RETURN_IF_ERROR(index.ApplyCommitted(record, registry_->workers())
+                                    .WithContext("index " + replica->name));
+        at = record.sequence;
+      }
+    }
+    if (at == applied) {
+      return Status::Corruption("the objects of index " + replica->name + " in " +
+                                bucket_->Describe() + " do not hold record " +
+                                std::to_string(applied + 1));
+    }
+  }
+}
+
+Status ClusterCoordinator::CommitGroup(
+    const std::string& name, int64_t incarnation, uint32_t dimension, int64_t term, uint64_t first,
+    const std::vector<std::pair<RecordType, std::string*>>& records) {
+  const uint64_t last = first + records.size() - 1;
+  std::string body = store::log_format::EncodeSegmentHeader(dimension, first);
+  for (size_t i = 0; i < records.size(); ++i) {
+    body += store::log_format::FrameRecord(first + i, records[i].first, *records[i].second);
+  }
+  const std::string key = ObjectKey(name, incarnation, first, last, term);
+  if (Status put = bucket_->Put(key, body); !put.ok()) {
+    return Status::Unavailable("object store " + bucket_->Describe() + ": " + put.message() +
+                               " (the write is not applied: retry it)");
+  }
+  auto txn = etcd_->Txn({TermHolds(WriterKey(), term),
+                         {.key = IndexKey(name),
+                          .target = EtcdCompare::Target::kCreateRevision,
+                          .result = EtcdCompare::Result::kEqual,
+                          .value = "",
+                          .number = incarnation}},
+                        {PutOp(CommittedKey(name), CommittedJson(last, term, incarnation, key))},
+                        {GetOp(IndexKey(name))});
+  if (!txn.ok()) {
+    return Status::Unavailable(
+        etcd_->Describe() + " did not answer the commit (" + txn.status().message() +
+        "); outcome unknown: the write is not applied here, retry it (adds replace by id, deletes "
+        "are idempotent)");
+  }
+  if (!txn->succeeded) {
+    if (txn->reads.empty() || txn->reads[0].empty() ||
+        txn->reads[0][0].create_revision != incarnation) {
+      return Status::NotFound("not found");
+    }
+    return Status::Unavailable("node " + options_.node_id + " is no longer the writer (its term " +
+                               std::to_string(term) + " ended): retry the write");
+  }
+  return Status::Ok();
+}
+
+void ClusterCoordinator::CommitFailed(int64_t term) {
+  std::lock_guard lock(mutex_);
+  if (writer_ && term_ == term) reterm_needed_ = true;
+  wake_.notify_all();
+}
+
+void ClusterCoordinator::CoordinateLoop() {
+  auto last_publish = std::chrono::steady_clock::now() - std::chrono::hours(1);
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    const bool resync = watch_broken_;
+    watch_broken_ = false;
+    lock.unlock();
+    if (resync) {
+      watch_.reset();
+      Result<int64_t> revision = Resync();
+      if (revision.ok()) {
+        StartWatch(*revision + 1);
+      } else {
+        std::lock_guard relock(mutex_);
+        watch_broken_ = true;  // again next round
+      }
+    }
+    Campaign();
+    ActivateCommitters();
+    if (std::chrono::steady_clock::now() - last_publish >= 2 * options_.check_interval) {
+      PublishApplied();
+      last_publish = std::chrono::steady_clock::now();
+    }
+    lock.lock();
+    if (stopping_) break;
+    wake_.wait_for(lock, options_.check_interval);
+  }
+}
+
+void ClusterCoordinator::Campaign() {
+  const Status health = membership_->health();
+  if (!health.ok()) {
+    std::lock_guard lock(mutex_);
+    if (writer_) StepDownLocked(health);
+    return;
+  }
+  const int64_t lease = membership_->lease();
+  auto current = etcd_->Get(WriterKey());
+  if (!current.ok()) return;  // etcd down: the commits fail by themselves
+  JsonWriter w;
+  w.BeginObject().Key("node").String(options_.node_id).Key("url").String(options_.advertise_url);
+  w.EndObject();
+  const std::string mine = std::move(w).Finish();
+  if (!current->has_value()) {
+    auto won = etcd_->Txn({{.key = WriterKey(),
+                            .target = EtcdCompare::Target::kVersion,
+                            .result = EtcdCompare::Result::kEqual,
+                            .value = "",
+                            .number = 0}},
+                          {PutOp(WriterKey(), mine, lease)});
+    if (won.ok() && won->succeeded) {
+      std::lock_guard lock(mutex_);
+      BecomeWriterLocked(won->revision);
+    }
+    return;
+  }
+  const store::EtcdKeyValue& kv = **current;
+  const std::string node = JsonText(kv.value, "node");
+  if (node == options_.node_id && kv.lease == lease) {
+    bool renew = false;
+    {
+      std::lock_guard lock(mutex_);
+      renew = !writer_ || reterm_needed_ || term_ != kv.mod_revision;
+    }
+    if (!renew) return;
+    // A new term: the same key rewritten, so its mod_revision rises and
+    // every commit still in flight in the old term fails its compare.
+    auto renewed = etcd_->Txn({TermHolds(WriterKey(), kv.mod_revision)},
+                              {PutOp(WriterKey(), mine, lease)});
+    if (renewed.ok() && renewed->succeeded) {
+      std::lock_guard lock(mutex_);
+      BecomeWriterLocked(renewed->revision);
+    }
+    return;
+  }
+  std::lock_guard lock(mutex_);
+  if (writer_) StepDownLocked(Status::Unavailable("node " + node + " is the writer now"));
+  writer_info_ = WriterInfo{node, JsonText(kv.value, "url"), kv.mod_revision};
+}
+
+void ClusterCoordinator::BecomeWriterLocked(int64_t term) {
+  const bool was = writer_;
+  writer_ = true;
+  term_ = term;
+  reterm_needed_ = false;
+  writer_info_ = WriterInfo{options_.node_id, options_.advertise_url, term};
+  // Each index commits again once its replica holds everything committed
+  // before this term (ActivateCommitters).
+  for (auto& [name, replica] : replicas_) {
+    replica->committer->Deactivate(Status::Unavailable(
+        "node " + options_.node_id + " became the writer in term " + std::to_string(term) +
+        " and is catching up with index " + name + ": retry"));
+  }
+  LogInfo(was ? "cluster_writer_new_term" : "cluster_became_writer",
+          {{"node", options_.node_id}, {"term", std::to_string(term)}});
+}
+
+void ClusterCoordinator::StepDownLocked(const Status& reason) {
+  if (writer_) {
+    LogWarn("cluster_writer_stepped_down", {{"node", options_.node_id}, {"reason", reason.message()}});
+  }
+  writer_ = false;
+  term_ = 0;
+  for (auto& [name, replica] : replicas_) {
+    replica->committer->Deactivate(Status::Unavailable(
+        "node " + options_.node_id + " is not the writer (" + reason.message() + "): retry"));
+  }
+}
+
+void ClusterCoordinator::ActivateCommitters() {
+  int64_t term = 0;
+  std::vector<std::shared_ptr<Replica>> waiting;
+  {
+    std::lock_guard lock(mutex_);
+    if (!writer_) return;
+    term = term_;
+    for (const auto& [name, replica] : replicas_) {
+      if (!replica->committer->active() && replica->committer->failed_term() < term) {
+        waiting.push_back(replica);
+      }
+    }
+  }
+  if (waiting.empty()) return;
+  auto committed = etcd_->GetPrefix(Key("committed/"));
+  if (!committed.ok()) return;
+  std::map<std::string, std::string, std::less<>> values;
+  for (const store::EtcdKeyValue& kv : *committed) {
+    values[kv.key.substr(Key("committed/").size())] = kv.value;
+  }
+  std::lock_guard lock(mutex_);
+  if (!writer_ || term_ != term) return;
+  for (const std::shared_ptr<Replica>& replica : waiting) {
+    auto value = values.find(replica->name);
+    CommittedValue parsed;
+    if (value == values.end() || !ParseCommitted(value->second, &parsed)) continue;
+    if (parsed.incarnation != 0 && parsed.incarnation != replica->incarnation) continue;
+    if (replica->index->applied_sequence() >= parsed.sequence) {
+      replica->committer->Activate(term, parsed.sequence);
+    } else {
+      NoteCommittedLocked(*replica, value->second);
+    }
+  }
+}
+
+void ClusterCoordinator::PublishApplied() {
+  JsonWriter w;
+  w.BeginObject();
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [name, replica] : replicas_) {
+      w.Key(name).Int(static_cast<int64_t>(replica->index->applied_sequence()));
+    }
+  }
+  w.EndObject();
+  const int64_t lease = membership_->lease();
+  std::string text = std::move(w).Finish() + "#" + std::to_string(lease);
+  if (text == last_published_ || lease == 0) return;
+  const std::string json = text.substr(0, text.rfind('#'));
+  if (etcd_->Put(Key("applied/") + options_.node_id, json, lease).ok()) {
+    last_published_ = std::move(text);
+  }
+}
+
+Status ClusterCoordinator::OnCreate(Index& index) {
+  const std::string& name = index.params().name;
+  std::lock_guard lock(mutex_);
+  if (!writer_) {
+    return Status::Unavailable("node " + options_.node_id + " is not the writer: retry");
+  }
+  auto txn = etcd_->Txn({{.key = IndexKey(name),
+                          .target = EtcdCompare::Target::kVersion,
+                          .result = EtcdCompare::Result::kEqual,
+                          .value = "",
+                          .number = 0},
+                         TermHolds(WriterKey(), term_)},
+                        {PutOp(IndexKey(name), ParamsJson(index.params())),
+                         PutOp(CommittedKey(name), CommittedJson(0, term_, 0, ""))},
+                        {GetOp(IndexKey(name))});
+  if (!txn.ok()) {
+    return Status::Unavailable(etcd_->Describe() + ": " + txn.status().message() +
+                               " (the index is not created: retry)");
+  }
+  if (!txn->succeeded) {
+    if (!txn->reads.empty() && !txn->reads[0].empty()) {
+      return Status::AlreadyExists("index already exists: " + name);
+    }
+    return Status::Unavailable("node " + options_.node_id + " is no longer the writer: retry");
+  }
+  auto replica = std::make_shared<Replica>();
+  replica->name = name;
+  replica->incarnation = txn->revision;
+  replica->dimension = index.params().dimension;
+  replica->index = index.shared_from_this();
+  replica->committer = std::make_shared<Committer>(this, name, txn->revision, replica->dimension);
+  replica->committer->Activate(term_, 0);
+  index.AttachCommitLog(replica->committer);
+  if (auto old = replicas_.find(name); old != replicas_.end()) ForgetReplicaLocked(name);
+  replicas_[name] = std::move(replica);
+  return Status::Ok();
+}
+
+Status ClusterCoordinator::OnDrop(Index& index) {
+  const std::string name = index.params().name;
+  int64_t incarnation = 0;
+  {
+    std::lock_guard lock(mutex_);
+    if (!writer_) {
+      return Status::Unavailable("node " + options_.node_id + " is not the writer: retry");
+    }
+    auto it = replicas_.find(name);
+    if (it == replicas_.end()) return Status::NotFound("not found");
+    incarnation = it->second->incarnation;
+    auto txn = etcd_->Txn({{.key = IndexKey(name),
+                            .target = EtcdCompare::Target::kCreateRevision,
+                            .result = EtcdCompare::Result::kEqual,
+                            .value = "",
+                            .number = incarnation},
+                           TermHolds(WriterKey(), term_)},
+                          {DeleteOp(IndexKey(name)), DeleteOp(CommittedKey(name))},
+                          {GetOp(IndexKey(name))});
+    if (!txn.ok()) {
+      return Status::Unavailable(etcd_->Describe() + ": " + txn.status().message() +
+                                 " (the index is not dropped: retry)");
+    }
+    if (!txn->succeeded) {
+      if (txn->reads.empty() || txn->reads[0].empty()) return Status::NotFound("not found");
+      return Status::Unavailable("node " + options_.node_id + " is no longer the writer: retry");
+    }
+    it->second->committer->Deactivate(Status::NotFound("not found"));
+    replicas_.erase(it);
+  }
+  // The drop is committed; the objects are garbage now. A failure here
+  // leaves them under a folder no incarnation reads again.
+  auto keys = bucket_->List(ObjectFolder(name, incarnation));
+  if (keys.ok()) {
+    for (const std::string& key : *keys) (void)bucket_->Delete(key);
+  }
+  return Status::Ok();
+}
+
+Result<std::string> ClusterCoordinator::OnQuarantine(const std::string& name) {
+  return Status::NotFound("index " + name + " has no local files in cluster mode");
+}
+
+Result<Recovered> ClusterCoordinator::OnRecover(const std::string& name, ThreadPool*) {
+  return Status::NotFound("index " + name + " has no local files in cluster mode");
+}
+
+bool ClusterCoordinator::IsWriter() const {
+  std::lock_guard lock(mutex_);
+  return writer_;
+}
+
+std::optional<WriterInfo> ClusterCoordinator::Writer() const {
+  std::lock_guard lock(mutex_);
+  return writer_info_;
+}
+
+Status ClusterCoordinator::WaitForRead(std::string_view name, bool strong, uint64_t min_sequence,
+                                       std::chrono::steady_clock::time_point deadline) {
+  uint64_t want = min_sequence;
+  int64_t incarnation = 0;
+  if (strong) {
+    auto read = etcd_->Txn({}, {GetOp(IndexKey(name)), GetOp(CommittedKey(name))});
+    if (!read.ok()) {
+      return Status::Unavailable("a strong read needs " + etcd_->Describe() + ": " +
+                                 read.status().message());
+    }
+    if (read->reads[0].empty()) return Status::NotFound("not found");
+    incarnation = read->reads[0][0].create_revision;
+    CommittedValue committed;
+    if (!read->reads[1].empty() && ParseCommitted(read->reads[1][0].value, &committed) &&
+        (committed.incarnation == 0 || committed.incarnation == incarnation)) {
+      want = std::max(want, committed.sequence);
+    }
+  }
+  if (want == 0 && incarnation == 0) return Status::Ok();
+  uint64_t applied = 0;
+  while (true) {
+    std::shared_ptr<Index> index;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = replicas_.find(name);
+      // A newer incarnation than etcd named is newer than the read: fine.
+      if (it != replicas_.end() && it->second->incarnation >= incarnation) {
+        index = it->second->index;
+      }
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) break;
+    const auto slice = std::min(deadline, now + std::chrono::milliseconds(50));
+    if (index) {
+      if (index->WaitApplied(want, slice)) return Status::Ok();
+      applied = index->applied_sequence();
+    } else {
+      std::this_thread::sleep_until(slice);
+    }
+  }
+  return Status::TimedOut("node " + options_.node_id + " has applied " + std::to_string(applied) +
+                          " of the " + std::to_string(want) + " records of index " +
+                          std::string(name) + " the read needs; try again or read from the writer");
+}
+
+Result<ClusterStatus> ClusterCoordinator::Describe() {
+  ClusterStatus status;
+  status.writer = Writer();
+  status.nodes = membership_->Nodes();
+  VECTORD_ASSIGN_OR_RETURN(
+      const store::EtcdTxnResult read,
+      etcd_->Txn({}, {GetOp(Key("committed/"), true), GetOp(Key("applied/"), true)}));
+  // node -> (index -> applied)
+  std::map<std::string, std::map<std::string, uint64_t, std::less<>>> applied;
+  for (const store::EtcdKeyValue& kv : read.reads[1]) {
+    simdjson::dom::parser parser;
+    simdjson::dom::object fields;
+    if (parser.parse(kv.value).get(fields) != simdjson::SUCCESS) continue;
+    auto& of_node = applied[kv.key.substr(Key("applied/").size())];
+    for (auto field : fields) {
+      uint64_t sequence = 0;
+      if (field.value.get_uint64().get(sequence) == simdjson::SUCCESS) {
+        of_node[std::string(field.key)] = sequence;
+      }
+    }
+  }
+  for (const store::EtcdKeyValue& kv : read.reads[0]) {
+    ClusterStatus::IndexState state;
+    state.name = kv.key.substr(Key("committed/").size());
+    CommittedValue committed;
+    if (ParseCommitted(kv.value, &committed)) state.sequence = committed.sequence;
+    for (const auto& [node, of_node] : applied) {
+      if (auto it = of_node.find(state.name); it != of_node.end()) {
+        state.replicas.push_back({node, it->second});
+      }
+    }
+    status.indexes.push_back(std::move(state));
+  }
+  return status;
+}
+
+}  // namespace vectord::service
