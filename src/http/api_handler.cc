@@ -474,7 +474,10 @@ std::optional<HttpResponse> ApiHandler::ForwardIfNotWriter(const HttpRequest& re
   if (!writer || writer->node == cluster->node_id() || options_.forwarder == nullptr) {
     return Error(503, "the cluster has no writer at the moment (an election is under way): retry");
   }
-  return options_.forwarder->Forward(writer->node, writer->url, request);
+  return options_.forwarder->Forward(writer->node, writer->url, request, [&] {
+    const std::optional<service::WriterInfo> now = cluster->Writer();
+    return now && now->node == writer->node && now->term == writer->term && !cluster->IsWriter();
+  });
 }
 
 Status ApiHandler::AwaitConsistency(const HttpRequest& request, const PathParams& path) const {

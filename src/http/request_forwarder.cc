@@ -21,6 +21,10 @@ struct CurlHandle {
   }
 };
 
+int OnProgress(void* still_writer, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return (*static_cast<const std::function<bool()>*>(still_writer))() ? 0 : 1;
+}
+
 size_t OnData(char* data, size_t size, size_t count, void* out) {
   static_cast<std::string*>(out)->append(data, size * count);
   return size * count;
@@ -33,7 +37,8 @@ RequestForwarder::RequestForwarder(std::string node_id, std::chrono::millisecond
 
 HttpResponse RequestForwarder::Forward(const std::string& writer_node,
                                        const std::string& writer_url,
-                                       const HttpRequest& request) const {
+                                       const HttpRequest& request,
+                                       const std::function<bool()>& still_writer) const {
   // One connection per thread, kept alive between forwards.
   thread_local CurlHandle handle;
   CURL* curl = handle.curl;
@@ -64,15 +69,21 @@ HttpResponse RequestForwarder::Forward(const std::string& writer_node,
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_.count()));
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnData);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, OnProgress);
+  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, const_cast<std::function<bool()>*>(&still_writer));
   const CURLcode code = curl_easy_perform(curl);
   curl_slist_free_all(headers);
   if (code != CURLE_OK) {
     // A connect failure means the write never left; anything later, that
     // it may have been carried out.
     const bool unsent = code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST;
+    const std::string why = code == CURLE_ABORTED_BY_CALLBACK
+                                ? std::string("it is no longer the writer")
+                                : std::string("it cannot be reached: ") + curl_easy_strerror(code);
     return ApiHandler::Error(
-        503, "the writer (node " + writer_node + " at " + writer_url + ") cannot be reached: " +
-                 curl_easy_strerror(code) +
+        503, "the write was forwarded to node " + writer_node + " at " + writer_url + ", but " +
+                 why +
                  (unsent ? std::string(" (the write was not sent): retry")
                          : std::string("; outcome unknown: retry the write (adds replace by id, "
                                        "deletes are idempotent)")));

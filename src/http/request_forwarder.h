@@ -11,6 +11,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -27,8 +28,12 @@ class RequestForwarder {
   // Sends `request` to `writer_url` (http://host:port) and returns its
   // answer; 503 naming the writer when it cannot be reached or answers
   // nothing (the write's outcome is then unknown: the message says so).
+  // `still_writer` is asked several times a second while the answer is
+  // awaited; once it says false (another node was elected: this one is
+  // paused or gone) the forward is abandoned with a 503.
   HttpResponse Forward(const std::string& writer_node, const std::string& writer_url,
-                       const HttpRequest& request) const;
+                       const HttpRequest& request,
+                       const std::function<bool()>& still_writer) const;
 
  private:
   const std::string node_id_;
