@@ -290,8 +290,7 @@ std::span<const ApiHandler::Route> ApiHandler::Routes() {
       {"GET", "/openapi.json", &ApiHandler::OpenApi, kInline, kToken},
       // The page carries no data (its script sends the token on every call).
       {"GET", "/dashboard", &ApiHandler::Dashboard, kInline, kPublic, kOther, "/dashboard/"},
-      {"GET", "/cluster", &ApiHandler::ClusterState, kInline, kToken, kOther, {},
-       &ApiHandler::HasCluster},
+      {"GET", "/cluster", &ApiHandler::ClusterState, kInline, kToken},
       {"GET", "/vectors/index", &ApiHandler::ListIndexes, kInline, kToken},
       {"POST", "/vectors/index", &ApiHandler::CreateIndex, kWorker, kToken, kWrite},
       {"GET", "/vectors/index/{name}", &ApiHandler::GetIndex, kInline, kToken, kRead},
@@ -511,6 +510,9 @@ Status ApiHandler::AwaitConsistency(const HttpRequest& request, const PathParams
 }
 
 Result<HttpResponse> ApiHandler::ClusterState(HttpRequest&, const PathParams&) const {
+  if (options_.cluster == nullptr) {
+    return Error(404, "not a cluster: this node runs alone (cluster.etcd_endpoints is empty)");
+  }
   VECTORD_ASSIGN_OR_RETURN(const service::ClusterStatus status, options_.cluster->Describe());
   JsonWriter w;
   w.BeginObject();

@@ -38,10 +38,10 @@ struct HttpRequest {
   std::string path;    // without the query string
   std::string query;   // after '?', undecoded
   std::string authorization;
+  std::string body;
   // X-Vectord-Forwarded-By: the node that forwarded this write (cluster
   // mode); empty for a client's request.
-  std::string forwarded_by;
-  std::string body;
+  std::string forwarded_by = {};
 };
 
 struct HttpResponse {
@@ -71,7 +71,7 @@ struct ApiOptions {
   service::ClusterCoordinator* cluster = nullptr;
   const RequestForwarder* forwarder = nullptr;
   // Why /ready answers 503 while start-up goes on; unset: "loading indexes".
-  std::function<std::string()> not_ready_reason;
+  std::function<std::string()> not_ready_reason = {};
 };
 
 class ApiHandler {
@@ -152,7 +152,6 @@ class ApiHandler {
   bool Authorized(const HttpRequest& request, const Route* route) const;
   HttpResponse Dispatch(HttpRequest& request, const PathMatch& match) const;
   bool HasMetrics() const { return static_cast<bool>(metrics_text_); }
-  bool HasCluster() const { return options_.cluster != nullptr; }
   // Cluster mode, on a node that is not the writer: the writer's answer.
   std::optional<HttpResponse> ForwardIfNotWriter(const HttpRequest& request) const;
   // Holds a read until this node has applied what ?consistency= and

@@ -136,7 +136,8 @@ EtcdOperation DeleteOp(std::string key) {
 // The writer's side of one index: group commits, one at a time, in the
 // current term. The first writer in the queue leads a group of everyone
 // queued behind it (LevelDB's writer queue), so concurrent writes share one
-// PUT and one transaction.
+// PUT and one transaction; once its transaction succeeds the next group
+// starts committing while this one is applied (in sequence order).
 class ClusterCoordinator::Committer final : public CommitLog {
  public:
   Committer(ClusterCoordinator* owner, std::string name, int64_t incarnation, uint32_t dimension)
@@ -166,27 +167,32 @@ class ClusterCoordinator::Committer final : public CommitLog {
       std::vector<std::pair<RecordType, std::string*>> records;
       for (Pending* p : group) records.emplace_back(p->type, &p->payload);
       committed = owner_->CommitGroup(name_, incarnation_, dimension_, term, first, records);
-      if (committed.ok()) {
-        for (size_t i = 0; i < group.size(); ++i) {
-          group[i]->sequence = first + i;
-          group[i]->status = (*group[i]->apply)(first + i);
-        }
+      lock.lock();
+    }
+    for (size_t i = 0; i < group.size(); ++i) queue_.pop_front();
+    if (committed.ok()) {
+      if (term_ == term) next_ = first + group.size();
+      // The next group commits while this one is applied: applying is
+      // the slow part, and records are applied in order anyway.
+      turn_.notify_all();
+      turn_.wait(lock, [&] { return applied_through_ + 1 == first; });
+      lock.unlock();
+      for (size_t i = 0; i < group.size(); ++i) {
+        group[i]->sequence = first + i;
+        group[i]->status = (*group[i]->apply)(first + i);
       }
       lock.lock();
-      if (committed.ok()) {
-        if (term_ == term) next_ = first + group.size();
-      } else if (term_ == term) {
-        // The object may be in the bucket and the transaction may have
-        // happened: nothing more is written in this term.
-        term_ = 0;
-        failed_term_ = term;
-        inactive_reason_ = committed;
-      }
+      applied_through_ = first + group.size() - 1;
+    } else if (term_ == term) {
+      // The object may be in the bucket and the transaction may have
+      // happened: nothing more is written in this term.
+      term_ = 0;
+      failed_term_ = term;
+      inactive_reason_ = committed;
     }
     for (Pending* p : group) {
       if (!committed.ok()) p->status = committed;
       p->done = true;
-      queue_.pop_front();
     }
     lock.unlock();
     turn_.notify_all();
@@ -201,6 +207,9 @@ class ClusterCoordinator::Committer final : public CommitLog {
     if (term <= failed_term_) return;
     term_ = term;
     next_ = committed + 1;
+    // Every group of an earlier activation was applied: the coordinator
+    // activates only a replica that holds everything committed.
+    applied_through_ = committed;
   }
   void Deactivate(Status reason) {
     std::lock_guard lock(mutex_);
@@ -236,6 +245,9 @@ class ClusterCoordinator::Committer final : public CommitLog {
   std::deque<Pending*> queue_;  // guarded by mutex_
   int64_t term_ = 0;            // guarded by mutex_; 0: not committing
   uint64_t next_ = 1;           // guarded by mutex_
+  // The last record of the last group applied: groups commit one after the
+  // other and are applied in that order, each by its leader.
+  uint64_t applied_through_ = 0;  // guarded by mutex_
   int64_t failed_term_ = 0;     // guarded by mutex_
   Status inactive_reason_ = Status::Unavailable("this node is not the writer");  // guarded by mutex_
 };

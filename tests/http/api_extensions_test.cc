@@ -361,7 +361,7 @@ TEST_F(ApiExtensionsTest, OpenApiDocumentDescribesEveryRoute) {
     }
   }
   EXPECT_EQ(in_document, in_table);
-  EXPECT_EQ(in_table.size(), 18u);
+  EXPECT_EQ(in_table.size(), 19u);
   EXPECT_EQ(Do("POST", "/openapi.json").status, 405);
 }
 

@@ -1070,6 +1070,7 @@ std::vector<RouteCase> AllRoutes() {
       {"GET", "/metrics", "", 200},
       {"GET", "/openapi.json", "", 200},
       {"GET", "/dashboard", "", 200},
+      {"GET", "/cluster", "", 404},  // a single node; Cluster.* tests serve it
       {"POST", "/vectors/index", R"({"name":"docs","dimension":2,"distance":"euclidean"})", 201},
       {"GET", "/vectors/index", "", 200},
       {"GET", "/vectors/index/docs", "", 200},
