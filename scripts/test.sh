@@ -20,6 +20,11 @@ run_suite() {
 }
 
 run_suite build "optimised"
+# The multi-process kill rounds run in full in the optimised build; under the
+# sanitizers (several times slower) one or two rounds check the same code
+# paths for memory errors and races. bench/run-cluster-failover.sh and
+# bench/run-recover-kill.sh run many.
+export VECTORD_TEST_FAILOVER_ROUNDS=1 VECTORD_TEST_RECOVER_KILL_ROUNDS=2
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_suite build-asan "AddressSanitizer+UndefinedBehaviorSanitizer" -DVECTORD_SANITIZE=address,undefined
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
