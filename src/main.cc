@@ -126,6 +126,7 @@ int Run(int argc, char** argv) {
     cluster_options.node_id = config->node_id;
     cluster_options.advertise_url = config->advertise_url;
     cluster_options.key_prefix = config->cluster_key_prefix;
+    cluster_options.snapshot_bytes = config->checkpoint_bytes;
     cluster = std::make_unique<service::ClusterCoordinator>(
         etcd.get(), membership.get(), bucket_store.get(), &registry, cluster_options);
     forwarder = std::make_unique<http::RequestForwarder>(config->node_id, std::chrono::seconds(60));

@@ -49,9 +49,7 @@ class [[nodiscard]] Status {
     return Status(StatusCode::kUnavailable, std::move(msg));
   }
   static Status Internal(std::string msg) { return Status(StatusCode::kInternal, std::move(msg)); }
-  static Status TimedOut(std::string msg) {
-    return Status(StatusCode::kTimedOut, std::move(msg));
-  }
+  static Status TimedOut(std::string msg) { return Status(StatusCode::kTimedOut, std::move(msg)); }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

@@ -286,7 +286,14 @@ std::span<const ApiHandler::Route> ApiHandler::Routes() {
   static constexpr Route kRoutes[] = {
       {"GET", "/health", &ApiHandler::Health, kInline, kPublic},
       {"GET", "/ready", &ApiHandler::Ready, kInline, kPublic},
-      {"GET", "/metrics", &ApiHandler::Metrics, kInline, kToken, kOther, {}, &ApiHandler::HasMetrics},
+      {"GET",
+       "/metrics",
+       &ApiHandler::Metrics,
+       kInline,
+       kToken,
+       kOther,
+       {},
+       &ApiHandler::HasMetrics},
       {"GET", "/openapi.json", &ApiHandler::OpenApi, kInline, kToken},
       // The page carries no data (its script sends the token on every call).
       {"GET", "/dashboard", &ApiHandler::Dashboard, kInline, kPublic, kOther, "/dashboard/"},

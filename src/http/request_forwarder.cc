@@ -36,8 +36,7 @@ RequestForwarder::RequestForwarder(std::string node_id, std::chrono::millisecond
     : node_id_(std::move(node_id)), timeout_(timeout) {}
 
 HttpResponse RequestForwarder::Forward(const std::string& writer_node,
-                                       const std::string& writer_url,
-                                       const HttpRequest& request,
+                                       const std::string& writer_url, const HttpRequest& request,
                                        const std::function<bool()>& still_writer) const {
   // One connection per thread, kept alive between forwards.
   thread_local CurlHandle handle;
@@ -61,7 +60,8 @@ HttpResponse RequestForwarder::Forward(const std::string& writer_node,
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
   if (!request.body.empty()) {
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(request.body.size()));
   }
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);

@@ -32,8 +32,7 @@ class RequestForwarder {
   // awaited; once it says false (another node was elected: this one is
   // paused or gone) the forward is abandoned with a 503.
   HttpResponse Forward(const std::string& writer_node, const std::string& writer_url,
-                       const HttpRequest& request,
-                       const std::function<bool()>& still_writer) const;
+                       const HttpRequest& request, const std::function<bool()>& still_writer) const;
 
  private:
   const std::string node_id_;

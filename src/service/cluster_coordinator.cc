@@ -62,6 +62,47 @@ bool ParseObjectKey(const std::string& key, SegmentObject* object) {
   return true;
 }
 
+// The writer's snapshots: "snapshot-<tag>.<term>.hnsw" in the incarnation's
+// folder (never parsed as a segment object).
+std::string SnapshotObjectKey(std::string_view name, int64_t incarnation, uint64_t tag,
+                              int64_t term) {
+  return ObjectFolder(name, incarnation) + "snapshot-" + Padded(tag) + "." +
+         Padded(static_cast<uint64_t>(term)) + ".hnsw";
+}
+
+bool ParseSnapshotKey(const std::string& key, uint64_t* tag) {
+  const size_t slash = key.rfind('/');
+  const std::string leaf = slash == std::string::npos ? key : key.substr(slash + 1);
+  unsigned long long parsed = 0, term = 0;
+  int consumed = 0;
+  if (std::sscanf(leaf.c_str(), "snapshot-%20llu.%20llu.hnsw%n", &parsed, &term, &consumed) != 2 ||
+      static_cast<size_t>(consumed) != leaf.size()) {
+    return false;
+  }
+  *tag = parsed;
+  return true;
+}
+
+struct SnapshotValue {
+  uint64_t tag = 0;
+  int64_t incarnation = 0;
+  std::string key;
+};
+
+bool ParseSnapshotValue(const std::string& json, SnapshotValue* value) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(json).get(root) != simdjson::SUCCESS) return false;
+  std::string_view key;
+  if (root["tag"].get_uint64().get(value->tag) != simdjson::SUCCESS ||
+      root["incarnation"].get_int64().get(value->incarnation) != simdjson::SUCCESS ||
+      root["key"].get_string().get(key) != simdjson::SUCCESS) {
+    return false;
+  }
+  value->key = std::string(key);
+  return true;
+}
+
 struct CommittedValue {
   uint64_t sequence = 0;
   int64_t term = 0;
@@ -117,17 +158,26 @@ EtcdCompare TermHolds(const std::string& writer_key, int64_t term) {
 }
 
 EtcdOperation GetOp(std::string key, bool prefix = false) {
-  return {.kind = EtcdOperation::Kind::kGet, .key = std::move(key), .value = "", .lease = 0,
+  return {.kind = EtcdOperation::Kind::kGet,
+          .key = std::move(key),
+          .value = "",
+          .lease = 0,
           .prefix = prefix};
 }
 
 EtcdOperation PutOp(std::string key, std::string value, int64_t lease = 0) {
-  return {.kind = EtcdOperation::Kind::kPut, .key = std::move(key), .value = std::move(value),
-          .lease = lease, .prefix = false};
+  return {.kind = EtcdOperation::Kind::kPut,
+          .key = std::move(key),
+          .value = std::move(value),
+          .lease = lease,
+          .prefix = false};
 }
 
 EtcdOperation DeleteOp(std::string key) {
-  return {.kind = EtcdOperation::Kind::kDelete, .key = std::move(key), .value = "", .lease = 0,
+  return {.kind = EtcdOperation::Kind::kDelete,
+          .key = std::move(key),
+          .value = "",
+          .lease = 0,
           .prefix = false};
 }
 
@@ -183,6 +233,8 @@ class ClusterCoordinator::Committer final : public CommitLog {
       }
       lock.lock();
       applied_through_ = first + group.size() - 1;
+      bytes_since_snapshot.fetch_add(bytes, std::memory_order_relaxed);
+      commits_since_snapshot.fetch_add(1, std::memory_order_relaxed);
     } else if (term_ == term) {
       // The object may be in the bucket and the transaction may have
       // happened: nothing more is written in this term.
@@ -225,6 +277,10 @@ class ClusterCoordinator::Committer final : public CommitLog {
     return failed_term_;
   }
 
+  // What was committed since the last snapshot (the snapshot policy).
+  std::atomic<uint64_t> bytes_since_snapshot{0};
+  std::atomic<uint64_t> commits_since_snapshot{0};
+
  private:
   struct Pending {
     RecordType type;
@@ -248,8 +304,9 @@ class ClusterCoordinator::Committer final : public CommitLog {
   // The last record of the last group applied: groups commit one after the
   // other and are applied in that order, each by its leader.
   uint64_t applied_through_ = 0;  // guarded by mutex_
-  int64_t failed_term_ = 0;     // guarded by mutex_
-  Status inactive_reason_ = Status::Unavailable("this node is not the writer");  // guarded by mutex_
+  int64_t failed_term_ = 0;       // guarded by mutex_
+  Status inactive_reason_ =
+      Status::Unavailable("this node is not the writer");  // guarded by mutex_
 };
 
 ClusterCoordinator::ClusterCoordinator(store::EtcdClient* etcd, ClusterMembership* membership,
@@ -269,6 +326,10 @@ std::string ClusterCoordinator::IndexKey(std::string_view name) const {
 
 std::string ClusterCoordinator::CommittedKey(std::string_view name) const {
   return Key("committed/") + std::string(name);
+}
+
+std::string ClusterCoordinator::SnapshotKey(std::string_view name) const {
+  return Key("snapshots/") + std::string(name);
 }
 
 Status ClusterCoordinator::Start(const std::function<bool()>& keep_trying) {
@@ -318,7 +379,8 @@ Result<int64_t> ClusterCoordinator::Resync() {
   // its index.
   VECTORD_ASSIGN_OR_RETURN(
       const store::EtcdTxnResult read,
-      etcd_->Txn({}, {GetOp(Key("indexes/"), true), GetOp(Key("committed/"), true)}));
+      etcd_->Txn({}, {GetOp(Key("indexes/"), true), GetOp(Key("committed/"), true),
+                      GetOp(Key("snapshots/"), true)}));
   std::lock_guard lock(mutex_);
   std::set<std::string> present;
   for (const store::EtcdKeyValue& kv : read.reads[0]) {
@@ -334,6 +396,10 @@ Result<int64_t> ClusterCoordinator::Resync() {
   for (const store::EtcdKeyValue& kv : read.reads[1]) {
     auto it = replicas_.find(kv.key.substr(Key("committed/").size()));
     if (it != replicas_.end()) NoteCommittedLocked(*it->second, kv.value);
+  }
+  for (const store::EtcdKeyValue& kv : read.reads[2]) {
+    auto it = replicas_.find(kv.key.substr(Key("snapshots/").size()));
+    if (it != replicas_.end()) NoteSnapshotLocked(*it->second, kv.value);
   }
   return read.revision;
 }
@@ -351,7 +417,8 @@ void ClusterCoordinator::StartWatch(int64_t from_revision) {
 }
 
 void ClusterCoordinator::OnEvents(const std::vector<store::EtcdEvent>& events) {
-  const std::string indexes = Key("indexes/"), committed = Key("committed/");
+  const std::string indexes = Key("indexes/"), committed = Key("committed/"),
+                    snapshots = Key("snapshots/");
   std::lock_guard lock(mutex_);
   for (const store::EtcdEvent& event : events) {
     const std::string& key = event.kv.key;
@@ -367,6 +434,9 @@ void ClusterCoordinator::OnEvents(const std::vector<store::EtcdEvent>& events) {
     } else if (key.starts_with(committed) && put) {
       auto it = replicas_.find(std::string_view(key).substr(committed.size()));
       if (it != replicas_.end()) NoteCommittedLocked(*it->second, event.kv.value);
+    } else if (key.starts_with(snapshots) && put) {
+      auto it = replicas_.find(std::string_view(key).substr(snapshots.size()));
+      if (it != replicas_.end()) NoteSnapshotLocked(*it->second, event.kv.value);
     } else if (key == WriterKey()) {
       wake_.notify_all();
     }
@@ -387,8 +457,7 @@ void ClusterCoordinator::EnsureReplicaLocked(const std::string& name,
       params.ok() ? engine::HnswIndex::Create(EngineOptions(*params))
                   : Result<std::unique_ptr<engine::HnswIndex>>(params.status());
   if (!engine.ok()) {
-    LogError("cluster_index_unusable",
-             {{"index", name}, {"error", engine.status().message()}});
+    LogError("cluster_index_unusable", {{"index", name}, {"error", engine.status().message()}});
     return;
   }
   auto replica = std::make_shared<Replica>();
@@ -432,6 +501,15 @@ void ClusterCoordinator::NoteCommittedLocked(Replica& replica, const std::string
   EnqueueLocked(replica);
 }
 
+void ClusterCoordinator::NoteSnapshotLocked(Replica& replica, const std::string& value) {
+  SnapshotValue snapshot;
+  if (!ParseSnapshotValue(value, &snapshot) || snapshot.incarnation != replica.incarnation) return;
+  if (snapshot.tag > replica.snapshot_tag) {
+    replica.snapshot_tag = snapshot.tag;
+    replica.snapshot_key = std::move(snapshot.key);
+  }
+}
+
 void ClusterCoordinator::EnqueueLocked(Replica& replica) {
   if (replica.queued || replica.index->applied_sequence() >= replica.target) return;
   replica.queued = true;
@@ -465,97 +543,252 @@ void ClusterCoordinator::FollowLoop() {
 }
 
 Status ClusterCoordinator::CatchUp(const std::shared_ptr<Replica>& replica) {
-  Index& index = *replica->index;
   while (true) {
-    uint64_t target = 0;
+    std::shared_ptr<Index> index;
+    uint64_t target = 0, snapshot_tag = 0;
     int64_t target_term = 0;
     std::optional<std::pair<int64_t, std::string>> hint;
-    const uint64_t applied = index.applied_sequence();
     {
       std::lock_guard lock(mutex_);
-      if (stopping_ || index.dropped()) return Status::Ok();
+      index = replica->index;
+      if (stopping_ || index->dropped()) return Status::Ok();
       // The writer applies its own commits.
       if (replica->committer->active()) return Status::Ok();
       target = replica->target;
       target_term = replica->target_term;
+      snapshot_tag = replica->snapshot_tag;
+    }
+    const uint64_t applied = index->applied_sequence();
+    if (applied >= target) return Status::Ok();
+    {
+      std::lock_guard lock(mutex_);
       replica->hints.erase(replica->hints.begin(), replica->hints.upper_bound(applied));
       if (auto it = replica->hints.find(applied + 1); it != replica->hints.end()) {
         hint = it->second;
       }
     }
-    if (applied >= target) return Status::Ok();
+    // A new replica starts from the latest snapshot rather than replaying
+    // every commit.
+    if (applied == 0 && snapshot_tag > 0) {
+      VECTORD_RETURN_IF_ERROR(LoadSnapshot(replica));
+      continue;
+    }
+    Status applied_records =
+        ApplyObjects(*replica, *index, applied, target, target_term,
+                     hint && hint->first <= target_term ? std::optional<std::string>(hint->second)
+                                                        : std::nullopt);
+    // Records this replica lacks were deleted once a snapshot covered them
+    // (it fell behind a whole snapshot interval): load the snapshot.
+    if (!applied_records.ok() && snapshot_tag > index->applied_sequence()) {
+      LogInfo("cluster_replica_reloads_snapshot",
+              {{"index", replica->name}, {"reason", applied_records.message()}});
+      VECTORD_RETURN_IF_ERROR(LoadSnapshot(replica));
+      continue;
+    }
+    VECTORD_RETURN_IF_ERROR(applied_records);
+  }
+}
 
-    // Which objects hold (applied, target], and up to which record each.
-    std::vector<std::pair<std::string, uint64_t>> plan;
-    if (hint && hint->first <= target_term) {
-      plan.emplace_back(hint->second, target);
-    } else {
-      VECTORD_ASSIGN_OR_RETURN(const std::vector<std::string> keys,
-                               bucket_->List(ObjectFolder(replica->name, replica->incarnation)));
-      // A term's objects start where the sequence committed before it
-      // ended; a later term overrides an earlier one from its start on (the
-      // earlier term's records from there were never committed).
-      std::map<int64_t, std::vector<SegmentObject>> by_term;
-      for (const std::string& key : keys) {
-        SegmentObject object;
-        if (ParseObjectKey(key, &object) && object.term <= target_term) {
-          by_term[object.term].push_back(std::move(object));
-        }
-      }
-      std::map<int64_t, uint64_t> starts;
-      for (const auto& [term, objects] : by_term) {
-        uint64_t start = UINT64_MAX;
-        for (const SegmentObject& o : objects) start = std::min(start, o.first);
-        starts[term] = start;
-      }
-      for (uint64_t s = applied + 1; s <= target;) {
-        int64_t owner = 0;
-        for (const auto& [term, start] : starts) {
-          if (start <= s) owner = term;
-        }
-        const SegmentObject* holder = nullptr;
-        if (owner != 0) {
-          for (const SegmentObject& o : by_term[owner]) {
-            if (o.first <= s && s <= o.last) holder = &o;
-          }
-        }
-        if (holder == nullptr) {
-          return Status::Corruption("no object in " + bucket_->Describe() + " holds record " +
-                                    std::to_string(s) + " of index " + replica->name +
-                                    ", committed through " + std::to_string(target));
-        }
-        uint64_t cap = std::min(holder->last, target);
-        for (const auto& [term, start] : starts) {
-          if (term > owner) cap = std::min(cap, start - 1);
-        }
-        plan.emplace_back(holder->key, cap);
-        s = cap + 1;
+Status ClusterCoordinator::ApplyObjects(const Replica& replica, Index& index, uint64_t applied,
+                                        uint64_t target, int64_t target_term,
+                                        const std::optional<std::string>& hinted_key) {
+  // Which objects hold (applied, target], and up to which record each.
+  std::vector<std::pair<std::string, uint64_t>> plan;
+  if (hinted_key) {
+    plan.emplace_back(*hinted_key, target);
+  } else {
+    VECTORD_ASSIGN_OR_RETURN(const std::vector<std::string> keys,
+                             bucket_->List(ObjectFolder(replica.name, replica.incarnation)));
+    // A term's objects start where the sequence committed before it ended;
+    // a later term overrides an earlier one from its start on (the earlier
+    // term's records from there were never committed).
+    std::map<int64_t, std::vector<SegmentObject>> by_term;
+    for (const std::string& key : keys) {
+      SegmentObject object;
+      if (ParseObjectKey(key, &object) && object.term <= target_term) {
+        by_term[object.term].push_back(std::move(object));
       }
     }
-
-    uint64_t at = applied;
-    for (const auto& [key, cap] : plan) {
-      VECTORD_ASSIGN_OR_RETURN(const std::string bytes, bucket_->Get(key));
-      std::vector<store::LogRecord> records;
-      VECTORD_RETURN_IF_ERROR(store::ParseSegment(bytes, key, &records).status());
-      for (const store::LogRecord& record : records) {
-        if (record.sequence <= at) continue;
-        if (record.sequence > cap) break;
-        if (record.sequence != at + 1) {
-          return Status::Corruption(key + ": record " + std::to_string(record.sequence) +
-                                    " where " + std::to_string(at + 1) + " was expected");
-        }
-        VECTORD_RETURN_IF_ERROR(index.ApplyCommitted(record, registry_->workers())
-                                    .WithContext("index " + replica->name));
-        at = record.sequence;
-      }
+    std::map<int64_t, uint64_t> starts;
+    for (const auto& [term, objects] : by_term) {
+      uint64_t start = UINT64_MAX;
+      for (const SegmentObject& o : objects) start = std::min(start, o.first);
+      starts[term] = start;
     }
-    if (at == applied) {
-      return Status::Corruption("the objects of index " + replica->name + " in " +
-                                bucket_->Describe() + " do not hold record " +
-                                std::to_string(applied + 1));
+    for (uint64_t s = applied + 1; s <= target;) {
+      int64_t owner = 0;
+      for (const auto& [term, start] : starts) {
+        if (start <= s) owner = term;
+      }
+      const SegmentObject* holder = nullptr;
+      if (owner != 0) {
+        for (const SegmentObject& o : by_term[owner]) {
+          if (o.first <= s && s <= o.last) holder = &o;
+        }
+      }
+      if (holder == nullptr) {
+        return Status::Corruption("no object in " + bucket_->Describe() + " holds record " +
+                                  std::to_string(s) + " of index " + replica.name +
+                                  ", committed through " + std::to_string(target));
+      }
+      uint64_t cap = std::min(holder->last, target);
+      for (const auto& [term, start] : starts) {
+        if (term > owner) cap = std::min(cap, start - 1);
+      }
+      plan.emplace_back(holder->key, cap);
+      s = cap + 1;
     }
   }
+
+  uint64_t at = applied;
+  for (const auto& [key, cap] : plan) {
+    VECTORD_ASSIGN_OR_RETURN(const std::string bytes, bucket_->Get(key));
+    std::vector<store::LogRecord> records;
+    VECTORD_RETURN_IF_ERROR(store::ParseSegment(bytes, key, &records).status());
+    for (const store::LogRecord& record : records) {
+      if (record.sequence <= at) continue;
+      if (record.sequence > cap) break;
+      if (record.sequence != at + 1) {
+        return Status::Corruption(key + ": record " + std::to_string(record.sequence) + " where " +
+                                  std::to_string(at + 1) + " was expected");
+      }
+      VECTORD_RETURN_IF_ERROR(
+          index.ApplyCommitted(record, registry_->workers()).WithContext("index " + replica.name));
+      at = record.sequence;
+    }
+  }
+  if (at == applied) {
+    return Status::Corruption("the objects of index " + replica.name + " in " +
+                              bucket_->Describe() + " do not hold record " +
+                              std::to_string(applied + 1));
+  }
+  return Status::Ok();
+}
+
+Status ClusterCoordinator::LoadSnapshot(const std::shared_ptr<Replica>& replica) {
+  std::string key;
+  uint64_t tag = 0;
+  std::shared_ptr<Index> old;
+  {
+    std::lock_guard lock(mutex_);
+    key = replica->snapshot_key;
+    tag = replica->snapshot_tag;
+    old = replica->index;
+  }
+  const auto started = std::chrono::steady_clock::now();
+  VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<store::ObjectReader> reader, bucket_->Open(key));
+  uint64_t file_tag = 0;
+  VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<engine::HnswIndex> engine,
+                           engine::HnswIndex::Load(*reader, &file_tag));
+  const engine::IndexOptions& o = engine->options();
+  const IndexParams& params = old->params();
+  if (file_tag != tag || o.dimension != params.dimension || o.metric != params.metric ||
+      o.m != params.m) {
+    return Status::Corruption(key + ": does not match index " + replica->name + " (tag " +
+                              std::to_string(file_tag) + ", expected " + std::to_string(tag) + ")");
+  }
+  auto index = std::make_shared<Index>(params, std::move(engine));
+  index->SetAppliedSequence(tag);
+  index->AttachCommitLog(replica->committer);
+  std::lock_guard lock(mutex_);
+  auto it = replicas_.find(replica->name);
+  if (it == replicas_.end() || it->second != replica || replica->index != old) return Status::Ok();
+  if (!registry_->Replace(old, index)) (void)registry_->Register(index);
+  replica->index = std::move(index);
+  LogInfo("cluster_snapshot_loaded",
+          {{"index", replica->name},
+           {"tag", std::to_string(tag)},
+           {"seconds",
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}});
+  return Status::Ok();
+}
+
+void ClusterCoordinator::SnapshotDueIndexes() {
+  int64_t term = 0;
+  std::vector<std::shared_ptr<Replica>> due;
+  {
+    std::lock_guard lock(mutex_);
+    if (!writer_) return;
+    term = term_;
+    for (const auto& [name, replica] : replicas_) {
+      const Committer& c = *replica->committer;
+      if (c.active() &&
+          (c.bytes_since_snapshot.load(std::memory_order_relaxed) >= options_.snapshot_bytes ||
+           c.commits_since_snapshot.load(std::memory_order_relaxed) >= options_.snapshot_commits)) {
+        due.push_back(replica);
+      }
+    }
+  }
+  for (const std::shared_ptr<Replica>& replica : due) {
+    if (Status s = Snapshot(replica, term); !s.ok()) {
+      LogWarn("cluster_snapshot_failed", {{"index", replica->name}, {"error", s.message()}});
+    }
+  }
+}
+
+Status ClusterCoordinator::Snapshot(const std::shared_ptr<Replica>& replica, int64_t term) {
+  Committer& committer = *replica->committer;
+  const uint64_t bytes = committer.bytes_since_snapshot.load(std::memory_order_relaxed);
+  const uint64_t commits = committer.commits_since_snapshot.load(std::memory_order_relaxed);
+  std::shared_ptr<Index> index;
+  {
+    std::lock_guard lock(mutex_);
+    index = replica->index;
+  }
+  // Records after the tag may be in the snapshot too (writes go on while it
+  // is saved); a replica that loads it applies them again, in order, which
+  // leaves every id as its last write made it.
+  const uint64_t tag = index->applied_sequence();
+  const std::string key = SnapshotObjectKey(replica->name, replica->incarnation, tag, term);
+  const auto started = std::chrono::steady_clock::now();
+  {
+    VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<store::ObjectWriter> writer, bucket_->Create(key));
+    VECTORD_RETURN_IF_ERROR(index->engine().Save(*writer, tag));
+    VECTORD_RETURN_IF_ERROR(writer->Commit());
+  }
+  JsonWriter w;
+  w.BeginObject().Key("tag").Int(static_cast<int64_t>(tag));
+  w.Key("incarnation").Int(replica->incarnation).Key("key").String(key).EndObject();
+  const std::string value = std::move(w).Finish();
+  // Committed under the term, like a write: a deposed writer's snapshot is
+  // never named, so nothing of it is loaded and it deletes nothing.
+  auto txn = etcd_->Txn({TermHolds(WriterKey(), term),
+                         {.key = IndexKey(replica->name),
+                          .target = EtcdCompare::Target::kCreateRevision,
+                          .result = EtcdCompare::Result::kEqual,
+                          .value = "",
+                          .number = replica->incarnation}},
+                        {PutOp(SnapshotKey(replica->name), value)});
+  if (!txn.ok() || !txn->succeeded) {
+    (void)bucket_->Delete(key);
+    return txn.ok() ? Status::Unavailable("the term ended") : txn.status();
+  }
+  committer.bytes_since_snapshot.fetch_sub(bytes, std::memory_order_relaxed);
+  committer.commits_since_snapshot.fetch_sub(commits, std::memory_order_relaxed);
+  {
+    std::lock_guard lock(mutex_);
+    NoteSnapshotLocked(*replica, value);
+  }
+  // What the snapshot covers: segment objects wholly at or below its tag,
+  // and older snapshots. (Only older: a newer writer's snapshot has a tag at
+  // least this one's.)
+  size_t deleted = 0;
+  if (auto keys = bucket_->List(ObjectFolder(replica->name, replica->incarnation)); keys.ok()) {
+    for (const std::string& k : *keys) {
+      SegmentObject object;
+      uint64_t other_tag = 0;
+      const bool covered = (ParseObjectKey(k, &object) && object.last <= tag) ||
+                           (ParseSnapshotKey(k, &other_tag) && other_tag < tag);
+      if (covered && bucket_->Delete(k).ok()) ++deleted;
+    }
+  }
+  LogInfo("cluster_snapshot_uploaded",
+          {{"index", replica->name},
+           {"tag", std::to_string(tag)},
+           {"objects_deleted", deleted},
+           {"seconds",
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}});
+  return Status::Ok();
 }
 
 Status ClusterCoordinator::CommitGroup(
@@ -621,6 +854,7 @@ void ClusterCoordinator::CoordinateLoop() {
     }
     Campaign();
     ActivateCommitters();
+    SnapshotDueIndexes();
     if (std::chrono::steady_clock::now() - last_publish >= 2 * options_.check_interval) {
       PublishApplied();
       last_publish = std::chrono::steady_clock::now();
@@ -669,8 +903,8 @@ void ClusterCoordinator::Campaign() {
     if (!renew) return;
     // A new term: the same key rewritten, so its mod_revision rises and
     // every commit still in flight in the old term fails its compare.
-    auto renewed = etcd_->Txn({TermHolds(WriterKey(), kv.mod_revision)},
-                              {PutOp(WriterKey(), mine, lease)});
+    auto renewed =
+        etcd_->Txn({TermHolds(WriterKey(), kv.mod_revision)}, {PutOp(WriterKey(), mine, lease)});
     if (renewed.ok() && renewed->succeeded) {
       std::lock_guard lock(mutex_);
       BecomeWriterLocked(renewed->revision);
@@ -701,7 +935,8 @@ void ClusterCoordinator::BecomeWriterLocked(int64_t term) {
 
 void ClusterCoordinator::StepDownLocked(const Status& reason) {
   if (writer_) {
-    LogWarn("cluster_writer_stepped_down", {{"node", options_.node_id}, {"reason", reason.message()}});
+    LogWarn("cluster_writer_stepped_down",
+            {{"node", options_.node_id}, {"reason", reason.message()}});
   }
   writer_ = false;
   term_ = 0;
@@ -740,6 +975,10 @@ void ClusterCoordinator::ActivateCommitters() {
     if (parsed.incarnation != 0 && parsed.incarnation != replica->incarnation) continue;
     if (replica->index->applied_sequence() >= parsed.sequence) {
       replica->committer->Activate(term, parsed.sequence);
+      // At most this many commits since the snapshot (records >= commits).
+      replica->committer->commits_since_snapshot.store(
+          parsed.sequence - std::min(parsed.sequence, replica->snapshot_tag),
+          std::memory_order_relaxed);
     } else {
       NoteCommittedLocked(*replica, value->second);
     }
@@ -814,14 +1053,15 @@ Status ClusterCoordinator::OnDrop(Index& index) {
     auto it = replicas_.find(name);
     if (it == replicas_.end()) return Status::NotFound("not found");
     incarnation = it->second->incarnation;
-    auto txn = etcd_->Txn({{.key = IndexKey(name),
-                            .target = EtcdCompare::Target::kCreateRevision,
-                            .result = EtcdCompare::Result::kEqual,
-                            .value = "",
-                            .number = incarnation},
-                           TermHolds(WriterKey(), term_)},
-                          {DeleteOp(IndexKey(name)), DeleteOp(CommittedKey(name))},
-                          {GetOp(IndexKey(name))});
+    auto txn = etcd_->Txn(
+        {{.key = IndexKey(name),
+          .target = EtcdCompare::Target::kCreateRevision,
+          .result = EtcdCompare::Result::kEqual,
+          .value = "",
+          .number = incarnation},
+         TermHolds(WriterKey(), term_)},
+        {DeleteOp(IndexKey(name)), DeleteOp(CommittedKey(name)), DeleteOp(SnapshotKey(name))},
+        {GetOp(IndexKey(name))});
     if (!txn.ok()) {
       return Status::Unavailable(etcd_->Describe() + ": " + txn.status().message() +
                                  " (the index is not dropped: retry)");

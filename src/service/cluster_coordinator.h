@@ -66,6 +66,12 @@ struct CoordinatorOptions {
   std::chrono::milliseconds check_interval{250};
   // The largest group commit, in bytes of records.
   size_t max_group_bytes = size_t{32} << 20;
+  // The writer uploads a snapshot of an index once this many bytes of
+  // records, or this many commits (objects), were committed after the last
+  // one; then the objects it covers are deleted. It bounds what a starting
+  // node replays and what the bucket keeps.
+  uint64_t snapshot_bytes = uint64_t{64} << 20;
+  uint64_t snapshot_commits = 1000;
 };
 
 struct WriterInfo {
@@ -134,15 +140,21 @@ class ClusterCoordinator final : public Persistence {
     uint32_t dimension = 0;
     std::shared_ptr<Index> index;
     std::shared_ptr<Committer> committer;
-    uint64_t target = 0;        // the highest committed sequence seen
-    int64_t target_term = 0;    // the term that committed it
+    uint64_t target = 0;      // the highest committed sequence seen
+    int64_t target_term = 0;  // the term that committed it
     std::map<uint64_t, std::pair<int64_t, std::string>> hints;  // first -> (term, object key)
     bool queued = false;
+    // The latest snapshot etcd names (snapshots/<name>): its tag and key.
+    uint64_t snapshot_tag = 0;
+    std::string snapshot_key;
   };
 
-  std::string Key(std::string_view suffix) const { return options_.key_prefix + std::string(suffix); }
+  std::string Key(std::string_view suffix) const {
+    return options_.key_prefix + std::string(suffix);
+  }
   std::string IndexKey(std::string_view name) const;
   std::string CommittedKey(std::string_view name) const;
+  std::string SnapshotKey(std::string_view name) const;
   std::string WriterKey() const { return Key("writer"); }
 
   // Reads every index and committed sequence and makes the replica table
@@ -156,11 +168,25 @@ class ClusterCoordinator final : public Persistence {
                            int64_t incarnation);
   void ForgetReplicaLocked(const std::string& name);
   void NoteCommittedLocked(Replica& replica, const std::string& value);
+  void NoteSnapshotLocked(Replica& replica, const std::string& value);
+  // A replica behind the latest snapshot: the snapshot is loaded into a new
+  // Index that replaces the replica's (in the registry too).
+  Status LoadSnapshot(const std::shared_ptr<Replica>& replica);
+  // The writer: snapshots the indexes that are due (snapshot_bytes,
+  // snapshot_commits), commits each snapshot's key in etcd under the term,
+  // then deletes the objects it covers.
+  void SnapshotDueIndexes();
+  Status Snapshot(const std::shared_ptr<Replica>& replica, int64_t term);
   void EnqueueLocked(Replica& replica);
 
   void FollowLoop();
   // Applies the committed records the replica lacks, from the bucket.
   Status CatchUp(const std::shared_ptr<Replica>& replica);
+  // Applies to `index` the committed records (applied, target] from the
+  // bucket: the hinted object alone, or the incarnation's chain by the rule
+  // of docs/cluster-protocol.md ("Fencing").
+  Status ApplyObjects(const Replica& replica, Index& index, uint64_t applied, uint64_t target,
+                      int64_t target_term, const std::optional<std::string>& hinted_key);
 
   void CoordinateLoop();
   void Campaign();
@@ -185,17 +211,17 @@ class ClusterCoordinator final : public Persistence {
   const CoordinatorOptions options_;
 
   mutable std::mutex mutex_;
-  std::condition_variable wake_;       // the coordinator thread
-  std::condition_variable follow_;     // the follower thread
+  std::condition_variable wake_;                                           // the coordinator thread
+  std::condition_variable follow_;                                         // the follower thread
   std::map<std::string, std::shared_ptr<Replica>, std::less<>> replicas_;  // guarded by mutex_
   std::deque<std::string> follow_queue_;                                   // guarded by mutex_
-  bool writer_ = false;        // guarded by mutex_
-  int64_t term_ = 0;           // guarded by mutex_; this node's term while writer_
-  bool reterm_needed_ = false;  // guarded by mutex_
-  std::optional<WriterInfo> writer_info_;  // guarded by mutex_
-  bool watch_broken_ = false;  // guarded by mutex_
-  bool stopping_ = false;      // guarded by mutex_
-  std::string last_published_;  // the coordinator thread's
+  bool writer_ = false;                                                    // guarded by mutex_
+  int64_t term_ = 0;                         // guarded by mutex_; this node's term while writer_
+  bool reterm_needed_ = false;               // guarded by mutex_
+  std::optional<WriterInfo> writer_info_;    // guarded by mutex_
+  bool watch_broken_ = false;                // guarded by mutex_
+  bool stopping_ = false;                    // guarded by mutex_
+  std::string last_published_;               // the coordinator thread's
   std::unique_ptr<store::EtcdWatch> watch_;  // replaced by Start and the coordinator thread
   std::thread follower_;
   std::thread coordinator_;

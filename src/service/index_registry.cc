@@ -377,10 +377,10 @@ Result<WriteResult> Index::Add(std::span<const NewItem> items, ThreadPool* worke
   WriteResult result;
   result.affected = items.size();
   if (commit_log_) {
-    VECTORD_ASSIGN_OR_RETURN(result.sequence,
-                             CommitThenApply(store::log_format::RecordType::kUpsert,
-                                             EncodeUpsert(items),
-                                             [&] { return ApplyUpsert(inputs, workers); }));
+    VECTORD_ASSIGN_OR_RETURN(
+        result.sequence,
+        CommitThenApply(store::log_format::RecordType::kUpsert, EncodeUpsert(items),
+                        [&] { return ApplyUpsert(inputs, workers); }));
     result.durability = DurabilityName(Durability::kObjectStore);
   } else if (!log_) {
     std::lock_guard lock(apply_mutex_);
@@ -389,8 +389,9 @@ Result<WriteResult> Index::Add(std::span<const NewItem> items, ThreadPool* worke
   } else {
     VECTORD_ASSIGN_OR_RETURN(
         result.durability,
-        LogThenApply(store::log_format::RecordType::kUpsert, EncodeUpsert(items), durability,
-                     [&] { return ApplyUpsert(inputs, workers); }, &result.sequence));
+        LogThenApply(
+            store::log_format::RecordType::kUpsert, EncodeUpsert(items), durability,
+            [&] { return ApplyUpsert(inputs, workers); }, &result.sequence));
   }
   changes_.fetch_add(1, std::memory_order_acq_rel);
   stats_.RecordAdded(items.size());
@@ -625,6 +626,15 @@ std::shared_ptr<Index> Registry::Forget(std::string_view name) {
   }
   index->MarkDropped();
   return index;
+}
+
+bool Registry::Replace(const std::shared_ptr<Index>& old, std::shared_ptr<Index> index) {
+  index->set_recall_sample_rate(recall_sample_rate_.load(std::memory_order_relaxed));
+  std::unique_lock lock(mutex_);
+  auto it = indexes_.find(old->params().name);
+  if (it == indexes_.end() || it->second != old) return false;
+  it->second = std::move(index);
+  return true;
 }
 
 Result<Recovered> Registry::Recover(std::string_view name) {

@@ -403,6 +403,9 @@ class Registry {
   // Removes an index without telling the persistence: a cluster replica's
   // drop, committed elsewhere. Returns the index removed (null if none).
   std::shared_ptr<Index> Forget(std::string_view name);
+  // Puts `index` in the place of `old` (same name) at once, so that no
+  // request sees the name missing; false if `old` is no longer registered.
+  bool Replace(const std::shared_ptr<Index>& old, std::shared_ptr<Index> index);
   // Rebuilds an index that failed to load (OnRecover) and serves it.
   // NotFound for an unknown name; AlreadyExists for a loaded one.
   Result<Recovered> Recover(std::string_view name);

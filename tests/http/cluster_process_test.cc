@@ -30,6 +30,7 @@
 
 #include "common/uri_encoding.h"
 #include "server_process.h"
+#include "store/s3_object_store.h"
 #include "support/child_process.h"
 #include "support/etcd_server.h"
 #include "support/s3_server.h"
@@ -370,7 +371,8 @@ class Cluster : public ::testing::Test {
     return ServerProcess::Start(
         {"--bind", "127.0.0.1:" + std::to_string(node.port), "--data-dir", node.disk->path(),
          "--storaged-url", bucket_->url(), "--etcd-endpoints", etcd_->endpoint(), "--node-id",
-         node.id, "--advertise-url", node.url(), "--lease-ttl-ms", std::to_string(kLeaseTtlMs)},
+         node.id, "--advertise-url", node.url(), "--lease-ttl-ms", std::to_string(kLeaseTtlMs),
+         "--checkpoint-bytes", std::to_string(snapshot_bytes_)},
         Credentials());
   }
 
@@ -492,6 +494,9 @@ class Cluster : public ::testing::Test {
   std::unique_ptr<S3Server> bucket_;
   std::unique_ptr<EtcdServer> etcd_;
   std::vector<std::unique_ptr<Node>> nodes_;  // stopped before etcd and the bucket
+  // checkpoint_bytes: how many bytes of commits the writer lets pass before
+  // it uploads a snapshot of an index.
+  uint64_t snapshot_bytes_ = uint64_t{64} << 20;
 };
 
 // SIGCONT for a process this test paused, on every way out of the test, so
@@ -1130,6 +1135,75 @@ TEST_F(Cluster, DropAndRecreateNeverServesTheOldIncarnation) {
         << info.body;
     EXPECT_NE(info.body.find(R"("length":)" + std::to_string(last.size())), std::string::npos)
         << info.body;
+  }
+}
+
+}  // namespace
+}  // namespace vectord::testing
+
+namespace vectord::testing {
+namespace {
+
+// The writer snapshots an index once checkpoint_bytes of commits passed,
+// names the snapshot in etcd and deletes the objects it covers; a node that
+// starts on an empty disk loads the snapshot and replays only what came
+// after it, and serves exactly what was acknowledged.
+TEST_F(Cluster, SnapshotsBoundTheBucketsLogAndNewNodesStartFromThem) {
+  constexpr int kBatch = 10, kBatches = 40, kDimension = 8;
+  snapshot_bytes_ = 4096;  // a snapshot every few batches
+  ASSERT_NO_FATAL_FAILURE(StartNodes(2));
+  WriteLedger ledger;
+  std::set<std::string> expected;
+  {
+    TestClient c1(nodes_[0]->port), c2(nodes_[1]->port);
+    ASSERT_EQ(c1.Request("POST", "/vectors/index", CreateBody("docs", kDimension)).status, 201);
+    for (int b = 0; b < kBatches; ++b) {
+      const std::string prefix = "b" + std::to_string(b) + "-";
+      ASSERT_EQ(SendBatch(b % 2 ? c2 : c1, ledger, "docs", prefix, kBatch, kDimension).status, 200);
+      for (int i = 0; i < kBatch; ++i) expected.insert(prefix + std::to_string(i));
+      if (b % 7 == 3) {
+        const std::string id = prefix + "0";
+        ASSERT_EQ(c2.Request("DELETE", "/vectors/index/docs/items/" + id).status, 204);
+        expected.erase(id);
+      }
+      // Spread over several passes of the writer's snapshot check.
+      if (b % 10 == 9) std::this_thread::sleep_for(400ms);
+    }
+  }
+  // The bucket holds one snapshot and fewer segment objects than commits.
+  auto bucket = store::S3ObjectStore::Open(bucket_->Options());
+  ASSERT_TRUE(bucket.ok()) << bucket.status().ToString();
+  size_t snapshots = 0, segments = 0;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        auto keys = (*bucket)->List("_cluster/docs/");
+        if (!keys.ok()) return false;
+        snapshots = segments = 0;
+        for (const std::string& key : *keys) {
+          if (key.ends_with(".hnsw")) ++snapshots;
+          if (key.ends_with(".log")) ++segments;
+        }
+        return snapshots == 1 && segments < kBatches / 2;
+      },
+      20s))
+      << snapshots << " snapshots, " << segments << " segment objects";
+
+  // A node on an empty disk starts from the snapshot.
+  Node& n3 = AddNode();
+  ASSERT_NE(n3.process, nullptr);
+  EXPECT_EQ(ScrollIds(n3.port, "docs", ""), expected);
+  EXPECT_NE(n3.process->Log().find("cluster_snapshot_loaded"), std::string::npos);
+  // So does one restarted on an empty disk, and the old nodes agree.
+  ASSERT_NO_FATAL_FAILURE(Restart(*nodes_[1], /*empty_disk=*/true));
+  EXPECT_EQ(ScrollIds(nodes_[1]->port, "docs", "&consistency=strong"), expected);
+  EXPECT_EQ(ScrollIds(nodes_[0]->port, "docs", "&consistency=strong"), expected);
+  // Writes go on after the snapshots, and reach the new node.
+  TestClient c3(n3.port);
+  const HttpResult more = SendBatch(c3, ledger, "docs", "after-", kBatch, kDimension);
+  ASSERT_EQ(more.status, 200) << more.body;
+  for (int i = 0; i < kBatch; ++i) expected.insert("after-" + std::to_string(i));
+  for (Node* node : Running()) {
+    EXPECT_EQ(ScrollIds(node->port, "docs", "&consistency=strong"), expected) << node->id;
   }
 }
 
