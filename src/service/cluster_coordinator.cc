@@ -199,7 +199,9 @@ class ClusterCoordinator::Committer final : public CommitLog {
     std::unique_lock lock(mutex_);
     if (term_ == 0) return inactive_reason_;
     queue_.push_back(&me);
-    turn_.wait(lock, [&] { return me.done || queue_.front() == &me; });
+    // The leader of a group takes it off the queue before it is applied:
+    // the queue may be empty while this writer waits to be marked done.
+    turn_.wait(lock, [&] { return me.done || (!queue_.empty() && queue_.front() == &me); });
     if (me.done) return me.status.ok() ? Result<uint64_t>(me.sequence) : me.status;
 
     std::vector<Pending*> group;
@@ -225,14 +227,17 @@ class ClusterCoordinator::Committer final : public CommitLog {
       // The next group commits while this one is applied: applying is
       // the slow part, and records are applied in order anyway.
       turn_.notify_all();
-      turn_.wait(lock, [&] { return applied_through_ + 1 == first; });
+      // After a new term the follower may have applied this group already
+      // (from the bucket) and a later one may be applied: the index skips
+      // records it holds, and applied_through_ never goes back.
+      turn_.wait(lock, [&] { return applied_through_ + 1 >= first; });
       lock.unlock();
       for (size_t i = 0; i < group.size(); ++i) {
         group[i]->sequence = first + i;
         group[i]->status = (*group[i]->apply)(first + i);
       }
       lock.lock();
-      applied_through_ = first + group.size() - 1;
+      applied_through_ = std::max<uint64_t>(applied_through_, first + group.size() - 1);
       bytes_since_snapshot.fetch_add(bytes, std::memory_order_relaxed);
       commits_since_snapshot.fetch_add(1, std::memory_order_relaxed);
     } else if (term_ == term) {
@@ -261,7 +266,7 @@ class ClusterCoordinator::Committer final : public CommitLog {
     next_ = committed + 1;
     // Every group of an earlier activation was applied: the coordinator
     // activates only a replica that holds everything committed.
-    applied_through_ = committed;
+    applied_through_ = std::max(applied_through_, committed);
   }
   void Deactivate(Status reason) {
     std::lock_guard lock(mutex_);
@@ -390,7 +395,8 @@ Result<int64_t> ClusterCoordinator::Resync() {
   }
   std::vector<std::string> gone;
   for (const auto& [name, replica] : replicas_) {
-    if (!present.contains(name)) gone.push_back(name);
+    // One created after the read (a create on this writer meanwhile) stays.
+    if (!present.contains(name) && replica->incarnation <= read.revision) gone.push_back(name);
   }
   for (const std::string& name : gone) ForgetReplicaLocked(name);
   for (const store::EtcdKeyValue& kv : read.reads[1]) {
@@ -448,6 +454,11 @@ void ClusterCoordinator::EnsureReplicaLocked(const std::string& name,
   if (auto it = replicas_.find(name); it != replicas_.end()) {
     if (it->second->incarnation >= incarnation) return;
     ForgetReplicaLocked(name);
+  }
+  // A late event of an incarnation this writer dropped itself.
+  if (auto dropped = dropped_.find(name);
+      dropped != dropped_.end() && dropped->second >= incarnation) {
+    return;
   }
   Result<IndexParams> params = ParseParamsJson(params_json);
   if (params.ok() && params->name != name) {
@@ -1072,6 +1083,7 @@ Status ClusterCoordinator::OnDrop(Index& index) {
     }
     it->second->committer->Deactivate(Status::NotFound("not found"));
     replicas_.erase(it);
+    dropped_[name] = incarnation;
   }
   // The drop is committed; the objects are garbage now. A failure here
   // leaves them under a folder no incarnation reads again.

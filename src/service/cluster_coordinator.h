@@ -215,7 +215,10 @@ class ClusterCoordinator final : public Persistence {
   std::condition_variable follow_;                                         // the follower thread
   std::map<std::string, std::shared_ptr<Replica>, std::less<>> replicas_;  // guarded by mutex_
   std::deque<std::string> follow_queue_;                                   // guarded by mutex_
-  bool writer_ = false;                                                    // guarded by mutex_
+  // The incarnation of each index this node dropped as the writer: a late
+  // watch event of it must not bring it back.
+  std::map<std::string, int64_t, std::less<>> dropped_;  // guarded by mutex_
+  bool writer_ = false;                                  // guarded by mutex_
   int64_t term_ = 0;                         // guarded by mutex_; this node's term while writer_
   bool reterm_needed_ = false;               // guarded by mutex_
   std::optional<WriterInfo> writer_info_;    // guarded by mutex_

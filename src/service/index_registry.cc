@@ -346,6 +346,8 @@ Result<uint64_t> Index::CommitThenApply(store::log_format::RecordType type, std:
                                         Apply&& apply) {
   return commit_log_->Commit(type, std::move(payload), [&](uint64_t sequence) -> Status {
     std::unique_lock lock(apply_mutex_);
+    // A new writer's follower may have applied it from the bucket already.
+    if (sequence <= applied_sequence_.load(std::memory_order_acquire)) return Status::Ok();
     Status applied;
     try {
       applied = apply();
