@@ -176,7 +176,7 @@ int Run(int argc, char** argv) {
     };
   }
   http::ApiHandler handler(&registry, std::move(api_options), &ready,
-                           [&] { return metrics.Render(registry, storage.get()); });
+                           [&] { return metrics.Render(registry, storage.get(), cluster.get()); });
   std::atomic<uint64_t> request_ids{0};
   auto observe = [&](const http::HttpRequest& request, const http::HttpResponse& response,
                      double seconds) {

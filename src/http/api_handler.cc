@@ -675,7 +675,9 @@ Result<HttpResponse> ApiHandler::AddItems(HttpRequest& request, const PathParams
   w.Key("added").Int(static_cast<int64_t>(result.affected));
   w.Key("length").Int(static_cast<int64_t>(result.length));
   w.Key("durability").String(result.durability);
-  if (result.sequence != 0) w.Key("sequence").Int(static_cast<int64_t>(result.sequence));
+  // Cluster mode: what ?min_sequence= takes on any node. (A single node's
+  // answers keep the shape its clients know.)
+  if (options_.cluster != nullptr) w.Key("sequence").Int(static_cast<int64_t>(result.sequence));
   w.EndObject();
   return Json(200, std::move(w).Finish());
 }
@@ -731,7 +733,9 @@ Result<HttpResponse> ApiHandler::DeleteItems(HttpRequest& request, const PathPar
   w.Key("deleted").Int(static_cast<int64_t>(result.affected));
   w.Key("length").Int(static_cast<int64_t>(result.length));
   w.Key("durability").String(result.durability);
-  if (result.sequence != 0) w.Key("sequence").Int(static_cast<int64_t>(result.sequence));
+  // Cluster mode: what ?min_sequence= takes on any node. (A single node's
+  // answers keep the shape its clients know.)
+  if (options_.cluster != nullptr) w.Key("sequence").Int(static_cast<int64_t>(result.sequence));
   w.EndObject();
   return Json(200, std::move(w).Finish());
 }

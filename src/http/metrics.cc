@@ -9,6 +9,8 @@
 #include <limits>
 #include <set>
 
+#include "service/cluster_coordinator.h"
+
 namespace vectord::http {
 
 Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
@@ -43,6 +45,11 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                          .Name("vectord_index_recall_samples")
                          .Help("Samples behind the recall estimate")
                          .Register(*registry_);
+  applied_sequence_ =
+      &prometheus::BuildGauge()
+           .Name("vectord_index_applied_sequence")
+           .Help("The last log record (cluster: commit) applied to the index on this node")
+           .Register(*registry_);
   replay_estimate_ =
       &prometheus::BuildGauge()
            .Name("vectord_index_log_replay_estimate_seconds")
@@ -93,9 +100,27 @@ void Metrics::ObserveRequest(const std::string& route, int status, double second
   latency_->Add({{"route", route}}, kBuckets).Observe(seconds);
 }
 
-std::string Metrics::Render(const service::Registry& registry,
-                            const service::IndexStorage* storage) {
+std::string Metrics::Render(const service::Registry& registry, const service::IndexStorage* storage,
+                            const service::ClusterCoordinator* cluster) {
   std::lock_guard lock(render_mutex_);
+  std::map<std::string, uint64_t> lag;
+  if (cluster != nullptr) {
+    if (replica_lag_ == nullptr) {
+      replica_lag_ = &prometheus::BuildGauge()
+                          .Name("vectord_cluster_replica_lag_records")
+                          .Help(
+                              "Committed records of the index this node has heard of but not "
+                              "applied yet")
+                          .Register(*registry_);
+      writer_term_ = &prometheus::BuildGauge()
+                          .Name("vectord_cluster_writer_term")
+                          .Help("This node's term while it is the cluster's writer, else 0")
+                          .Register(*registry_)
+                          .Add({});
+    }
+    for (const auto& p : cluster->Progress()) lag[p.name] = p.committed - p.applied;
+    writer_term_->Set(static_cast<double>(cluster->term()));
+  }
   std::vector<std::string> names = registry.Names();
   indexes_->Set(static_cast<double>(names.size()));
   std::set<std::string> present;
@@ -115,6 +140,13 @@ std::string Metrics::Render(const service::Registry& registry,
         g.replay_budget = &replay_budget_->Add({{"index", name}});
       }
     }
+    if (g.applied_sequence == nullptr)
+      g.applied_sequence = &applied_sequence_->Add({{"index", name}});
+    g.applied_sequence->Set(static_cast<double>(index->applied_sequence()));
+    if (cluster != nullptr) {
+      if (g.replica_lag == nullptr) g.replica_lag = &replica_lag_->Add({{"index", name}});
+      g.replica_lag->Set(static_cast<double>(lag[name]));
+    }
     if (g.replay_estimate != nullptr) {
       g.replay_estimate->Set(index->replay_cost().seconds());
       g.replay_budget->Set(storage->ReplayBudgetSeconds(*index));
@@ -132,6 +164,9 @@ std::string Metrics::Render(const service::Registry& registry,
       recall_->Remove(it->second.recall);
       recall_ci95_->Remove(it->second.recall_ci95);
       recall_samples_->Remove(it->second.recall_samples);
+      if (it->second.applied_sequence != nullptr)
+        applied_sequence_->Remove(it->second.applied_sequence);
+      if (it->second.replica_lag != nullptr) replica_lag_->Remove(it->second.replica_lag);
       if (it->second.replay_estimate != nullptr) {
         replay_estimate_->Remove(it->second.replay_estimate);
         replay_budget_->Remove(it->second.replay_budget);

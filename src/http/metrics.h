@@ -31,6 +31,10 @@ template <typename T>
 class Family;
 }  // namespace prometheus
 
+namespace vectord::service {
+class ClusterCoordinator;
+}  // namespace vectord::service
+
 namespace vectord::http {
 
 class Metrics {
@@ -41,7 +45,9 @@ class Metrics {
   void ObserveRequest(const std::string& route, int status, double seconds);
   // Refreshes the gauges from the registry and persister (may be null), then
   // renders every series in the Prometheus text format.
-  std::string Render(const service::Registry& registry, const service::IndexStorage* storage);
+  // `cluster` (may be null): cluster mode's replica lag and writer term.
+  std::string Render(const service::Registry& registry, const service::IndexStorage* storage,
+                     const service::ClusterCoordinator* cluster = nullptr);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -55,6 +61,10 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>* replay_estimate_;
   prometheus::Family<prometheus::Gauge>* replay_budget_;
   prometheus::Family<prometheus::Gauge>* load_failed_;
+  prometheus::Family<prometheus::Gauge>* applied_sequence_;
+  // Registered only in cluster mode.
+  prometheus::Family<prometheus::Gauge>* replica_lag_ = nullptr;
+  prometheus::Gauge* writer_term_ = nullptr;
   prometheus::Counter* checkpoints_;
   prometheus::Counter* checkpoint_failures_;
   prometheus::Counter* snapshot_bytes_;
@@ -76,6 +86,8 @@ class Metrics {
     prometheus::Gauge* recall_samples = nullptr;
     prometheus::Gauge* replay_estimate = nullptr;  // with storage only
     prometheus::Gauge* replay_budget = nullptr;
+    prometheus::Gauge* applied_sequence = nullptr;
+    prometheus::Gauge* replica_lag = nullptr;  // in cluster mode only
   };
   std::map<std::string, IndexGauges> index_gauges_;  // guarded by render_mutex_
   // 1 for every index whose stored copy failed to load; guarded by render_mutex_

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <future>
 #include <set>
 
 #include "common/json_writer.h"
@@ -348,13 +349,21 @@ Status ClusterCoordinator::Start(const std::function<bool()>& keep_trying) {
   }
   StartWatch(*revision + 1);
   coordinator_ = std::thread([this] { CoordinateLoop(); });
-  // Ready once every replica holds what was committed when it was read.
+  // Ready once every replica holds what was committed when it was read (not
+  // what is committed now: under steady writes a replica is always a few
+  // commits behind the latest).
+  std::map<std::string, uint64_t, std::less<>> read_targets;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [name, replica] : replicas_) read_targets[name] = replica->target;
+  }
   while (true) {
     size_t behind = 0;
     {
       std::lock_guard lock(mutex_);
-      for (const auto& [name, replica] : replicas_) {
-        if (replica->index->applied_sequence() < replica->target) ++behind;
+      for (const auto& [name, target] : read_targets) {
+        auto it = replicas_.find(name);
+        if (it != replicas_.end() && it->second->index->applied_sequence() < target) ++behind;
       }
     }
     if (behind == 0) break;
@@ -651,20 +660,48 @@ Status ClusterCoordinator::ApplyObjects(const Replica& replica, Index& index, ui
     }
   }
 
+  // A replica far behind (a node starting) reads many small objects: fetch
+  // a window of them at once, apply them in order.
+  constexpr size_t kFetchWindow = 8;
+  std::deque<std::future<Result<std::string>>> fetches;
+  size_t next_fetch = 0;
+  auto fill = [&] {
+    while (next_fetch < plan.size() && fetches.size() < kFetchWindow) {
+      fetches.push_back(std::async(
+          std::launch::async, [this, key = plan[next_fetch].first] { return bucket_->Get(key); }));
+      ++next_fetch;
+    }
+  };
   uint64_t at = applied;
   for (const auto& [key, cap] : plan) {
-    VECTORD_ASSIGN_OR_RETURN(const std::string bytes, bucket_->Get(key));
+    fill();
+    Result<std::string> fetched = fetches.front().get();
+    fetches.pop_front();
+    if (!fetched.ok()) {
+      for (auto& f : fetches) f.wait();
+      return fetched.status();
+    }
+    const std::string bytes = std::move(fetched).value();
     std::vector<store::LogRecord> records;
-    VECTORD_RETURN_IF_ERROR(store::ParseSegment(bytes, key, &records).status());
+    if (Status parsed = store::ParseSegment(bytes, key, &records).status(); !parsed.ok()) {
+      for (auto& f : fetches) f.wait();
+      return parsed;
+    }
     for (const store::LogRecord& record : records) {
       if (record.sequence <= at) continue;
       if (record.sequence > cap) break;
+      Status failed;
       if (record.sequence != at + 1) {
-        return Status::Corruption(key + ": record " + std::to_string(record.sequence) + " where " +
-                                  std::to_string(at + 1) + " was expected");
+        failed = Status::Corruption(key + ": record " + std::to_string(record.sequence) +
+                                    " where " + std::to_string(at + 1) + " was expected");
+      } else {
+        failed =
+            index.ApplyCommitted(record, registry_->workers()).WithContext("index " + replica.name);
       }
-      VECTORD_RETURN_IF_ERROR(
-          index.ApplyCommitted(record, registry_->workers()).WithContext("index " + replica.name));
+      if (!failed.ok()) {
+        for (auto& f : fetches) f.wait();
+        return failed;
+      }
       at = record.sequence;
     }
   }
@@ -1155,6 +1192,21 @@ Status ClusterCoordinator::WaitForRead(std::string_view name, bool strong, uint6
   return Status::TimedOut("node " + options_.node_id + " has applied " + std::to_string(applied) +
                           " of the " + std::to_string(want) + " records of index " +
                           std::string(name) + " the read needs; try again or read from the writer");
+}
+
+std::vector<ClusterCoordinator::ReplicaProgress> ClusterCoordinator::Progress() const {
+  std::lock_guard lock(mutex_);
+  std::vector<ReplicaProgress> progress;
+  for (const auto& [name, replica] : replicas_) {
+    const uint64_t applied = replica->index->applied_sequence();
+    progress.push_back({name, applied, std::max(applied, replica->target)});
+  }
+  return progress;
+}
+
+int64_t ClusterCoordinator::term() const {
+  std::lock_guard lock(mutex_);
+  return writer_ ? term_ : 0;
 }
 
 Result<ClusterStatus> ClusterCoordinator::Describe() {

@@ -132,6 +132,16 @@ class ClusterCoordinator final : public Persistence {
 
   Result<ClusterStatus> Describe();
 
+  // For /metrics, without asking etcd: each replica's applied sequence and
+  // the highest committed sequence this node has heard of.
+  struct ReplicaProgress {
+    std::string name;
+    uint64_t applied = 0;
+    uint64_t committed = 0;
+  };
+  std::vector<ReplicaProgress> Progress() const;
+  int64_t term() const;  // this node's term while it is the writer, else 0
+
  private:
   class Committer;
   struct Replica {

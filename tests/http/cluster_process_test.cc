@@ -613,6 +613,17 @@ TEST_F(Cluster, ThreeNodesServeOneIndexFromAnyNode) {
   EXPECT_NE(Find(view->leader), nullptr) << "leader: '" << view->leader << "'";
   EXPECT_GT(view->term, 0u);
   ASSERT_EQ(view->indexes.size(), 1u);
+  // /metrics: every replica caught up (no lag), and the writer's term on the
+  // writer alone.
+  for (const Node* node : {&n1, &n2, &n3}) {
+    const std::string metrics = TestClient(node->port).Request("GET", "/metrics").body;
+    EXPECT_NE(metrics.find("vectord_cluster_replica_lag_records{index=\"docs\"} 0"),
+              std::string::npos)
+        << node->id;
+    const bool writes = node->id == view->leader;
+    EXPECT_EQ(metrics.find("vectord_cluster_writer_term 0\n") == std::string::npos, writes)
+        << node->id;
+  }
   EXPECT_EQ(view->indexes[0].writer, view->leader) << "one writer for every index";
   for (Node* node : {&n1, &n3}) {
     EXPECT_TRUE(Eventually(
