@@ -139,23 +139,20 @@ std::string CommittedJson(uint64_t sequence, int64_t term, int64_t incarnation,
   return std::move(w).Finish();
 }
 
-std::string JsonText(const std::string& json, const char* field) {
-  simdjson::dom::parser parser;
-  simdjson::dom::element root;
-  std::string_view text;
-  if (parser.parse(json).get(root) != simdjson::SUCCESS ||
-      root[field].get_string().get(text) != simdjson::SUCCESS) {
-    return "";
-  }
-  return std::string(text);
-}
-
 EtcdCompare TermHolds(const std::string& writer_key, int64_t term) {
   return {.key = writer_key,
           .target = EtcdCompare::Target::kModRevision,
           .result = EtcdCompare::Result::kEqual,
           .value = "",
           .number = term};
+}
+
+EtcdCompare IncarnationHolds(const std::string& index_key, int64_t incarnation) {
+  return {.key = index_key,
+          .target = EtcdCompare::Target::kCreateRevision,
+          .result = EtcdCompare::Result::kEqual,
+          .value = "",
+          .number = incarnation};
 }
 
 EtcdOperation GetOp(std::string key, bool prefix = false) {
@@ -801,11 +798,7 @@ Status ClusterCoordinator::Snapshot(const std::shared_ptr<Replica>& replica, int
   // Committed under the term, like a write: a deposed writer's snapshot is
   // never named, so nothing of it is loaded and it deletes nothing.
   auto txn = etcd_->Txn({TermHolds(WriterKey(), term),
-                         {.key = IndexKey(replica->name),
-                          .target = EtcdCompare::Target::kCreateRevision,
-                          .result = EtcdCompare::Result::kEqual,
-                          .value = "",
-                          .number = replica->incarnation}},
+                         IncarnationHolds(IndexKey(replica->name), replica->incarnation)},
                         {PutOp(SnapshotKey(replica->name), value)});
   if (!txn.ok() || !txn->succeeded) {
     (void)bucket_->Delete(key);
@@ -852,14 +845,10 @@ Status ClusterCoordinator::CommitGroup(
     return Status::Unavailable("object store " + bucket_->Describe() + ": " + put.message() +
                                " (the write is not applied: retry it)");
   }
-  auto txn = etcd_->Txn({TermHolds(WriterKey(), term),
-                         {.key = IndexKey(name),
-                          .target = EtcdCompare::Target::kCreateRevision,
-                          .result = EtcdCompare::Result::kEqual,
-                          .value = "",
-                          .number = incarnation}},
-                        {PutOp(CommittedKey(name), CommittedJson(last, term, incarnation, key))},
-                        {GetOp(IndexKey(name))});
+  auto txn =
+      etcd_->Txn({TermHolds(WriterKey(), term), IncarnationHolds(IndexKey(name), incarnation)},
+                 {PutOp(CommittedKey(name), CommittedJson(last, term, incarnation, key))},
+                 {GetOp(IndexKey(name))});
   if (!txn.ok()) {
     return Status::Unavailable(
         etcd_->Describe() + " did not answer the commit (" + txn.status().message() +
@@ -941,7 +930,7 @@ void ClusterCoordinator::Campaign() {
     return;
   }
   const store::EtcdKeyValue& kv = **current;
-  const std::string node = JsonText(kv.value, "node");
+  const std::string node = JsonStringField(kv.value, "node");
   if (node == options_.node_id && kv.lease == lease) {
     bool renew = false;
     {
@@ -961,7 +950,7 @@ void ClusterCoordinator::Campaign() {
   }
   std::lock_guard lock(mutex_);
   if (writer_) StepDownLocked(Status::Unavailable("node " + node + " is the writer now"));
-  writer_info_ = WriterInfo{node, JsonText(kv.value, "url"), kv.mod_revision};
+  writer_info_ = WriterInfo{node, JsonStringField(kv.value, "url"), kv.mod_revision};
 }
 
 void ClusterCoordinator::BecomeWriterLocked(int64_t term) {
@@ -1102,12 +1091,7 @@ Status ClusterCoordinator::OnDrop(Index& index) {
     if (it == replicas_.end()) return Status::NotFound("not found");
     incarnation = it->second->incarnation;
     auto txn = etcd_->Txn(
-        {{.key = IndexKey(name),
-          .target = EtcdCompare::Target::kCreateRevision,
-          .result = EtcdCompare::Result::kEqual,
-          .value = "",
-          .number = incarnation},
-         TermHolds(WriterKey(), term_)},
+        {IncarnationHolds(IndexKey(name), incarnation), TermHolds(WriterKey(), term_)},
         {DeleteOp(IndexKey(name)), DeleteOp(CommittedKey(name)), DeleteOp(SnapshotKey(name))},
         {GetOp(IndexKey(name))});
     if (!txn.ok()) {

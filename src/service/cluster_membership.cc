@@ -11,9 +11,11 @@ namespace {
 using store::EtcdCompare;
 using store::EtcdOperation;
 
-// A string field of a JSON object kept in etcd ("url" of a node key,
-// "storaged_url" of the cluster key); "" when unreadable.
-std::string StringField(const std::string& json, const char* field) {
+std::string UrlOf(const std::string& value) { return JsonStringField(value, "url"); }
+
+}  // namespace
+
+std::string JsonStringField(const std::string& json, const char* field) {
   simdjson::dom::parser parser;
   simdjson::dom::element root;
   std::string_view text;
@@ -23,10 +25,6 @@ std::string StringField(const std::string& json, const char* field) {
   }
   return std::string(text);
 }
-
-std::string UrlOf(const std::string& value) { return StringField(value, "url"); }
-
-}  // namespace
 
 ClusterMembership::ClusterMembership(store::EtcdClient* etcd, MembershipOptions options)
     : etcd_(etcd), options_(std::move(options)) {}
@@ -66,7 +64,7 @@ Status ClusterMembership::Join() {
                                         .lease = 0,
                                         .prefix = false}}));
   if (!recorded.succeeded && !recorded.reads.empty() && !recorded.reads[0].empty()) {
-    const std::string theirs = StringField(recorded.reads[0][0].value, "storaged_url");
+    const std::string theirs = JsonStringField(recorded.reads[0][0].value, "storaged_url");
     if (theirs != options_.storaged_url) {
       return Status::InvalidArgument("the cluster at etcd prefix " + options_.key_prefix +
                                      " uses the bucket " + theirs +

@@ -34,6 +34,11 @@
 
 namespace vectord::service {
 
+// A string field of a JSON object kept in etcd ("url" of a node key,
+// "storaged_url" of the cluster key, "node" of the writer key); "" when
+// unreadable.
+std::string JsonStringField(const std::string& json, const char* field);
+
 struct MembershipOptions {
   std::string node_id;
   std::string advertise_url;
