@@ -11,6 +11,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -163,16 +164,19 @@ int Run(int argc, char** argv) {
   }
 
   std::atomic<bool> ready{false};
+  // Cluster mode: why this node has not joined (for /ready).
+  std::mutex join_mutex;
+  std::string join_error;
   http::Metrics metrics;
   http::ApiOptions api_options;
   api_options.auth_token = config->auth_token;
   api_options.cluster = cluster.get();
   api_options.forwarder = forwarder.get();
   if (membership) {
-    api_options.not_ready_reason = [&membership] {
-      const Status health = membership->health();
-      return health.ok() ? std::string("building replicas from the object store")
-                         : "not in the cluster: " + health.message();
+    api_options.not_ready_reason = [&] {
+      std::lock_guard lock(join_mutex);
+      if (!join_error.empty()) return "not in the cluster: " + join_error;
+      return cluster->starting().message();
     };
   }
   http::ApiHandler handler(&registry, std::move(api_options), &ready,
@@ -235,9 +239,17 @@ int Run(int argc, char** argv) {
     Status joined = membership->Join();
     while (!joined.ok()) {
       LogWarn("cluster_join_failed", {{"error", joined.message()}});
+      {
+        std::lock_guard lock(join_mutex);
+        join_error = joined.message();
+      }
       if (!keep_trying()) break;
       std::this_thread::sleep_for(std::chrono::seconds(1));
       joined = membership->Join();
+    }
+    if (joined.ok()) {
+      std::lock_guard lock(join_mutex);
+      join_error.clear();
     }
     Status started_cluster = joined.ok() ? cluster->Start(keep_trying) : joined;
     if (early_signal != 0 || !started_cluster.ok()) {

@@ -335,14 +335,59 @@ std::string ClusterCoordinator::SnapshotKey(std::string_view name) const {
   return Key("snapshots/") + std::string(name);
 }
 
+Status ClusterCoordinator::ClaimBucket() {
+  const std::string id = membership_->cluster_id();
+  const std::string marker = "_cluster/cluster.json";
+  Result<std::string> recorded = bucket_->Get(marker);
+  if (recorded.ok()) {
+    const std::string theirs = JsonStringField(*recorded, "cluster_id");
+    if (theirs == id) return Status::Ok();
+    return Status::InvalidArgument(
+        "the bucket " + bucket_->Describe() + " belongs to another cluster (id " + theirs +
+        ", etcd key prefix " + JsonStringField(*recorded, "key_prefix") +
+        "); this node's cluster at key prefix " + options_.key_prefix + " is " + id +
+        ": cluster.key_prefix, cluster.etcd_endpoints or vectord.storaged_url is wrong");
+  }
+  if (recorded.status().code() != StatusCode::kNotFound) {
+    return Status::Unavailable("object store " + bucket_->Describe() + ": " +
+                               recorded.status().message());
+  }
+  JsonWriter w;
+  w.BeginObject().Key("cluster_id").String(id).Key("key_prefix").String(options_.key_prefix);
+  w.EndObject();
+  return bucket_->Put(marker, std::move(w).Finish());
+}
+
+Status ClusterCoordinator::starting() const {
+  std::lock_guard lock(mutex_);
+  return starting_;
+}
+
 Status ClusterCoordinator::Start(const std::function<bool()>& keep_trying) {
+  // Until it is ready, /ready says what it waits for.
+  auto waiting = [&](const Status& why) {
+    LogWarn("cluster_not_ready", {{"error", why.message()}});
+    std::lock_guard lock(mutex_);
+    starting_ = why;
+  };
+  Status claimed = ClaimBucket();
+  while (!claimed.ok()) {
+    waiting(claimed);
+    if (!keep_trying()) return claimed;
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    claimed = ClaimBucket();
+  }
   follower_ = std::thread([this] { FollowLoop(); });
   Result<int64_t> revision = Resync();
   while (!revision.ok()) {
-    LogWarn("cluster_sync_failed", {{"error", revision.status().message()}});
+    waiting(revision.status());
     if (!keep_trying()) return revision.status();
     std::this_thread::sleep_for(std::chrono::seconds(1));
     revision = Resync();
+  }
+  {
+    std::lock_guard lock(mutex_);
+    starting_ = Status::Unavailable("building replicas from the object store");
   }
   StartWatch(*revision + 1);
   coordinator_ = std::thread([this] { CoordinateLoop(); });

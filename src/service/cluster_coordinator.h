@@ -106,8 +106,13 @@ class ClusterCoordinator final : public Persistence {
   // the sequence committed when it was read, then follows etcd and
   // campaigns. Retries while etcd or the bucket cannot be reached, for as
   // long as `keep_trying` says.
+  // A bucket that another cluster claimed (its _cluster/cluster.json names
+  // another cluster id: a node pointed at the wrong key prefix or etcd) is
+  // refused, and starting() says so until keep_trying gives up.
   Status Start(const std::function<bool()>& keep_trying);
   void Stop();
+  // While Start runs: what it waits for (for /ready).
+  Status starting() const;
 
   // Persistence: the cluster-wide commit points, on the writer only.
   Status OnCreate(Index& index) override;
@@ -167,6 +172,9 @@ class ClusterCoordinator final : public Persistence {
   std::string SnapshotKey(std::string_view name) const;
   std::string WriterKey() const { return Key("writer"); }
 
+  // The bucket's _cluster/cluster.json names this cluster, or is written
+  // to; InvalidArgument when it names another.
+  Status ClaimBucket();
   // Reads every index and committed sequence and makes the replica table
   // agree; returns the revision read at.
   Result<int64_t> Resync();
@@ -229,12 +237,13 @@ class ClusterCoordinator final : public Persistence {
   // watch event of it must not bring it back.
   std::map<std::string, int64_t, std::less<>> dropped_;  // guarded by mutex_
   bool writer_ = false;                                  // guarded by mutex_
-  int64_t term_ = 0;                         // guarded by mutex_; this node's term while writer_
-  bool reterm_needed_ = false;               // guarded by mutex_
-  std::optional<WriterInfo> writer_info_;    // guarded by mutex_
-  bool watch_broken_ = false;                // guarded by mutex_
-  bool stopping_ = false;                    // guarded by mutex_
-  std::string last_published_;               // the coordinator thread's
+  int64_t term_ = 0;                       // guarded by mutex_; this node's term while writer_
+  bool reterm_needed_ = false;             // guarded by mutex_
+  std::optional<WriterInfo> writer_info_;  // guarded by mutex_
+  bool watch_broken_ = false;              // guarded by mutex_
+  bool stopping_ = false;                  // guarded by mutex_
+  Status starting_ = Status::Unavailable("joining the cluster");  // guarded by mutex_
+  std::string last_published_;                                    // the coordinator thread's
   std::unique_ptr<store::EtcdWatch> watch_;  // replaced by Start and the coordinator thread
   std::thread follower_;
   std::thread coordinator_;

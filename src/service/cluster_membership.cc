@@ -2,6 +2,8 @@
 
 #include <simdjson.h>
 
+#include <random>
+
 #include "common/json_writer.h"
 #include "common/log.h"
 
@@ -45,8 +47,17 @@ ClusterMembership::~ClusterMembership() {
 Status ClusterMembership::Join() {
   // The cluster's bucket: recorded by the first node, checked by the rest.
   const std::string cluster_key = options_.key_prefix + "cluster";
+  // A random id names the cluster in its bucket (ClusterCoordinator checks
+  // it): a cluster at another prefix, or on another etcd, gets another one.
+  std::string id(16, '0');
+  {
+    std::random_device random;
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (char& c : id) c = kHex[random() % 16];
+  }
   JsonWriter w;
-  w.BeginObject().Key("storaged_url").String(options_.storaged_url).EndObject();
+  w.BeginObject().Key("storaged_url").String(options_.storaged_url).Key("id").String(id);
+  w.EndObject();
   VECTORD_ASSIGN_OR_RETURN(const store::EtcdTxnResult recorded,
                            etcd_->Txn({{.key = cluster_key,
                                         .target = EtcdCompare::Target::kVersion,
@@ -64,6 +75,7 @@ Status ClusterMembership::Join() {
                                         .lease = 0,
                                         .prefix = false}}));
   if (!recorded.succeeded && !recorded.reads.empty() && !recorded.reads[0].empty()) {
+    id = JsonStringField(recorded.reads[0][0].value, "id");
     const std::string theirs = JsonStringField(recorded.reads[0][0].value, "storaged_url");
     if (theirs != options_.storaged_url) {
       return Status::InvalidArgument("the cluster at etcd prefix " + options_.key_prefix +
@@ -71,6 +83,10 @@ Status ClusterMembership::Join() {
                                      ", and this node is configured with " + options_.storaged_url +
                                      ": vectord.storaged_url or cluster.key_prefix is wrong");
     }
+  }
+  {
+    std::lock_guard lock(mutex_);
+    cluster_id_ = id;
   }
   VECTORD_RETURN_IF_ERROR(Register());
 
@@ -231,6 +247,11 @@ std::vector<ClusterNode> ClusterMembership::Nodes() const {
 Status ClusterMembership::health() const {
   std::lock_guard lock(mutex_);
   return health_;
+}
+
+std::string ClusterMembership::cluster_id() const {
+  std::lock_guard lock(mutex_);
+  return cluster_id_;
 }
 
 int64_t ClusterMembership::lease() const {

@@ -72,6 +72,8 @@ class ClusterMembership {
   // Ok while this node's lease is alive; otherwise why not.
   Status health() const;
   int64_t lease() const;
+  // The cluster's id, recorded in etcd by its first node; "" before Join.
+  std::string cluster_id() const;
 
  private:
   Status Register();  // a new lease and the node key; mutex_ not held
@@ -87,6 +89,7 @@ class ClusterMembership {
   std::condition_variable wake_;
   std::map<std::string, ClusterNode> nodes_;               // guarded by mutex_
   int64_t lease_ = 0;                                      // guarded by mutex_
+  std::string cluster_id_;                                 // guarded by mutex_
   Status health_ = Status::Unavailable("not joined yet");  // guarded by mutex_
   bool stopping_ = false;                                  // guarded by mutex_
   bool watch_broken_ = false;                              // guarded by mutex_

@@ -1220,3 +1220,58 @@ TEST_F(Cluster, SnapshotsBoundTheBucketsLogAndNewNodesStartFromThem) {
 
 }  // namespace
 }  // namespace vectord::testing
+
+namespace vectord::testing {
+namespace {
+
+// A node pointed at the wrong place does not join silently: with another
+// key prefix on this cluster's bucket (another cluster's namespace in etcd)
+// it finds the bucket claimed by another cluster id; with another bucket at
+// this cluster's prefix it is refused by the membership. Either way /ready
+// stays 503 and says why, and the cluster is untouched.
+TEST_F(Cluster, ANodeWithTheWrongPrefixOrBucketSaysWhyOnReady) {
+  ASSERT_NO_FATAL_FAILURE(StartNodes(1));
+  auto bucket = S3Server::Start("other");
+  ASSERT_NE(bucket, nullptr);
+  struct Wrong {
+    std::vector<std::string> args;
+    std::string expected;
+  };
+  const Wrong cases[] = {
+      {{"--storaged-url", bucket_->url(), "--cluster-key-prefix", "/elsewhere/"},
+       "belongs to another cluster"},
+      {{"--storaged-url", bucket->url()}, "not in the cluster: the cluster at etcd prefix"},
+  };
+  for (const Wrong& wrong : cases) {
+    SCOPED_TRACE(wrong.expected);
+    TempDir disk;
+    const uint16_t port = FreeLoopbackPort();
+    std::vector<std::string> args = {"--bind",           "127.0.0.1:" + std::to_string(port),
+                                     "--data-dir",       disk.path(),
+                                     "--etcd-endpoints", etcd_->endpoint(),
+                                     "--node-id",        "stray",
+                                     "--advertise-url",  "http://127.0.0.1:" + std::to_string(port),
+                                     "--lease-ttl-ms",   std::to_string(kLeaseTtlMs)};
+    args.insert(args.end(), wrong.args.begin(), wrong.args.end());
+    auto stray = ServerProcess::Start(args, Credentials(), /*wait_ready=*/false);
+    ASSERT_NE(stray, nullptr);
+    HttpResult ready;
+    EXPECT_TRUE(Eventually(
+        [&] {
+          ready = TestClient(stray->port()).Request("GET", "/ready");
+          return ready.body.find(wrong.expected) != std::string::npos;
+        },
+        15s))
+        << ready.status << " " << ready.body;
+    EXPECT_EQ(ready.status, 503);
+  }
+  // The cluster goes on as before.
+  TestClient c1(nodes_[0]->port);
+  EXPECT_EQ(c1.Request("POST", "/vectors/index", CreateBody("docs", 4)).status, 201);
+  const std::optional<ClusterView> view = GetCluster(*nodes_[0]);
+  ASSERT_TRUE(view.has_value());
+  EXPECT_EQ(view->nodes.size(), 1u);
+}
+
+}  // namespace
+}  // namespace vectord::testing
