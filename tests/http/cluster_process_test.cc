@@ -1275,3 +1275,71 @@ TEST_F(Cluster, ANodeWithTheWrongPrefixOrBucketSaysWhyOnReady) {
 
 }  // namespace
 }  // namespace vectord::testing
+
+namespace vectord::testing {
+namespace {
+
+// The bucket down in cluster mode is what it is on a single node: writes
+// answer 503 naming the object store and change nothing on any node, reads
+// go on (strong ones too: etcd answers), and writes work again once the
+// bucket is back.
+TEST_F(Cluster, BucketDownFailsWritesAndKeepsReads) {
+  constexpr int kBatch = 4, kDimension = 4;
+  ASSERT_NO_FATAL_FAILURE(StartNodes(2));
+  TestClient first(nodes_[0]->port), second(nodes_[1]->port);
+  ASSERT_EQ(first.Request("POST", "/vectors/index", CreateBody("docs", kDimension)).status, 201);
+  WriteLedger ledger;
+  const HttpResult before = SendBatch(second, ledger, "docs", "before-", kBatch, kDimension);
+  ASSERT_EQ(before.status, 200) << before.body;
+  // Every replica fetches the commit before the bucket goes (a replica that
+  // has not cannot serve it until the bucket is back: its strong reads
+  // would wait, then answer 504).
+  const std::optional<uint64_t> sequence = SequenceOf(before.body);
+  ASSERT_TRUE(sequence.has_value());
+  for (const auto& node : nodes_) {
+    ASSERT_EQ(TestClient(node->port)
+                  .Request("GET", "/vectors/index/docs?min_sequence=" + std::to_string(*sequence))
+                  .status,
+              200);
+  }
+
+  bucket_->Stop();
+  // The first write finds the bucket gone; later ones may find the writer
+  // starting a new term after that failure: 503 either way.
+  for (TestClient* client : {&first, &second}) {
+    const HttpResult write = SendBatch(*client, ledger, "docs", "during-", kBatch, kDimension);
+    EXPECT_EQ(write.status, 503) << write.body;
+    if (client == &first) {
+      EXPECT_NE(write.body.find("object store"), std::string::npos) << write.body;
+    }
+  }
+  for (const auto& node : nodes_) {
+    TestClient client(node->port);
+    EXPECT_EQ(client.Request("GET", "/vectors/index/docs/items/before-0?consistency=strong").status,
+              200)
+        << node->id;
+    EXPECT_EQ(client.Request("GET", "/vectors/index/docs/items/during-0?consistency=strong").status,
+              404)
+        << node->id << ": a refused write is visible";
+  }
+
+  ASSERT_TRUE(bucket_->Restart());
+  HttpResult after;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        after = SendBatch(second, ledger, "docs", "after-", kBatch, kDimension);
+        return after.status == 200;
+      },
+      30s, 200ms))
+      << after.status << " " << after.body;
+  std::set<std::string> expected;
+  for (const char* prefix : {"before-", "after-"}) {
+    for (int i = 0; i < kBatch; ++i) expected.insert(prefix + std::to_string(i));
+  }
+  for (const auto& node : nodes_) {
+    EXPECT_EQ(ScrollIds(node->port, "docs", "&consistency=strong"), expected) << node->id;
+  }
+}
+
+}  // namespace
+}  // namespace vectord::testing
