@@ -368,12 +368,24 @@ class Cluster : public ::testing::Test {
   // Starts `node` on its port and disk; waits until it is ready (joined and
   // caught up). nullptr, with its log printed, if it never is.
   std::unique_ptr<ServerProcess> Launch(const Node& node) {
-    return ServerProcess::Start(
-        {"--bind", "127.0.0.1:" + std::to_string(node.port), "--data-dir", node.disk->path(),
-         "--storaged-url", bucket_->url(), "--etcd-endpoints", etcd_->endpoint(), "--node-id",
-         node.id, "--advertise-url", node.url(), "--lease-ttl-ms", std::to_string(kLeaseTtlMs),
-         "--checkpoint-bytes", std::to_string(snapshot_bytes_)},
-        Credentials());
+    std::vector<std::string> args = {"--bind",
+                                     "127.0.0.1:" + std::to_string(node.port),
+                                     "--data-dir",
+                                     node.disk->path(),
+                                     "--storaged-url",
+                                     bucket_->url(),
+                                     "--etcd-endpoints",
+                                     etcd_->endpoint(),
+                                     "--node-id",
+                                     node.id,
+                                     "--advertise-url",
+                                     node.url(),
+                                     "--lease-ttl-ms",
+                                     std::to_string(kLeaseTtlMs),
+                                     "--checkpoint-bytes",
+                                     std::to_string(snapshot_bytes_)};
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+    return ServerProcess::Start(std::move(args), Credentials());
   }
 
   // A new node "n<k>" on a new empty disk, started; its process is null if
@@ -497,6 +509,8 @@ class Cluster : public ::testing::Test {
   // checkpoint_bytes: how many bytes of commits the writer lets pass before
   // it uploads a snapshot of an index.
   uint64_t snapshot_bytes_ = uint64_t{64} << 20;
+  // More arguments for every node (e.g. an auth token).
+  std::vector<std::string> extra_args_;
 };
 
 // SIGCONT for a process this test paused, on every way out of the test, so
@@ -1339,6 +1353,59 @@ TEST_F(Cluster, BucketDownFailsWritesAndKeepsReads) {
   for (const auto& node : nodes_) {
     EXPECT_EQ(ScrollIds(node->port, "docs", "&consistency=strong"), expected) << node->id;
   }
+}
+
+}  // namespace
+}  // namespace vectord::testing
+
+namespace vectord::testing {
+namespace {
+
+// With [auth] set, a node checks the token before it forwards anything: a
+// write without it is refused where it arrives (401), never carried to the
+// writer; a write with it is forwarded with the client's credential, which
+// the writer checks again — so a request that reaches the writer by any
+// path carries a valid token.
+TEST_F(Cluster, ForwardedWritesCarryTheClientsTokenAndUnauthenticatedOnesStop) {
+  extra_args_ = {"--auth-token", "s3cret"};
+  ASSERT_NO_FATAL_FAILURE(StartNodes(2));
+  const std::map<std::string, std::string> token = {{"Authorization", "Bearer s3cret"}};
+  std::optional<ClusterView> view;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        const HttpResult r = TestClient(nodes_[0]->port).Request("GET", "/cluster", "", token);
+        view = ParseCluster(r.body);
+        return view && !view->leader.empty();
+      },
+      10s));
+  Node* replica = nodes_[0]->id == view->leader ? nodes_[1].get() : nodes_[0].get();
+  Node* writer = Find(view->leader);
+  ASSERT_NE(writer, nullptr);
+  TestClient client(replica->port);
+  EXPECT_EQ(client.Request("POST", "/vectors/index", CreateBody("docs", 4)).status, 401);
+  EXPECT_EQ(client.Request("POST", "/vectors/index", CreateBody("docs", 4), token).status, 201);
+  EXPECT_EQ(client
+                .Request("POST", "/vectors/index/docs/add", BatchBody("a-", 2, 4),
+                         {{"Authorization", "Bearer wrong"}})
+                .status,
+            401);
+  const HttpResult added =
+      client.Request("POST", "/vectors/index/docs/add", BatchBody("a-", 2, 4), token);
+  EXPECT_EQ(added.status, 200) << added.body;
+  // Only the forwarded write reached the writer: the refused ones never left.
+  const std::string log = writer->process->Log();
+  size_t adds = 0;
+  for (size_t at = log.find("path=/vectors/index/docs/add"); at != std::string::npos;
+       at = log.find("path=/vectors/index/docs/add", at + 1)) {
+    ++adds;
+  }
+  EXPECT_EQ(adds, 1u) << log;
+  // A forged forwarding header opens nothing either.
+  EXPECT_EQ(TestClient(writer->port)
+                .Request("POST", "/vectors/index/docs/add", BatchBody("b-", 1, 4),
+                         {{"X-Vectord-Forwarded-By", replica->id}})
+                .status,
+            401);
 }
 
 }  // namespace
