@@ -25,10 +25,16 @@ run_suite build "optimised"
 # paths for memory errors and races. bench/run-cluster-failover.sh and
 # bench/run-recover-kill.sh run many.
 export VECTORD_TEST_FAILOVER_ROUNDS=1 VECTORD_TEST_RECOVER_KILL_ROUNDS=2
+# The sanitizer builds compile at -O1 with line tables only (-g1): what the
+# sanitizers' documentation asks for, and stack traces still name file and
+# line. At -O2 -g the ASan+UBSan build alone took 17 of CI's minutes on 2
+# cores; at -O1 -g1 it takes a third of that (http_server.cc: 157 s -> 55 s).
+sanitizer_flags=(-DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG")
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  run_suite build-asan "AddressSanitizer+UndefinedBehaviorSanitizer" -DVECTORD_SANITIZE=address,undefined
+  run_suite build-asan "AddressSanitizer+UndefinedBehaviorSanitizer" \
+  -DVECTORD_SANITIZE=address,undefined "${sanitizer_flags[@]}"
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-  run_suite build-tsan "ThreadSanitizer" -DVECTORD_SANITIZE=thread
+  run_suite build-tsan "ThreadSanitizer" -DVECTORD_SANITIZE=thread "${sanitizer_flags[@]}"
 echo "== libFuzzer targets: 30 s each over their corpora"
 ./scripts/fuzz.sh 30
 echo "== all suites passed"
