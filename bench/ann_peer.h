@@ -12,7 +12,9 @@
 
 namespace vectord::bench {
 
-enum class PeerMetric { kEuclidean, kCosine };
+// kCosine: the data set's vectors are normalised and every peer ranks by
+// inner product on them; kDot: raw inner product, larger is nearer.
+enum class PeerMetric { kEuclidean, kCosine, kDot };
 
 struct PeerParams {
   size_t dim = 0;

@@ -6,12 +6,14 @@
 #include <string>
 #include <vector>
 
+#include "ann_peer.h"
+
 namespace vectord::bench {
 
 struct Dataset {
   std::string name;
   size_t dim = 0;
-  bool cosine = false;         // vectors normalised; distance 1 - <a,b>
+  PeerMetric metric = PeerMetric::kEuclidean;  // kCosine: vectors normalised
   std::vector<float> base;     // n x dim
   std::vector<float> queries;  // nq x dim
   size_t size() const { return base.size() / dim; }
@@ -21,6 +23,12 @@ struct Dataset {
 // Fashion-MNIST from Debian's dataset-fashion-mnist (idx files, gzip):
 // 60,000 train images as the base, 10,000 test images as queries, 784 dims.
 Dataset LoadFashionMnist(const std::string& dir);
+
+// Any data set from two files, .fvecs or .npy (float32, C order, shape
+// (rows, dim)) chosen by the file name's ending. Cosine data is normalised
+// here (a zero row is an error); its name says file, dimension and metric.
+Dataset LoadVectorFiles(const std::string& base_file, const std::string& query_file,
+                        PeerMetric metric);
 
 // "Embedding-like" synthetic set: normalised vectors around many cluster
 // centres with a decaying per-dimension spread, so the intrinsic dimension is

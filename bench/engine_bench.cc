@@ -4,6 +4,10 @@
 //
 //   engine_bench --dataset fashion-mnist
 //   engine_bench --dataset embedding-768 [--n 100000] [--hardness 1.0]
+//   engine_bench --base-file base.fvecs --query-file queries.fvecs --metric euclidean
+//
+// Files are .fvecs or .npy (float32); the exact ground truth of any data set
+// is computed here and cached under --cache-dir.
 //
 // Prints a Markdown report (paste into bench/RESULTS.md with the command; the
 // run it replaces moves to bench/HISTORY.md).
@@ -78,8 +82,13 @@ int main(int argc, char** argv) {
   std::string build_threads_arg = "1,2";
   size_t m = 16, ef_construction = 200, k = 10, max_queries = 0, runs = 3;
   EmbeddingParams embedding;
+  std::string base_file, query_file, metric_name = "euclidean";
   app.add_option("--dataset", dataset, "fashion-mnist | embedding-768");
   app.add_option("--fashion-dir", fashion_dir);
+  app.add_option("--base-file", base_file, "base vectors, .fvecs or .npy (replaces --dataset)");
+  app.add_option("--query-file", query_file, "query vectors, .fvecs or .npy");
+  app.add_option("--metric", metric_name, "with --base-file: cosine | euclidean | dot")
+      ->check(CLI::IsMember({"cosine", "euclidean", "dot"}));
   app.add_option("--cache-dir", cache_dir, "where ground truth is cached");
   app.add_option("--peers", peers_arg);
   app.add_option("--ef", efs_arg, "comma-separated ef grid");
@@ -99,8 +108,22 @@ int main(int argc, char** argv) {
   app.add_option("--hardness", embedding.hardness, "embedding-768: noise / centre spread");
   CLI11_PARSE(app, argc, argv);
 
+  if (base_file.empty() != query_file.empty()) {
+    std::fprintf(stderr, "--base-file and --query-file go together\n");
+    return 2;
+  }
   Dataset data;
-  if (dataset == "fashion-mnist") {
+  if (!base_file.empty()) {
+    const PeerMetric metric = metric_name == "cosine" ? PeerMetric::kCosine
+                              : metric_name == "dot"  ? PeerMetric::kDot
+                                                      : PeerMetric::kEuclidean;
+    try {
+      data = LoadVectorFiles(base_file, query_file, metric);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "%s\n", e.what());
+      return 2;
+    }
+  } else if (dataset == "fashion-mnist") {
     data = LoadFashionMnist(fashion_dir);
   } else if (dataset == "embedding-768") {
     data = MakeEmbeddingLike(embedding);
@@ -114,8 +137,9 @@ int main(int argc, char** argv) {
 
   std::string cache;
   if (!cache_dir.empty()) {
-    std::string tag = dataset == "fashion-mnist" ? data.name
-                                                 : data.name + "-n" + std::to_string(n) + "-c" +
+    std::string tag = !base_file.empty()            ? data.name + "-n" + std::to_string(n)
+                      : dataset == "fashion-mnist" ? data.name
+                                                   : data.name + "-n" + std::to_string(n) + "-c" +
                                                        std::to_string(embedding.clusters) + "-d" +
                                                        std::to_string(embedding.decay) + "-h" +
                                                        std::to_string(embedding.hardness);
@@ -127,7 +151,7 @@ int main(int argc, char** argv) {
 
   PeerParams params;
   params.dim = data.dim;
-  params.metric = data.cosine ? PeerMetric::kCosine : PeerMetric::kEuclidean;
+  params.metric = data.metric;
   params.m = m;
   params.ef_construction = ef_construction;
   params.index_cache = index_cache;

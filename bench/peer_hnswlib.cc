@@ -15,8 +15,9 @@ namespace {
 class HnswlibPeer final : public AnnPeer {
  public:
   HnswlibPeer(const PeerParams& p, size_t max_elements) : params_(p) {
-    if (p.metric == PeerMetric::kCosine) {
-      space_ = std::make_unique<hnswlib::InnerProductSpace>(p.dim);  // data is normalised
+    if (p.metric != PeerMetric::kEuclidean) {
+      // Cosine data sets are normalised: their inner product ranks as cosine.
+      space_ = std::make_unique<hnswlib::InnerProductSpace>(p.dim);
     } else {
       space_ = std::make_unique<hnswlib::L2Space>(p.dim);
     }

@@ -469,6 +469,11 @@ HttpResponse ApiHandler::Dispatch(HttpRequest& request, const PathMatch& match) 
 std::optional<HttpResponse> ApiHandler::ForwardIfNotWriter(const HttpRequest& request) const {
   service::ClusterCoordinator* cluster = options_.cluster;
   if (cluster == nullptr || cluster->IsWriter()) return std::nullopt;
+  // Without etcd there is no writer to be had: say so (the client should
+  // see what is down, not "retry" an election that cannot happen).
+  if (Status etcd = cluster->EtcdHealth(); !etcd.ok()) {
+    return Error(503, "node " + cluster->node_id() + " cannot take writes: " + etcd.message());
+  }
   // One hop only: a forwarded request that finds the writer gone is
   // answered here, never sent on (two nodes with stale views could
   // otherwise bounce it between them).

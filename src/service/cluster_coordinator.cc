@@ -1168,6 +1168,8 @@ Result<Recovered> ClusterCoordinator::OnRecover(const std::string& name, ThreadP
   return Status::NotFound("index " + name + " has no local files in cluster mode");
 }
 
+Status ClusterCoordinator::EtcdHealth() const { return membership_->health(); }
+
 bool ClusterCoordinator::IsWriter() const {
   std::lock_guard lock(mutex_);
   return writer_;

@@ -126,6 +126,10 @@ class ClusterCoordinator final : public Persistence {
   // The writer as this node last saw it; nullopt while none is elected.
   std::optional<WriterInfo> Writer() const;
   const std::string& node_id() const { return options_.node_id; }
+  // Ok while this node's etcd lease is alive; otherwise the error that ended
+  // it ("etcd unreachable: ..."). A write refused for want of a writer says
+  // this instead when it is the cause.
+  Status EtcdHealth() const;
 
   // Holds a read of `name` until this node's replica has applied
   // `min_sequence` and, when `strong`, everything etcd says is committed
