@@ -7,8 +7,10 @@
 // new, empty disk at every restart.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <optional>
@@ -286,11 +288,22 @@ void RunCrashRounds(int rounds, const std::function<std::vector<std::string>(int
   std::fprintf(stderr, "crash rounds: %d, items verified at the end: %zu\n", rounds, total);
 }
 
+// Rounds of the local-disk test: 20, or $VECTORD_TEST_CRASH_ROUNDS (the
+// sanitizer stages of scripts/test.sh run fewer; a bench loop can run many).
+// The disk-loss test runs 2/5 as many. At least two: acknowledged writes are
+// counted when a restart verifies them.
+int CrashRounds() {
+  if (const char* env = std::getenv("VECTORD_TEST_CRASH_ROUNDS")) {
+    return std::max(2, std::atoi(env));
+  }
+  return 20;
+}
+
 TEST(CrashRecovery, AcknowledgedWritesSurviveSigkill) {
   TempDir dir;
   // Small checkpoints so that some rounds crash around a checkpoint too.
   RunCrashRounds(
-      20,
+      CrashRounds(),
       [&](int) {
         return std::vector<std::string>{"--data-dir", dir.path(), "--checkpoint-bytes", "8192"};
       },
@@ -303,7 +316,7 @@ TEST(CrashRecovery, AcknowledgedWritesSurviveSigkillAndTheLossOfTheDisk) {
   auto bucket = S3Server::Start();
   ASSERT_NE(bucket, nullptr);
   std::vector<std::unique_ptr<TempDir>> disks;
-  RunCrashRounds(8,
+  RunCrashRounds(std::max(2, CrashRounds() * 2 / 5),
                  [&](int) {
                    disks.push_back(std::make_unique<TempDir>());
                    return std::vector<std::string>{"--data-dir",         disks.back()->path(),
