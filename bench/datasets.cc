@@ -4,15 +4,14 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <cstring>
-#include <string_view>
 #include <fstream>
 #include <random>
 #include <stdexcept>
 #include <thread>
 
+#include "common/status.h"
 #include "engine/distance.h"
+#include "vectorctl/vector_source.h"
 
 namespace vectord::bench {
 namespace {
@@ -59,111 +58,29 @@ void Normalise(std::vector<float>& data, size_t dim) {
   }
 }
 
-std::vector<char> ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) throw std::runtime_error("cannot open " + path);
-  std::vector<char> bytes(static_cast<size_t>(in.tellg()));
-  in.seekg(0);
-  if (!in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()))) {
-    throw std::runtime_error("cannot read " + path);
-  }
-  return bytes;
-}
-
-// .fvecs (the TEXMEX format of SIFT1M, GIST1M, ...): each row is a
-// little-endian int32 dimension followed by that many float32.
-std::vector<float> ParseFvecs(const std::string& path, const std::vector<char>& bytes,
-                              size_t* dim) {
-  if (bytes.size() < 4) throw std::runtime_error(path + ": empty .fvecs file");
-  int32_t first = 0;
-  std::memcpy(&first, bytes.data(), 4);
-  if (first <= 0 || first > 1 << 16) {
-    throw std::runtime_error(path + ": dimension " + std::to_string(first) + " in row 0");
-  }
-  *dim = static_cast<size_t>(first);
-  const size_t row_bytes = 4 + *dim * 4;
-  if (bytes.size() % row_bytes != 0) {
-    throw std::runtime_error(path + ": size " + std::to_string(bytes.size()) +
-                             " is not a whole number of rows of " + std::to_string(row_bytes) +
-                             " bytes");
-  }
-  const size_t rows = bytes.size() / row_bytes;
-  std::vector<float> out(rows * *dim);
-  for (size_t r = 0; r < rows; ++r) {
-    const char* row = bytes.data() + r * row_bytes;
-    int32_t d = 0;
-    std::memcpy(&d, row, 4);
-    if (static_cast<size_t>(d) != *dim) {
-      throw std::runtime_error(path + ": row " + std::to_string(r) + " has dimension " +
-                               std::to_string(d) + ", row 0 has " + std::to_string(*dim));
-    }
-    std::memcpy(out.data() + r * *dim, row + 4, *dim * 4);
-  }
-  return out;
-}
-
-// .npy version 1-3 holding a C-order little-endian float32 matrix of shape
-// (rows, dim): numpy.save(path, array.astype("<f4")).
-std::vector<float> ParseNpy(const std::string& path, const std::vector<char>& bytes, size_t* dim) {
-  static constexpr char kMagic[] = "\x93NUMPY";
-  if (bytes.size() < 10 || std::memcmp(bytes.data(), kMagic, 6) != 0) {
-    throw std::runtime_error(path + ": not a .npy file");
-  }
-  const auto major = static_cast<uint8_t>(bytes[6]);
-  size_t header_length = 0, header_start = 0;
-  if (major == 1) {
-    header_length = static_cast<uint8_t>(bytes[8]) | size_t{static_cast<uint8_t>(bytes[9])} << 8;
-    header_start = 10;
-  } else if (major == 2 || major == 3) {
-    if (bytes.size() < 12) throw std::runtime_error(path + ": truncated .npy header");
-    for (int i = 3; i >= 0; --i) header_length = header_length << 8 | static_cast<uint8_t>(bytes[8 + i]);
-    header_start = 12;
-  } else {
-    throw std::runtime_error(path + ": .npy version " + std::to_string(major) + " is unknown");
-  }
-  if (header_start + header_length > bytes.size()) {
-    throw std::runtime_error(path + ": truncated .npy header");
-  }
-  const std::string header(bytes.data() + header_start, header_length);
-  auto value_of = [&](const std::string& key) {
-    size_t at = header.find("'" + key + "'");
-    if (at == std::string::npos) throw std::runtime_error(path + ": .npy header lacks " + key);
-    at = header.find(':', at);
-    return header.substr(at + 1);
-  };
-  const std::string descr = value_of("descr");
-  if (descr.find("'<f4'") == std::string::npos && descr.find("'float32'") == std::string::npos) {
-    throw std::runtime_error(path + ": only little-endian float32 (<f4) is supported; header " +
-                             header);
-  }
-  const std::string order = value_of("fortran_order");
-  if (order.compare(order.find_first_not_of(' '), 5, "False") != 0) {
-    throw std::runtime_error(path + ": Fortran-order arrays are not supported");
-  }
-  const std::string shape = value_of("shape");
-  size_t rows = 0;
-  if (std::sscanf(shape.c_str(), " (%zu, %zu)", &rows, dim) != 2 || *dim == 0) {
-    throw std::runtime_error(path + ": shape must be (rows, dim); header " + header);
-  }
-  const size_t data_start = header_start + header_length;
-  if (bytes.size() - data_start != rows * *dim * 4) {
-    throw std::runtime_error(path + ": holds " + std::to_string(bytes.size() - data_start) +
-                             " data bytes, shape says " + std::to_string(rows * *dim * 4));
-  }
-  std::vector<float> out(rows * *dim);
-  std::memcpy(out.data(), bytes.data() + data_start, out.size() * 4);
-  return out;
-}
-
+// Through vectorctl's reader: every format `vectorctl import` takes
+// (.fvecs, .bvecs, .npy of any numeric dtype, gzip), with its errors.
 std::vector<float> ReadVectorFile(const std::string& path, size_t* dim) {
-  const std::vector<char> bytes = ReadWholeFile(path);
-  auto ends_with = [&](std::string_view suffix) {
-    return path.size() >= suffix.size() &&
-           path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
-  };
-  if (ends_with(".fvecs")) return ParseFvecs(path, bytes, dim);
-  if (ends_with(".npy")) return ParseNpy(path, bytes, dim);
-  throw std::runtime_error(path + ": expected a .fvecs or .npy file");
+  auto fail = [&](const Status& status) { throw std::runtime_error(status.ToString()); };
+  Result<vectorctl::SourceFormat> format = vectorctl::DetectFormat(path, "");
+  if (!format.ok()) fail(format.status());
+  auto source = vectorctl::VectorSource::Open(path, *format);
+  if (!source.ok()) fail(source.status());
+  std::vector<float> out;
+  if (std::optional<uint64_t> rows = (*source)->total_rows()) {
+    out.reserve(*rows * (*source)->dimension());
+  }
+  std::vector<vectorctl::SourceItem> batch;
+  while (true) {
+    if (Status read = (*source)->Next(4096, batch); !read.ok()) fail(read);
+    if (batch.empty()) break;
+    for (const vectorctl::SourceItem& item : batch) {
+      out.insert(out.end(), item.vector.begin(), item.vector.end());
+    }
+  }
+  *dim = (*source)->dimension();
+  if (*dim == 0 || out.empty()) throw std::runtime_error(path + ": holds no vectors");
+  return out;
 }
 
 std::string BaseName(const std::string& path) {
@@ -184,9 +101,6 @@ Dataset LoadVectorFiles(const std::string& base_file, const std::string& query_f
   if (dim_base != dim_queries) {
     throw std::runtime_error("the base vectors have " + std::to_string(dim_base) +
                              " dimensions, the queries " + std::to_string(dim_queries));
-  }
-  for (float x : data.base) {
-    if (!std::isfinite(x)) throw std::runtime_error(base_file + ": a component is not finite");
   }
   data.dim = dim_base;
   data.metric = metric;

@@ -14,8 +14,8 @@ struct Dataset {
   std::string name;
   size_t dim = 0;
   PeerMetric metric = PeerMetric::kEuclidean;  // kCosine: vectors normalised
-  std::vector<float> base;     // n x dim
-  std::vector<float> queries;  // nq x dim
+  std::vector<float> base;                     // n x dim
+  std::vector<float> queries;                  // nq x dim
   size_t size() const { return base.size() / dim; }
   size_t query_count() const { return queries.size() / dim; }
 };
@@ -24,8 +24,8 @@ struct Dataset {
 // 60,000 train images as the base, 10,000 test images as queries, 784 dims.
 Dataset LoadFashionMnist(const std::string& dir);
 
-// Any data set from two files, .fvecs or .npy (float32, C order, shape
-// (rows, dim)) chosen by the file name's ending. Cosine data is normalised
+// Any data set from two files in a format `vectorctl import` reads (.fvecs,
+// .bvecs, .npy, optionally gzipped), chosen by the file name's ending. Cosine data is normalised
 // here (a zero row is an error); its name says file, dimension and metric.
 Dataset LoadVectorFiles(const std::string& base_file, const std::string& query_file,
                         PeerMetric metric);

@@ -137,12 +137,12 @@ int main(int argc, char** argv) {
 
   std::string cache;
   if (!cache_dir.empty()) {
-    std::string tag = !base_file.empty()            ? data.name + "-n" + std::to_string(n)
+    std::string tag = !base_file.empty()           ? data.name + "-n" + std::to_string(n)
                       : dataset == "fashion-mnist" ? data.name
                                                    : data.name + "-n" + std::to_string(n) + "-c" +
-                                                       std::to_string(embedding.clusters) + "-d" +
-                                                       std::to_string(embedding.decay) + "-h" +
-                                                       std::to_string(embedding.hardness);
+                                                         std::to_string(embedding.clusters) + "-d" +
+                                                         std::to_string(embedding.decay) + "-h" +
+                                                         std::to_string(embedding.hardness);
     cache = cache_dir + "/" + tag + "-q" + std::to_string(nq) + ".gt";
   }
   auto t0 = Clock::now();
