@@ -168,7 +168,12 @@ int main(int argc, char** argv) {
   for (const auto& t : Split(build_threads_arg)) build_threads.push_back(std::stoi(t));
 
   std::ostringstream search_table, build_table;
-  build_table << "| peer | build 1 thread (s) | build 2 threads (s) | bytes/vector (own count) | "
+  auto threads_label = [&](size_t b) {
+    if (b >= build_threads.size()) return std::string("-");
+    return std::to_string(build_threads[b]) + (build_threads[b] == 1 ? " thread" : " threads");
+  };
+  build_table << "| peer | build " << threads_label(0) << " (s) | build " << threads_label(1)
+              << " (s) | bytes/vector (own count) | "
                  "bytes/vector (RSS) |\n"
               << "|---|---:|---:|---:|---:|\n";
   // Build every peer (timing each thread count; the first build is kept for
