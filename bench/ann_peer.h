@@ -12,13 +12,11 @@
 
 namespace vectord::bench {
 
-// kCosine: the data set's vectors are normalised and every peer ranks by
-// inner product on them; kDot: raw inner product, larger is nearer.
-enum class PeerMetric { kEuclidean, kCosine, kDot };
-
 struct PeerParams {
   size_t dim = 0;
-  PeerMetric metric = PeerMetric::kEuclidean;
+  // Cosine data sets come normalised (datasets.h): the peers without a
+  // cosine space rank them by inner product.
+  engine::Metric metric = engine::Metric::kEuclidean;
   size_t m = 16;
   size_t ef_construction = 200;
   // vectord and hnswlib: load the built index from this path (+ ".hnswlib"

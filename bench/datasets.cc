@@ -93,7 +93,7 @@ std::string BaseName(const std::string& path) {
 }  // namespace
 
 Dataset LoadVectorFiles(const std::string& base_file, const std::string& query_file,
-                        PeerMetric metric) {
+                        engine::Metric metric) {
   Dataset data;
   size_t dim_base = 0, dim_queries = 0;
   data.base = ReadVectorFile(base_file, &dim_base);
@@ -104,14 +104,12 @@ Dataset LoadVectorFiles(const std::string& base_file, const std::string& query_f
   }
   data.dim = dim_base;
   data.metric = metric;
-  if (metric == PeerMetric::kCosine) {
+  if (metric == engine::Metric::kCosine) {
     Normalise(data.base, data.dim);
     Normalise(data.queries, data.dim);
   }
   data.name = BaseName(base_file) + "-" + std::to_string(data.dim) + "-" +
-              (metric == PeerMetric::kCosine ? "cosine"
-               : metric == PeerMetric::kDot  ? "dot"
-                                             : "euclidean");
+              std::string(engine::MetricName(metric));
   return data;
 }
 
@@ -130,7 +128,7 @@ Dataset MakeEmbeddingLike(const EmbeddingParams& p) {
   Dataset data;
   data.name = "embedding-like-" + std::to_string(p.dim) + "-cosine";
   data.dim = p.dim;
-  data.metric = PeerMetric::kCosine;
+  data.metric = engine::Metric::kCosine;
   std::mt19937_64 rng(p.seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::vector<float> spread(p.dim);
@@ -184,8 +182,8 @@ std::vector<uint32_t> GroundTruth(const Dataset& data, size_t k, int threads,
       const float* query = data.queries.data() + q * dim;
       for (size_t i = 0; i < n; ++i) {
         const float* v = data.base.data() + i * dim;
-        float d = data.metric == PeerMetric::kEuclidean ? kernels.l2_squared(query, v, dim)
-                                                        : -kernels.inner_product(query, v, dim);
+        float d = data.metric == engine::Metric::kEuclidean ? kernels.l2_squared(query, v, dim)
+                                                            : -kernels.inner_product(query, v, dim);
         all[i] = {d, static_cast<uint32_t>(i)};
       }
       std::partial_sort(all.begin(), all.begin() + static_cast<long>(k), all.end());

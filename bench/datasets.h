@@ -6,16 +6,16 @@
 #include <string>
 #include <vector>
 
-#include "ann_peer.h"
+#include "engine/metric.h"
 
 namespace vectord::bench {
 
 struct Dataset {
   std::string name;
   size_t dim = 0;
-  PeerMetric metric = PeerMetric::kEuclidean;  // kCosine: vectors normalised
-  std::vector<float> base;                     // n x dim
-  std::vector<float> queries;                  // nq x dim
+  engine::Metric metric = engine::Metric::kEuclidean;  // kCosine: vectors normalised
+  std::vector<float> base;                             // n x dim
+  std::vector<float> queries;                          // nq x dim
   size_t size() const { return base.size() / dim; }
   size_t query_count() const { return queries.size() / dim; }
 };
@@ -25,10 +25,11 @@ struct Dataset {
 Dataset LoadFashionMnist(const std::string& dir);
 
 // Any data set from two files in a format `vectorctl import` reads (.fvecs,
-// .bvecs, .npy, optionally gzipped), chosen by the file name's ending. Cosine data is normalised
-// here (a zero row is an error); its name says file, dimension and metric.
+// .bvecs, .npy, optionally gzipped), chosen by the file name's ending.
+// Cosine data is normalised here (a zero row is an error); the set's name
+// says file, dimension and metric.
 Dataset LoadVectorFiles(const std::string& base_file, const std::string& query_file,
-                        PeerMetric metric);
+                        engine::Metric metric);
 
 // "Embedding-like" synthetic set: normalised vectors around many cluster
 // centres with a decaying per-dimension spread, so the intrinsic dimension is

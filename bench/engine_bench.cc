@@ -6,8 +6,9 @@
 //   engine_bench --dataset embedding-768 [--n 100000] [--hardness 1.0]
 //   engine_bench --base-file base.fvecs --query-file queries.fvecs --metric euclidean
 //
-// Files are .fvecs or .npy (float32); the exact ground truth of any data set
-// is computed here and cached under --cache-dir.
+// Files in any format `vectorctl import` reads (.fvecs, .bvecs, .npy, gzip);
+// the exact ground truth of any data set is computed here and cached under
+// --cache-dir.
 //
 // Prints a Markdown report (paste into bench/RESULTS.md with the command; the
 // run it replaces moves to bench/HISTORY.md).
@@ -85,8 +86,9 @@ int main(int argc, char** argv) {
   std::string base_file, query_file, metric_name = "euclidean";
   app.add_option("--dataset", dataset, "fashion-mnist | embedding-768");
   app.add_option("--fashion-dir", fashion_dir);
-  app.add_option("--base-file", base_file, "base vectors, .fvecs or .npy (replaces --dataset)");
-  app.add_option("--query-file", query_file, "query vectors, .fvecs or .npy");
+  app.add_option("--base-file", base_file,
+                 "base vectors, any vectorctl import format (replaces --dataset)");
+  app.add_option("--query-file", query_file, "query vectors, same formats");
   app.add_option("--metric", metric_name, "with --base-file: cosine | euclidean | dot")
       ->check(CLI::IsMember({"cosine", "euclidean", "dot"}));
   app.add_option("--cache-dir", cache_dir, "where ground truth is cached");
@@ -114,9 +116,8 @@ int main(int argc, char** argv) {
   }
   Dataset data;
   if (!base_file.empty()) {
-    const PeerMetric metric = metric_name == "cosine" ? PeerMetric::kCosine
-                              : metric_name == "dot"  ? PeerMetric::kDot
-                                                      : PeerMetric::kEuclidean;
+    const vectord::engine::Metric metric =
+        *vectord::engine::ParseMetric(metric_name);  // CLI11 checked it
     try {
       data = LoadVectorFiles(base_file, query_file, metric);
     } catch (const std::exception& e) {

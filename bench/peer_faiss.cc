@@ -14,9 +14,9 @@ class FaissPeer final : public AnnPeer {
  public:
   explicit FaissPeer(const PeerParams& p)
       : params_(p),
-        index_(
-            p.dim, p.m,
-            p.metric == PeerMetric::kEuclidean ? faiss::METRIC_L2 : faiss::METRIC_INNER_PRODUCT) {
+        index_(p.dim, p.m,
+               p.metric == engine::Metric::kEuclidean ? faiss::METRIC_L2
+                                                      : faiss::METRIC_INNER_PRODUCT) {
     index_.hnsw.efConstruction = p.ef_construction;
   }
   std::string name() const override { return "faiss"; }

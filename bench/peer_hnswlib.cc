@@ -15,7 +15,7 @@ namespace {
 class HnswlibPeer final : public AnnPeer {
  public:
   HnswlibPeer(const PeerParams& p, size_t max_elements) : params_(p) {
-    if (p.metric != PeerMetric::kEuclidean) {
+    if (p.metric != engine::Metric::kEuclidean) {
       // Cosine data sets are normalised: their inner product ranks as cosine.
       space_ = std::make_unique<hnswlib::InnerProductSpace>(p.dim);
     } else {

@@ -18,9 +18,7 @@ class VectordPeer final : public AnnPeer {
   VectordPeer(const PeerParams& p, engine::Quantization quantization) : params_(p) {
     engine::IndexOptions options;
     options.dimension = static_cast<uint32_t>(p.dim);
-    options.metric = p.metric == PeerMetric::kCosine ? engine::Metric::kCosine
-                     : p.metric == PeerMetric::kDot  ? engine::Metric::kDot
-                                                     : engine::Metric::kEuclidean;
+    options.metric = p.metric;
     options.m = static_cast<uint32_t>(p.m);
     options.ef_construction = static_cast<uint32_t>(p.ef_construction);
     options.quantization = quantization;
