@@ -38,8 +38,9 @@ class AnnPeer {
   virtual size_t IndexBytes() const = 0;
 };
 
+// sketch_epsilon: see HnswIndex::set_sketch_epsilon (0: no sketches).
 std::unique_ptr<AnnPeer> MakeVectordPeer(const PeerParams& params,
-                                         engine::Quantization quantization);
+                                         engine::Quantization quantization, float sketch_epsilon);
 std::unique_ptr<AnnPeer> MakeHnswlibPeer(const PeerParams& params, size_t max_elements);
 std::unique_ptr<AnnPeer> MakeFaissPeer(const PeerParams& params);
 

@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -27,6 +28,7 @@
 #include "ann_peer.h"
 #include "datasets.h"
 #include "engine/distance.h"
+#include "engine/hnsw_index.h"
 
 namespace vectord::bench {
 namespace {
@@ -55,8 +57,17 @@ std::string CpuModel() {
 }
 
 std::unique_ptr<AnnPeer> MakePeer(const std::string& name, const PeerParams& params, size_t n) {
-  if (name == "vectord") return MakeVectordPeer(params, engine::Quantization::kNone);
-  if (name == "vectord-sq8") return MakeVectordPeer(params, engine::Quantization::kSq8);
+  if (name == "vectord") return MakeVectordPeer(params, engine::Quantization::kNone, 0.0f);
+  if (name == "vectord-sq8") {
+    // VECTORD_BENCH_SKETCH_EPSILON: to try other sketch intervals.
+    const char* epsilon = std::getenv("VECTORD_BENCH_SKETCH_EPSILON");
+    return MakeVectordPeer(
+        params, engine::Quantization::kSq8,
+        epsilon != nullptr ? std::stof(epsilon) : engine::HnswIndex::kDefaultSketchEpsilon);
+  }
+  if (name == "vectord-sq8-nosketch") {
+    return MakeVectordPeer(params, engine::Quantization::kSq8, 0.0f);
+  }
   if (name == "hnswlib") return MakeHnswlibPeer(params, n);
   if (name == "faiss") return MakeFaissPeer(params);
   throw std::runtime_error("unknown peer " + name);

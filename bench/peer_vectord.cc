@@ -15,7 +15,8 @@ namespace {
 
 class VectordPeer final : public AnnPeer {
  public:
-  VectordPeer(const PeerParams& p, engine::Quantization quantization) : params_(p) {
+  VectordPeer(const PeerParams& p, engine::Quantization quantization, float sketch_epsilon)
+      : params_(p), sketch_epsilon_(sketch_epsilon) {
     engine::IndexOptions options;
     options.dimension = static_cast<uint32_t>(p.dim);
     options.metric = p.metric;
@@ -31,6 +32,7 @@ class VectordPeer final : public AnnPeer {
     std::string name = "vectord";
     if (index_->options().quantization != engine::Quantization::kNone) {
       name.append("-").append(engine::QuantizationName(index_->options().quantization));
+      if (sketch_epsilon_ <= 0) name.append("-nosketch");
     }
     return name;
   }
@@ -55,7 +57,10 @@ class VectordPeer final : public AnnPeer {
       }
     }
   }
-  void SetEf(size_t ef) override { ef_ = ef; }
+  void SetEf(size_t ef) override {
+    ef_ = ef;
+    index_->set_sketch_epsilon(sketch_epsilon_);
+  }
 
   void MapLabels(size_t n) {
     label_of_slot_.assign(index_->slot_count(), 0);
@@ -92,6 +97,7 @@ class VectordPeer final : public AnnPeer {
 
  private:
   PeerParams params_;
+  float sketch_epsilon_;
   size_t ef_ = 10;
   std::unique_ptr<engine::HnswIndex> index_;
   std::vector<uint32_t> label_of_slot_;
@@ -100,8 +106,8 @@ class VectordPeer final : public AnnPeer {
 }  // namespace
 
 std::unique_ptr<AnnPeer> MakeVectordPeer(const PeerParams& params,
-                                         engine::Quantization quantization) {
-  return std::make_unique<VectordPeer>(params, quantization);
+                                         engine::Quantization quantization, float sketch_epsilon) {
+  return std::make_unique<VectordPeer>(params, quantization, sketch_epsilon);
 }
 
 }  // namespace vectord::bench

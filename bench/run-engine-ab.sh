@@ -5,7 +5,7 @@
 # against hnswlib in the same process; the VM's drift cancels in the ratio.
 # Both binaries load the same cached indexes (the file format must agree).
 #   DATASET=fashion-mnist EFS=16,32 PEERS=vectord,vectord-sq8 \
-#     bench/run-engine-ab.sh OLD_ENGINE_BENCH NEW_ENGINE_BENCH [ROUNDS]
+#     bench/run-engine-ab.sh OLD_ENGINE_BENCH NEW_ENGINE_BENCH [ROUNDS] [extra engine_bench flags]
 # Build an old binary from a worktree at the old commit:
 #   git worktree add --detach /tmp/old COMMIT && cmake -S /tmp/old -B /tmp/old/b \
 #     -G Ninja -DCMAKE_BUILD_TYPE=Release -DVECTORD_BUILD_BENCH=ON -DBUILD_TESTING=OFF \
@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.."
 old=$1
 new=$2
 rounds=${3:-3}
+shift $(($# < 3 ? $# : 3))
 dataset=${DATASET:-fashion-mnist}
 peers=${PEERS:-vectord,vectord-sq8}
 efs=${EFS:-16,32}
@@ -22,10 +23,11 @@ cache=${INDEX_CACHE:-bench/out/${dataset}.idx}
 mkdir -p bench/out bench/data
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 raw=bench/out/engine-ab-${dataset}-${stamp}.txt
+extra=("$@")
 run() {
   echo "== $1" >>"${raw}"
   "$2" --dataset "${dataset}" --peers "${peers},hnswlib" --ef "${efs}" --runs 3 \
-    --index-cache "${cache}" --build-threads 1 | grep -E '^\| (ef|[0-9]+) ' >>"${raw}"
+    --index-cache "${cache}" --build-threads 1 "${extra[@]}" | grep -E '^\| (ef|[0-9]+) ' >>"${raw}"
 }
 for round in $(seq "${rounds}"); do
   if ((round % 2)); then run A "${old}"; run B "${new}"; else run B "${new}"; run A "${old}"; fi

@@ -19,20 +19,27 @@ KernelTable DetectKernels() {
   // squared-difference loop, which waits on memory).
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
       __builtin_cpu_supports("avx512dq")) {
+    // Not every AVX-512 CPU counts bits in vectors (Skylake-X does not);
+    // every one has the scalar popcnt.
+    const BitPlaneKernel bit_plane_avx512 = __builtin_cpu_supports("avx512vpopcntdq")
+                                                ? kernels::BitPlaneDotAvx512
+                                                : kernels::BitPlaneDotPopcnt;
     if (__builtin_cpu_supports("avx512vnni")) {
       table.sets[table.count++] = {"avx512-vnni",
                                    kernels::L2SquaredAvx512,
                                    kernels::L2SquaredBoundedAvx512,
                                    kernels::InnerProductAvx512,
                                    kernels::CodeDotAvx512Vnni,
-                                   kernels::CodeL2SquaredBoundedAvx512};
+                                   kernels::CodeL2SquaredBoundedAvx512,
+                                   bit_plane_avx512};
     }
     table.sets[table.count++] = {"avx512",
                                  kernels::L2SquaredAvx512,
                                  kernels::L2SquaredBoundedAvx512,
                                  kernels::InnerProductAvx512,
                                  kernels::CodeDotAvx512,
-                                 kernels::CodeL2SquaredBoundedAvx512};
+                                 kernels::CodeL2SquaredBoundedAvx512,
+                                 bit_plane_avx512};
   }
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
     table.sets[table.count++] = {"avx2",
@@ -40,7 +47,8 @@ KernelTable DetectKernels() {
                                  kernels::L2SquaredBoundedAvx2,
                                  kernels::InnerProductAvx2,
                                  kernels::CodeDotAvx2,
-                                 kernels::CodeL2SquaredBoundedAvx2};
+                                 kernels::CodeL2SquaredBoundedAvx2,
+                                 kernels::BitPlaneDotPopcnt};
   }
 #endif
   table.sets[table.count++] = {"scalar",
@@ -48,7 +56,8 @@ KernelTable DetectKernels() {
                                kernels::L2SquaredBoundedScalar,
                                kernels::InnerProductScalar,
                                kernels::CodeDotScalar,
-                               kernels::CodeL2SquaredBoundedScalar};
+                               kernels::CodeL2SquaredBoundedScalar,
+                               kernels::BitPlaneDotScalar};
   return table;
 }
 

@@ -26,6 +26,11 @@ using CodeKernel = int32_t (*)(const uint8_t* codes, const int16_t* query, size_
 // |query_i - codes_i| small enough for the sum to fit in int32.
 using BoundedCodeKernel = int32_t (*)(const uint8_t* codes, const int16_t* query, size_t dim,
                                       int32_t bound);
+// sum over j < 4 of 2^j * popcount(bits & planes_j), where planes_j is the
+// dim / 8 bytes at planes + j * dim / 8 and dim a multiple of 64: a 1-bit
+// sketch's inner product with a query quantised to 4 bits, one bit plane
+// each (see binary_sketch.h).
+using BitPlaneKernel = uint32_t (*)(const uint8_t* bits, const uint8_t* planes, size_t dim);
 
 struct KernelSet {
   std::string_view name;      // "avx512-vnni", "avx512", "avx2", "scalar"
@@ -34,6 +39,7 @@ struct KernelSet {
   DistanceKernel inner_product;  // sum a_i * b_i
   CodeKernel code_dot;           // 8-bit codes against a 16-bit query
   BoundedCodeKernel code_l2_squared_bounded;
+  BitPlaneKernel bit_plane_dot;
 };
 
 // The kernels in use in this process.
@@ -84,6 +90,9 @@ int32_t CodeDotScalar(const uint8_t* codes, const int16_t* query, size_t dim);
 int32_t CodeDotAvx2(const uint8_t* codes, const int16_t* query, size_t dim);
 int32_t CodeDotAvx512(const uint8_t* codes, const int16_t* query, size_t dim);
 int32_t CodeDotAvx512Vnni(const uint8_t* codes, const int16_t* query, size_t dim);
+uint32_t BitPlaneDotScalar(const uint8_t* bits, const uint8_t* planes, size_t dim);
+uint32_t BitPlaneDotPopcnt(const uint8_t* bits, const uint8_t* planes, size_t dim);
+uint32_t BitPlaneDotAvx512(const uint8_t* bits, const uint8_t* planes, size_t dim);
 int32_t CodeL2SquaredBoundedScalar(const uint8_t* codes, const int16_t* query, size_t dim,
                                    int32_t bound);
 int32_t CodeL2SquaredBoundedAvx2(const uint8_t* codes, const int16_t* query, size_t dim,

@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "engine/distance.h"
 
@@ -176,6 +177,25 @@ int32_t CodeL2SquaredBoundedAvx2(const uint8_t* codes, const int16_t* query, siz
   }
   if (i < dim) s0 = _mm256_add_epi32(s0, SquaredCodeDifferences(codes + i, query + i));
   return SumLanes(_mm256_add_epi32(s0, s1));
+}
+
+uint32_t BitPlaneDotPopcnt(const uint8_t* bits, const uint8_t* planes, size_t dim) {
+  // This file is built with -mpopcnt too (every AVX2 CPU has it).
+  const size_t plane_bytes = dim / 8;
+  uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  for (size_t i = 0; i < plane_bytes; i += 8) {
+    uint64_t b, p0, p1, p2, p3;
+    std::memcpy(&b, bits + i, 8);
+    std::memcpy(&p0, planes + i, 8);
+    std::memcpy(&p1, planes + plane_bytes + i, 8);
+    std::memcpy(&p2, planes + 2 * plane_bytes + i, 8);
+    std::memcpy(&p3, planes + 3 * plane_bytes + i, 8);
+    s0 += static_cast<uint64_t>(_mm_popcnt_u64(b & p0));
+    s1 += static_cast<uint64_t>(_mm_popcnt_u64(b & p1));
+    s2 += static_cast<uint64_t>(_mm_popcnt_u64(b & p2));
+    s3 += static_cast<uint64_t>(_mm_popcnt_u64(b & p3));
+  }
+  return static_cast<uint32_t>(s0 + 2 * s1 + 4 * s2 + 8 * s3);
 }
 
 }  // namespace vectord::engine::kernels

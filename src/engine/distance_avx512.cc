@@ -8,6 +8,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "engine/distance.h"
 
@@ -192,6 +193,33 @@ int32_t CodeL2SquaredBoundedAvx512(const uint8_t* codes, const int16_t* query, s
     s1 = _mm512_add_epi32(s1, _mm512_zextsi256_si512(_mm256_madd_epi16(d, d)));
   }
   return _mm512_reduce_add_epi32(_mm512_add_epi32(s0, s1));
+}
+
+__attribute__((target("avx512vpopcntdq"))) uint32_t BitPlaneDotAvx512(const uint8_t* bits,
+                                                                      const uint8_t* planes,
+                                                                      size_t dim) {
+  const size_t plane_bytes = dim / 8;
+  __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+  __m512i s2 = _mm512_setzero_si512(), s3 = _mm512_setzero_si512();
+  for (size_t i = 0; i < plane_bytes; i += 64) {
+    // 512 bits a step; the last step takes the 64-bit words that are left.
+    const size_t words = std::min<size_t>(8, (plane_bytes - i) / 8);
+    const auto mask = static_cast<__mmask8>((1u << words) - 1);
+    const __m512i b = _mm512_maskz_loadu_epi64(mask, bits + i);
+    const uint8_t* p = planes + i;
+    s0 = _mm512_add_epi64(
+        s0, _mm512_popcnt_epi64(_mm512_and_si512(b, _mm512_maskz_loadu_epi64(mask, p))));
+    s1 = _mm512_add_epi64(s1, _mm512_popcnt_epi64(_mm512_and_si512(
+                                  b, _mm512_maskz_loadu_epi64(mask, p + plane_bytes))));
+    s2 = _mm512_add_epi64(s2, _mm512_popcnt_epi64(_mm512_and_si512(
+                                  b, _mm512_maskz_loadu_epi64(mask, p + 2 * plane_bytes))));
+    s3 = _mm512_add_epi64(s3, _mm512_popcnt_epi64(_mm512_and_si512(
+                                  b, _mm512_maskz_loadu_epi64(mask, p + 3 * plane_bytes))));
+  }
+  const __m512i weighted =
+      _mm512_add_epi64(_mm512_add_epi64(s0, _mm512_slli_epi64(s1, 1)),
+                       _mm512_add_epi64(_mm512_slli_epi64(s2, 2), _mm512_slli_epi64(s3, 3)));
+  return static_cast<uint32_t>(_mm512_reduce_add_epi64(weighted));
 }
 
 }  // namespace vectord::engine::kernels

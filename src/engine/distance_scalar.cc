@@ -2,6 +2,8 @@
 // fallback on CPUs without AVX2. Four partial sums let the compiler keep
 // several additions in flight without reassociating a single chain.
 #include <algorithm>
+#include <bit>
+#include <cstring>
 
 #include "engine/distance.h"
 
@@ -60,6 +62,21 @@ int32_t CodeL2SquaredBoundedScalar(const uint8_t* codes, const int16_t* query, s
     if (sum >= bound) return sum;
   }
   return sum;
+}
+
+uint32_t BitPlaneDotScalar(const uint8_t* bits, const uint8_t* planes, size_t dim) {
+  const size_t plane_bytes = dim / 8;
+  uint64_t sum = 0;
+  for (size_t i = 0; i < plane_bytes; i += 8) {
+    uint64_t b;
+    std::memcpy(&b, bits + i, 8);
+    for (size_t j = 0; j < 4; ++j) {
+      uint64_t p;
+      std::memcpy(&p, planes + j * plane_bytes + i, 8);
+      sum += static_cast<uint64_t>(std::popcount(b & p)) << j;
+    }
+  }
+  return static_cast<uint32_t>(sum);
 }
 
 }  // namespace vectord::engine::kernels

@@ -2,7 +2,9 @@
 // over one of these, so that each inner loop is compiled for its space:
 // - FloatSpace: the prepared float vectors (the reference, and the re-rank);
 // - CodeSpace: SQ8 codes, approximate, on the float distances' scale;
-// - GridSpace: exact codes of integer data on a unit grid, in integers.
+// - GridSpace: exact codes of integer data on a unit grid, in integers;
+// - SketchSpace: 1-bit sketches in front of one of the two above, which
+//   reject most far candidates before their codes are read.
 // Each gives Distance(slot), DistanceBelow(slot, bound) (exact below bound,
 // some value >= bound otherwise) and two prefetch hints.
 //
@@ -16,6 +18,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "engine/binary_sketch.h"
 #include "engine/distance.h"
 #include "engine/metric.h"
 #include "engine/scalar_quantizer.h"
@@ -121,6 +124,41 @@ struct GridSpace {
   void PrefetchAll(uint32_t slot) const {
     PrefetchBytes(storage.CodesOf(slot), storage.layout().code_row_bytes);
   }
+};
+
+// A sketch's lower bound in front of a space that measures (`Refine`: a
+// CodeSpace or GridSpace). The walk screens each node's unvisited
+// neighbours on their sketch rows (two cache lines; LowerBound) and drops
+// those whose lower bound is already >= its bound; only the rest pay for
+// their code rows, fetched together (PrefetchRefine). Every distance the
+// walk keeps comes from `Refine`, so its order and results are the refining
+// space's, except where a bound fails (rarely, see binary_sketch.h) and a
+// near candidate is dropped.
+template <typename Refine>
+struct SketchSpace {
+  const Refine& refine;
+  const SlotStorage& storage;
+  const BinarySketcher& sketcher;
+  BitPlaneKernel kernel;
+  const SketchQuery& query;
+  float epsilon;
+  bool squared_euclidean;  // else the negative inner product
+
+  float LowerBound(uint32_t slot) const {
+    const SketchEstimate e = sketcher.Estimate(query, storage.SketchOf(slot), kernel, epsilon);
+    return squared_euclidean
+               ? query.squared_norm + e.squared_norm - 2 * (e.inner_product + e.half_width)
+               : -(e.inner_product + e.half_width);
+  }
+  float Distance(uint32_t slot) const { return refine.Distance(slot); }
+  float DistanceBelow(uint32_t slot, float bound) const {
+    return refine.DistanceBelow(slot, bound);
+  }
+  void PrefetchStart(uint32_t slot) const {
+    PrefetchBytes(storage.SketchOf(slot), storage.layout().sketch_row_bytes);
+  }
+  void PrefetchRefine(uint32_t slot) const { refine.PrefetchStart(slot); }
+  void PrefetchAll(uint32_t slot) const { refine.PrefetchAll(slot); }
 };
 
 }  // namespace vectord::engine

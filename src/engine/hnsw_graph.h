@@ -168,6 +168,19 @@ void HnswGraph::SearchLayer(const Space& space, uint32_t entry, float entry_dist
       // The state is read for every neighbour that makes the result set.
       if constexpr (kForSearch) storage_.PrefetchNode(n);
     }
+    if constexpr (requires { space.LowerBound(uint32_t{0}); }) {
+      // A space with a cheap lower bound (sketches) screens the neighbours
+      // first, so that the rows of all that pass are fetched together.
+      const bool full = s.results.size() >= ef;
+      uint32_t kept = 0;
+      for (uint32_t i = 0; i < fresh; ++i) {
+        const uint32_t n = s.links[i];
+        if (full && space.LowerBound(n) >= bound) continue;
+        s.links[kept++] = n;
+        space.PrefetchRefine(n);
+      }
+      fresh = kept;
+    }
     for (uint32_t i = 0; i < fresh; ++i) {
       uint32_t n = s.links[i];
       if (i + 1 < fresh) space.PrefetchAll(s.links[i + 1]);

@@ -16,6 +16,7 @@ HnswIndex::HnswIndex(const IndexOptions& options)
       metric_(DistanceMetric::For(options.metric)),
       code_kernel_(ActiveKernels().code_dot),
       grid_kernel_(ActiveKernels().code_l2_squared_bounded),
+      sketch_kernel_(ActiveKernels().bit_plane_dot),
       storage_(
           SlotLayout(options.dimension, options.m, options.quantization == Quantization::kSq8)),
       graph_(storage_, metric_, options.dimension, options.m, options.ef_construction,
@@ -192,6 +193,14 @@ void HnswIndex::TrainQuantizer() {
   std::stable_sort(order.begin(), order.end(),
                    [&](uint32_t a, uint32_t b) { return spread[a] > spread[b]; });
   if (integers) ScalarQuantizer::WidenToUnitGrid(&lower, &upper);
+  // Sketches are taken around the mean, where residuals are smallest.
+  size_t in_graph_count = 0;
+  for (uint32_t slot = 0; slot < count; ++slot) in_graph_count += in_graph(slot) ? 1 : 0;
+  std::vector<float> centre(dim, 0.0f);
+  for (size_t i = 0; i < dim; ++i) {
+    centre[i] = static_cast<float>(sum[i] / std::max<double>(in_graph_count, 1));
+  }
+  sketcher_ = std::make_unique<BinarySketcher>(std::move(centre), options_.seed);
   quantizer_ = std::make_unique<ScalarQuantizer>(lower, upper, storage_.layout().vector_floats,
                                                  std::move(order));
   codes_exact_.store(quantizer_->unit_grid(), std::memory_order_relaxed);
@@ -206,6 +215,7 @@ void HnswIndex::EncodeSlot(uint32_t slot) {
   // Before the node is linked or goes live (see codes_exact_).
   if (!encoding.exact) codes_exact_.store(false);
   *storage_.CodeNormOf(slot) = encoding.squared_norm;
+  sketcher_->Encode(storage_.VectorOf(slot), storage_.SketchOf(slot));
 }
 
 std::vector<uint32_t> HnswIndex::Remove(std::span<const std::string_view> ids) {
@@ -352,6 +362,9 @@ void HnswIndex::WalkForSearch(const float* q, uint64_t entry, size_t ef, const S
       quantizer_->PrepareGridQuery(q, &s.grid_query)) {
     // Exact distances from the codes: a re-rank would change nothing,
     // unless an inexact row went live during the walk.
+    // No sketches here: the bounded grid kernel already rejects a far
+    // candidate after a few lines, and screening cost more than it saved
+    // on Fashion-MNIST (bench/HISTORY.md, 2026-12-07).
     graph_.Walk(GridSpace{storage_, grid_kernel_, s.grid_query.data()}, entry, ef, filter, s);
     if (!codes_exact_.load(std::memory_order_acquire)) RerankOnFloats(q, s);
     return;
@@ -359,8 +372,17 @@ void HnswIndex::WalkForSearch(const float* q, uint64_t entry, size_t ef, const S
   // Walk on the codes, then re-rank the ef found on the floats: the walk
   // only has to get the true neighbours into the candidate set.
   quantizer_->PrepareQuery(q, &s.query_code);
-  graph_.Walk(CodeSpace{storage_, metric_, *quantizer_, code_kernel_, s.query_code}, entry, ef,
-              filter, s);
+  const CodeSpace codes{storage_, metric_, *quantizer_, code_kernel_, s.query_code};
+  const float epsilon = sketch_epsilon_.load(std::memory_order_relaxed);
+  if (epsilon > 0) {
+    sketcher_->PrepareQuery(q, &s.sketch_query);
+    const bool squared_euclidean = metric_.form() == DistanceMetric::Form::kSquaredEuclidean;
+    graph_.Walk(SketchSpace<CodeSpace>{codes, storage_, *sketcher_, sketch_kernel_, s.sketch_query,
+                                       epsilon, squared_euclidean},
+                entry, ef, filter, s);
+  } else {
+    graph_.Walk(codes, entry, ef, filter, s);
+  }
   RerankOnFloats(q, s);
 }
 

@@ -7,6 +7,8 @@
 // - HnswGraph (hnsw_graph.h): the graph over those slots, walk and insert;
 // - SlotIdTable (slot_id_table.h): id -> slot of the live version;
 // - ScalarQuantizer (scalar_quantizer.h): SQ8 codes the walk may use;
+// - BinarySketcher (binary_sketch.h): 1-bit sketches that screen a walk's
+//   candidates before their SQ8 codes are read;
 // - DistanceMetric (metric.h): kernels and conventions of the metric;
 // - the index file (index_file.h): Save and Load.
 //
@@ -17,7 +19,9 @@
 // Load), and re-rank on the floats. Integer data on a unit grid
 // (Fashion-MNIST's pixels, int8 embeddings) codes losslessly: while every
 // code is exact, a Euclidean search whose query lies on the grid walks on
-// exact integer distances and skips the float re-rank.
+// exact integer distances and skips the float re-rank. Otherwise the walk
+// on codes first screens each candidate on its 1-bit sketch and reads the
+// codes only of those that may be near enough (set_sketch_epsilon).
 //
 // Thread safety:
 // - Search(), Get(), Contains(), size() and the other const methods may run
@@ -47,6 +51,7 @@
 #include "common/byte_stream.h"
 #include "common/status.h"
 #include "common/thread_pool.h"
+#include "engine/binary_sketch.h"
 #include "engine/distance.h"
 #include "engine/hnsw_graph.h"
 #include "engine/index_options.h"
@@ -147,6 +152,15 @@ class HnswIndex {
   void ForEachLive(Fn&& fn) const;
 
   const IndexOptions& options() const { return options_; }
+
+  // How wide the interval is within which a walk trusts a 1-bit sketch to
+  // reject a candidate (binary_sketch.h): wider rejects fewer, skips fewer
+  // true neighbours. 0 turns sketches off. For benches and tests; any
+  // thread, any time.
+  static constexpr float kDefaultSketchEpsilon = 1.9f;
+  void set_sketch_epsilon(float epsilon) {
+    sketch_epsilon_.store(epsilon, std::memory_order_relaxed);
+  }
   size_t size() const { return live_count_.load(std::memory_order_acquire); }
   // One past the highest slot ever used: the size a SlotBitset needs.
   size_t slot_count() const { return storage_.slot_count(); }
@@ -228,11 +242,15 @@ class HnswIndex {
   const DistanceMetric metric_;
   CodeKernel code_kernel_;
   BoundedCodeKernel grid_kernel_;
+  BitPlaneKernel sketch_kernel_;
   SlotStorage storage_;
   HnswGraph graph_;
 
   // Set once, inside a write, before codes_ready_; never changed after.
   std::unique_ptr<ScalarQuantizer> quantizer_;
+  std::unique_ptr<BinarySketcher> sketcher_;
+  // 0: walks read no sketches. Relaxed: a search reads it once.
+  std::atomic<float> sketch_epsilon_{kDefaultSketchEpsilon};
   // Every slot in the graph has codes: searches may walk them.
   std::atomic<bool> codes_ready_{false};
   // Every live item's code row decodes to its vector exactly (so the

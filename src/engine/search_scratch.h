@@ -13,6 +13,7 @@
 #include <mutex>
 #include <vector>
 
+#include "engine/binary_sketch.h"
 #include "engine/scalar_quantizer.h"
 
 namespace vectord::engine {
@@ -41,6 +42,7 @@ struct SearchScratch {
   std::vector<uint32_t> more_links;
   std::vector<float> query;
   QueryCode query_code;
+  SketchQuery sketch_query;
   std::vector<int16_t> grid_query;
 
   void BeginVisit(size_t slots) {

@@ -44,14 +44,17 @@ SlotLayout::SlotLayout(uint32_t dimension, uint32_t m, bool with_codes)
       row_bytes(RoundUp(vector_floats * sizeof(float) + (1 + 2 * m) * sizeof(uint32_t), 64)),
       code_row_bytes(
           with_codes ? RoundUp(vector_floats + sizeof(float) + (1 + 2 * m) * sizeof(uint32_t), 64)
-                     : 0) {}
+                     : 0),
+      sketch_row_bytes(with_codes ? RoundUp(RoundUp(dimension, 64) / 8 + 16, 64) : 0) {}
 
-SlotStorage::Chunk::Chunk(size_t slot_count, size_t row_bytes, size_t code_row_bytes)
+SlotStorage::Chunk::Chunk(size_t slot_count, const SlotLayout& layout)
     : slots(slot_count),
-      rows_bytes(slot_count * row_bytes),
+      rows_bytes(slot_count * layout.row_bytes),
       rows(nullptr),
-      codes_bytes(slot_count * code_row_bytes),
+      codes_bytes(slot_count * layout.code_row_bytes),
       codes(nullptr),
+      sketches_bytes(slot_count * layout.sketch_row_bytes),
+      sketches(nullptr),
       nodes(new Node[slot_count]),
       upper_links(new std::unique_ptr<uint32_t[]>[slot_count]),
       ids(new std::string[slot_count]),
@@ -61,8 +64,10 @@ SlotStorage::Chunk::Chunk(size_t slot_count, size_t row_bytes, size_t code_row_b
   rows = MapZeroed(rows_bytes);
   try {
     codes = MapZeroed(codes_bytes);
+    sketches = MapZeroed(sketches_bytes);
   } catch (const std::bad_alloc&) {
     munmap(rows, rows_bytes);
+    if (codes != nullptr) munmap(codes, codes_bytes);
     throw;
   }
 }
@@ -70,6 +75,7 @@ SlotStorage::Chunk::Chunk(size_t slot_count, size_t row_bytes, size_t code_row_b
 SlotStorage::Chunk::~Chunk() {
   munmap(rows, rows_bytes);
   if (codes != nullptr) munmap(codes, codes_bytes);
+  if (sketches != nullptr) munmap(sketches, sketches_bytes);
 }
 
 SlotStorage::~SlotStorage() {
@@ -84,8 +90,7 @@ Status SlotStorage::EnsureCapacity(uint32_t slots) {
     if (chunks_[c].load(std::memory_order_relaxed) == nullptr) {
       if (capacity >= slots) break;
       try {
-        chunks_[c].store(new Chunk(chunk_slots, layout_.row_bytes, layout_.code_row_bytes),
-                         std::memory_order_release);
+        chunks_[c].store(new Chunk(chunk_slots, layout_), std::memory_order_release);
       } catch (const std::bad_alloc&) {
         return Status::NoSpace("out of memory growing the index to " + std::to_string(slots) +
                                " slots");
@@ -172,7 +177,7 @@ MemoryUsage SlotStorage::UsageWith(const HeapBytes& heap, size_t id_table_bytes)
   MemoryUsage usage;
   const size_t count = slot_count();
   usage.vector_and_link_bytes = count * layout_.row_bytes;
-  usage.code_bytes = count * layout_.code_row_bytes;
+  usage.code_bytes = count * (layout_.code_row_bytes + layout_.sketch_row_bytes);
   usage.node_bytes = count * (sizeof(Node) + sizeof(void*));
   usage.upper_link_bytes = heap.upper_links;
   usage.id_bytes = count * sizeof(std::string) + heap.ids + id_table_bytes;

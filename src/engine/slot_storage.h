@@ -10,7 +10,8 @@
 // address never changes while readers hold it. An SQ8 index also gives each
 // slot a code row ([codes][f32 squared norm of the decoded vector][u32 count,
 // u32 links[2M]]) and keeps the level-0 links there, beside the codes a
-// search reads, instead of in the float row.
+// search reads, instead of in the float row, and a sketch row (a 1-bit
+// sketch and its factors, binary_sketch.h) that a walk reads first.
 //
 // Thread safety: the accessors do no locking of their own. Chunks are
 // published with release stores and never move or shrink, so any thread may
@@ -49,7 +50,7 @@ enum class SlotState : uint8_t {
 // Bytes an index holds, by what they are for.
 struct MemoryUsage {
   size_t vector_and_link_bytes = 0;  // level-0 rows actually in use
-  size_t code_bytes = 0;             // SQ8 code rows in use
+  size_t code_bytes = 0;             // SQ8 code and sketch rows in use
   size_t upper_link_bytes = 0;
   size_t node_bytes = 0;  // per-slot bookkeeping (state, level, norm, lock)
   size_t id_bytes = 0;    // ids and id map
@@ -69,6 +70,7 @@ struct SlotLayout {
   size_t vector_floats;      // dimension rounded up to 16 floats
   size_t row_bytes;          // vector + [count, links] rounded up to 64 bytes
   size_t code_row_bytes;     // SQ8: codes + squared norm + level-0 links, to 64; else 0
+  size_t sketch_row_bytes;   // SQ8: a 1-bit sketch and its factors, to 64; else 0
 };
 
 class SlotStorage {
@@ -87,7 +89,7 @@ class SlotStorage {
   };
 
   struct Chunk {
-    Chunk(size_t slots, size_t row_bytes, size_t code_row_bytes);
+    Chunk(size_t slots, const SlotLayout& layout);
     ~Chunk();
     Chunk(const Chunk&) = delete;
     Chunk& operator=(const Chunk&) = delete;
@@ -97,6 +99,8 @@ class SlotStorage {
     std::byte* rows;  // slots * row_bytes, zero-filled, page-aligned
     size_t codes_bytes;
     std::byte* codes;  // slots * code_row_bytes (SQ8 only, else null)
+    size_t sketches_bytes;
+    std::byte* sketches;  // slots * sketch_row_bytes (SQ8 only, else null)
     std::unique_ptr<Node[]> nodes;
     std::unique_ptr<std::unique_ptr<uint32_t[]>[]> upper_links;  // level * (1 + M) per node
     std::unique_ptr<std::string[]> ids;
@@ -143,6 +147,10 @@ class SlotStorage {
   uint8_t* CodesOf(uint32_t slot) const {
     const Location loc = Locate(slot);
     return reinterpret_cast<uint8_t*>(loc.chunk->codes + loc.offset * layout_.code_row_bytes);
+  }
+  uint8_t* SketchOf(uint32_t slot) const {
+    const Location loc = Locate(slot);
+    return reinterpret_cast<uint8_t*>(loc.chunk->sketches + loc.offset * layout_.sketch_row_bytes);
   }
   // The squared norm of the decoded vector, stored after the codes.
   float* CodeNormOf(uint32_t slot) const {

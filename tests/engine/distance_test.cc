@@ -150,6 +150,35 @@ TEST(Distance, EveryBoundedCodeKernelIsExactBelowItsBound) {
   }
 }
 
+// The bit-plane kernels against a bit-by-bit count, at every length a
+// sketch can have, from unaligned addresses.
+TEST(Distance, EveryBitPlaneKernelCountsExactly) {
+  size_t count = 0;
+  const KernelSet* sets = AvailableKernels(&count);
+  std::mt19937 rng(13);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (size_t dim = 64; dim <= 2048; dim += 64) {
+    const size_t bytes = dim / 8;
+    std::vector<uint8_t> bits(bytes + 1), planes(4 * bytes + 1);
+    for (int pattern = 0; pattern < 2; ++pattern) {
+      for (uint8_t& b : bits) b = pattern == 0 ? static_cast<uint8_t>(byte(rng)) : 0xff;
+      for (uint8_t& b : planes) b = pattern == 0 ? static_cast<uint8_t>(byte(rng)) : 0xff;
+      uint32_t expected = 0;
+      for (size_t j = 0; j < 4; ++j) {
+        for (size_t i = 0; i < dim; ++i) {
+          const bool bit = (bits[1 + i / 8] >> (i % 8)) & 1;
+          const bool plane = (planes[1 + j * bytes + i / 8] >> (i % 8)) & 1;
+          expected += (bit && plane) ? (1u << j) : 0u;
+        }
+      }
+      for (size_t s = 0; s < count; ++s) {
+        SCOPED_TRACE(std::string(sets[s].name) + " dim " + std::to_string(dim));
+        EXPECT_EQ(sets[s].bit_plane_dot(bits.data() + 1, planes.data() + 1, dim), expected);
+      }
+    }
+  }
+}
+
 TEST(Distance, ActiveKernelIsTheBestAvailable) {
   size_t count = 0;
   const KernelSet* sets = AvailableKernels(&count);

@@ -139,6 +139,27 @@ TEST_P(RecallPerMetric, Sq8KeepsRecallAndExactDistances) {
   }
 }
 
+// Sketches (binary_sketch.h) only screen candidates: at their default
+// interval the walk finds what it finds without them. A near-zero interval
+// trusts every estimate and must cost recall, or the walk is not reading
+// them at all.
+TEST_P(RecallPerMetric, Sq8SketchesKeepRecallAndAreRead) {
+  const Metric metric = GetParam();
+  VectorSet base = ClusteredVectors(3000, 64, 30, 21);
+  VectorSet queries = ClusteredVectors(100, 64, 30, 22);
+  auto coded = MakeIndex(64, metric, 16, 100, Quantization::kSq8);
+  ThreadPool pool(2);
+  AddAll(*coded, base, &pool);
+  coded->set_sketch_epsilon(0);
+  const double without = MeanRecall(*coded, base, queries, 10, 64);
+  coded->set_sketch_epsilon(HnswIndex::kDefaultSketchEpsilon);
+  const double with = MeanRecall(*coded, base, queries, 10, 64);
+  coded->set_sketch_epsilon(0.01f);
+  const double trusting = MeanRecall(*coded, base, queries, 10, 64);
+  EXPECT_GE(with, without - 0.01) << MetricName(metric);
+  EXPECT_LT(trusting, without - 0.02) << MetricName(metric);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllMetrics, RecallPerMetric,
                          ::testing::Values(Metric::kCosine, Metric::kEuclidean, Metric::kDot),
                          [](const auto& info) { return std::string(MetricName(info.param)); });
