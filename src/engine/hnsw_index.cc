@@ -193,16 +193,21 @@ void HnswIndex::TrainQuantizer() {
   std::stable_sort(order.begin(), order.end(),
                    [&](uint32_t a, uint32_t b) { return spread[a] > spread[b]; });
   if (integers) ScalarQuantizer::WidenToUnitGrid(&lower, &upper);
-  // Sketches are taken around the mean, where residuals are smallest.
-  size_t in_graph_count = 0;
-  for (uint32_t slot = 0; slot < count; ++slot) in_graph_count += in_graph(slot) ? 1 : 0;
-  std::vector<float> centre(dim, 0.0f);
-  for (size_t i = 0; i < dim; ++i) {
-    centre[i] = static_cast<float>(sum[i] / std::max<double>(in_graph_count, 1));
-  }
-  sketcher_ = std::make_unique<BinarySketcher>(std::move(centre), options_.seed);
   quantizer_ = std::make_unique<ScalarQuantizer>(lower, upper, storage_.layout().vector_floats,
                                                  std::move(order));
+  if (!quantizer_->unit_grid()) {
+    // Sketches are taken around the mean, where residuals are smallest. A
+    // unit grid gets none: its exact walk does not read them (see
+    // WalkForSearch), and an off-grid query there is rare.
+    size_t in_graph_count = 0;
+    for (uint32_t slot = 0; slot < count; ++slot) in_graph_count += in_graph(slot) ? 1 : 0;
+    std::vector<float> centre(dim, 0.0f);
+    for (size_t i = 0; i < dim; ++i) {
+      centre[i] = static_cast<float>(sum[i] / std::max<double>(in_graph_count, 1));
+    }
+    sketcher_ = std::make_unique<BinarySketcher>(std::move(centre), options_.seed);
+    storage_.set_sketches_in_use();
+  }
   codes_exact_.store(quantizer_->unit_grid(), std::memory_order_relaxed);
   for (uint32_t slot = 0; slot < count; ++slot) {
     if (in_graph(slot)) EncodeSlot(slot);
@@ -215,7 +220,7 @@ void HnswIndex::EncodeSlot(uint32_t slot) {
   // Before the node is linked or goes live (see codes_exact_).
   if (!encoding.exact) codes_exact_.store(false);
   *storage_.CodeNormOf(slot) = encoding.squared_norm;
-  sketcher_->Encode(storage_.VectorOf(slot), storage_.SketchOf(slot));
+  if (sketcher_ != nullptr) sketcher_->Encode(storage_.VectorOf(slot), storage_.SketchOf(slot));
 }
 
 std::vector<uint32_t> HnswIndex::Remove(std::span<const std::string_view> ids) {
@@ -374,7 +379,7 @@ void HnswIndex::WalkForSearch(const float* q, uint64_t entry, size_t ef, const S
   quantizer_->PrepareQuery(q, &s.query_code);
   const CodeSpace codes{storage_, metric_, *quantizer_, code_kernel_, s.query_code};
   const float epsilon = sketch_epsilon_.load(std::memory_order_relaxed);
-  if (epsilon > 0) {
+  if (epsilon > 0 && sketcher_ != nullptr) {
     sketcher_->PrepareQuery(q, &s.sketch_query);
     const bool squared_euclidean = metric_.form() == DistanceMetric::Form::kSquaredEuclidean;
     graph_.Walk(SketchSpace<CodeSpace>{codes, storage_, *sketcher_, sketch_kernel_, s.sketch_query,

@@ -177,7 +177,9 @@ MemoryUsage SlotStorage::UsageWith(const HeapBytes& heap, size_t id_table_bytes)
   MemoryUsage usage;
   const size_t count = slot_count();
   usage.vector_and_link_bytes = count * layout_.row_bytes;
-  usage.code_bytes = count * (layout_.code_row_bytes + layout_.sketch_row_bytes);
+  const size_t sketch_row_bytes =
+      sketches_in_use_.load(std::memory_order_relaxed) ? layout_.sketch_row_bytes : 0;
+  usage.code_bytes = count * (layout_.code_row_bytes + sketch_row_bytes);
   usage.node_bytes = count * (sizeof(Node) + sizeof(void*));
   usage.upper_link_bytes = heap.upper_links;
   usage.id_bytes = count * sizeof(std::string) + heap.ids + id_table_bytes;

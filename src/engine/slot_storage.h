@@ -125,6 +125,10 @@ class SlotStorage {
   // The chunk that holds slot 64 << c - 64 onwards, or null.
   Chunk* chunk(int c) const { return chunks_[c].load(std::memory_order_acquire); }
 
+  // Sketch rows are reserved with the code rows but filled (and counted in
+  // Usage) only once the index says it keeps sketches.
+  void set_sketches_in_use() { sketches_in_use_.store(true, std::memory_order_relaxed); }
+
   // One past the highest slot in use; grows only.
   uint32_t slot_count() const { return slot_count_.load(std::memory_order_acquire); }
   void set_slot_count(uint32_t count) { slot_count_.store(count, std::memory_order_release); }
@@ -254,6 +258,7 @@ class SlotStorage {
   const SlotLayout layout_;
   std::atomic<Chunk*> chunks_[kChunkCount] = {};
   std::atomic<uint32_t> slot_count_{0};
+  std::atomic<bool> sketches_in_use_{false};
   struct {
     std::atomic<size_t> upper_links{0}, ids{0}, payloads{0};
   } heap_bytes_;
