@@ -106,6 +106,10 @@ int main(int argc, char** argv) {
   app.add_option("--peers", peers_arg);
   app.add_option("--ef", efs_arg, "comma-separated ef grid");
   app.add_option("--build-threads", build_threads_arg, "thread counts to time the build with");
+  size_t search_threads = 1;
+  app.add_option("--search-threads", search_threads,
+                 "also time each pass with this many threads searching at once (a second "
+                 "table; 1: no)");
   std::string index_cache;
   app.add_option("--index-cache", index_cache,
                  "load the vectord and hnswlib indexes from this path, or build and save them "
@@ -226,23 +230,56 @@ int main(int argc, char** argv) {
   search_table << "\n|---:|";
   for (size_t p = 0; p < peer_names.size(); ++p) search_table << "---:|---:|";
   search_table << "\n";
-  std::vector<uint32_t> labels(k);
+  // Thread t searches queries t, t + threads, ...; returns the hits.
+  auto search_slice = [&](AnnPeer& peer, size_t first, size_t stride) {
+    std::vector<uint32_t> labels(k);
+    size_t found = 0;
+    for (size_t q = first; q < nq; q += stride) {
+      peer.Search(data.queries.data() + q * data.dim, k, labels.data());
+      const uint32_t* t = truth.data() + q * k;
+      for (size_t i = 0; i < k; ++i) found += std::find(t, t + k, labels[i]) != t + k;
+    }
+    return found;
+  };
+  std::ostringstream threads_table;
+  threads_table << "| ef |";
+  for (const auto& name : peer_names) {
+    threads_table << " " << name << " QPS 1 thread | " << name << " QPS " << search_threads
+                  << " threads | speed-up |";
+  }
+  threads_table << "\n|---:|";
+  for (size_t p = 0; p < peer_names.size(); ++p) threads_table << "---:|---:|---:|";
+  threads_table << "\n";
   for (size_t ef : efs) {
-    std::vector<double> best(peers.size(), 1e300);
+    std::vector<double> best(peers.size(), 1e300), best_parallel(peers.size(), 1e300);
     std::vector<size_t> hits(peers.size(), 0);
     for (size_t run = 0; run < runs; ++run) {
       for (size_t p = 0; p < peers.size(); ++p) {
         peers[p]->SetEf(ef);
-        size_t found = 0;
         auto search_start = Clock::now();
-        for (size_t q = 0; q < nq; ++q) {
-          peers[p]->Search(data.queries.data() + q * data.dim, k, labels.data());
-          const uint32_t* t = truth.data() + q * k;
-          for (size_t i = 0; i < k; ++i) found += std::find(t, t + k, labels[i]) != t + k;
-        }
+        hits[p] = search_slice(*peers[p], 0, 1);
         best[p] = std::min(best[p], Seconds(search_start));
-        hits[p] = found;
+        if (search_threads > 1) {
+          std::vector<std::thread> threads;
+          auto parallel_start = Clock::now();
+          for (size_t t = 0; t < search_threads; ++t) {
+            threads.emplace_back([&, t] { search_slice(*peers[p], t, search_threads); });
+          }
+          for (auto& thread : threads) thread.join();
+          best_parallel[p] = std::min(best_parallel[p], Seconds(parallel_start));
+        }
       }
+    }
+    if (search_threads > 1) {
+      char cell[120];
+      threads_table << "| " << ef << " |";
+      for (size_t p = 0; p < peers.size(); ++p) {
+        std::snprintf(cell, sizeof(cell), " %.0f | %.0f | %.2fx |",
+                      static_cast<double>(nq) / best[p], static_cast<double>(nq) / best_parallel[p],
+                      best[p] / best_parallel[p]);
+        threads_table << cell;
+      }
+      threads_table << "\n";
     }
     char cell[100];
     search_table << "| " << ef << " |";
@@ -258,6 +295,10 @@ int main(int argc, char** argv) {
   std::printf(
       "Search, single thread, best of %zu interleaved passes:\n\n%s\nBuild and memory:\n\n%s\n",
       runs, search_table.str().c_str(), build_table.str().c_str());
+  if (search_threads > 1) {
+    std::printf("\nSearch, %zu threads at once against 1, best of %zu passes each:\n\n%s",
+                search_threads, runs, threads_table.str().c_str());
+  }
   std::printf("Memory budget of the engine issue: 1.1 x (4*dim + 8*M) = %.0f bytes/vector.\n",
               1.1 * (4.0 * static_cast<double>(data.dim) + 8.0 * static_cast<double>(m)));
   return 0;

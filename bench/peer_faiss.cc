@@ -27,10 +27,13 @@ class FaissPeer final : public AnnPeer {
   }
   void SetEf(size_t ef) override { index_.hnsw.efSearch = static_cast<int>(ef); }
   void Search(const float* q, size_t k, uint32_t* labels) override {
-    distances_.resize(k);
-    ids_.resize(k);
-    index_.search(1, q, static_cast<faiss::Index::idx_t>(k), distances_.data(), ids_.data());
-    for (size_t i = 0; i < k; ++i) labels[i] = static_cast<uint32_t>(ids_[i]);
+    // Per thread: --search-threads calls this from several at once.
+    thread_local std::vector<float> distances;
+    thread_local std::vector<faiss::Index::idx_t> ids;
+    distances.resize(k);
+    ids.resize(k);
+    index_.search(1, q, static_cast<faiss::Index::idx_t>(k), distances.data(), ids.data());
+    for (size_t i = 0; i < k; ++i) labels[i] = static_cast<uint32_t>(ids[i]);
   }
   size_t IndexBytes() const override {
     size_t n = static_cast<size_t>(index_.ntotal);
@@ -42,8 +45,6 @@ class FaissPeer final : public AnnPeer {
  private:
   PeerParams params_;
   faiss::IndexHNSWFlat index_;
-  std::vector<float> distances_;
-  std::vector<faiss::Index::idx_t> ids_;
 };
 
 }  // namespace
