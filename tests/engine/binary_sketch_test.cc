@@ -8,15 +8,12 @@
 #include <vector>
 
 #include "engine/distance.h"
+#include "test_vectors.h"
 
 namespace vectord::engine {
 namespace {
 
-double Dot(const std::vector<float>& a, const std::vector<float>& b) {
-  double sum = 0;
-  for (size_t i = 0; i < a.size(); ++i) sum += double{a[i]} * b[i];
-  return sum;
-}
+using testing::Dot;
 
 std::vector<float> Gaussian(size_t dim, std::mt19937& rng, float mean = 0) {
   std::normal_distribution<float> normal(mean, 1.0f);

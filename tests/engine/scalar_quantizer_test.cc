@@ -9,14 +9,12 @@
 #include <random>
 #include <vector>
 
+#include "test_vectors.h"
+
 namespace vectord::engine {
 namespace {
 
-double Dot(const std::vector<float>& a, const std::vector<float>& b) {
-  double sum = 0;
-  for (size_t i = 0; i < a.size(); ++i) sum += double{a[i]} * b[i];
-  return sum;
-}
+using testing::Dot;
 
 // Decodes codes the way the header comment defines it.
 std::vector<float> Decode(const std::vector<float>& lower, const std::vector<float>& upper,

@@ -56,6 +56,13 @@ inline VectorSet IntegerVectors(size_t n, size_t dim, size_t clusters, uint64_t 
   return set;
 }
 
+// <a, b> in double precision.
+inline double Dot(std::span<const float> a, std::span<const float> b) {
+  double sum = 0;
+  for (size_t i = 0; i < a.size(); ++i) sum += double{a[i]} * b[i];
+  return sum;
+}
+
 inline double ExactDistance(std::span<const float> a, std::span<const float> b, Metric metric) {
   double dot = 0, aa = 0, bb = 0, l2 = 0;
   for (size_t i = 0; i < a.size(); ++i) {
