@@ -119,7 +119,8 @@ void BinarySketcher::Encode(const float* vector, uint8_t* out) const {
 
 void BinarySketcher::PrepareQuery(const float* query, SketchQuery* out) const {
   const size_t dim = centre_.size();
-  std::vector<float> rotated(padded_, 0.0f);
+  std::vector<float>& rotated = out->rotated;
+  rotated.assign(padded_, 0.0f);
   double squared_norm = 0, dot_centre = 0, residual_squared = 0;
   for (size_t i = 0; i < dim; ++i) {
     const float r = query[i] - centre_[i];

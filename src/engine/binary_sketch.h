@@ -49,11 +49,12 @@ struct SketchQuery {
   std::vector<uint8_t> planes;  // 4 x padded_dimension() / 8 bytes, plane j = bit j of u
   float lower = 0;
   float step = 0;
-  float quantised_sum = 0;   // sum of lower + step * u_i
-  float rounding_sigma = 0;  // step * sqrt(D / 12): the rounding's spread in <sign, .>
-  float residual_norm = 0;   // |q - c|
-  float dot_centre = 0;      // <q, c>
-  float squared_norm = 0;    // |q|^2
+  float quantised_sum = 0;     // sum of lower + step * u_i
+  float rounding_sigma = 0;    // step * sqrt(D / 12): the rounding's spread in <sign, .>
+  float residual_norm = 0;     // |q - c|
+  float dot_centre = 0;        // <q, c>
+  float squared_norm = 0;      // |q|^2
+  std::vector<float> rotated;  // working space, kept to spare an allocation a query
 };
 
 // What one sketch says about <o, q>: an estimate and the half-width of the
