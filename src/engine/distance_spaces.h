@@ -144,13 +144,12 @@ struct SketchSpace {
   BitPlaneKernel kernel;
   const SketchQuery& query;
   float epsilon;
-  bool squared_euclidean;  // else the negative inner product
+  const DistanceMetric& metric;
 
+  // The distance at the top of the inner product's interval.
   float LowerBound(uint32_t slot) const {
     const SketchEstimate e = sketcher.Estimate(query, storage.SketchOf(slot), kernel, epsilon);
-    return squared_euclidean
-               ? query.squared_norm + e.squared_norm - 2 * (e.inner_product + e.half_width)
-               : -(e.inner_product + e.half_width);
+    return metric.FromCodeDot(e.inner_product + e.half_width, query.squared_norm, e.squared_norm);
   }
   float Distance(uint32_t slot) const { return refine.Distance(slot); }
   float DistanceBelow(uint32_t slot, float bound) const {

@@ -381,9 +381,8 @@ void HnswIndex::WalkForSearch(const float* q, uint64_t entry, size_t ef, const S
   const float epsilon = sketch_epsilon_.load(std::memory_order_relaxed);
   if (epsilon > 0 && sketcher_ != nullptr) {
     sketcher_->PrepareQuery(q, &s.sketch_query);
-    const bool squared_euclidean = metric_.form() == DistanceMetric::Form::kSquaredEuclidean;
     graph_.Walk(SketchSpace<CodeSpace>{codes, storage_, *sketcher_, sketch_kernel_, s.sketch_query,
-                                       epsilon, squared_euclidean},
+                                       epsilon, metric_},
                 entry, ef, filter, s);
   } else {
     graph_.Walk(codes, entry, ef, filter, s);
