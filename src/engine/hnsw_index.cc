@@ -11,14 +11,15 @@
 
 namespace vectord::engine {
 
-HnswIndex::HnswIndex(const IndexOptions& options)
+HnswIndex::HnswIndex(const IndexOptions& options, std::unique_ptr<VectorFile> vector_file)
     : options_(options),
       metric_(DistanceMetric::For(options.metric)),
       code_kernel_(ActiveKernels().code_dot),
       grid_kernel_(ActiveKernels().code_l2_squared_bounded),
       sketch_kernel_(ActiveKernels().bit_plane_dot),
-      storage_(
-          SlotLayout(options.dimension, options.m, options.quantization == Quantization::kSq8)),
+      vector_file_(std::move(vector_file)),
+      storage_(SlotLayout(options.dimension, options.m, options.quantization == Quantization::kSq8),
+               vector_file_.get()),
       graph_(storage_, metric_, options.dimension, options.m, options.ef_construction,
              options.seed),
       scratch_pool_(storage_.layout().level0_capacity + 1, storage_.layout().vector_floats) {}
@@ -27,12 +28,30 @@ HnswIndex::~HnswIndex() = default;
 
 Result<std::unique_ptr<HnswIndex>> HnswIndex::Create(const IndexOptions& options) {
   VECTORD_RETURN_IF_ERROR(ValidateOptions(options));
-  return std::unique_ptr<HnswIndex>(new HnswIndex(options));
+  VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<VectorFile> file, MakeVectorFile(options));
+  return std::unique_ptr<HnswIndex>(new HnswIndex(options, std::move(file)));
+}
+
+Result<std::unique_ptr<VectorFile>> HnswIndex::MakeVectorFile(const IndexOptions& options) {
+  if (options.vectors.placement != VectorPlacement::kDisk) return std::unique_ptr<VectorFile>();
+  return VectorFile::Create(options.vectors.directory);
 }
 
 std::vector<float> HnswIndex::OriginalVector(uint32_t slot) const {
-  const float* v = storage_.VectorOf(slot);
-  std::vector<float> out(v, v + options_.dimension);
+  std::vector<float> out;
+  if (vector_file_ != nullptr) {
+    std::vector<float> row(storage_.layout().row_bytes / sizeof(float));
+    const uint32_t rows[1] = {slot};
+    if (!vector_file_
+             ->ReadRows(rows, storage_.layout().row_bytes, reinterpret_cast<std::byte*>(row.data()))
+             .ok()) {
+      return out;
+    }
+    out.assign(row.begin(), row.begin() + options_.dimension);
+  } else {
+    const float* v = storage_.VectorOf(slot);
+    out.assign(v, v + options_.dimension);
+  }
   metric_.Restore(storage_.NodeOf(slot).norm, out);
   return out;
 }
@@ -346,7 +365,8 @@ std::vector<SearchResult> HnswIndex::ExactSearch(const float* query, size_t k,
   return out;
 }
 
-void HnswIndex::RerankOnFloats(const float* query, SearchScratch& s) const {
+Status HnswIndex::RerankOnFloats(const float* query, SearchScratch& s) const {
+  if (vector_file_ != nullptr) return RerankFromFile(query, s);
   for (const Candidate& c : s.results) PrefetchRowStart(storage_.VectorOf(c.slot));
   for (size_t i = 0; i < s.results.size(); ++i) {
     if (i + 1 < s.results.size()) {
@@ -355,13 +375,32 @@ void HnswIndex::RerankOnFloats(const float* query, SearchScratch& s) const {
     s.results[i].distance =
         metric_.Distance(query, storage_.VectorOf(s.results[i].slot), options_.dimension);
   }
+  return Status::Ok();
 }
 
-void HnswIndex::WalkForSearch(const float* q, uint64_t entry, size_t ef, const SlotBitset* filter,
-                              SearchScratch& s) const {
+Status HnswIndex::RerankFromFile(const float* query, SearchScratch& s) const {
+  const size_t row_floats = storage_.layout().row_bytes / sizeof(float);
+  s.row_slots.clear();
+  for (const Candidate& c : s.results) s.row_slots.push_back(c.slot);
+  if (s.rows.size() < s.row_slots.size() * row_floats) {
+    s.rows.resize(s.row_slots.size() * row_floats);
+  }
+  VECTORD_RETURN_IF_ERROR(vector_file_->ReadRows(s.row_slots, storage_.layout().row_bytes,
+                                                 reinterpret_cast<std::byte*>(s.rows.data())));
+  for (size_t i = 0; i < s.results.size(); ++i) {
+    s.results[i].distance =
+        metric_.Distance(query, s.rows.data() + i * row_floats, options_.dimension);
+  }
+  return Status::Ok();
+}
+
+Status HnswIndex::WalkForSearch(const float* q, uint64_t entry, size_t ef, const SlotBitset* filter,
+                                SearchScratch& s) const {
   if (!codes_ready_.load(std::memory_order_acquire)) {
+    // Also for vectors on disk: an index this small (below
+    // kQuantizerTrainingItems) is read through the page cache.
     graph_.Walk(FloatSpace{storage_, metric_, options_.dimension, q}, entry, ef, filter, s);
-    return;
+    return Status::Ok();
   }
   if (metric_.walks_exact_codes() && codes_exact_.load(std::memory_order_acquire) &&
       quantizer_->PrepareGridQuery(q, &s.grid_query)) {
@@ -371,8 +410,8 @@ void HnswIndex::WalkForSearch(const float* q, uint64_t entry, size_t ef, const S
     // candidate after a few lines, and screening cost more than it saved
     // on Fashion-MNIST (bench/HISTORY.md, 2026-12-07).
     graph_.Walk(GridSpace{storage_, grid_kernel_, s.grid_query.data()}, entry, ef, filter, s);
-    if (!codes_exact_.load(std::memory_order_acquire)) RerankOnFloats(q, s);
-    return;
+    if (!codes_exact_.load(std::memory_order_acquire)) return RerankOnFloats(q, s);
+    return Status::Ok();
   }
   // Walk on the codes, then re-rank the ef found on the floats: the walk
   // only has to get the true neighbours into the candidate set.
@@ -387,7 +426,7 @@ void HnswIndex::WalkForSearch(const float* q, uint64_t entry, size_t ef, const S
   } else {
     graph_.Walk(codes, entry, ef, filter, s);
   }
-  RerankOnFloats(q, s);
+  return RerankOnFloats(q, s);
 }
 
 Result<std::vector<SearchResult>> HnswIndex::Search(std::span<const float> query,
@@ -423,7 +462,7 @@ Result<std::vector<SearchResult>> HnswIndex::Search(std::span<const float> query
 
   const uint64_t entry = graph_.entry();
   if (entry == HnswGraph::kNoEntry) return out;
-  WalkForSearch(q, entry, ef, options.filter, s);
+  VECTORD_RETURN_IF_ERROR(WalkForSearch(q, entry, ef, options.filter, s));
 
   std::sort(s.results.begin(), s.results.end(), ByDistance{});
   // A result's state was read when it was reached. Reading it again drops an

@@ -61,6 +61,7 @@
 #include "engine/slot_bitset.h"
 #include "engine/slot_id_table.h"
 #include "engine/slot_storage.h"
+#include "engine/vector_file.h"
 
 namespace vectord::engine {
 
@@ -188,8 +189,11 @@ class HnswIndex {
   // Reads an index written by Save (any format version this build knows);
   // any damage is a Corruption status naming the byte offset, never a crash
   // or a silently wrong index.
+  // `vectors` says where the loaded index keeps its vectors (the file does
+  // not: it is the same either way).
   static Result<std::unique_ptr<HnswIndex>> Load(ByteSource& source,
-                                                 uint64_t* log_sequence = nullptr);
+                                                 uint64_t* log_sequence = nullptr,
+                                                 const VectorStorage& vectors = {});
   // The log_sequence of a file from its first index_file::kHeaderSize bytes
   // alone (magic, version and header checksum verified): what a snapshot in
   // an object store covers, without downloading it.
@@ -199,7 +203,10 @@ class HnswIndex {
   friend class IndexFileWriter;
   friend class IndexFileReader;
 
-  explicit HnswIndex(const IndexOptions& options);
+  // `vector_file` is null unless options.vectors.placement is kDisk.
+  HnswIndex(const IndexOptions& options, std::unique_ptr<VectorFile> vector_file);
+  // The vector file `options` asks for, or null.
+  static Result<std::unique_ptr<VectorFile>> MakeVectorFile(const IndexOptions& options);
 
   // Upsert's steps: give each distinct id a slot (its level, id, payload;
   // pending), then link them all, then make them live.
@@ -218,10 +225,14 @@ class HnswIndex {
                                         const SearchOptions& options) const;
   // Walks the graph on whatever the index has (exact codes, codes, floats)
   // and leaves the candidates, with float distances, in scratch.results.
-  void WalkForSearch(const float* query, uint64_t entry, size_t ef, const SlotBitset* filter,
-                     SearchScratch& scratch) const;
+  // Fails only when vectors kept on disk cannot be read.
+  Status WalkForSearch(const float* query, uint64_t entry, size_t ef, const SlotBitset* filter,
+                       SearchScratch& scratch) const;
   void FillResult(const Candidate& candidate, const SearchOptions& options,
                   SearchResult* out) const;
+  // The vector as the client gave it. From a vector file it is read with
+  // pread, not through the mapping, which would keep its page resident;
+  // a read error gives an empty vector (the item then cannot be returned).
   std::vector<float> OriginalVector(uint32_t slot) const;
   // The item in a live slot; the caller holds reclaim_mutex_ and ids_mutex_
   // shared, so the slot is neither reclaimed nor renamed meanwhile.
@@ -236,13 +247,17 @@ class HnswIndex {
   void TrainQuantizer();
   void EncodeSlot(uint32_t slot);
   // Replaces the walk's code distances of scratch.results with float ones.
-  void RerankOnFloats(const float* query, SearchScratch& scratch) const;
+  Status RerankOnFloats(const float* query, SearchScratch& scratch) const;
+  // The same for an index whose vectors are in a vector file: one batch of
+  // reads for all the candidates.
+  Status RerankFromFile(const float* query, SearchScratch& scratch) const;
 
   const IndexOptions options_;
   const DistanceMetric metric_;
   CodeKernel code_kernel_;
   BoundedCodeKernel grid_kernel_;
   BitPlaneKernel sketch_kernel_;
+  const std::unique_ptr<VectorFile> vector_file_;  // before storage_, which maps it
   SlotStorage storage_;
   HnswGraph graph_;
 

@@ -47,7 +47,8 @@ Status BadSlot(uint32_t slot, const std::string& what) {
 // reader checks").
 class IndexFileReader {
  public:
-  explicit IndexFileReader(ByteSource& source) : source_(source) {}
+  IndexFileReader(ByteSource& source, const VectorStorage& vectors)
+      : source_(source), vectors_(vectors) {}
 
   Result<std::unique_ptr<HnswIndex>> Read(uint64_t* log_sequence) {
     std::byte bytes[index_file::kHeaderSize];
@@ -90,12 +91,17 @@ class IndexFileReader {
   }
 
   Status CheckHeaderV1(const index_file::Header& h) {
-    const IndexOptions options = index_file::OptionsOf(h);
+    IndexOptions options = index_file::OptionsOf(h);
     Status valid = ValidateOptions(options);
     if (!valid.ok()) return AtHere("bad header: " + valid.message());
-    index_.reset(new HnswIndex(options));
+    // Where the vectors go is the caller's choice, not the file's: checked
+    // as an argument, not as corruption.
+    options.vectors = vectors_;
+    VECTORD_RETURN_IF_ERROR(ValidateOptions(options));
+    VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<VectorFile> file, HnswIndex::MakeVectorFile(options));
+    index_.reset(new HnswIndex(options, std::move(file)));
     storage_ = &index_->storage_;
-    if (h.row_bytes != storage_->layout().row_bytes) {
+    if (h.row_bytes != storage_->layout().file_row_bytes) {
       return AtHere("row size does not match parameters");
     }
     index_->graph_.set_rng_state(h.rng_state);
@@ -186,25 +192,30 @@ class IndexFileReader {
     return Status::Ok();
   }
 
-  // Section 2: level-0 rows straight into the chunks. They are read a step
-  // at a time and checked (vectors finite, links in range) while the step is
-  // still in cache: checking after the whole section would read it all from
-  // memory again.
+  // Section 2: level-0 rows. Where the index keeps them as the file does
+  // (a float index), straight into the chunks; otherwise (SQ8: the links
+  // live beside the codes) through a buffer, each row's vector to its float
+  // row and its links to its code row. Either way a step at a time, checked
+  // (vectors finite, links in range) while the step is still in cache:
+  // checking after the whole section would read it all from memory again.
   Status ReadLevel0() {
     const SlotLayout& layout = storage_->layout();
+    const size_t file_row = layout.file_row_bytes;
     SectionReader section(source_, SectionTag::kLevel0);
-    VECTORD_RETURN_IF_ERROR(section.ExpectLength(uint64_t{count_} * layout.row_bytes));
+    VECTORD_RETURN_IF_ERROR(section.ExpectLength(uint64_t{count_} * file_row));
     constexpr size_t kStepBytes = 256 << 10;
-    const uint32_t step_rows =
-        static_cast<uint32_t>(std::max<size_t>(1, kStepBytes / layout.row_bytes));
+    const uint32_t step_rows = static_cast<uint32_t>(std::max<size_t>(1, kStepBytes / file_row));
+    const bool in_place = layout.row_bytes == file_row;
+    std::vector<std::byte> buffer(in_place ? 0 : static_cast<size_t>(step_rows) * file_row);
     uint32_t done = 0;
     for (int c = 0; c < SlotStorage::kChunkCount && done < count_; ++c) {
       SlotStorage::Chunk* chunk = storage_->chunk(c);
       const uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(chunk->slots, count_ - done));
       for (uint32_t first = 0; first < n; first += step_rows) {
         const uint32_t rows = std::min(step_rows, n - first);
-        std::byte* step = chunk->rows + static_cast<size_t>(first) * layout.row_bytes;
-        VECTORD_RETURN_IF_ERROR(section.Read(step, static_cast<size_t>(rows) * layout.row_bytes));
+        std::byte* step =
+            in_place ? chunk->rows + static_cast<size_t>(first) * file_row : buffer.data();
+        VECTORD_RETURN_IF_ERROR(section.Read(step, static_cast<size_t>(rows) * file_row));
         VECTORD_RETURN_IF_ERROR(CheckLevel0Rows(step, done + first, rows));
       }
       done += n;
@@ -212,17 +223,17 @@ class IndexFileReader {
     return section.Finish();
   }
 
-  Status CheckLevel0Rows(std::byte* step, uint32_t first_slot, uint32_t rows) {
+  Status CheckLevel0Rows(const std::byte* step, uint32_t first_slot, uint32_t rows) {
     const SlotLayout& layout = storage_->layout();
     const size_t vector_bytes = layout.vector_floats * sizeof(float);
     const size_t link_bytes = (1 + layout.level0_capacity) * sizeof(uint32_t);
+    const bool in_place = layout.row_bytes == layout.file_row_bytes;
     for (uint32_t i = 0; i < rows; ++i) {
       const uint32_t slot = first_slot + i;
-      std::byte* row = step + static_cast<size_t>(i) * layout.row_bytes;
-      if (layout.code_row_bytes != 0) {
-        // An SQ8 index keeps its level-0 links beside the codes.
+      const std::byte* row = step + static_cast<size_t>(i) * layout.file_row_bytes;
+      if (!in_place) {
+        std::memcpy(storage_->VectorOf(slot), row, vector_bytes);
         std::memcpy(storage_->Level0LinksOf(slot), row + vector_bytes, link_bytes);
-        std::memset(row + vector_bytes, 0, link_bytes);
       }
       const bool is_free = level_of_[slot] < 0;
       VECTORD_RETURN_IF_ERROR(CheckLinks(slot, 0, is_free));
@@ -352,10 +363,14 @@ class IndexFileReader {
         pending_ids_.size() >= kQuantizerTrainingItems) {
       ix.TrainQuantizer();
     }
+    // The load wrote every vector through the mapping: hand those pages to
+    // the page cache, so that memory holds only what the index keeps there.
+    storage_->ReleaseResidentRows();
     ix.tombstone_count_.store(ix.tombstones_.size(), std::memory_order_release);
   }
 
   ByteSource& source_;
+  const VectorStorage& vectors_;
   std::unique_ptr<HnswIndex> index_;
   SlotStorage* storage_ = nullptr;
   uint32_t count_ = 0;
@@ -369,8 +384,9 @@ class IndexFileReader {
   std::vector<std::pair<uint32_t, uint32_t>> pending_ids_;
 };
 
-Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(ByteSource& source, uint64_t* log_sequence) {
-  return IndexFileReader(source).Read(log_sequence);
+Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(ByteSource& source, uint64_t* log_sequence,
+                                                   const VectorStorage& vectors) {
+  return IndexFileReader(source, vectors).Read(log_sequence);
 }
 
 Result<uint64_t> HnswIndex::PeekLogSequence(std::string_view header_bytes) {

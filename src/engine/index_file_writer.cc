@@ -77,7 +77,7 @@ class IndexFileWriter {
     }
     index_file::Header h;
     index_file::SetOptions(index_.options_, &h);
-    h.row_bytes = static_cast<uint32_t>(layout_.row_bytes);
+    h.row_bytes = static_cast<uint32_t>(layout_.file_row_bytes);
     h.rng_state = index_.graph_.rng_state();
     h.slot_count = count_;
     h.live_count = static_cast<uint32_t>(index_.size());
@@ -106,7 +106,7 @@ class IndexFileWriter {
     // Rows go out in blocks: one sink write per block, not per row. An SQ8
     // index keeps its links beside the codes; the file row has them after
     // the vector either way.
-    const size_t row_bytes = layout_.row_bytes;
+    const size_t row_bytes = layout_.file_row_bytes;
     SectionWriter section(sink_, SectionTag::kLevel0, uint64_t{count_} * row_bytes);
     constexpr uint32_t kBlockRows = 64;
     std::vector<std::byte> block(kBlockRows * row_bytes);
@@ -177,7 +177,10 @@ class IndexFileWriter {
 };
 
 Status HnswIndex::Save(ByteSink& sink, uint64_t log_sequence) const {
-  return IndexFileWriter(*this, sink).Write(log_sequence);
+  Status written = IndexFileWriter(*this, sink).Write(log_sequence);
+  // The writer read every vector through the mapping of a vector file.
+  storage_.ReleaseResidentRows();
+  return written;
 }
 
 }  // namespace vectord::engine

@@ -20,6 +20,16 @@ Status ValidateOptions(const IndexOptions& o) {
   if (!IsKnownQuantization(o.quantization)) {
     return Status::InvalidArgument("unknown quantization");
   }
+  if (o.vectors.placement == VectorPlacement::kDisk) {
+    if (o.quantization != Quantization::kSq8) {
+      return Status::InvalidArgument("vectors \"disk\" needs quantization \"sq8\"");
+    }
+    if (o.vectors.directory.empty()) {
+      return Status::InvalidArgument("vectors \"disk\" needs a directory for its vector file");
+    }
+  } else if (o.vectors.placement != VectorPlacement::kMemory) {
+    return Status::InvalidArgument("unknown vector placement");
+  }
   return Status::Ok();
 }
 

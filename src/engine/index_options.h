@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "common/status.h"
@@ -30,6 +31,23 @@ inline constexpr int kMaxLevel = 30;
 // indexes are searched on the floats (an exact-enough walk costs little there).
 inline constexpr size_t kQuantizerTrainingItems = 1000;
 
+// Where an index keeps its full-precision vectors.
+enum class VectorPlacement : uint8_t {
+  kMemory = 0,  // in RAM, beside everything else
+  // In an unnamed file in `VectorStorage::directory`, memory-mapped for
+  // writes and the build, and read with pread to re-rank a search's
+  // candidates: RAM holds the graph, the SQ8 codes and the sketches. Needs
+  // Quantization::kSq8 (the walk runs on the codes). The file lives as long
+  // as the index and is rebuilt from the index file at load, so it is
+  // never a durable record and has no format of its own.
+  kDisk = 1,
+};
+
+struct VectorStorage {
+  VectorPlacement placement = VectorPlacement::kMemory;
+  std::string directory;  // kDisk: where the unnamed vector file is made
+};
+
 struct IndexOptions {
   uint32_t dimension = 0;
   Metric metric = Metric::kCosine;
@@ -38,6 +56,8 @@ struct IndexOptions {
   uint32_t ef_search = kDefaultEfSearch;  // used when a query names no ef
   Quantization quantization = Quantization::kNone;
   uint64_t seed = 0x9e3779b97f4a7c15ull;  // level generator; fixed for repeatable builds
+  // Not stored in index files: the loader is told it (HnswIndex::Load).
+  VectorStorage vectors;
 };
 
 // `field` must lie in [lo, hi]; otherwise InvalidArgument

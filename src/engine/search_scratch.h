@@ -44,6 +44,9 @@ struct SearchScratch {
   QueryCode query_code;
   SketchQuery sketch_query;
   std::vector<int16_t> grid_query;
+  // A re-rank's candidates' vectors, read from a vector file.
+  std::vector<uint32_t> row_slots;
+  std::vector<float> rows;
 
   void BeginVisit(size_t slots) {
     if (visited.size() < slots) {

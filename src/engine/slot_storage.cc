@@ -41,16 +41,20 @@ SlotLayout::SlotLayout(uint32_t dimension, uint32_t m, bool with_codes)
     : level0_capacity(2 * m),
       upper_capacity(m),
       vector_floats(RoundUp(dimension, 16)),
-      row_bytes(RoundUp(vector_floats * sizeof(float) + (1 + 2 * m) * sizeof(uint32_t), 64)),
+      row_bytes(with_codes
+                    ? RoundUp(vector_floats * sizeof(float), 64)
+                    : RoundUp(vector_floats * sizeof(float) + (1 + 2 * m) * sizeof(uint32_t), 64)),
+      file_row_bytes(RoundUp(vector_floats * sizeof(float) + (1 + 2 * m) * sizeof(uint32_t), 64)),
       code_row_bytes(
           with_codes ? RoundUp(vector_floats + sizeof(float) + (1 + 2 * m) * sizeof(uint32_t), 64)
                      : 0),
       sketch_row_bytes(with_codes ? RoundUp(RoundUp(dimension, 64) / 8 + 16, 64) : 0) {}
 
-SlotStorage::Chunk::Chunk(size_t slot_count, const SlotLayout& layout)
+SlotStorage::Chunk::Chunk(size_t slot_count, const SlotLayout& layout, std::byte* file_rows)
     : slots(slot_count),
       rows_bytes(slot_count * layout.row_bytes),
-      rows(nullptr),
+      rows(file_rows),
+      rows_in_file(file_rows != nullptr),
       codes_bytes(slot_count * layout.code_row_bytes),
       codes(nullptr),
       sketches_bytes(slot_count * layout.sketch_row_bytes),
@@ -61,19 +65,19 @@ SlotStorage::Chunk::Chunk(size_t slot_count, const SlotLayout& layout)
       payloads(new std::string[slot_count]) {
   // Anonymous pages are zero-filled and take memory only when first touched,
   // so the unused tail of the newest chunk costs address space, not RAM.
-  rows = MapZeroed(rows_bytes);
   try {
+    if (!rows_in_file) rows = MapZeroed(rows_bytes);
     codes = MapZeroed(codes_bytes);
     sketches = MapZeroed(sketches_bytes);
   } catch (const std::bad_alloc&) {
-    munmap(rows, rows_bytes);
+    if (rows != nullptr) munmap(rows, rows_bytes);
     if (codes != nullptr) munmap(codes, codes_bytes);
     throw;
   }
 }
 
 SlotStorage::Chunk::~Chunk() {
-  munmap(rows, rows_bytes);
+  if (rows != nullptr) munmap(rows, rows_bytes);
   if (codes != nullptr) munmap(codes, codes_bytes);
   if (sketches != nullptr) munmap(sketches, sketches_bytes);
 }
@@ -89,8 +93,18 @@ Status SlotStorage::EnsureCapacity(uint32_t slots) {
     uint64_t chunk_slots = uint64_t{1} << (c + kFirstChunkShift);
     if (chunks_[c].load(std::memory_order_relaxed) == nullptr) {
       if (capacity >= slots) break;
+      std::byte* file_rows = nullptr;
+      if (vector_file_ != nullptr) {
+        // Chunks are consecutive in the file as in slot order: chunk c
+        // starts at slot (64 << c) - 64, a multiple of 64 rows of a multiple
+        // of 64 bytes, so on a page boundary as mmap needs.
+        const uint64_t first_slot = chunk_slots - (uint64_t{1} << kFirstChunkShift);
+        VECTORD_ASSIGN_OR_RETURN(file_rows,
+                                 vector_file_->MapRegion(first_slot * layout_.row_bytes,
+                                                         chunk_slots * layout_.row_bytes));
+      }
       try {
-        chunks_[c].store(new Chunk(chunk_slots, layout_), std::memory_order_release);
+        chunks_[c].store(new Chunk(chunk_slots, layout_, file_rows), std::memory_order_release);
       } catch (const std::bad_alloc&) {
         return Status::NoSpace("out of memory growing the index to " + std::to_string(slots) +
                                " slots");
@@ -99,6 +113,14 @@ Status SlotStorage::EnsureCapacity(uint32_t slots) {
     capacity += chunk_slots;
   }
   return Status::Ok();
+}
+
+void SlotStorage::ReleaseResidentRows() const {
+  if (vector_file_ == nullptr) return;
+  for (int c = 0; c < kChunkCount; ++c) {
+    const Chunk* ch = chunk(c);
+    if (ch != nullptr) ReleaseResident(ch->rows, ch->rows_bytes);
+  }
 }
 
 void SlotStorage::WaitForLock(std::atomic<uint8_t>& lock) {
@@ -176,7 +198,11 @@ void SlotStorage::SetHeapBytes(const HeapBytes& totals) {
 MemoryUsage SlotStorage::UsageWith(const HeapBytes& heap, size_t id_table_bytes) const {
   MemoryUsage usage;
   const size_t count = slot_count();
-  usage.vector_and_link_bytes = count * layout_.row_bytes;
+  if (vector_file_ != nullptr) {
+    usage.disk_vector_bytes = count * layout_.row_bytes;
+  } else {
+    usage.vector_and_link_bytes = count * layout_.row_bytes;
+  }
   const size_t sketch_row_bytes =
       sketches_in_use_.load(std::memory_order_relaxed) ? layout_.sketch_row_bytes : 0;
   usage.code_bytes = count * (layout_.code_row_bytes + sketch_row_bytes);

@@ -32,6 +32,7 @@
 #include <string_view>
 
 #include "common/status.h"
+#include "engine/vector_file.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -49,12 +50,14 @@ enum class SlotState : uint8_t {
 
 // Bytes an index holds, by what they are for.
 struct MemoryUsage {
-  size_t vector_and_link_bytes = 0;  // level-0 rows actually in use
+  size_t vector_and_link_bytes = 0;  // level-0 rows in use in memory (not in a vector file)
   size_t code_bytes = 0;             // SQ8 code and sketch rows in use
   size_t upper_link_bytes = 0;
   size_t node_bytes = 0;  // per-slot bookkeeping (state, level, norm, lock)
   size_t id_bytes = 0;    // ids and id map
   size_t payload_bytes = 0;
+  // Not memory: the vector rows in use in the vector file, on disk.
+  size_t disk_vector_bytes = 0;
   size_t total() const {
     return vector_and_link_bytes + code_bytes + upper_link_bytes + node_bytes + id_bytes +
            payload_bytes;
@@ -68,9 +71,14 @@ struct SlotLayout {
   uint32_t level0_capacity;  // 2M
   uint32_t upper_capacity;   // M
   size_t vector_floats;      // dimension rounded up to 16 floats
-  size_t row_bytes;          // vector + [count, links] rounded up to 64 bytes
-  size_t code_row_bytes;     // SQ8: codes + squared norm + level-0 links, to 64; else 0
-  size_t sketch_row_bytes;   // SQ8: a 1-bit sketch and its factors, to 64; else 0
+  // The float row in memory (or in the vector file): the vector, and the
+  // level-0 links [count, links] unless the code row holds them; to 64 bytes.
+  size_t row_bytes;
+  // The row of the index file's level-0 section: vector + [count, links],
+  // to 64 bytes, whatever the index keeps in memory (docs/index-file-format.md).
+  size_t file_row_bytes;
+  size_t code_row_bytes;    // SQ8: codes + squared norm + level-0 links, to 64; else 0
+  size_t sketch_row_bytes;  // SQ8: a 1-bit sketch and its factors, to 64; else 0
 };
 
 class SlotStorage {
@@ -89,14 +97,18 @@ class SlotStorage {
   };
 
   struct Chunk {
-    Chunk(size_t slots, const SlotLayout& layout);
     ~Chunk();
     Chunk(const Chunk&) = delete;
     Chunk& operator=(const Chunk&) = delete;
 
+    // `file_rows`, when given, is a mapping of the vector file to use for
+    // the rows (the chunk unmaps it); otherwise they are anonymous memory.
+    Chunk(size_t slots, const SlotLayout& layout, std::byte* file_rows);
+
     size_t slots;
     size_t rows_bytes;
     std::byte* rows;  // slots * row_bytes, zero-filled, page-aligned
+    bool rows_in_file;
     size_t codes_bytes;
     std::byte* codes;  // slots * code_row_bytes (SQ8 only, else null)
     size_t sketches_bytes;
@@ -112,12 +124,20 @@ class SlotStorage {
     uint32_t offset;
   };
 
-  explicit SlotStorage(const SlotLayout& layout) : layout_(layout) {}
+  // With a vector file, the float rows live there (VectorPlacement::kDisk);
+  // the file must outlive the storage.
+  explicit SlotStorage(const SlotLayout& layout, VectorFile* vector_file = nullptr)
+      : layout_(layout), vector_file_(vector_file) {}
   ~SlotStorage();
   SlotStorage(const SlotStorage&) = delete;
   SlotStorage& operator=(const SlotStorage&) = delete;
 
   const SlotLayout& layout() const { return layout_; }
+  // Null unless the float rows live in a file.
+  VectorFile* vector_file() const { return vector_file_; }
+  // Gives the pages of the float rows that this process has mapped back to
+  // the page cache (rows in a file only; a no-op otherwise). Any thread.
+  void ReleaseResidentRows() const;
 
   // Makes slots [0, slots) addressable; NoSpace past kMaxSlots or when the
   // memory cannot be had. Callers serialise growth (one write at a time).
@@ -256,6 +276,7 @@ class SlotStorage {
   MemoryUsage UsageWith(const HeapBytes& heap, size_t id_table_bytes) const;
 
   const SlotLayout layout_;
+  VectorFile* const vector_file_;
   std::atomic<Chunk*> chunks_[kChunkCount] = {};
   std::atomic<uint32_t> slot_count_{0};
   std::atomic<bool> sketches_in_use_{false};
