@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -99,6 +100,17 @@ int Run(int argc, char** argv) {
   std::unique_ptr<service::BucketMirror> mirror;
   service::Registry registry(&workers);
   registry.SetRecallSampleRate(config->recall_cpu_budget > 0 ? config->recall_sample_rate : 0);
+  const std::string vector_directory = config->DiskVectorsDirectory();
+  {
+    std::error_code error;
+    std::filesystem::create_directories(vector_directory, error);
+    if (error) {
+      LogError("disk_vectors_dir_failed",
+               {{"disk_vectors_dir", vector_directory}, {"error", error.message()}});
+      return 1;
+    }
+  }
+  registry.SetVectorDirectory(vector_directory);
   std::unique_ptr<service::IndexStorage> storage;
   // Cluster mode (docs/cluster-protocol.md): the bucket and etcd hold every
   // index; this node keeps replicas in memory and no local files.
@@ -144,6 +156,7 @@ int Run(int argc, char** argv) {
     object_store = std::move(opened).value();
     service::StorageOptions options;
     options.data_dir = config->data_dir;
+    options.vector_directory = vector_directory;
     options.fsync_always = config->fsync == http::FsyncPolicy::kAlways;
     options.fsync_interval = std::chrono::milliseconds(config->fsync_interval_ms);
     options.checkpoint_bytes = config->checkpoint_bytes;

@@ -5,6 +5,16 @@
 
 namespace vectord::engine {
 
+std::string_view VectorPlacementName(VectorPlacement placement) {
+  return placement == VectorPlacement::kDisk ? "disk" : "memory";
+}
+
+std::optional<VectorPlacement> ParseVectorPlacement(std::string_view name) {
+  if (name == "memory") return VectorPlacement::kMemory;
+  if (name == "disk") return VectorPlacement::kDisk;
+  return std::nullopt;
+}
+
 Status CheckParamRange(std::string_view field, int64_t value, int64_t lo, int64_t hi) {
   if (value >= lo && value <= hi) return Status::Ok();
   return Status::InvalidArgument(std::string(field) + " must be between " + std::to_string(lo) +

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -59,6 +60,10 @@ struct IndexOptions {
   // Not stored in index files: the loader is told it (HnswIndex::Load).
   VectorStorage vectors;
 };
+
+// The API's names: "memory", "disk".
+std::string_view VectorPlacementName(VectorPlacement placement);
+std::optional<VectorPlacement> ParseVectorPlacement(std::string_view name);
 
 // `field` must lie in [lo, hi]; otherwise InvalidArgument
 // "<field> must be between <lo> and <hi>, got <value>". Takes int64 so that

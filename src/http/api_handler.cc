@@ -60,6 +60,7 @@ void WriteParams(JsonWriter& w, const service::IndexParams& p) {
   w.Key("distance").String(p.distance_name());
   w.Key("ef_construction").Int(p.ef_construction);
   w.Key("quantization").String(p.quantization_name());
+  w.Key("vectors").String(p.vectors_name());
   w.EndObject();
 }
 

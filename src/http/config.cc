@@ -6,6 +6,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <iterator>
@@ -135,6 +136,8 @@ std::vector<Setting> Settings() {
        }},
       {"vectord", "data_dir", "VECTORD_DATA_DIR", "--data-dir", false, false,
        text(&Config::data_dir)},
+      {"vectord", "disk_vectors_dir", "VECTORD_DISK_VECTORS_DIR", "--disk-vectors-dir", false,
+       false, text(&Config::disk_vectors_dir)},
       {"vectord", "ephemeral", "VECTORD_EPHEMERAL", "--ephemeral", true, false,
        [](Config& c, std::string_view key, std::string_view v) {
          return ParseBool(key, v, &c.ephemeral);
@@ -435,9 +438,17 @@ Status CheckClusterSettings(const Config& config) {
 
 }  // namespace
 
+std::string Config::DiskVectorsDirectory() const {
+  if (!disk_vectors_dir.empty()) return disk_vectors_dir;
+  if (!ephemeral) return data_dir;
+  const char* tmp = std::getenv("TMPDIR");
+  return tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+}
+
 std::string Config::Describe() const {
   std::string out =
       "config=" + config_path + " bind=" + bind + " data_dir=" + data_dir +
+      " disk_vectors_dir=" + (disk_vectors_dir.empty() ? "\"\"" : disk_vectors_dir) +
       " ephemeral=" + (ephemeral ? "true" : "false") +
       " storaged_url=" + (storaged_url.empty() ? "\"\"" : storaged_url) +
       " s3_access_key=" + (s3_access_key.empty() ? "\"\"" : "***") +

@@ -35,6 +35,12 @@ struct Config {
   // of a quarter of it (at least S3's 5 MiB minimum).
   uint64_t s3_multipart_bytes = uint64_t{64} << 20;
   std::string data_dir = "./data";
+  // Where indexes created with "vectors": "disk" keep their vector files
+  // (unnamed: nothing shows in the directory). Empty: data_dir, or the
+  // system's temporary directory when ephemeral.
+  std::string disk_vectors_dir;
+  // disk_vectors_dir, or what an empty one stands for.
+  std::string DiskVectorsDirectory() const;
   bool ephemeral = false;  // no persistence at all (development)
   FsyncPolicy fsync = FsyncPolicy::kAlways;
   uint32_t fsync_interval_ms = 100;

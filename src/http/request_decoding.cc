@@ -312,6 +312,7 @@ Result<service::CreateSpec> DecodeCreate(std::string& body) {
   VECTORD_RETURN_IF_ERROR(GetInt(root, "ef_construction", &spec.ef_construction));
   VECTORD_RETURN_IF_ERROR(GetString(root, "distance", &spec.distance));
   VECTORD_RETURN_IF_ERROR(GetString(root, "quantization", &spec.quantization));
+  VECTORD_RETURN_IF_ERROR(GetString(root, "vectors", &spec.vectors));
   return spec;
 }
 

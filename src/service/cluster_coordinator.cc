@@ -516,7 +516,7 @@ void ClusterCoordinator::EnsureReplicaLocked(const std::string& name,
     params = Status::Corruption("the parameters name index " + params->name);
   }
   Result<std::unique_ptr<engine::HnswIndex>> engine =
-      params.ok() ? engine::HnswIndex::Create(EngineOptions(*params))
+      params.ok() ? engine::HnswIndex::Create(EngineOptions(*params, registry_->vector_directory()))
                   : Result<std::unique_ptr<engine::HnswIndex>>(params.status());
   if (!engine.ok()) {
     LogError("cluster_index_unusable", {{"index", name}, {"error", engine.status().message()}});
@@ -768,10 +768,12 @@ Status ClusterCoordinator::LoadSnapshot(const std::shared_ptr<Replica>& replica)
   const auto started = std::chrono::steady_clock::now();
   VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<store::ObjectReader> reader, bucket_->Open(key));
   uint64_t file_tag = 0;
-  VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<engine::HnswIndex> engine,
-                           engine::HnswIndex::Load(*reader, &file_tag));
-  const engine::IndexOptions& o = engine->options();
   const IndexParams& params = old->params();
+  VECTORD_ASSIGN_OR_RETURN(
+      std::unique_ptr<engine::HnswIndex> engine,
+      engine::HnswIndex::Load(*reader, &file_tag,
+                              EngineOptions(params, registry_->vector_directory()).vectors));
+  const engine::IndexOptions& o = engine->options();
   if (file_tag != tag || o.dimension != params.dimension || o.metric != params.metric ||
       o.m != params.m) {
     return Status::Corruption(key + ": does not match index " + replica->name + " (tag " +

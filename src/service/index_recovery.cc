@@ -134,12 +134,19 @@ Result<Recovered> IndexStorage::OnRecover(const std::string& name, ThreadPool* w
                                "); it is moved to the bucket's quarantine";
   }
 
-  // The snapshot, if it loads whole; otherwise an empty start and a note.
+  // The params file (read first: it says where the vectors go) ...
+  Result<IndexParams> params = Status::NotFound(ParamsKey(name) + ": missing");
+  if (auto text = objects_->Get(ParamsKey(name)); text.ok()) params = ParseParamsJson(*text);
+
+  // ... the snapshot, if it loads whole; otherwise an empty start and a note.
   std::unique_ptr<engine::HnswIndex> engine;
   uint64_t tag = 0;
   auto reader = objects_->Open(SnapshotKey(name));
   if (reader.ok()) {
-    auto loaded = engine::HnswIndex::Load(**reader, &tag);
+    const engine::VectorStorage vectors =
+        params.ok() ? EngineOptions(*params, options_.vector_directory).vectors
+                    : engine::VectorStorage{};
+    auto loaded = engine::HnswIndex::Load(**reader, &tag, vectors);
     if (loaded.ok() && (*reader)->position() == (*reader)->size()) {
       engine = std::move(loaded).value();
     } else {
@@ -152,9 +159,7 @@ Result<Recovered> IndexStorage::OnRecover(const std::string& name, ThreadPool* w
     return reader.status();
   }
 
-  // The params file, or else the parameters the snapshot carries.
-  Result<IndexParams> params = Status::NotFound(ParamsKey(name) + ": missing");
-  if (auto text = objects_->Get(ParamsKey(name)); text.ok()) params = ParseParamsJson(*text);
+  // ... or else the parameters the snapshot carries.
   if (!params.ok() && engine != nullptr) {
     report.params_note = "params taken from the snapshot (" + params.status().message() + ")";
     params = ParamsOf(name, engine->options());
@@ -170,7 +175,8 @@ Result<Recovered> IndexStorage::OnRecover(const std::string& name, ThreadPool* w
     tag = 0;
   }
   if (engine == nullptr) {
-    VECTORD_ASSIGN_OR_RETURN(engine, engine::HnswIndex::Create(EngineOptions(*params)));
+    VECTORD_ASSIGN_OR_RETURN(
+        engine, engine::HnswIndex::Create(EngineOptions(*params, options_.vector_directory)));
   }
   report.snapshot_sequence = tag;
   const uint32_t dimension = params->dimension;

@@ -47,6 +47,23 @@ Result<IndexParams> ResolveParams(const CreateSpec& spec) {
     }
     params.quantization = *quantization;
   }
+  if (!spec.vectors.empty()) {
+    auto vectors = engine::ParseVectorPlacement(spec.vectors);
+    if (!vectors) {
+      return Status::InvalidArgument(
+          "invalid index params: vectors must be \"memory\" or \"disk\", got \"" + spec.vectors +
+          "\"");
+    }
+    params.vectors = *vectors;
+  }
+  if (params.vectors == engine::VectorPlacement::kDisk) {
+    // The walk runs on the codes: a disk index is an SQ8 index.
+    if (spec.quantization.empty()) params.quantization = engine::Quantization::kSq8;
+    if (params.quantization != engine::Quantization::kSq8) {
+      return Status::InvalidArgument(
+          "invalid index params: vectors \"disk\" needs quantization \"sq8\"");
+    }
+  }
   return params;
 }
 
@@ -59,10 +76,11 @@ IndexParams ParamsOf(std::string name, const engine::IndexOptions& options) {
   params.ef_construction = options.ef_construction;
   params.ef_search = options.ef_search;
   params.quantization = options.quantization;
+  params.vectors = options.vectors.placement;
   return params;
 }
 
-engine::IndexOptions EngineOptions(const IndexParams& params) {
+engine::IndexOptions EngineOptions(const IndexParams& params, const std::string& vector_directory) {
   engine::IndexOptions options;
   options.dimension = params.dimension;
   options.metric = params.metric;
@@ -70,6 +88,8 @@ engine::IndexOptions EngineOptions(const IndexParams& params) {
   options.ef_construction = params.ef_construction;
   options.ef_search = params.ef_search;
   options.quantization = params.quantization;
+  options.vectors.placement = params.vectors;
+  options.vectors.directory = vector_directory;
   return options;
 }
 
@@ -78,6 +98,8 @@ std::string_view IndexParams::distance_name() const { return engine::MetricName(
 std::string_view IndexParams::quantization_name() const {
   return engine::QuantizationName(quantization);
 }
+
+std::string_view IndexParams::vectors_name() const { return engine::VectorPlacementName(vectors); }
 
 std::string_view DurabilityName(Durability level) {
   switch (level) {
@@ -519,7 +541,7 @@ size_t Index::memory_bytes() const {
 Result<std::shared_ptr<Index>> Registry::Create(const CreateSpec& spec) {
   VECTORD_ASSIGN_OR_RETURN(IndexParams params, ResolveParams(spec));
   VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<engine::HnswIndex> engine,
-                           engine::HnswIndex::Create(EngineOptions(params)));
+                           engine::HnswIndex::Create(EngineOptions(params, vector_directory_)));
   auto index = std::make_shared<Index>(std::move(params), std::move(engine));
   index->set_recall_sample_rate(recall_sample_rate_.load(std::memory_order_relaxed));
   const std::string& name = index->params().name;

@@ -61,10 +61,13 @@ struct IndexParams {
   uint32_t ef_construction = engine::kDefaultEfConstruction;
   engine::Metric metric = engine::Metric::kCosine;
   engine::Quantization quantization = engine::Quantization::kNone;
+  engine::VectorPlacement vectors = engine::VectorPlacement::kMemory;
 
-  // The API's names: "cosine", "euclidean", "dot"; "none", "sq8".
+  // The API's names: "cosine", "euclidean", "dot"; "none", "sq8"; "memory",
+  // "disk".
   std::string_view distance_name() const;
   std::string_view quantization_name() const;
+  std::string_view vectors_name() const;
 };
 
 // A create request as the client sent it: 0 means "use the default".
@@ -75,13 +78,15 @@ struct CreateSpec {
   int64_t ef_search = 0;
   int64_t ef_construction = 0;
   std::string distance;      // empty: cosine
-  std::string quantization;  // empty: none
+  std::string quantization;  // empty: none (sq8 when vectors is "disk")
+  std::string vectors;       // empty: memory
 };
 
 // Fills defaults and checks every field; InvalidArgument names the field.
 Result<IndexParams> ResolveParams(const CreateSpec& spec);
-// The engine's options for an index with these parameters, and back.
-engine::IndexOptions EngineOptions(const IndexParams& params);
+// The engine's options for an index with these parameters (a "disk" index
+// makes its vector file in `vector_directory`), and back.
+engine::IndexOptions EngineOptions(const IndexParams& params, const std::string& vector_directory);
 IndexParams ParamsOf(std::string name, const engine::IndexOptions& options);
 
 struct NewItem {
@@ -369,6 +374,10 @@ class Registry {
 
   // Set once, before the server takes requests; null means ephemeral.
   void SetPersistence(Persistence* persistence) { persistence_ = persistence; }
+  // Where indexes with vectors "disk" make their (unnamed) vector files. Set
+  // once, before the server takes requests.
+  void SetVectorDirectory(std::string directory) { vector_directory_ = std::move(directory); }
+  const std::string& vector_directory() const { return vector_directory_; }
   // The fraction of plain searches every index keeps for the recall
   // self-check (RecallMonitor); 0 (the default) keeps none. Set it before
   // indexes are created or registered.
@@ -420,6 +429,7 @@ class Registry {
  private:
   ThreadPool* const workers_;
   Persistence* persistence_ = nullptr;
+  std::string vector_directory_;
   std::atomic<double> recall_sample_rate_{0};
   std::mutex lifecycle_mutex_;  // serialises Create and Drop
   mutable std::shared_mutex mutex_;

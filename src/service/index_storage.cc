@@ -431,7 +431,8 @@ Result<std::shared_ptr<Index>> IndexStorage::LoadOne(const std::string& name, Th
   uint64_t tag = 0;
   auto reader = objects_->Open(SnapshotKey(name));
   if (reader.ok()) {
-    auto loaded = engine::HnswIndex::Load(**reader, &tag);
+    auto loaded = engine::HnswIndex::Load(
+        **reader, &tag, EngineOptions(*params, options_.vector_directory).vectors);
     if (!loaded.ok()) return loaded.status().WithContext(SnapshotKey(name));
     if ((*reader)->position() != (*reader)->size()) {
       return Status::Corruption(SnapshotKey(name) + ": unexpected bytes after the end marker");
@@ -455,7 +456,8 @@ Result<std::shared_ptr<Index>> IndexStorage::LoadOne(const std::string& name, Th
         break;  // sorted: the first segment decides
       }
     }
-    VECTORD_ASSIGN_OR_RETURN(engine, engine::HnswIndex::Create(EngineOptions(*params)));
+    VECTORD_ASSIGN_OR_RETURN(
+        engine, engine::HnswIndex::Create(EngineOptions(*params, options_.vector_directory)));
   } else {
     return reader.status();
   }

@@ -53,6 +53,8 @@ namespace vectord::service {
 
 struct StorageOptions {
   std::string data_dir;
+  // Where indexes with vectors "disk" make their unnamed vector files.
+  std::string vector_directory;
   // fsync = "always": a write's log record is fsynced before it is
   // acknowledged. Otherwise ("interval") it is written to the OS at once and
   // fsynced within fsync_interval.

@@ -18,7 +18,8 @@ std::string ParamsJson(const IndexParams& p) {
          ",\"m\":" + std::to_string(p.m) + ",\"ef_search\":" + std::to_string(p.ef_search) +
          ",\"ef_construction\":" + std::to_string(p.ef_construction) + ",\"distance\":\"" +
          std::string(engine::MetricName(p.metric)) + "\",\"quantization\":\"" +
-         std::string(engine::QuantizationName(p.quantization)) + "\"}}\n";
+         std::string(engine::QuantizationName(p.quantization)) + "\",\"vectors\":\"" +
+         std::string(p.vectors_name()) + "\"}}\n";
 }
 
 Result<IndexParams> ParseParamsJson(const std::string& text) {
@@ -54,6 +55,13 @@ Result<IndexParams> ParseParamsJson(const std::string& text) {
     spec.quantization = quantization;
   } else if (params["quantization"].error() != simdjson::NO_SUCH_FIELD) {
     return Status::Corruption("params file has a mistyped quantization");
+  }
+  // Added later again: absent means memory.
+  std::string_view vectors;
+  if (params["vectors"].get(vectors) == simdjson::SUCCESS) {
+    spec.vectors = vectors;
+  } else if (params["vectors"].error() != simdjson::NO_SUCH_FIELD) {
+    return Status::Corruption("params file has a mistyped vectors");
   }
   auto resolved = ResolveParams(spec);
   if (!resolved.ok()) return Status::Corruption("params file: " + resolved.status().message());

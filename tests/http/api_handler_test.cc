@@ -8,6 +8,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -56,12 +57,13 @@ std::string ParamsJson(std::string_view name, int dimension, int m = engine::kDe
                        int ef_search = engine::kDefaultEfSearch,
                        std::string_view distance = "cosine",
                        int ef_construction = engine::kDefaultEfConstruction,
-                       std::string_view quantization = "none") {
+                       std::string_view quantization = "none",
+                       std::string_view vectors = "memory") {
   return "{\"name\":\"" + std::string(name) + "\",\"dimension\":" + std::to_string(dimension) +
          ",\"m\":" + std::to_string(m) + ",\"ef_search\":" + std::to_string(ef_search) +
          ",\"distance\":\"" + std::string(distance) +
          "\",\"ef_construction\":" + std::to_string(ef_construction) + ",\"quantization\":\"" +
-         std::string(quantization) + "\"}";
+         std::string(quantization) + "\",\"vectors\":\"" + std::string(vectors) + "\"}";
 }
 
 std::string InfoJson(const std::string& params, size_t length) {
@@ -195,7 +197,7 @@ TEST_F(ApiHandlerTest, CreateReturns201WithDefaultsFilledIn) {
                         std::to_string(engine::kDefaultEfSearch) +
                         ",\"distance\":\"cosine\",\"ef_construction\":" +
                         std::to_string(engine::kDefaultEfConstruction) +
-                        ",\"quantization\":\"none\"},\"length\":0}\n");
+                        ",\"quantization\":\"none\",\"vectors\":\"memory\"},\"length\":0}\n");
   EXPECT_EQ(r.route, "POST /vectors/index");
   EXPECT_EQ(registry_.count(), 1u);
 }
@@ -205,6 +207,32 @@ TEST_F(ApiHandlerTest, CreateWithEveryParameter) {
       "POST", "/vectors/index",
       R"({"name":"e.v-1_x","dimension":8,"m":8,"ef_search":50,"ef_construction":120,"distance":"euclidean","quantization":"sq8"})");
   ExpectJson(r, 201, InfoJson(ParamsJson("e.v-1_x", 8, 8, 50, "euclidean", 120, "sq8"), 0));
+}
+
+// Vectors on disk: an SQ8 index (sq8 is implied), its vector file in the
+// registry's vector directory.
+TEST_F(ApiHandlerTest, CreateWithVectorsOnDisk) {
+  char pattern[] = "/tmp/vectord_api_disk.XXXXXX";
+  ASSERT_NE(mkdtemp(pattern), nullptr);
+  const std::string directory = pattern;
+  registry_.SetVectorDirectory(directory);
+  HttpResponse r = Do("POST", "/vectors/index", R"({"name":"big","dimension":4,"vectors":"disk"})");
+  ExpectJson(r, 201,
+             InfoJson(ParamsJson("big", 4, engine::kDefaultM, engine::kDefaultEfSearch, "cosine",
+                                 engine::kDefaultEfConstruction, "sq8", "disk"),
+                      0));
+  ASSERT_EQ(Do("POST", "/vectors/index/big/add",
+               R"({"items":[{"id":"a","vector":[1,2,3,4]},{"id":"b","vector":[4,3,2,1]}]})")
+                .status,
+            200);
+  HttpResponse search = Do("POST", "/vectors/index/big/search", R"({"vector":[1,2,3,4.5],"k":1})");
+  ASSERT_EQ(search.status, 200) << search.body;
+  EXPECT_EQ(ParseHits(search.body).at(0).id, "a");
+  ExpectError(Do("POST", "/vectors/index",
+                 R"({"name":"c","dimension":4,"vectors":"disk","quantization":"none"})"),
+              400, "invalid index params: vectors \"disk\" needs quantization \"sq8\"\n");
+  EXPECT_TRUE(registry_.Drop("big").ok());
+  std::filesystem::remove_all(directory);
 }
 
 TEST_F(ApiHandlerTest, CreateTreatsZeroAndNullAsDefaults) {
@@ -244,6 +272,9 @@ TEST_F(ApiHandlerTest, CreateWithInvalidParamsIs400) {
       R"({"name":"docs","dimension":3,"ef_construction":-1})",
       R"({"name":"docs","dimension":3,"quantization":"pq"})",
       R"({"name":"docs","dimension":3,"quantization":8})",
+      R"({"name":"docs","dimension":3,"vectors":"ssd"})",
+      R"({"name":"docs","dimension":3,"vectors":true})",
+      R"({"name":"docs","dimension":3,"vectors":"disk","quantization":"none"})",
       "{\"name\":\"" + std::string(200, 'a') + "\",\"dimension\":3}",
   };
   for (const std::string& body : bodies) {

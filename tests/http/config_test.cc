@@ -108,6 +108,7 @@ TEST(Config, DefaultsWhenNothingIsGiven) {
   EXPECT_EQ(config->port, 8090);
   EXPECT_EQ(config->storaged_url, "");
   EXPECT_EQ(config->data_dir, "./data");
+  EXPECT_EQ(config->DiskVectorsDirectory(), "./data");  // empty: data_dir
   EXPECT_FALSE(config->ephemeral);
   EXPECT_EQ(config->fsync, FsyncPolicy::kAlways);
   EXPECT_EQ(config->fsync_interval_ms, 100u);
@@ -244,6 +245,7 @@ s3_secret_key = "sk"
 s3_region = "eu-west-1"
 s3_multipart_bytes = 10485760
 data_dir = "/tmp/all"
+disk_vectors_dir = "/tmp/all-vectors"
 ephemeral = false
 fsync = "interval"
 fsync_interval_ms = 50
@@ -278,6 +280,7 @@ key_prefix = "/other/"
   EXPECT_EQ(config->max_connections, 99u);
   EXPECT_EQ(config->recall_sample_rate, 0.25);
   EXPECT_EQ(config->checkpoint_replay_seconds, 2.5);
+  EXPECT_EQ(config->DiskVectorsDirectory(), "/tmp/all-vectors");
   // The usage text lists exactly the settings: one line each, all in the file above.
   std::ifstream in(path);
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -116,6 +116,7 @@ class IndexStorageTest : public ::testing::Test {
   StorageOptions Options() const {
     StorageOptions options;
     options.data_dir = dir_;
+    options.vector_directory = dir_;
     options.fsync_always = true;
     options.checkpoint_bytes = uint64_t{1} << 40;  // only explicit checkpoints
     return options;
@@ -135,6 +136,7 @@ class IndexStorageTest : public ::testing::Test {
     instance_->storage =
         std::make_unique<IndexStorage>(instance_->objects.get(), std::move(options));
     instance_->registry = std::make_unique<Registry>(&pool_);
+    instance_->registry->SetVectorDirectory(dir_);
     instance_->registry->SetPersistence(instance_->storage.get());
     instance_->report = instance_->storage->LoadAll(*instance_->registry, &pool_);
     return *instance_;
@@ -894,7 +896,7 @@ TEST_F(IndexStorageTest, LoadAllRemovesAnEmptyLeftoverLogDirectory) {
   FaultInjectingFileSystem faulty;
   Restart(Options(), &faulty);
   faulty.SetNoSpace(true);
-  auto failed = registry().Create(CreateSpec{"ghost", 2, 0, 0, 0, "euclidean", ""});
+  auto failed = registry().Create(CreateSpec{"ghost", 2, 0, 0, 0, "euclidean", "", ""});
   ASSERT_FALSE(failed.ok());
   EXPECT_EQ(failed.status().code(), StatusCode::kNoSpace) << failed.status().ToString();
   faulty.ClearFaults();
@@ -912,7 +914,7 @@ TEST_F(IndexStorageTest, FailedCreateRegistersNothingAndCanBeRetried) {
   FaultInjectingFileSystem faulty;
   Restart(Options(), &faulty);
   faulty.SetFailSync(true);  // the first segment's header cannot be made durable
-  auto failed = registry().Create(CreateSpec{"docs", 2, 0, 0, 0, "euclidean", ""});
+  auto failed = registry().Create(CreateSpec{"docs", 2, 0, 0, 0, "euclidean", "", ""});
   ASSERT_FALSE(failed.ok());
   EXPECT_EQ(failed.status().code(), StatusCode::kIOError) << failed.status().ToString();
   EXPECT_EQ(registry().Find("docs"), nullptr);
@@ -987,6 +989,64 @@ TEST_F(IndexStorageTest, QuantizationSurvivesARestartAndOldParamsFilesMeanNone) 
   EXPECT_EQ(registry().Find("coded")->params().quantization, engine::Quantization::kSq8);
   EXPECT_EQ(registry().Find("coded")->engine().options().quantization, engine::Quantization::kSq8);
   EXPECT_EQ(registry().Find("plain")->params().quantization, engine::Quantization::kNone);
+}
+
+// An index with its vectors on disk is an SQ8 index that keeps no vector
+// rows in memory, through checkpoints, replay and restarts; its vector file
+// leaves nothing in the data directory.
+TEST_F(IndexStorageTest, VectorsOnDiskSurviveCheckpointsAndRestarts) {
+  Restart();
+  CreateSpec spec;
+  spec.name = "ondisk";
+  spec.dimension = 8;
+  spec.distance = "euclidean";
+  spec.vectors = "disk";
+  auto created = registry().Create(spec);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  auto ondisk = *created;
+  EXPECT_EQ(ondisk->params().quantization, engine::Quantization::kSq8);
+  EXPECT_EQ(ondisk->engine().options().vectors.placement, engine::VectorPlacement::kDisk);
+  EXPECT_NE(ReadFile(JsonPath("ondisk")).find("\"vectors\":\"disk\""), std::string::npos);
+  Model model;
+  AddRandom(ondisk, 1200, 3, "a-", &model);  // past the quantiser's training size
+  ASSERT_TRUE(storage().Checkpoint(ondisk).ok());
+  AddRandom(ondisk, 40, 4, "b-", &model);
+  Remove(ondisk, {"a-1", "b-2"}, &model);
+  ASSERT_FALSE(HasFatalFailure());
+
+  Instance& next = Restart();
+  EXPECT_EQ(next.report.loaded, 1u);
+  auto reloaded = registry().Find("ondisk");
+  ASSERT_NE(reloaded, nullptr);
+  EXPECT_EQ(reloaded->params().vectors, engine::VectorPlacement::kDisk);
+  EXPECT_EQ(reloaded->engine().options().vectors.placement, engine::VectorPlacement::kDisk);
+  const engine::MemoryUsage usage = reloaded->engine().memory_usage();
+  EXPECT_EQ(usage.vector_and_link_bytes, 0u);
+  EXPECT_GT(usage.disk_vector_bytes, 0u);
+  ExpectHolds(*reloaded, model);
+  SearchSpec search;
+  search.vector = model.at("a-7").first;
+  search.k = 1;
+  auto hits = reloaded->Search(search);
+  ASSERT_TRUE(hits.ok()) << hits.status().ToString();
+  ASSERT_EQ(hits->size(), 1u);
+  EXPECT_EQ((*hits)[0].id, "a-7");
+  for (const auto& entry : fs::recursive_directory_iterator(dir_)) {
+    EXPECT_EQ(entry.path().string().find("vectors."), std::string::npos) << entry.path();
+  }
+
+  // vectors "disk" cannot be had without SQ8, and only the two names exist.
+  spec.name = "plain";
+  spec.quantization = "none";
+  auto refused = registry().Create(spec);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("sq8"), std::string::npos);
+  spec.quantization = "";
+  spec.vectors = "ssd";
+  refused = registry().Create(spec);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("\"memory\" or \"disk\""), std::string::npos);
+  EXPECT_EQ(registry().Find("plain"), nullptr);
 }
 
 TEST_F(IndexStorageTest, TornTailLoadsTheRecordsBeforeItAndWritesContinue) {
@@ -1528,7 +1588,7 @@ class IndexStorageFaultTest : public IndexStorageTest {
     FaultInjectingFileSystem faulty;
     Restart(Options(), &faulty, /*sync=*/true);
     arm(faulty);
-    auto failed = registry().Create(CreateSpec{"docs", 2, 0, 0, 0, "euclidean", ""});
+    auto failed = registry().Create(CreateSpec{"docs", 2, 0, 0, 0, "euclidean", "", ""});
     faulty.ClearFaults();
     ASSERT_FALSE(failed.ok());
     EXPECT_EQ(failed.status().code(), code) << failed.status().ToString();
@@ -1670,6 +1730,7 @@ class IndexStorageBucketTest : public IndexStorageTest {
     instance_->storage = std::make_unique<IndexStorage>(
         instance_->objects.get(), std::move(options), instance_->mirror.get());
     instance_->registry = std::make_unique<Registry>(&pool_);
+    instance_->registry->SetVectorDirectory(dir_);
     instance_->registry->SetPersistence(instance_->storage.get());
     instance_->report = instance_->storage->LoadAll(*instance_->registry, &pool_);
     return *instance_;
