@@ -75,6 +75,13 @@ Status HnswIndex::ValidateItems(std::span<const ItemInput> items) const {
   return Status::Ok();
 }
 
+Status HnswIndex::Reserve(size_t count) {
+  std::lock_guard write(write_mutex_);
+  const uint64_t wanted = uint64_t{storage_.slot_count()} + count;
+  if (wanted > SlotStorage::kMaxSlots) return Status::NoSpace("index is full");
+  return storage_.EnsureCapacity(static_cast<uint32_t>(wanted));
+}
+
 Status HnswIndex::Upsert(std::span<const ItemInput> items, ThreadPool* pool,
                          std::vector<SlotChange>* changes) {
   VECTORD_RETURN_IF_ERROR(ValidateItems(items));

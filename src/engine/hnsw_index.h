@@ -121,6 +121,10 @@ class HnswIndex {
   // The validation Upsert starts with, for callers that must check a batch
   // before committing to it (e.g. before writing it to a log).
   Status ValidateItems(std::span<const ItemInput> items) const;
+  // Makes room for `count` more items (memory, and the vector file's blocks
+  // for vectors on disk), so that a batch a caller commits to (logs) before
+  // applying cannot then fail for want of space: NoSpace here instead.
+  Status Reserve(size_t count);
 
   // Deletes the items with these ids; absent ids are skipped. Returns the
   // slots that were freed from search, in the order of `ids`.

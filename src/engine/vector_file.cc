@@ -56,7 +56,7 @@ Result<std::byte*> VectorFile::MapRegion(uint64_t offset, size_t bytes) {
       const int saved = errno;
       std::string message = "cannot grow the vector file in " + directory_ + " to " +
                             std::to_string(end) + " bytes: " + ErrnoText(saved);
-      if (saved == ENOSPC) return Status::NoSpace(std::move(message));
+      if (saved == ENOSPC || saved == EFBIG) return Status::NoSpace(std::move(message));
       return Status::IOError(std::move(message));
     }
     size_bytes_ = end;

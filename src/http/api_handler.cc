@@ -109,6 +109,7 @@ std::string IndexDetails(const service::Index& index) {
   WriteParams(w, index.params());
   w.Key("length").Int(static_cast<int64_t>(index.size()));
   w.Key("memory_bytes").Int(static_cast<int64_t>(index.memory_bytes()));
+  w.Key("disk_vector_bytes").Int(static_cast<int64_t>(index.disk_vector_bytes()));
 
   const service::IndexStatsSnapshot stats = index.stats().Read();
   w.Key("stats").BeginObject();

@@ -398,6 +398,9 @@ Result<WriteResult> Index::Add(std::span<const NewItem> items, ThreadPool* worke
       return Status::InvalidArgument("items[" + std::to_string(j) + "]: " + id.message());
   }
   VECTORD_RETURN_IF_ERROR(engine_->ValidateItems(inputs));
+  // Growth can fail (memory, the vector file's disk): before the log, so
+  // that a logged write is never one that cannot be applied.
+  VECTORD_RETURN_IF_ERROR(engine_->Reserve(inputs.size()));
   WriteResult result;
   result.affected = items.size();
   if (commit_log_) {
@@ -537,6 +540,8 @@ size_t Index::auxiliary_memory_bytes() const {
 size_t Index::memory_bytes() const {
   return engine_->memory_usage().total() + auxiliary_memory_bytes();
 }
+
+size_t Index::disk_vector_bytes() const { return engine_->memory_usage().disk_vector_bytes; }
 
 Result<std::shared_ptr<Index>> Registry::Create(const CreateSpec& spec) {
   VECTORD_ASSIGN_OR_RETURN(IndexParams params, ResolveParams(spec));

@@ -242,6 +242,9 @@ class Index : public std::enable_shared_from_this<Index> {
   // Everything the index holds in memory: the engine's vectors, codes and
   // links plus auxiliary_memory_bytes().
   size_t memory_bytes() const;
+  // The vector rows in use in the vector file of an index with vectors
+  // "disk"; 0 for the others.
+  size_t disk_vector_bytes() const;
 
   // Recovery: applies a logged batch without logging it again.
   Status ReplayUpsert(std::span<const NewItem> items, ThreadPool* workers);

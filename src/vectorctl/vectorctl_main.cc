@@ -109,7 +109,7 @@ Result<std::vector<float>> QueryVector(const std::string& inline_text, const std
 int RunCreate(const GlobalFlags& flags, const std::string& name, uint32_t dimension,
               const std::string& distance, std::optional<uint32_t> m,
               std::optional<uint32_t> ef_construction, std::optional<uint32_t> ef_search,
-              const std::string& quantization) {
+              const std::string& quantization, const std::string& vectors) {
   auto options = ClientOptions(flags);
   if (!options.ok()) return Fail(kExitUsage, options.status().message());
   JsonWriter w;
@@ -119,6 +119,7 @@ int RunCreate(const GlobalFlags& flags, const std::string& name, uint32_t dimens
   if (ef_construction) w.Key("ef_construction").Int(*ef_construction);
   if (ef_search) w.Key("ef_search").Int(*ef_search);
   if (!quantization.empty()) w.Key("quantization").String(quantization);
+  if (!vectors.empty()) w.Key("vectors").String(vectors);
   w.EndObject();
   ApiClient client(*options);
   auto response = client.Send("POST", "/vectors/index", std::move(w).Finish());
@@ -497,7 +498,7 @@ int Main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();  // global flags may also come after the command
 
-  std::string name, distance = "cosine", quantization;
+  std::string name, distance = "cosine", quantization, vectors;
   uint32_t dimension = 0;
   std::optional<uint32_t> m, ef_construction, ef_search;
   bool json = false;
@@ -509,6 +510,9 @@ int Main(int argc, char** argv) {
   create->add_option("--ef-construction", ef_construction, "build-time ef (default 200)");
   create->add_option("--ef-search", ef_search, "default search ef (default 64)");
   create->add_option("--quantization", quantization, "none or sq8");
+  create->add_option("--vectors", vectors,
+                     "memory or disk (full-precision vectors in a local file, read only to "
+                     "re-rank; implies sq8)");
 
   auto* list = app.add_subcommand("list", "list the indexes");
   list->add_flag("--json", json, "print the server's JSON");
@@ -581,7 +585,8 @@ int Main(int argc, char** argv) {
   }
 
   if (*create) {
-    return RunCreate(flags, name, dimension, distance, m, ef_construction, ef_search, quantization);
+    return RunCreate(flags, name, dimension, distance, m, ef_construction, ef_search, quantization,
+                     vectors);
   }
   if (*list) return RunList(flags, json);
   if (*info) return RunInfo(flags, name, json);

@@ -2,7 +2,9 @@
 // must answer exactly like the same index in memory, keep no vector rows in
 // memory, save the same bytes and load either way.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include <filesystem>
 #include <string>
@@ -228,6 +230,44 @@ TEST(DiskVectors, ParallelBuildKeepsRecall) {
   const double on_disk = recall_of(*disk);
   EXPECT_GE(on_disk, in_memory - 0.02);
   EXPECT_GE(on_disk, 0.9);
+}
+
+// When the vector file cannot grow, the write that needed it fails with
+// NoSpace before anything of it is applied, and the index goes on serving.
+// RLIMIT_FSIZE stands in for a full disk (fallocate past it fails EFBIG).
+TEST(DiskVectors, AFileThatCannotGrowFailsTheWriteAndChangesNothing) {
+  const uint32_t dim = 256;  // 1 KiB rows
+  VectorSet base = ClusteredVectors(3000, dim, 10, 67);
+  ScratchDirectory dir;
+  auto disk = Make(OnDisk(Options(dim, Metric::kEuclidean), dir.path()));
+  std::vector<std::string> ids;
+  ASSERT_TRUE(disk->Upsert(Inputs(base, 0, 100, ids)).ok());
+
+  struct rlimit saved;
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &saved), 0);
+  struct sigaction ignore = {}, previous = {};
+  ignore.sa_handler = SIG_IGN;
+  ASSERT_EQ(sigaction(SIGXFSZ, &ignore, &previous), 0);
+  struct rlimit limited = saved;
+  limited.rlim_cur = 1 << 20;  // room for about a thousand rows
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &limited), 0);
+  const Status reserved = disk->Reserve(2900);
+  const Status written = disk->Upsert(Inputs(base, 100, 3000, ids));
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &saved), 0);
+  ASSERT_EQ(sigaction(SIGXFSZ, &previous, nullptr), 0);
+
+  EXPECT_EQ(reserved.code(), StatusCode::kNoSpace) << reserved.ToString();
+  EXPECT_NE(reserved.message().find("vector file"), std::string::npos) << reserved.message();
+  EXPECT_EQ(written.code(), StatusCode::kNoSpace) << written.ToString();
+  EXPECT_EQ(disk->size(), 100u);
+  EXPECT_FALSE(disk->Contains(IdOf(100)));
+  SearchOptions options;
+  auto results = disk->Search(base.row(7), options);
+  ASSERT_TRUE(results.ok());
+  EXPECT_EQ(results->at(0).id, IdOf(7));
+  // With room again, the same write goes through.
+  ASSERT_TRUE(disk->Upsert(Inputs(base, 100, 3000, ids)).ok());
+  EXPECT_EQ(disk->size(), 3000u);
 }
 
 }  // namespace

@@ -196,6 +196,14 @@ class DashboardBrowserTest : public ::testing::Test {
 TEST_F(DashboardBrowserTest, ShowsTheIndexItsRecallChartAndASearch) {
   ASSERT_NO_FATAL_FAILURE(CreateIndex());
   ASSERT_NO_FATAL_FAILURE(MeasureRecall());
+  // A second index, with its vectors on disk: its row says so.
+  ASSERT_EQ(Call("POST", "/vectors/index",
+                 R"({"name":"ondisk","dimension":2,"distance":"euclidean","vectors":"disk"})")
+                .status,
+            201);
+  ASSERT_EQ(
+      Call("POST", "/vectors/index/ondisk/add", R"({"items":[{"id":"a","vector":[1,2]}]})").status,
+      200);
   const std::string dom =
       DumpDom(std::string("token=") + kToken + "&index=" + kIndex + "&id=" + ItemId(7));
   ASSERT_FALSE(dom.empty());
@@ -218,6 +226,15 @@ TEST_F(DashboardBrowserTest, ShowsTheIndexItsRecallChartAndASearch) {
   EXPECT_TRUE(
       std::regex_search(row, std::regex(R"re(data-field="memory"[^>]*>[\d.]+ (KiB|MiB)<)re")))
       << row;
+  const std::string disk_row = Element(dom, "<tr data-index=\"ondisk\"", "tr");
+  EXPECT_TRUE(std::regex_search(
+      disk_row, std::regex(R"re(data-field="distance"[^>]*>euclidean · sq8 · vectors on disk<)re")))
+      << disk_row;
+  EXPECT_TRUE(std::regex_search(
+      disk_row,
+      std::regex(
+          R"re(data-field="memory"[^>]*>[\d.]+ (B|KiB|MiB) \+ [\d.]+ (B|KiB|MiB) on disk<)re")))
+      << disk_row;
 
   // The chart: the self-check curve, drawn, and the explicit check.
   const std::string chart =

@@ -600,6 +600,14 @@ TEST_F(VectorctlTest, CreateInfoListDrop) {
   ASSERT_EQ(run.exit_code, 0) << Describe(run);
   EXPECT_EQ(Param("beta", "distance"), "cosine");  // vectorctl's default
   EXPECT_EQ(Param("beta", "m"), "16");
+  EXPECT_EQ(Param("beta", "vectors"), "memory");
+
+  run = Ctl({"create", "gamma", "-d", "3", "--vectors", "disk"});
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
+  EXPECT_EQ(Param("gamma", "vectors"), "disk");
+  EXPECT_EQ(Param("gamma", "quantization"), "sq8");
+  run = Ctl({"drop", "gamma"});
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
 
   run = Ctl({"create", "beta", "-d", "3"});
   EXPECT_EQ(run.exit_code, 1) << Describe(run);
