@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libsimdjson-dev libboost1.81-dev libtomlplusplus-dev libcli11-dev
   libspdlog-dev libfmt-dev libcurl4-openssl-dev libssl-dev libexpat1-dev prometheus-cpp-dev zlib1g-dev
+  liburing-dev
   libhnswlib-dev libfaiss-dev libopenblas-dev
   prometheus wrk
   # the coordination and cluster tests start their own etcd on loopback ports

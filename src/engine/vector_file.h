@@ -12,9 +12,9 @@
 // - MapRegion maps part of the file shared: the index writes new vectors
 //   and the build reads neighbours through it (the page cache serves them;
 //   ReleaseResident gives the mapped pages back to it);
-// - ReadRows reads the rows of one search's candidates with pread, in one
-//   batch, into the caller's buffer: what a re-rank needs, without mapping
-//   the file into the process.
+// - ReadRows reads the rows of one search's candidates, in one batch
+//   (io_uring, or pread), into the caller's buffer: what a re-rank needs,
+//   without mapping the file into the process.
 //
 // Thread safety: MapRegion is called by one writer at a time (the index's
 // growth is serialised); ReadRows and ReleaseResident from any thread.
@@ -44,7 +44,8 @@ class VectorFile {
   Result<std::byte*> MapRegion(uint64_t offset, size_t bytes);
 
   // Reads rows.size() rows of `row_bytes`, row i from offset
-  // rows[i] * row_bytes, into out + i * row_bytes.
+  // rows[i] * row_bytes, into out + i * row_bytes: all issued together
+  // through io_uring where the kernel allows it, else one pread each.
   Status ReadRows(std::span<const uint32_t> rows, size_t row_bytes, std::byte* out) const;
 
   // The file's length (blocks reserved so far).
@@ -52,6 +53,7 @@ class VectorFile {
 
  private:
   VectorFile(int fd, std::string directory) : fd_(fd), directory_(std::move(directory)) {}
+  Status ReadRow(uint32_t row, size_t row_bytes, std::byte* dest) const;
 
   const int fd_;
   const std::string directory_;  // for messages
