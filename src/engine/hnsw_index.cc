@@ -246,6 +246,8 @@ void HnswIndex::EncodeSlot(uint32_t slot) {
   // Before the node is linked or goes live (see codes_exact_).
   if (!encoding.exact) codes_exact_.store(false);
   *storage_.CodeNormOf(slot) = encoding.squared_norm;
+  const float error = std::sqrt(encoding.squared_error);
+  *storage_.CodeErrorOf(slot) = encoding.clamped ? -error : error;
   if (sketcher_ != nullptr) sketcher_->Encode(storage_.VectorOf(slot), storage_.SketchOf(slot));
 }
 
@@ -372,37 +374,86 @@ std::vector<SearchResult> HnswIndex::ExactSearch(const float* query, size_t k,
   return out;
 }
 
-Status HnswIndex::RerankOnFloats(const float* query, SearchScratch& s) const {
-  if (vector_file_ != nullptr) return RerankFromFile(query, s);
-  for (const Candidate& c : s.results) PrefetchRowStart(storage_.VectorOf(c.slot));
-  for (size_t i = 0; i < s.results.size(); ++i) {
-    if (i + 1 < s.results.size()) {
-      PrefetchBytes(storage_.VectorOf(s.results[i + 1].slot), options_.dimension * sizeof(float));
+Status HnswIndex::RerankOnFloats(const float* query, size_t k, SearchScratch& s) const {
+  // Each float row costs a vector's worth of cache misses in memory, and a
+  // read (a disk read, off the page cache) from a vector file. So: measure
+  // the candidates nearest on the codes first, then only those whose code
+  // distance, less what its code's error could make of it, is within the
+  // k-th exact distance found; drop the rest.
+  //
+  // How far a code distance may be off: the code's error vector e (its
+  // norm r kept per slot) is a sum of independent rounding errors, so its
+  // inner product with a direction of norm |u| has a spread of about
+  // |u| r / sqrt(dimension); kRerankSigmas of those is the margin. Minus
+  // inner product is off by <q, e>; squared Euclidean distance by
+  // 2 <e, decoded - q> + r^2 >= -2 |<e, decoded - q>|. A code with a
+  // component clamped to its range has no such spread: there the margin is
+  // the Cauchy-Schwarz bound |u| r.
+  std::sort(s.results.begin(), s.results.end(), ByDistance{});
+  const size_t n = s.results.size();
+  const size_t first = std::min(n, std::max(2 * k, kFirstRerankBatch));
+  s.reranked.assign(s.results.begin(), s.results.begin() + static_cast<ptrdiff_t>(first));
+  VECTORD_RETURN_IF_ERROR(MeasureOnFloats(query, 0, s));
+  if (first < n && first >= k) {
+    s.selection.assign(s.reranked.begin(), s.reranked.end());
+    std::nth_element(s.selection.begin(), s.selection.begin() + static_cast<ptrdiff_t>(k - 1),
+                     s.selection.end(), ByDistance{});
+    const float kth = s.selection[k - 1].distance;
+    const bool inner_product = metric_.form() == DistanceMetric::Form::kNegativeInnerProduct;
+    double query_norm = 0;
+    if (inner_product) {
+      for (size_t d = 0; d < options_.dimension; ++d) query_norm += double{query[d]} * query[d];
+      query_norm = std::sqrt(query_norm);
     }
-    s.results[i].distance =
-        metric_.Distance(query, storage_.VectorOf(s.results[i].slot), options_.dimension);
+    const double spread = kRerankSigmas / std::sqrt(static_cast<double>(options_.dimension));
+    for (size_t i = first; i < n; ++i) {
+      const Candidate& c = s.results[i];
+      const float code_error = *storage_.CodeErrorOf(c.slot);
+      const double r = std::abs(code_error);
+      const double factor = code_error < 0 ? 1.0 : spread;
+      const double off = inner_product
+                             ? factor * query_norm * r
+                             : 2.0 * factor * r * std::sqrt(std::max<double>(c.distance, 0.0));
+      if (c.distance - off <= kth) s.reranked.push_back(c);
+    }
+    VECTORD_RETURN_IF_ERROR(MeasureOnFloats(query, first, s));
+  }
+  s.results.swap(s.reranked);
+  return Status::Ok();
+}
+
+Status HnswIndex::MeasureOnFloats(const float* query, size_t begin, SearchScratch& s) const {
+  const size_t end = s.reranked.size();
+  if (vector_file_ != nullptr) {
+    // One batch of reads, issued together.
+    const size_t row_bytes = storage_.layout().row_bytes;
+    const size_t row_floats = row_bytes / sizeof(float);
+    s.row_slots.clear();
+    for (size_t i = begin; i < end; ++i) s.row_slots.push_back(s.reranked[i].slot);
+    if (s.rows.size() < s.row_slots.size() * row_floats) {
+      s.rows.resize(s.row_slots.size() * row_floats);
+    }
+    VECTORD_RETURN_IF_ERROR(vector_file_->ReadRows(s.row_slots, row_bytes,
+                                                   reinterpret_cast<std::byte*>(s.rows.data())));
+    for (size_t i = begin; i < end; ++i) {
+      s.reranked[i].distance =
+          metric_.Distance(query, s.rows.data() + (i - begin) * row_floats, options_.dimension);
+    }
+    return Status::Ok();
+  }
+  for (size_t i = begin; i < end; ++i) PrefetchRowStart(storage_.VectorOf(s.reranked[i].slot));
+  for (size_t i = begin; i < end; ++i) {
+    if (i + 1 < end) {
+      PrefetchBytes(storage_.VectorOf(s.reranked[i + 1].slot), options_.dimension * sizeof(float));
+    }
+    s.reranked[i].distance =
+        metric_.Distance(query, storage_.VectorOf(s.reranked[i].slot), options_.dimension);
   }
   return Status::Ok();
 }
 
-Status HnswIndex::RerankFromFile(const float* query, SearchScratch& s) const {
-  const size_t row_floats = storage_.layout().row_bytes / sizeof(float);
-  s.row_slots.clear();
-  for (const Candidate& c : s.results) s.row_slots.push_back(c.slot);
-  if (s.rows.size() < s.row_slots.size() * row_floats) {
-    s.rows.resize(s.row_slots.size() * row_floats);
-  }
-  VECTORD_RETURN_IF_ERROR(vector_file_->ReadRows(s.row_slots, storage_.layout().row_bytes,
-                                                 reinterpret_cast<std::byte*>(s.rows.data())));
-  for (size_t i = 0; i < s.results.size(); ++i) {
-    s.results[i].distance =
-        metric_.Distance(query, s.rows.data() + i * row_floats, options_.dimension);
-  }
-  return Status::Ok();
-}
-
-Status HnswIndex::WalkForSearch(const float* q, uint64_t entry, size_t ef, const SlotBitset* filter,
-                                SearchScratch& s) const {
+Status HnswIndex::WalkForSearch(const float* q, uint64_t entry, size_t ef, size_t k,
+                                const SlotBitset* filter, SearchScratch& s) const {
   if (!codes_ready_.load(std::memory_order_acquire)) {
     // Also for vectors on disk: an index this small (below
     // kQuantizerTrainingItems) is read through the page cache.
@@ -417,7 +468,7 @@ Status HnswIndex::WalkForSearch(const float* q, uint64_t entry, size_t ef, const
     // candidate after a few lines, and screening cost more than it saved
     // on Fashion-MNIST (bench/HISTORY.md, 2026-12-07).
     graph_.Walk(GridSpace{storage_, grid_kernel_, s.grid_query.data()}, entry, ef, filter, s);
-    if (!codes_exact_.load(std::memory_order_acquire)) return RerankOnFloats(q, s);
+    if (!codes_exact_.load(std::memory_order_acquire)) return RerankOnFloats(q, k, s);
     return Status::Ok();
   }
   // Walk on the codes, then re-rank the ef found on the floats: the walk
@@ -433,7 +484,7 @@ Status HnswIndex::WalkForSearch(const float* q, uint64_t entry, size_t ef, const
   } else {
     graph_.Walk(codes, entry, ef, filter, s);
   }
-  return RerankOnFloats(q, s);
+  return RerankOnFloats(q, k, s);
 }
 
 Result<std::vector<SearchResult>> HnswIndex::Search(std::span<const float> query,
@@ -469,7 +520,7 @@ Result<std::vector<SearchResult>> HnswIndex::Search(std::span<const float> query
 
   const uint64_t entry = graph_.entry();
   if (entry == HnswGraph::kNoEntry) return out;
-  VECTORD_RETURN_IF_ERROR(WalkForSearch(q, entry, ef, options.filter, s));
+  VECTORD_RETURN_IF_ERROR(WalkForSearch(q, entry, ef, k, options.filter, s));
 
   std::sort(s.results.begin(), s.results.end(), ByDistance{});
   // A result's state was read when it was reached. Reading it again drops an

@@ -170,6 +170,10 @@ class HnswIndex {
   // One past the highest slot ever used: the size a SlotBitset needs.
   size_t slot_count() const { return storage_.slot_count(); }
   size_t tombstone_count() const { return tombstone_count_.load(std::memory_order_acquire); }
+  // Vector rows read from the vector file (vectors on disk; else 0).
+  uint64_t vector_rows_read() const {
+    return vector_file_ != nullptr ? vector_file_->rows_read() : 0;
+  }
   // An SQ8 index whose every code is lossless (integer data on a unit grid):
   // Euclidean searches with queries on the grid then walk exact integer
   // distances and skip the float re-rank.
@@ -230,8 +234,8 @@ class HnswIndex {
   // Walks the graph on whatever the index has (exact codes, codes, floats)
   // and leaves the candidates, with float distances, in scratch.results.
   // Fails only when vectors kept on disk cannot be read.
-  Status WalkForSearch(const float* query, uint64_t entry, size_t ef, const SlotBitset* filter,
-                       SearchScratch& scratch) const;
+  Status WalkForSearch(const float* query, uint64_t entry, size_t ef, size_t k,
+                       const SlotBitset* filter, SearchScratch& scratch) const;
   void FillResult(const Candidate& candidate, const SearchOptions& options,
                   SearchResult* out) const;
   // The vector as the client gave it. From a vector file it is read with
@@ -251,10 +255,15 @@ class HnswIndex {
   void TrainQuantizer();
   void EncodeSlot(uint32_t slot);
   // Replaces the walk's code distances of scratch.results with float ones.
-  Status RerankOnFloats(const float* query, SearchScratch& scratch) const;
-  // The same for an index whose vectors are in a vector file: one batch of
-  // reads for all the candidates.
-  Status RerankFromFile(const float* query, SearchScratch& scratch) const;
+  // Reads as few float rows as the k nearest need: it drops the candidates
+  // that cannot be among them (see the definition).
+  Status RerankOnFloats(const float* query, size_t k, SearchScratch& scratch) const;
+  // Exact distances of scratch.reranked[begin..], from memory or from the
+  // vector file in one batch of reads.
+  Status MeasureOnFloats(const float* query, size_t begin, SearchScratch& scratch) const;
+  static constexpr size_t kFirstRerankBatch = 16;
+  static constexpr double kRerankSigmas = 4.0;
+  Status RerankFromFile(const float* query, size_t k, SearchScratch& scratch) const;
 
   const IndexOptions options_;
   const DistanceMetric metric_;

@@ -289,7 +289,7 @@ class IndexFileReader {
       if (!storage_->NodeOf(slot).has_payload) continue;
       uint32_t length;
       VECTORD_RETURN_IF_ERROR(section.ReadU32(&length));
-      VECTORD_RETURN_IF_ERROR(section.ReadString(length, &storage_->PayloadOf(slot)));
+      VECTORD_RETURN_IF_ERROR(section.ReadString(length, &storage_->MakePayload(slot)));
     }
     return section.Finish();
   }

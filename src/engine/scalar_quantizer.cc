@@ -63,11 +63,13 @@ Encoding ScalarQuantizer::Encode(const float* vector, uint8_t* codes) const {
   for (size_t i = 0; i < dim; ++i) {
     const float x = vector[order_[i]];
     float c = std::nearbyint((x - lower_[i]) / step_[i]);
+    out.clamped = out.clamped || c < 0.0f || c > 255.0f;
     c = std::clamp(c, 0.0f, 255.0f);
     codes[i] = static_cast<uint8_t>(c);
     const float decoded = lower_[i] + step_[i] * c;
     out.exact = out.exact && decoded == x;
     out.squared_norm += decoded * decoded;
+    out.squared_error += (x - decoded) * (x - decoded);
   }
   std::memset(codes + dim, 0, padded_dimension_ - dim);
   return out;

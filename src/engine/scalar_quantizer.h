@@ -39,8 +39,10 @@ struct QueryCode {
 
 // What Encode wrote.
 struct Encoding {
-  float squared_norm = 0;  // of the vector the codes decode to
-  bool exact = false;      // the codes decode to the vector itself
+  float squared_norm = 0;   // of the vector the codes decode to
+  float squared_error = 0;  // of the difference between the vector and that
+  bool exact = false;       // the codes decode to the vector itself
+  bool clamped = false;     // a component lay outside its dimension's range
 };
 
 class ScalarQuantizer {

@@ -47,6 +47,7 @@ struct SearchScratch {
   // A re-rank's candidates' vectors, read from a vector file.
   std::vector<uint32_t> row_slots;
   std::vector<float> rows;
+  std::vector<Candidate> reranked;
 
   void BeginVisit(size_t slots) {
     if (visited.size() < slots) {

@@ -46,8 +46,9 @@ SlotLayout::SlotLayout(uint32_t dimension, uint32_t m, bool with_codes)
                     : RoundUp(vector_floats * sizeof(float) + (1 + 2 * m) * sizeof(uint32_t), 64)),
       file_row_bytes(RoundUp(vector_floats * sizeof(float) + (1 + 2 * m) * sizeof(uint32_t), 64)),
       code_row_bytes(
-          with_codes ? RoundUp(vector_floats + sizeof(float) + (1 + 2 * m) * sizeof(uint32_t), 64)
-                     : 0),
+          with_codes
+              ? RoundUp(vector_floats + 2 * sizeof(float) + (1 + 2 * m) * sizeof(uint32_t), 64)
+              : 0),
       sketch_row_bytes(with_codes ? RoundUp(RoundUp(dimension, 64) / 8 + 16, 64) : 0) {}
 
 SlotStorage::Chunk::Chunk(size_t slot_count, const SlotLayout& layout, std::byte* file_rows)
@@ -62,7 +63,7 @@ SlotStorage::Chunk::Chunk(size_t slot_count, const SlotLayout& layout, std::byte
       nodes(new Node[slot_count]),
       upper_links(new std::unique_ptr<uint32_t[]>[slot_count]),
       ids(new std::string[slot_count]),
-      payloads(new std::string[slot_count]) {
+      payloads(new std::unique_ptr<std::string>[slot_count]) {
   // Anonymous pages are zero-filled and take memory only when first touched,
   // so the unused tail of the newest chunk costs address space, not RAM.
   try {
@@ -150,7 +151,11 @@ void SlotStorage::Fill(uint32_t slot, int level, std::string_view id,
         std::make_unique<uint32_t[]>(static_cast<size_t>(level) * (layout_.upper_capacity + 1));
   }
   loc.chunk->ids[loc.offset].assign(id);
-  if (payload != nullptr) loc.chunk->payloads[loc.offset].assign(*payload);
+  if (payload != nullptr) {
+    loc.chunk->payloads[loc.offset] = std::make_unique<std::string>(*payload);
+  } else {
+    loc.chunk->payloads[loc.offset].reset();
+  }
   AdjustHeapBytes(before, HeapBytesOf(slot));
 }
 
@@ -162,8 +167,7 @@ void SlotStorage::Clear(uint32_t slot) {
   loc.chunk->upper_links[loc.offset].reset();
   loc.chunk->ids[loc.offset].clear();
   loc.chunk->ids[loc.offset].shrink_to_fit();
-  loc.chunk->payloads[loc.offset].clear();
-  loc.chunk->payloads[loc.offset].shrink_to_fit();
+  loc.chunk->payloads[loc.offset].reset();
   node.level = 0;
   node.has_payload = 0;
   node.norm = 0;
@@ -177,7 +181,9 @@ SlotStorage::HeapBytes SlotStorage::HeapBytesOf(uint32_t slot) const {
   heap.upper_links = static_cast<size_t>(loc.chunk->nodes[loc.offset].level) *
                      (layout_.upper_capacity + 1) * sizeof(uint32_t);
   heap.ids = StringHeapBytes(loc.chunk->ids[loc.offset]);
-  heap.payloads = StringHeapBytes(loc.chunk->payloads[loc.offset]);
+  if (const std::string* payload = loc.chunk->payloads[loc.offset].get()) {
+    heap.payloads = sizeof(std::string) + StringHeapBytes(*payload);
+  }
   return heap;
 }
 
@@ -209,7 +215,7 @@ MemoryUsage SlotStorage::UsageWith(const HeapBytes& heap, size_t id_table_bytes)
   usage.node_bytes = count * (sizeof(Node) + sizeof(void*));
   usage.upper_link_bytes = heap.upper_links;
   usage.id_bytes = count * sizeof(std::string) + heap.ids + id_table_bytes;
-  usage.payload_bytes = count * sizeof(std::string) + heap.payloads;
+  usage.payload_bytes = count * sizeof(void*) + heap.payloads;
   return usage;
 }
 

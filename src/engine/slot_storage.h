@@ -8,8 +8,8 @@
 // rows in a few geometrically growing chunks (chunk c holds 64 << c slots):
 // no heap object per node, and no copy when the index grows, so a slot's
 // address never changes while readers hold it. An SQ8 index also gives each
-// slot a code row ([codes][f32 squared norm of the decoded vector][u32 count,
-// u32 links[2M]]) and keeps the level-0 links there, beside the codes a
+// slot a code row ([codes][f32 squared norm of the decoded vector][f32 code
+// error][u32 count, u32 links[2M]]) and keeps the level-0 links there, beside the codes a
 // search reads, instead of in the float row, and a sketch row (a 1-bit
 // sketch and its factors, binary_sketch.h) that a walk reads first.
 //
@@ -77,7 +77,7 @@ struct SlotLayout {
   // The row of the index file's level-0 section: vector + [count, links],
   // to 64 bytes, whatever the index keeps in memory (docs/index-file-format.md).
   size_t file_row_bytes;
-  size_t code_row_bytes;    // SQ8: codes + squared norm + level-0 links, to 64; else 0
+  size_t code_row_bytes;    // SQ8: codes + squared norm + error + level-0 links, to 64; else 0
   size_t sketch_row_bytes;  // SQ8: a 1-bit sketch and its factors, to 64; else 0
 };
 
@@ -116,7 +116,9 @@ class SlotStorage {
     std::unique_ptr<Node[]> nodes;
     std::unique_ptr<std::unique_ptr<uint32_t[]>[]> upper_links;  // level * (1 + M) per node
     std::unique_ptr<std::string[]> ids;
-    std::unique_ptr<std::string[]> payloads;
+    // Null for an item without one (most have none: a pointer, not a
+    // string, per slot).
+    std::unique_ptr<std::unique_ptr<std::string>[]> payloads;
   };
 
   struct Location {
@@ -180,11 +182,17 @@ class SlotStorage {
   float* CodeNormOf(uint32_t slot) const {
     return reinterpret_cast<float*>(CodesOf(slot) + layout_.vector_floats);
   }
+  // How far the decoded vector is from the vector (the norm of the
+  // difference), negative when a component fell outside the quantiser's
+  // range: after the squared norm.
+  float* CodeErrorOf(uint32_t slot) const {
+    return reinterpret_cast<float*>(CodesOf(slot) + layout_.vector_floats + sizeof(float));
+  }
   // [count, links...] at level 0: in the code row of an SQ8 index, else in
   // the float row.
   uint32_t* Level0LinksOf(uint32_t slot) const {
     if (layout_.code_row_bytes != 0) {
-      return reinterpret_cast<uint32_t*>(CodesOf(slot) + layout_.vector_floats + sizeof(float));
+      return reinterpret_cast<uint32_t*>(CodesOf(slot) + layout_.vector_floats + 2 * sizeof(float));
     }
     return reinterpret_cast<uint32_t*>(reinterpret_cast<std::byte*>(VectorOf(slot)) +
                                        layout_.vector_floats * sizeof(float));
@@ -208,9 +216,17 @@ class SlotStorage {
     const Location loc = Locate(slot);
     return loc.chunk->ids[loc.offset];
   }
+  // Only of a slot whose node has_payload.
   std::string& PayloadOf(uint32_t slot) const {
     const Location loc = Locate(slot);
-    return loc.chunk->payloads[loc.offset];
+    return *loc.chunk->payloads[loc.offset];
+  }
+  // Gives the slot an empty payload to fill (a loader's way in; the heap
+  // counters are the caller's to set).
+  std::string& MakePayload(uint32_t slot) {
+    const Location loc = Locate(slot);
+    loc.chunk->payloads[loc.offset] = std::make_unique<std::string>();
+    return *loc.chunk->payloads[loc.offset];
   }
   std::unique_ptr<uint32_t[]>& UpperLinksOf(uint32_t slot) const {
     const Location loc = Locate(slot);

@@ -147,6 +147,7 @@ Status VectorFile::ReadRow(uint32_t row, size_t row_bytes, std::byte* dest) cons
 
 Status VectorFile::ReadRows(std::span<const uint32_t> rows, size_t row_bytes,
                             std::byte* out) const {
+  rows_read_.fetch_add(rows.size(), std::memory_order_relaxed);
   ReadRing* ring = rows.size() > 1 ? ReadRing::ForThisThread() : nullptr;
   if (ring == nullptr) {
     for (size_t i = 0; i < rows.size(); ++i) {

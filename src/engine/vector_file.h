@@ -20,6 +20,7 @@
 // growth is serialised); ReadRows and ReleaseResident from any thread.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -50,6 +51,8 @@ class VectorFile {
 
   // The file's length (blocks reserved so far).
   uint64_t size_bytes() const { return size_bytes_; }
+  // Rows ReadRows has read, in all.
+  uint64_t rows_read() const { return rows_read_.load(std::memory_order_relaxed); }
 
  private:
   VectorFile(int fd, std::string directory) : fd_(fd), directory_(std::move(directory)) {}
@@ -58,6 +61,7 @@ class VectorFile {
   const int fd_;
   const std::string directory_;  // for messages
   uint64_t size_bytes_ = 0;
+  mutable std::atomic<uint64_t> rows_read_{0};
 };
 
 // Unmaps the pages of [p, p + bytes) of a shared file mapping from this

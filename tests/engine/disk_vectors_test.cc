@@ -181,6 +181,50 @@ INSTANTIATE_TEST_SUITE_P(AllMetrics, DiskVectorsPerMetric,
                          ::testing::Values(Metric::kCosine, Metric::kEuclidean, Metric::kDot),
                          [](const auto& info) { return std::string(MetricName(info.param)); });
 
+// A re-rank measures the candidates nearest on the codes and only those
+// others whose code error could put them among the k nearest: far fewer
+// rows than candidates, and the same k as measuring them all (a search for
+// k = ef walks the same graph and measures every candidate).
+TEST(DiskVectors, RerankReadsFewRowsAndKeepsTheAnswer) {
+  const uint32_t dim = 96;
+  VectorSet base = ClusteredVectors(3000, dim, 30, 68);
+  VectorSet queries = ClusteredVectors(50, dim, 30, 69);
+  // Off the quantiser's range (trained on the first 1000): clamped codes.
+  for (size_t i = 2500; i < 2600; ++i) base.data[i * dim] *= 40.0f;
+  ScratchDirectory dir;
+  for (Metric metric : {Metric::kCosine, Metric::kEuclidean, Metric::kDot}) {
+    SCOPED_TRACE(MetricName(metric));
+    auto memory = Make(Options(dim, metric));
+    auto disk = Make(OnDisk(Options(dim, metric), dir.path()));
+    AddInOrder(*memory, base, 0, base.size());
+    AddInOrder(*disk, base, 0, base.size());
+    const uint64_t before = disk->vector_rows_read();
+    for (size_t q = 0; q < queries.size() + 20; ++q) {
+      // And 20 queries at clamped items, whose codes are far off.
+      const std::span<const float> query =
+          q < queries.size() ? queries.row(q) : base.row(2500 + (q - queries.size()) * 5);
+      for (HnswIndex* index : {memory.get(), disk.get()}) {
+        SearchOptions options;
+        options.ef = 128;
+        auto lazy = index->Search(query, options);
+        options.k = 128;
+        auto all = index->Search(query, options);
+        ASSERT_TRUE(lazy.ok() && all.ok());
+        ASSERT_EQ(lazy->size(), 10u);
+        for (size_t i = 0; i < lazy->size(); ++i) {
+          EXPECT_EQ((*lazy)[i].id, (*all)[i].id) << "query " << q << " rank " << i;
+        }
+      }
+    }
+    // Each query above ran twice on disk: at k 10 and at k 128 (all read).
+    const uint64_t read = disk->vector_rows_read() - before;
+    const uint64_t searches = queries.size() + 20;
+    const uint64_t at_k10 = read - searches * 128;
+    EXPECT_LT(at_k10, searches * 128 / 2) << read;
+    EXPECT_GE(at_k10, searches * 20);  // the first batch: 2k, at least 16
+  }
+}
+
 TEST(DiskVectors, MemoryHoldsNoVectorRows) {
   const uint32_t dim = 256;
   VectorSet base = ClusteredVectors(3000, dim, 20, 63);
