@@ -201,7 +201,8 @@ int main(int argc, char** argv) {
   const double rss = static_cast<double>(after.total() - before.total()) * per;
   const double links = 8.0 * static_cast<double>(m);
   const double codes = static_cast<double>(data.dim);
-  const engine::SlotLayout layout(static_cast<uint32_t>(data.dim), static_cast<uint32_t>(m), true);
+  const engine::SlotLayout layout(static_cast<uint32_t>(data.dim), static_cast<uint32_t>(m), true,
+                                  storage.placement == engine::VectorPlacement::kDisk);
   const double sketch = static_cast<double>(layout.sketch_row_bytes);
   std::printf("## %s, n=%zu, M=%zu: vectors %s%s\n\n", data.name.c_str(), n, m, vectors.c_str(),
               cold ? " (page cache dropped before each ef)" : "");

@@ -34,6 +34,7 @@
 // Immutable once built: safe to share between any number of threads.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -83,7 +84,11 @@ class BinarySketcher {
   // The dimension rounded up to a multiple of 64: bits per sketch.
   size_t padded_dimension() const { return padded_; }
   // Bits then Factors.
-  size_t sketch_bytes() const { return padded_ / 8 + sizeof(Factors); }
+  size_t sketch_bytes() const { return BytesFor(dimension()); }
+  // The same, before there is a sketcher: what a row must hold.
+  static size_t BytesFor(size_t dimension) {
+    return (std::max<size_t>(dimension, 1) + 63) / 64 * 8 + sizeof(Factors);
+  }
 
   // Writes the sketch of `vector` (dimension() floats) to `out`
   // (sketch_bytes()).

@@ -7,6 +7,8 @@
 #include <string>
 #include <thread>
 
+#include "engine/binary_sketch.h"
+
 namespace vectord::engine {
 namespace {
 
@@ -37,7 +39,7 @@ size_t RoundUp(size_t bytes, size_t to) { return (bytes + to - 1) / to * to; }
 
 }  // namespace
 
-SlotLayout::SlotLayout(uint32_t dimension, uint32_t m, bool with_codes)
+SlotLayout::SlotLayout(uint32_t dimension, uint32_t m, bool with_codes, bool compact)
     : level0_capacity(2 * m),
       upper_capacity(m),
       vector_floats(RoundUp(dimension, 16)),
@@ -46,10 +48,11 @@ SlotLayout::SlotLayout(uint32_t dimension, uint32_t m, bool with_codes)
                     : RoundUp(vector_floats * sizeof(float) + (1 + 2 * m) * sizeof(uint32_t), 64)),
       file_row_bytes(RoundUp(vector_floats * sizeof(float) + (1 + 2 * m) * sizeof(uint32_t), 64)),
       code_row_bytes(
-          with_codes
-              ? RoundUp(vector_floats + 2 * sizeof(float) + (1 + 2 * m) * sizeof(uint32_t), 64)
-              : 0),
-      sketch_row_bytes(with_codes ? RoundUp(RoundUp(dimension, 64) / 8 + 16, 64) : 0) {}
+          with_codes ? RoundUp(vector_floats + 2 * sizeof(float) + (1 + 2 * m) * sizeof(uint32_t),
+                               compact ? 16 : 64)
+                     : 0),
+      sketch_row_bytes(with_codes ? RoundUp(BinarySketcher::BytesFor(dimension), compact ? 16 : 64)
+                                  : 0) {}
 
 SlotStorage::Chunk::Chunk(size_t slot_count, const SlotLayout& layout, std::byte* file_rows)
     : slots(slot_count),

@@ -66,7 +66,10 @@ struct MemoryUsage {
 
 // The row sizes that follow from an index's dimension, M and quantisation.
 struct SlotLayout {
-  SlotLayout(uint32_t dimension, uint32_t m, bool with_codes);
+  // `compact`: code and sketch rows rounded to 16 bytes rather than a cache
+  // line (64): for an index whose memory holds only those rows (vectors on
+  // disk), where the padding would be a fifth of it at low dimensions.
+  SlotLayout(uint32_t dimension, uint32_t m, bool with_codes, bool compact = false);
 
   uint32_t level0_capacity;  // 2M
   uint32_t upper_capacity;   // M
@@ -77,8 +80,8 @@ struct SlotLayout {
   // The row of the index file's level-0 section: vector + [count, links],
   // to 64 bytes, whatever the index keeps in memory (docs/index-file-format.md).
   size_t file_row_bytes;
-  size_t code_row_bytes;    // SQ8: codes + squared norm + error + level-0 links, to 64; else 0
-  size_t sketch_row_bytes;  // SQ8: a 1-bit sketch and its factors, to 64; else 0
+  size_t code_row_bytes;    // SQ8: codes + squared norm + error + level-0 links; else 0
+  size_t sketch_row_bytes;  // SQ8: a 1-bit sketch and its factors; else 0
 };
 
 class SlotStorage {

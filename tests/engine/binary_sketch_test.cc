@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/distance.h"
+#include "engine/slot_storage.h"
 #include "test_vectors.h"
 
 namespace vectord::engine {
@@ -24,6 +25,20 @@ std::vector<float> Gaussian(size_t dim, std::mt19937& rng, float mean = 0) {
 
 // P must keep lengths and angles: the estimator's derivation assumes an
 // orthogonal transform, for dimensions that are and are not powers of two.
+// Each slot's sketch row holds the whole sketch, bits and factors: a row one
+// factor short (as once at 384 dimensions) let each sketch overwrite the
+// start of the next, and the last of a chunk write past it.
+TEST(BinarySketch, EverySlotRowHoldsItsSketch) {
+  for (uint32_t dim = 1; dim <= 2100; ++dim) {
+    const BinarySketcher sketcher(std::vector<float>(dim, 0.0f), 7);
+    for (bool compact : {false, true}) {
+      const SlotLayout layout(dim, 16, /*with_codes=*/true, compact);
+      ASSERT_GE(layout.sketch_row_bytes, sketcher.sketch_bytes()) << dim << " " << compact;
+      ASSERT_EQ(layout.sketch_row_bytes % (compact ? 16 : 64), 0u) << dim;
+    }
+  }
+}
+
 TEST(BinarySketch, RotationIsOrthogonal) {
   std::mt19937 rng(3);
   for (size_t dim : {1u, 64u, 100u, 384u, 768u, 784u, 1024u, 1536u}) {

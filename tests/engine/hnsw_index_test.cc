@@ -160,6 +160,21 @@ TEST_P(RecallPerMetric, Sq8SketchesKeepRecallAndAreRead) {
   EXPECT_LT(trusting, without - 0.02) << MetricName(metric);
 }
 
+// 384 dimensions (a common embedding size) is where a sketch once
+// overflowed its row: with sketches the recall is that of the walk without.
+TEST(HnswIndex, Sq8SketchesKeepRecallAt384Dimensions) {
+  VectorSet base = ClusteredVectors(2000, 384, 20, 23);
+  VectorSet queries = ClusteredVectors(50, 384, 20, 24);
+  auto coded = MakeIndex(384, Metric::kCosine, 16, 100, Quantization::kSq8);
+  ThreadPool pool(2);
+  AddAll(*coded, base, &pool);
+  coded->set_sketch_epsilon(0);
+  const double without = MeanRecall(*coded, base, queries, 10, 64);
+  coded->set_sketch_epsilon(HnswIndex::kDefaultSketchEpsilon);
+  const double with = MeanRecall(*coded, base, queries, 10, 64);
+  EXPECT_GE(with, without - 0.01);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllMetrics, RecallPerMetric,
                          ::testing::Values(Metric::kCosine, Metric::kEuclidean, Metric::kDot),
                          [](const auto& info) { return std::string(MetricName(info.param)); });
