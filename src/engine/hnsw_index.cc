@@ -335,7 +335,7 @@ void HnswIndex::FillResult(const Candidate& c, const SearchOptions& options,
                            SearchResult* out) const {
   out->slot = c.slot;
   out->distance = metric_.Reported(c.distance);
-  out->id = storage_.IdOf(c.slot);
+  out->id.assign(storage_.IdOf(c.slot));
   if (options.with_payload && storage_.NodeOf(c.slot).has_payload) {
     out->payload = storage_.PayloadOf(c.slot);
   }
@@ -562,7 +562,7 @@ std::optional<Item> HnswIndex::GetAt(uint32_t slot) const {
 
 Item HnswIndex::ItemAt(uint32_t slot) const {
   Item item;
-  item.id = storage_.IdOf(slot);
+  item.id.assign(storage_.IdOf(slot));
   item.vector = OriginalVector(slot);
   if (storage_.NodeOf(slot).has_payload) item.payload = storage_.PayloadOf(slot);
   return item;

@@ -268,6 +268,7 @@ class IndexFileReader {
   Status ReadIds() {
     SectionReader section(source_, SectionTag::kIds);
     VECTORD_RETURN_IF_ERROR(section.status());
+    std::string id;
     for (uint32_t slot = 0; slot < count_; ++slot) {
       uint32_t length;
       VECTORD_RETURN_IF_ERROR(section.ReadU32(&length));
@@ -276,7 +277,8 @@ class IndexFileReader {
         return section.Corruption("slot " + std::to_string(slot) +
                                   (is_free ? " is free but has an id" : " has an empty id"));
       }
-      VECTORD_RETURN_IF_ERROR(section.ReadString(length, &storage_->IdOf(slot)));
+      VECTORD_RETURN_IF_ERROR(section.ReadString(length, &id));
+      storage_->SetId(slot, id);
     }
     return section.Finish();
   }

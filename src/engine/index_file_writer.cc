@@ -143,7 +143,7 @@ class IndexFileWriter {
         section.AppendU32(0);
         continue;
       }
-      const std::string& id = storage_.IdOf(slot);
+      const std::string_view id = storage_.IdOf(slot);
       section.AppendU32(static_cast<uint32_t>(id.size()));
       section.Append(id.data(), id.size());
     }

@@ -65,7 +65,7 @@ SlotStorage::Chunk::Chunk(size_t slot_count, const SlotLayout& layout, std::byte
       sketches(nullptr),
       nodes(new Node[slot_count]),
       upper_links(new std::unique_ptr<uint32_t[]>[slot_count]),
-      ids(new std::string[slot_count]),
+      ids(new ShortString[slot_count]),
       payloads(new std::unique_ptr<std::string>[slot_count]) {
   // Anonymous pages are zero-filled and take memory only when first touched,
   // so the unused tail of the newest chunk costs address space, not RAM.
@@ -169,7 +169,6 @@ void SlotStorage::Clear(uint32_t slot) {
   Level0LinksOf(slot)[0] = 0;
   loc.chunk->upper_links[loc.offset].reset();
   loc.chunk->ids[loc.offset].clear();
-  loc.chunk->ids[loc.offset].shrink_to_fit();
   loc.chunk->payloads[loc.offset].reset();
   node.level = 0;
   node.has_payload = 0;
@@ -183,7 +182,7 @@ SlotStorage::HeapBytes SlotStorage::HeapBytesOf(uint32_t slot) const {
   HeapBytes heap;
   heap.upper_links = static_cast<size_t>(loc.chunk->nodes[loc.offset].level) *
                      (layout_.upper_capacity + 1) * sizeof(uint32_t);
-  heap.ids = StringHeapBytes(loc.chunk->ids[loc.offset]);
+  heap.ids = loc.chunk->ids[loc.offset].heap_bytes();
   if (const std::string* payload = loc.chunk->payloads[loc.offset].get()) {
     heap.payloads = sizeof(std::string) + StringHeapBytes(*payload);
   }
@@ -217,7 +216,7 @@ MemoryUsage SlotStorage::UsageWith(const HeapBytes& heap, size_t id_table_bytes)
   usage.code_bytes = count * (layout_.code_row_bytes + sketch_row_bytes);
   usage.node_bytes = count * (sizeof(Node) + sizeof(void*));
   usage.upper_link_bytes = heap.upper_links;
-  usage.id_bytes = count * sizeof(std::string) + heap.ids + id_table_bytes;
+  usage.id_bytes = count * sizeof(ShortString) + heap.ids + id_table_bytes;
   usage.payload_bytes = count * sizeof(void*) + heap.payloads;
   return usage;
 }

@@ -32,6 +32,7 @@
 #include <string_view>
 
 #include "common/status.h"
+#include "engine/short_string.h"
 #include "engine/vector_file.h"
 
 #if defined(__x86_64__)
@@ -118,7 +119,7 @@ class SlotStorage {
     std::byte* sketches;  // slots * sketch_row_bytes (SQ8 only, else null)
     std::unique_ptr<Node[]> nodes;
     std::unique_ptr<std::unique_ptr<uint32_t[]>[]> upper_links;  // level * (1 + M) per node
-    std::unique_ptr<std::string[]> ids;
+    std::unique_ptr<ShortString[]> ids;
     // Null for an item without one (most have none: a pointer, not a
     // string, per slot).
     std::unique_ptr<std::unique_ptr<std::string>[]> payloads;
@@ -215,9 +216,15 @@ class SlotStorage {
   void SetState(uint32_t slot, SlotState state) {
     NodeOf(slot).state.store(static_cast<uint8_t>(state), std::memory_order_release);
   }
-  std::string& IdOf(uint32_t slot) const {
+  std::string_view IdOf(uint32_t slot) const {
     const Location loc = Locate(slot);
-    return loc.chunk->ids[loc.offset];
+    return loc.chunk->ids[loc.offset].view();
+  }
+  // Sets the id of a slot no reader can reach (a loader's way in; Fill
+  // keeps the heap counters, a loader sets them itself).
+  void SetId(uint32_t slot, std::string_view id) {
+    const Location loc = Locate(slot);
+    loc.chunk->ids[loc.offset].assign(id);
   }
   // Only of a slot whose node has_payload.
   std::string& PayloadOf(uint32_t slot) const {
