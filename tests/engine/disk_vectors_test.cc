@@ -199,10 +199,10 @@ INSTANTIATE_TEST_SUITE_P(AllMetrics, DiskVectorsPerMetric,
 // k = ef walks the same graph and measures every candidate).
 TEST(DiskVectors, RerankReadsFewRowsAndKeepsTheAnswer) {
   const uint32_t dim = 96;
-  VectorSet base = ClusteredVectors(3000, dim, 30, 68);
-  VectorSet queries = ClusteredVectors(50, dim, 30, 69);
+  VectorSet base = ClusteredVectors(2000, dim, 30, 68);
+  VectorSet queries = ClusteredVectors(30, dim, 30, 69);
   // Off the quantiser's range (trained on the first 1000): clamped codes.
-  for (size_t i = 2500; i < 2600; ++i) base.data[i * dim] *= 40.0f;
+  for (size_t i = 1500; i < 1600; ++i) base.data[i * dim] *= 40.0f;
   ScratchDirectory dir;
   for (Metric metric : {Metric::kCosine, Metric::kEuclidean, Metric::kDot}) {
     SCOPED_TRACE(MetricName(metric));
@@ -214,7 +214,7 @@ TEST(DiskVectors, RerankReadsFewRowsAndKeepsTheAnswer) {
     for (size_t q = 0; q < queries.size() + 20; ++q) {
       // And 20 queries at clamped items, whose codes are far off.
       const std::span<const float> query =
-          q < queries.size() ? queries.row(q) : base.row(2500 + (q - queries.size()) * 5);
+          q < queries.size() ? queries.row(q) : base.row(1500 + (q - queries.size()) * 5);
       for (HnswIndex* index : {memory.get(), disk.get()}) {
         SearchOptions options;
         options.ef = 128;

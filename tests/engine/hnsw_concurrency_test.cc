@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <filesystem>
 #include <set>
 #include <thread>
 
@@ -19,7 +20,14 @@ using testing::IdOf;
 using testing::VectorSet;
 
 // With SQ8 the quantiser is trained in the second round, while searches run.
-class HnswConcurrency : public ::testing::TestWithParam<Quantization> {};
+// "sq8-disk": the same with the vectors in a vector file (written through
+// its mapping while searches read it with io_uring).
+struct Space {
+  Quantization quantization;
+  bool vectors_on_disk;
+  const char* name;
+};
+class HnswConcurrency : public ::testing::TestWithParam<Space> {};
 
 TEST_P(HnswConcurrency, SearchesRunDuringUpsertsRemovesAndConsolidation) {
   const size_t n = 3000, dim = 16;
@@ -28,7 +36,11 @@ TEST_P(HnswConcurrency, SearchesRunDuringUpsertsRemovesAndConsolidation) {
   options.dimension = dim;
   options.metric = Metric::kCosine;
   options.ef_construction = 60;
-  options.quantization = GetParam();
+  options.quantization = GetParam().quantization;
+  if (GetParam().vectors_on_disk) {
+    options.vectors.placement = VectorPlacement::kDisk;
+    options.vectors.directory = std::filesystem::temp_directory_path().string();
+  }
   auto index = std::move(HnswIndex::Create(options)).value();
   ThreadPool pool(2);
   std::vector<std::string> ids(n);
@@ -174,11 +186,11 @@ TEST(HnswConcurrencyExactCodes, ItemsOffTheGridArrivingDuringSearchesGetTrueDist
   EXPECT_EQ(wrong.load(), 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(BothSpaces, HnswConcurrency,
-                         ::testing::Values(Quantization::kNone, Quantization::kSq8),
-                         [](const auto& info) {
-                           return std::string(QuantizationName(info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(EverySpace, HnswConcurrency,
+                         ::testing::Values(Space{Quantization::kNone, false, "none"},
+                                           Space{Quantization::kSq8, false, "sq8"},
+                                           Space{Quantization::kSq8, true, "sq8_disk"}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
 }  // namespace vectord::engine
