@@ -191,9 +191,10 @@ std::string BatchBody(const std::string& prefix, int count, int dimension) {
 // The batch prefix of an id made by BatchBody: everything up to its last '-'.
 std::string PrefixOf(const std::string& id) { return id.substr(0, id.rfind('-') + 1); }
 
-std::string CreateBody(const std::string& name, int dimension) {
+std::string CreateBody(const std::string& name, int dimension,
+                       const std::string& vectors = "memory") {
   return R"({"name":")" + name + R"(","dimension":)" + std::to_string(dimension) +
-         R"(,"distance":"euclidean"})";
+         R"(,"distance":"euclidean","vectors":")" + vectors + R"("})";
 }
 
 // Every id of index `name` on the node at `port`, scrolled with `query`
@@ -1181,7 +1182,10 @@ TEST_F(Cluster, SnapshotsBoundTheBucketsLogAndNewNodesStartFromThem) {
   std::set<std::string> expected;
   {
     TestClient c1(nodes_[0]->port), c2(nodes_[1]->port);
-    ASSERT_EQ(c1.Request("POST", "/vectors/index", CreateBody("docs", kDimension)).status, 201);
+    // Vectors on disk: every node, and the new one loading the snapshot,
+    // keeps them in its own vector file.
+    ASSERT_EQ(c1.Request("POST", "/vectors/index", CreateBody("docs", kDimension, "disk")).status,
+              201);
     for (int b = 0; b < kBatches; ++b) {
       const std::string prefix = "b" + std::to_string(b) + "-";
       ASSERT_EQ(SendBatch(b % 2 ? c2 : c1, ledger, "docs", prefix, kBatch, kDimension).status, 200);
