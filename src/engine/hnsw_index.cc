@@ -395,8 +395,18 @@ Status HnswIndex::RerankOnFloats(const float* query, size_t k, SearchScratch& s)
   const size_t first = std::min(n, std::max(2 * k, kFirstRerankBatch));
   s.reranked.assign(s.results.begin(), s.results.begin() + static_cast<ptrdiff_t>(first));
   VECTORD_RETURN_IF_ERROR(MeasureOnFloats(query, 0, s));
-  if (first < n && first >= k) {
-    s.selection.assign(s.reranked.begin(), s.reranked.end());
+  // The k-th among live items only: one deleted since the walk met it will
+  // not be returned, so it must not stand in for one that would.
+  s.selection.clear();
+  for (const Candidate& c : s.reranked) {
+    if (storage_.Is(c.slot, SlotState::kLive)) s.selection.push_back(c);
+  }
+  if (first < n && s.selection.size() < k) {
+    // Measure the rest too.
+    s.reranked.insert(s.reranked.end(), s.results.begin() + static_cast<ptrdiff_t>(first),
+                      s.results.end());
+    VECTORD_RETURN_IF_ERROR(MeasureOnFloats(query, first, s));
+  } else if (first < n) {
     std::nth_element(s.selection.begin(), s.selection.begin() + static_cast<ptrdiff_t>(k - 1),
                      s.selection.end(), ByDistance{});
     const float kth = s.selection[k - 1].distance;

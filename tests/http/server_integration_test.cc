@@ -50,10 +50,10 @@ TEST_F(ServerTest, CreateListGetDelete) {
   auto created = Post("/vectors/index", "{\"name\":\"docs\",\"dimension\":3}");
   EXPECT_EQ(created.status, 201);
   EXPECT_EQ(created.headers["content-type"], "application/json");
-  EXPECT_EQ(
-      created.body,
-      "{\"params\":{\"name\":\"docs\",\"dimension\":3,\"m\":16,\"ef_search\":64,"
-      "\"distance\":\"cosine\",\"ef_construction\":200,\"quantization\":\"none\",\"vectors\":\"memory\"},\"length\":0}\n");
+  EXPECT_EQ(created.body,
+            "{\"params\":{\"name\":\"docs\",\"dimension\":3,\"m\":16,\"ef_search\":64,"
+            "\"distance\":\"cosine\",\"ef_construction\":200,\"quantization\":\"none\",\"vectors\":"
+            "\"memory\"},\"length\":0}\n");
   ExpectError(Post("/vectors/index", "{\"name\":\"docs\",\"dimension\":3}"), 409,
               "index already exists: docs");
   EXPECT_EQ(Post("/vectors/index",
@@ -61,7 +61,8 @@ TEST_F(ServerTest, CreateListGetDelete) {
                  "\"distance\":\"euclidean\"}")
                 .body,
             "{\"params\":{\"name\":\"alpha\",\"dimension\":2,\"m\":8,\"ef_search\":30,"
-            "\"distance\":\"euclidean\",\"ef_construction\":200,\"quantization\":\"none\",\"vectors\":\"memory\"},"
+            "\"distance\":\"euclidean\",\"ef_construction\":200,\"quantization\":\"none\","
+            "\"vectors\":\"memory\"},"
             "\"length\":0}\n");
   EXPECT_EQ(Get("/vectors/index").body, "{\"names\":[\"alpha\",\"docs\"],\"count\":2}\n");
   EXPECT_EQ(Get("/vectors/index/docs").status, 200);
