@@ -77,7 +77,8 @@ Status HnswIndex::ValidateItems(std::span<const ItemInput> items) const {
 }
 
 Status HnswIndex::Reserve(size_t count) {
-  std::lock_guard write(write_mutex_);
+  // Not under the write lock: a writer that reserves must not wait for the
+  // write being applied (the service logs the next batch meanwhile).
   const uint64_t wanted = uint64_t{storage_.slot_count()} + count;
   if (wanted > SlotStorage::kMaxSlots) return Status::NoSpace("index is full");
   return storage_.EnsureCapacity(static_cast<uint32_t>(wanted));

@@ -92,6 +92,7 @@ SlotStorage::~SlotStorage() {
 
 Status SlotStorage::EnsureCapacity(uint32_t slots) {
   if (slots > kMaxSlots) return Status::NoSpace("index is full");
+  std::lock_guard growth(growth_mutex_);
   uint64_t capacity = 0;
   for (int c = 0; c < kChunkCount; ++c) {
     uint64_t chunk_slots = uint64_t{1} << (c + kFirstChunkShift);

@@ -28,6 +28,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -146,7 +147,7 @@ class SlotStorage {
   void ReleaseResidentRows() const;
 
   // Makes slots [0, slots) addressable; NoSpace past kMaxSlots or when the
-  // memory cannot be had. Callers serialise growth (one write at a time).
+  // memory cannot be had. Any thread: growth is serialised inside.
   Status EnsureCapacity(uint32_t slots);
   // The chunk that holds slot 64 << c - 64 onwards, or null.
   Chunk* chunk(int c) const { return chunks_[c].load(std::memory_order_acquire); }
@@ -303,6 +304,7 @@ class SlotStorage {
 
   const SlotLayout layout_;
   VectorFile* const vector_file_;
+  std::mutex growth_mutex_;  // EnsureCapacity: one grower at a time
   std::atomic<Chunk*> chunks_[kChunkCount] = {};
   std::atomic<uint32_t> slot_count_{0};
   std::atomic<bool> sketches_in_use_{false};
