@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bitset>
 #include <cerrno>
 #include <cstring>
 
@@ -55,32 +56,49 @@ class ReadRing {
   // forbids it): the caller reads with pread.
   static ReadRing* ForThisThread() {
     thread_local ReadRing ring;
-    return ring.ok_ ? &ring : nullptr;
+    return ring.ok_ && !ring.retired_ ? &ring : nullptr;
   }
 
   // Reads rows [first, first + count) (count <= kDepth); a row the ring
-  // could not read whole is left to `fallback`, a pread.
+  // could not read whole is left to `fallback`, a pread. Anything unusual
+  // from the ring itself (a submission cut short, a failed wait) retires it
+  // for this thread, since SQEs or completions of this batch could then
+  // surface in a later one: the rest of the batch, and every later read, go
+  // to `fallback`.
   template <typename Fallback>
   Status Read(int fd, std::span<const uint32_t> rows, size_t first, size_t count, size_t row_bytes,
               std::byte* out, Fallback&& fallback) {
     for (size_t i = first; i < first + count; ++i) {
-      io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+      io_uring_sqe* sqe = io_uring_get_sqe(&ring_);  // never null: the ring is empty here
       io_uring_prep_read(sqe, fd, out + i * row_bytes, static_cast<unsigned>(row_bytes),
                          uint64_t{rows[i]} * row_bytes);
       io_uring_sqe_set_data64(sqe, i);
     }
-    int submitted = io_uring_submit_and_wait(&ring_, static_cast<unsigned>(count));
-    while (submitted == -EINTR) submitted = io_uring_submit_and_wait(&ring_, 0);
+    // One system call submits the batch and waits for all of it. A signal
+    // may cut it short before or after the kernel took the SQEs: what it
+    // took is what the submission queue no longer holds.
+    int rc = io_uring_submit_and_wait(&ring_, static_cast<unsigned>(count));
+    while (rc == -EINTR && io_uring_sq_ready(&ring_) > 0) rc = io_uring_submit(&ring_);
+    const size_t submitted = count - io_uring_sq_ready(&ring_);
+    if (submitted != count || (rc < 0 && rc != -EINTR)) retired_ = true;
+    std::bitset<kDepth> done;  // on the stack: this runs for every query
     Status status;
-    for (size_t reaped = 0; reaped < count; ++reaped) {
+    for (size_t reaped = 0; reaped < submitted; ++reaped) {
       io_uring_cqe* cqe = nullptr;
       int waited = io_uring_wait_cqe(&ring_, &cqe);
       while (waited == -EINTR) waited = io_uring_wait_cqe(&ring_, &cqe);
-      if (waited != 0) return Status::IOError("io_uring: " + ErrnoText(-waited));
+      if (waited != 0) {
+        retired_ = true;
+        break;
+      }
       const size_t i = static_cast<size_t>(io_uring_cqe_get_data64(cqe));
       const int res = cqe->res;
       io_uring_cqe_seen(&ring_, cqe);
-      if (res != static_cast<int>(row_bytes) && status.ok()) status = fallback(i);
+      if (i < first || i >= first + count) continue;  // not this batch's: cannot happen
+      done[i - first] = res == static_cast<int>(row_bytes);
+    }
+    for (size_t i = first; i < first + count && status.ok(); ++i) {
+      if (!done[i - first]) status = fallback(i);
     }
     return status;
   }
@@ -88,6 +106,7 @@ class ReadRing {
  private:
   io_uring ring_;
   bool ok_ = false;
+  bool retired_ = false;
 };
 
 }  // namespace
