@@ -123,8 +123,13 @@ void HnswGraph::GreedyDescend(const Space& space, int from_level, int to_level, 
     while (moved) {
       moved = false;
       uint32_t count = storage_.CopyLinks(*current, level, links);
+      // As in SearchLayer: all the loads first, so that they overlap; and
+      // only a neighbour nearer than the current node matters, so each
+      // distance may stop once it is past that.
+      for (uint32_t i = 0; i < count; ++i) space.PrefetchStart(links[i]);
       for (uint32_t i = 0; i < count; ++i) {
-        float d = space.Distance(links[i]);
+        if (i + 1 < count) space.PrefetchAll(links[i + 1]);
+        float d = space.DistanceBelow(links[i], *current_distance);
         if (d < *current_distance) {
           *current_distance = d;
           *current = links[i];
