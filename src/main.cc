@@ -183,6 +183,7 @@ int Run(int argc, char** argv) {
   http::Metrics metrics;
   http::ApiOptions api_options;
   api_options.auth_token = config->auth_token;
+  api_options.scoped_tokens = config->auth_tokens;
   api_options.cluster = cluster.get();
   api_options.forwarder = forwarder.get();
   if (membership) {

@@ -209,25 +209,13 @@ HttpResponse MethodNotAllowed(std::string_view allow) {
   return r;
 }
 
-// Compares in time that depends only on the lengths, so the token cannot be
-// guessed byte by byte from response times.
-bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  size_t n = std::max(a.size(), b.size());
-  for (size_t i = 0; i < n; ++i) {
-    unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
-    unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
-    diff |= x ^ y;
-  }
-  return diff == 0;
-}
-
 }  // namespace
 
 ApiHandler::ApiHandler(service::Registry* registry, ApiOptions options,
                        const std::atomic<bool>* ready, std::function<std::string()> metrics_text)
     : registry_(registry),
       options_(std::move(options)),
+      tokens_(options_.auth_token, options_.scoped_tokens),
       ready_(ready),
       metrics_text_(std::move(metrics_text)) {}
 
@@ -292,31 +280,33 @@ std::span<const ApiHandler::Route> ApiHandler::Routes() {
        "/metrics",
        &ApiHandler::Metrics,
        kInline,
-       kToken,
+       kServer,
        kOther,
        {},
        &ApiHandler::HasMetrics},
-      {"GET", "/openapi.json", &ApiHandler::OpenApi, kInline, kToken},
+      {"GET", "/openapi.json", &ApiHandler::OpenApi, kInline, kAnyToken},
       // The page carries no data (its script sends the token on every call).
       {"GET", "/dashboard", &ApiHandler::Dashboard, kInline, kPublic, kOther, "/dashboard/"},
-      {"GET", "/cluster", &ApiHandler::ClusterState, kInline, kToken},
-      {"GET", "/vectors/index", &ApiHandler::ListIndexes, kInline, kToken},
-      {"POST", "/vectors/index", &ApiHandler::CreateIndex, kWorker, kToken, kWrite},
-      {"GET", "/vectors/index/{name}", &ApiHandler::GetIndex, kInline, kToken, kRead},
-      {"DELETE", "/vectors/index/{name}", &ApiHandler::DropIndex, kWorker, kToken, kWrite},
-      {"POST", "/vectors/index/{name}/add", &ApiHandler::AddItems, kWorker, kToken, kWrite},
-      {"POST", "/vectors/index/{name}/search", &ApiHandler::Search, kInline, kToken, kRead},
+      {"GET", "/cluster", &ApiHandler::ClusterState, kInline, kServer},
+      {"GET", "/vectors/index", &ApiHandler::ListIndexes, kInline, kAnyToken},
+      {"POST", "/vectors/index", &ApiHandler::CreateIndex, kWorker, kIndexAdmin, kWrite},
+      {"GET", "/vectors/index/{name}", &ApiHandler::GetIndex, kInline, kIndexRead, kRead},
+      {"DELETE", "/vectors/index/{name}", &ApiHandler::DropIndex, kWorker, kIndexAdmin, kWrite},
+      {"POST", "/vectors/index/{name}/add", &ApiHandler::AddItems, kWorker, kIndexWrite, kWrite},
+      {"POST", "/vectors/index/{name}/search", &ApiHandler::Search, kInline, kIndexRead, kRead},
       // Fans its searches out over the workers itself.
-      {"POST", "/vectors/index/{name}/search/batch", &ApiHandler::SearchBatch, kWorker, kToken,
+      {"POST", "/vectors/index/{name}/search/batch", &ApiHandler::SearchBatch, kWorker, kIndexRead,
        kRead},
-      {"POST", "/vectors/index/{name}/delete", &ApiHandler::DeleteItems, kWorker, kToken, kWrite},
-      // Full scans for up to seconds: never on an io thread.
-      {"POST", "/vectors/index/{name}/recall-check", &ApiHandler::RecallCheck, kWorker, kToken},
+      {"POST", "/vectors/index/{name}/delete", &ApiHandler::DeleteItems, kWorker, kIndexWrite,
+       kWrite},
+      // Full scans for up to seconds: never on an io thread. It changes
+      // nothing, so read access is enough.
+      {"POST", "/vectors/index/{name}/recall-check", &ApiHandler::RecallCheck, kWorker, kIndexRead},
       // Reads and rewrites a whole index's files.
-      {"POST", "/vectors/index/{name}/recover", &ApiHandler::RecoverIndex, kWorker, kToken},
-      {"GET", "/vectors/index/{name}/items", &ApiHandler::ScrollItems, kInline, kToken, kRead},
-      {"GET", "/vectors/index/{name}/items/{id}", &ApiHandler::GetItem, kInline, kToken, kRead},
-      {"DELETE", "/vectors/index/{name}/items/{id}", &ApiHandler::DeleteItem, kWorker, kToken,
+      {"POST", "/vectors/index/{name}/recover", &ApiHandler::RecoverIndex, kWorker, kIndexAdmin},
+      {"GET", "/vectors/index/{name}/items", &ApiHandler::ScrollItems, kInline, kIndexRead, kRead},
+      {"GET", "/vectors/index/{name}/items/{id}", &ApiHandler::GetItem, kInline, kIndexRead, kRead},
+      {"DELETE", "/vectors/index/{name}/items/{id}", &ApiHandler::DeleteItem, kWorker, kIndexWrite,
        kWrite},
   };
   return kRoutes;
@@ -412,33 +402,76 @@ HttpResponse ApiHandler::Error(int status, std::string_view message) {
   return r;
 }
 
-bool ApiHandler::Authorized(const HttpRequest& request, const Route* route) const {
-  if (options_.auth_token.empty()) return true;
-  if (route != nullptr && route->auth == Auth::kPublic) return true;
+std::optional<Access> ApiHandler::IndexAccess(Auth auth) {
+  switch (auth) {
+    case Auth::kIndexRead: return Access::kRead;
+    case Auth::kIndexWrite: return Access::kWrite;
+    case Auth::kIndexAdmin: return Access::kAdmin;
+    case Auth::kPublic:
+    case Auth::kAnyToken:
+    case Auth::kServer: break;
+  }
+  return std::nullopt;
+}
+
+std::optional<Grant> ApiHandler::Authenticate(const HttpRequest& request,
+                                              const Route* route) const {
+  if (!tokens_.enabled()) return Grant::Full();
+  if (route != nullptr && route->auth == Auth::kPublic) return Grant::Full();
   // The scheme name is case-insensitive (RFC 9110 11.1); the token is not.
   constexpr std::string_view kBearer = "bearer ";
   std::string_view header = request.authorization;
-  if (header.size() < kBearer.size()) return false;
+  if (header.size() < kBearer.size()) return std::nullopt;
   for (size_t i = 0; i < kBearer.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(header[i])) != kBearer[i]) return false;
+    if (std::tolower(static_cast<unsigned char>(header[i])) != kBearer[i]) return std::nullopt;
   }
-  return ConstantTimeEquals(header.substr(kBearer.size()), options_.auth_token);
+  return tokens_.Find(header.substr(kBearer.size()));
+}
+
+std::optional<HttpResponse> ApiHandler::Forbidden(const Grant& grant, const Route& route,
+                                                  std::string_view index_name) {
+  if (grant.full()) return std::nullopt;
+  if (route.auth == Auth::kServer) {
+    return Error(403, "forbidden: this token is limited to some indexes; " +
+                          std::string(route.pattern) + " needs the full-access token");
+  }
+  const std::optional<Access> needed = IndexAccess(route.auth);
+  if (!needed || grant.Allows(index_name, *needed)) return std::nullopt;
+  // The same answer whether or not the index exists: a token learns
+  // nothing about names outside its scope.
+  return Error(403, "forbidden: this token has no " + std::string(AccessName(*needed)) +
+                        " access to index '" + std::string(index_name) + "'");
 }
 
 HttpResponse ApiHandler::Handle(HttpRequest& request) const {
   const PathMatch match = Match(request.method, request.path);
   // Before anything else, even for paths no route serves: a route added
   // later is covered without anyone remembering to.
-  if (!Authorized(request, match.route)) {
+  std::optional<Grant> grant = Authenticate(request, match.route);
+  if (!grant) {
     HttpResponse r = Error(401, "unauthorized");
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
     r.route = "unauthorized";
     return r;
   }
-  return Dispatch(request, match);
+  if (match.route != nullptr && !grant->full()) {
+    PathParams params;
+    (void)Fits(match.route->pattern, request.path, &params);
+    // A route that names its index in the body (create) checks it there.
+    const bool named_in_body = IndexAccess(match.route->auth).has_value() &&
+                               match.route->pattern.find("{name}") == std::string_view::npos;
+    if (!named_in_body) {
+      if (std::optional<HttpResponse> refused = Forbidden(*grant, *match.route, params.name)) {
+        refused->route = "forbidden";
+        return std::move(*refused);
+      }
+    }
+  }
+  return Dispatch(request, match, *grant);
 }
 
-HttpResponse ApiHandler::Dispatch(HttpRequest& request, const PathMatch& match) const {
+HttpResponse ApiHandler::Dispatch(HttpRequest& request, const PathMatch& match,
+                                  const Grant& grant) const {
   auto labelled = [](HttpResponse r, std::string route) {
     r.route = std::move(route);
     return r;
@@ -453,6 +486,7 @@ HttpResponse ApiHandler::Dispatch(HttpRequest& request, const PathMatch& match) 
   const Route& route = *match.route;
   PathParams params;
   (void)Fits(route.pattern, request.path, &params);  // false for the alias: no placeholders
+  params.grant = grant;
   std::string label = std::string(route.method) + " " + std::string(route.pattern);
   if (route.role == Role::kWrite) {
     if (std::optional<HttpResponse> forwarded = ForwardIfNotWriter(request)) {
@@ -593,15 +627,17 @@ Result<HttpResponse> ApiHandler::Dashboard(HttpRequest&, const PathParams&) cons
   return r;
 }
 
-Result<HttpResponse> ApiHandler::ListIndexes(HttpRequest&, const PathParams&) const {
+Result<HttpResponse> ApiHandler::ListIndexes(HttpRequest&, const PathParams& path) const {
   std::vector<std::string> names = registry_->Names();
+  std::erase_if(names, [&](const std::string& name) { return !path.grant.MaySee(name); });
   JsonWriter w;
   w.BeginObject().Key("names").BeginArray();
   for (const std::string& n : names) w.String(n);
   w.EndArray().Key("count").Int(static_cast<int64_t>(names.size()));
   // Indexes whose stored copy did not load: not in names (the seed's
   // contract), but never silently absent either.
-  const std::vector<service::Registry::FailedIndex> failed = registry_->Failed();
+  std::vector<service::Registry::FailedIndex> failed = registry_->Failed();
+  std::erase_if(failed, [&](const auto& f) { return !path.grant.MaySee(f.name); });
   if (!failed.empty()) {
     w.Key("failed").BeginArray();
     for (const auto& f : failed) {
@@ -620,8 +656,11 @@ HttpResponse ApiHandler::NoSuchIndex(std::string_view name) const {
   return Error(404, "not found");
 }
 
-Result<HttpResponse> ApiHandler::CreateIndex(HttpRequest& request, const PathParams&) const {
+Result<HttpResponse> ApiHandler::CreateIndex(HttpRequest& request, const PathParams& path) const {
   VECTORD_ASSIGN_OR_RETURN(const service::CreateSpec spec, DecodeCreate(request.body));
+  if (!path.grant.Allows(spec.name, Access::kAdmin)) {
+    return Error(403, "forbidden: this token has no admin access to index '" + spec.name + "'");
+  }
   VECTORD_ASSIGN_OR_RETURN(const std::shared_ptr<service::Index> index, registry_->Create(spec));
   return Json(201, IndexInfo(*index));
 }

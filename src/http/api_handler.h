@@ -3,8 +3,8 @@
 // tests and fuzzers can call it directly.
 //
 // It routes by one table (Routes(): 404 "404 page not found", 405 for a
-// known path with another method), checks the bearer token before any
-// handler runs (unless the route is public), decodes bodies, calls the
+// known path with another method), checks the bearer token and what it
+// grants before any handler runs (access_control.h), decodes bodies, calls the
 // service layer, and maps Status codes to HTTP status codes — the only place
 // where that mapping lives.
 //
@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "http/access_control.h"
 #include "service/index_registry.h"
 
 namespace vectord::service {
@@ -64,7 +65,8 @@ inline constexpr size_t kMaxScrollLimit = 10000;
 inline constexpr std::chrono::milliseconds kReadWaitBound{5000};
 
 struct ApiOptions {
-  std::string auth_token;  // empty: no authentication
+  std::string auth_token;  // full access; empty (and no scoped tokens): no authentication
+  std::vector<ScopedToken> scoped_tokens = {};
   // Cluster mode: writes that reach a node other than the writer are
   // forwarded (through `forwarder`), and reads honour ?consistency=strong
   // through etcd. Both null: a single node.
@@ -76,10 +78,12 @@ struct ApiOptions {
 
 class ApiHandler {
  public:
-  // The decoded {placeholders} of a matched path.
+  // The decoded {placeholders} of a matched path, and what the caller's
+  // token allows (for the checks that need the body: create; and for lists).
   struct PathParams {
     std::string name;  // {name}
     std::string id;    // {id}
+    Grant grant = Grant::Full();
   };
   using Handler = Result<HttpResponse> (ApiHandler::*)(HttpRequest& request,
                                                        const PathParams& path) const;
@@ -88,10 +92,17 @@ class ApiHandler {
   // never waits on disk: reads and searches), or on the write workers (it
   // may wait on fsync, or fans out over the workers itself).
   enum class Runs : uint8_t { kInline = 0, kWorker = 1 };
+  // What a caller needs, when the server has tokens (access_control.h).
   enum class Auth : uint8_t {
-    kToken = 0,   // needs the bearer token when one is configured
-    kPublic = 1,  // probes, and pages that carry no data
+    kPublic = 0,      // nothing: probes, and pages that carry no data
+    kAnyToken = 1,    // any known token (the index list shows each its own)
+    kServer = 2,      // the full-access token: server-wide state
+    kIndexRead = 3,   // read access to the index the route names
+    kIndexWrite = 4,  // write access to it
+    kIndexAdmin = 5,  // admin access to it (create: the name in the body)
   };
+  // The access an index route needs; nothing for the others.
+  static std::optional<Access> IndexAccess(Auth auth);
   // What a route is to a cluster: a write, carried out by the writer
   // (forwarded there); a read of one index, which takes ?consistency= and
   // ?min_sequence=; or neither.
@@ -149,8 +160,13 @@ class ApiHandler {
   };
   PathMatch Match(std::string_view method, std::string_view path) const;
 
-  bool Authorized(const HttpRequest& request, const Route* route) const;
-  HttpResponse Dispatch(HttpRequest& request, const PathMatch& match) const;
+  // The grant of the request's token; nothing when it has no known token
+  // and needs one (401).
+  std::optional<Grant> Authenticate(const HttpRequest& request, const Route* route) const;
+  // 403 for a known token outside its scope on `route`; nothing when allowed.
+  static std::optional<HttpResponse> Forbidden(const Grant& grant, const Route& route,
+                                               std::string_view index_name);
+  HttpResponse Dispatch(HttpRequest& request, const PathMatch& match, const Grant& grant) const;
   bool HasMetrics() const { return static_cast<bool>(metrics_text_); }
   // Cluster mode, on a node that is not the writer: the writer's answer.
   std::optional<HttpResponse> ForwardIfNotWriter(const HttpRequest& request) const;
@@ -181,6 +197,7 @@ class ApiHandler {
 
   service::Registry* const registry_;
   const ApiOptions options_;
+  const TokenTable tokens_;
   const std::atomic<bool>* const ready_;
   const std::function<std::string()> metrics_text_;
 };

@@ -209,6 +209,8 @@ std::vector<Setting> Settings() {
        false, fraction(&Config::recall_sample_rate), true},
       {"auth", "token", "VECTORD_AUTH_TOKEN", "--auth-token", false, false,
        text(&Config::auth_token)},
+      {"auth", "tokens_file", "VECTORD_AUTH_TOKENS_FILE", "--auth-tokens-file", false, false,
+       text(&Config::auth_tokens_file)},
       {"cluster", "etcd_endpoints", "VECTORD_ETCD_ENDPOINTS", "--etcd-endpoints", false, false,
        [](Config& c, std::string_view key, std::string_view v) {
          c.etcd_endpoints = SplitList(v);
@@ -282,6 +284,10 @@ size_t EditDistance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
+// [[auth.tokens]]: an array of tables, so not a Setting (those take one
+// textual value from every source); read by ReadScopedTokens.
+constexpr std::string_view kScopedTokensKey = "tokens";
+
 // In the tables vectord reads (those its settings name), a key no setting
 // declares is a typo: ignoring it would leave the setting it meant at its
 // default without a word. The other top-level tables belong to the
@@ -309,7 +315,7 @@ Status CheckKeys(const toml::table& root, const std::vector<Setting>& settings,
           nearest_distance = d;
         }
       }
-      if (known) continue;
+      if (known || (table == "auth" && key == kScopedTokensKey)) continue;
       std::string suggestion(nearest->toml_key);
       if (nearest->toml_table != table) {
         suggestion = "[" + std::string(nearest->toml_table) + "] " + suggestion;
@@ -322,6 +328,97 @@ Status CheckKeys(const toml::table& root, const std::vector<Setting>& settings,
   return Status::Ok();
 }
 
+// Appends the entries of `[[auth.tokens]]` in `root` (a parsed file named
+// `path`) to `out`. Errors name the entry by position, never its token.
+Status ReadScopedTokens(const toml::table& root, const std::string& path,
+                        std::vector<ScopedToken>* out) {
+  const toml::node* node = root["auth"][kScopedTokensKey].node();
+  if (node == nullptr) return Status::Ok();
+  const toml::array* entries = node->as_array();
+  if (entries == nullptr) {
+    return Status::InvalidArgument("config: " + path +
+                                   ": auth.tokens: expected [[auth.tokens]] tables");
+  }
+  for (size_t i = 0; i < entries->size(); ++i) {
+    const std::string which =
+        "config: " + path + ": auth.tokens[" + std::to_string(out->size()) + "]";
+    const toml::table* entry = (*entries)[i].as_table();
+    if (entry == nullptr) return Status::InvalidArgument(which + ": expected a table");
+    ScopedToken token;
+    for (const auto& [key_name, value] : *entry) {
+      const std::string_view key = key_name.str();
+      if (key == "token") {
+        auto text = value.value_exact<std::string>();
+        if (!text) return Status::InvalidArgument(which + ": token: expected a string");
+        token.token = *text;
+      } else if (key == "indexes") {
+        if (auto one = value.value_exact<std::string>()) {
+          token.indexes.push_back(*one);
+        } else if (const toml::array* many = value.as_array()) {
+          for (const toml::node& item : *many) {
+            auto pattern = item.value_exact<std::string>();
+            if (!pattern) {
+              return Status::InvalidArgument(which + ": indexes: expected a string or strings");
+            }
+            token.indexes.push_back(*pattern);
+          }
+        } else {
+          return Status::InvalidArgument(which + ": indexes: expected a string or strings");
+        }
+      } else if (key == "access") {
+        auto text = value.value_exact<std::string>();
+        if (!text) return Status::InvalidArgument(which + ": access: expected a string");
+        Result<Access> access = ParseAccess(*text);
+        if (!access.ok()) return Status::InvalidArgument(which + ": " + access.status().message());
+        token.access = *access;
+      } else {
+        return Status::InvalidArgument(which + ": unknown key " + std::string(key) +
+                                       " (expected token, indexes, access)");
+      }
+    }
+    if (!entry->contains("access")) {
+      return Status::InvalidArgument(which + ": access is missing (read, write or admin)");
+    }
+    out->push_back(std::move(token));
+  }
+  return Status::Ok();
+}
+
+// toml++ over a file's text, after CheckTomlText; errors carry path:line:col.
+Result<toml::table> ParseTomlText(const std::string& text, const std::string& path) {
+  if (std::optional<std::string> problem = CheckTomlText(text)) {
+    return Status::InvalidArgument("config: " + path + ": " + *problem);
+  }
+  try {
+    return toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    return Status::InvalidArgument("config: " + path + ":" + std::to_string(where.line) + ":" +
+                                   std::to_string(where.column) + ": " +
+                                   std::string(e.description()));
+  }
+}
+
+// auth_tokens_file: nothing but [[auth.tokens]] entries, added to those of
+// the main file.
+Status ReadTokensFile(Config& config) {
+  const std::string& path = config.auth_tokens_file;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return KeyError("auth.tokens_file", "cannot read '" + path + "'");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Result<toml::table> root = ParseTomlText(text, path);
+  VECTORD_RETURN_IF_ERROR(root.status());
+  for (const auto& [table_key, node] : *root) {
+    const toml::table* keys = node.as_table();
+    if (table_key.str() != "auth" || keys == nullptr || keys->size() != 1 ||
+        !keys->contains(kScopedTokensKey)) {
+      return Status::InvalidArgument("config: " + path +
+                                     ": a tokens file holds only [[auth.tokens]] entries");
+    }
+  }
+  return ReadScopedTokens(*root, path, &config.auth_tokens);
+}
+
 Status ApplyToml(Config& config, const std::vector<Setting>& settings) {
   std::ifstream in(config.config_path, std::ios::binary);
   if (!in) {
@@ -331,19 +428,11 @@ Status ApplyToml(Config& config, const std::vector<Setting>& settings) {
     return Status::Ok();  // the default file is optional
   }
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (std::optional<std::string> problem = CheckTomlText(text)) {
-    return Status::InvalidArgument("config: " + config.config_path + ": " + *problem);
-  }
-  toml::table root;
-  try {
-    root = toml::parse(text, config.config_path);
-  } catch (const toml::parse_error& e) {
-    const auto& where = e.source().begin;
-    return Status::InvalidArgument("config: " + config.config_path + ":" +
-                                   std::to_string(where.line) + ":" + std::to_string(where.column) +
-                                   ": " + std::string(e.description()));
-  }
+  Result<toml::table> parsed = ParseTomlText(text, config.config_path);
+  VECTORD_RETURN_IF_ERROR(parsed.status());
+  const toml::table& root = *parsed;
   VECTORD_RETURN_IF_ERROR(CheckKeys(root, settings, config.config_path));
+  VECTORD_RETURN_IF_ERROR(ReadScopedTokens(root, config.config_path, &config.auth_tokens));
   for (const Setting& s : settings) {
     const toml::node* node = root[s.toml_table][s.toml_key].node();
     if (node == nullptr) continue;
@@ -462,7 +551,8 @@ std::string Config::Describe() const {
       " max_connections=" + std::to_string(max_connections) +
       " recall_cpu_budget=" + std::to_string(recall_cpu_budget) +
       " recall_sample_rate=" + std::to_string(recall_sample_rate) +
-      " auth_token=" + (auth_token.empty() ? "\"\"" : "***") + " log_level=" + log_level;
+      " auth_token=" + (auth_token.empty() ? "\"\"" : "***") +
+      " auth_tokens=" + std::to_string(auth_tokens.size()) + " log_level=" + log_level;
   if (cluster_mode()) {
     out += " etcd_endpoints=";
     for (size_t i = 0; i < etcd_endpoints.size(); ++i)
@@ -578,6 +668,10 @@ Result<Config> LoadConfig(const std::vector<std::string>& args,
     return KeyError("vectord.fsync_interval_ms", "must be at least 1");
   }
   VECTORD_RETURN_IF_ERROR(CheckClusterSettings(config));
+  if (!config.auth_tokens_file.empty()) VECTORD_RETURN_IF_ERROR(ReadTokensFile(config));
+  if (Status s = ValidateScopedTokens(config.auth_tokens, config.auth_token); !s.ok()) {
+    return Status::InvalidArgument("config: " + s.message());
+  }
   return config;
 }
 

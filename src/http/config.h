@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "http/access_control.h"
 
 namespace vectord::http {
 
@@ -49,7 +50,11 @@ struct Config {
   // its log records after the last snapshot) passes this, or its last
   // checkpoint's duration if longer: the bound on start-up replay.
   double checkpoint_replay_seconds = 10;
-  std::string auth_token;
+  std::string auth_token;  // full access; empty: none
+  // Tokens limited to some indexes and an access level: the main file's
+  // [[auth.tokens]], then those of auth_tokens_file (same shape). Never logged.
+  std::vector<ScopedToken> auth_tokens;
+  std::string auth_tokens_file;
   std::string log_level = "info";
   uint32_t workers = 0;  // 0: one per core
   // How many nice steps below the rest of the process the worker threads

@@ -1350,6 +1350,143 @@ TEST_F(ApiAuthTest, RefusedWritesChangeNothing) {
                      InfoJson(ParamsJson("docs", 2), 0));
 }
 
+// The scope table of docs/API.md ("Tokens"), written out here rather than
+// read from the route table, so that a change to either shows.
+enum class Needs { kNothing, kAnyToken, kFullToken, kRead, kWrite, kAdmin };
+const std::map<std::string, Needs>& DocumentedScopes() {
+  static const std::map<std::string, Needs> scopes = {
+      {"GET /health", Needs::kNothing},
+      {"GET /ready", Needs::kNothing},
+      {"GET /dashboard", Needs::kNothing},
+      {"GET /metrics", Needs::kFullToken},
+      {"GET /cluster", Needs::kFullToken},
+      {"GET /openapi.json", Needs::kAnyToken},
+      {"GET /vectors/index", Needs::kAnyToken},
+      {"POST /vectors/index", Needs::kAdmin},
+      {"GET /vectors/index/{name}", Needs::kRead},
+      {"DELETE /vectors/index/{name}", Needs::kAdmin},
+      {"POST /vectors/index/{name}/add", Needs::kWrite},
+      {"POST /vectors/index/{name}/search", Needs::kRead},
+      {"POST /vectors/index/{name}/search/batch", Needs::kRead},
+      {"POST /vectors/index/{name}/delete", Needs::kWrite},
+      {"POST /vectors/index/{name}/recall-check", Needs::kRead},
+      {"POST /vectors/index/{name}/recover", Needs::kAdmin},
+      {"GET /vectors/index/{name}/items", Needs::kRead},
+      {"GET /vectors/index/{name}/items/{id}", Needs::kRead},
+      {"DELETE /vectors/index/{name}/items/{id}", Needs::kWrite},
+  };
+  return scopes;
+}
+
+// Every route with every kind of caller: the full-access token; scoped
+// admin, write and read tokens whose patterns match the example index
+// "docs"; an admin token for other indexes; an unknown token; none. A
+// refused request is sent again with the full-access token, which must then
+// get the example's own status: so the refusal changed nothing, and the
+// next example finds the state it expects.
+TEST_F(ApiHandlerTest, ScopedTokensGetTheDocumentedStatusOnEveryRoute) {
+  ApiOptions options{std::string(kToken)};
+  options.scoped_tokens = {{"admin-token", {"docs"}, Access::kAdmin},
+                           {"write-token", {"other", "d?cs"}, Access::kWrite},
+                           {"read-token", {"do*"}, Access::kRead},
+                           {"elsewhere-token", {"team-*", "docs2"}, Access::kAdmin}};
+  handler_ = std::make_unique<ApiHandler>(&registry_, options, &ready_, [this] {
+    ++metrics_calls_;
+    return std::string("# TYPE vectord_test gauge\nvectord_test 42\n");
+  });
+  struct Caller {
+    std::string name;
+    std::string authorization;
+    int level;  // 0 none/unknown, 1 read, 2 write, 3 admin (on "docs"), 4 full
+    bool known;
+  };
+  const std::string full = "Bearer " + std::string(kToken);
+  const std::vector<Caller> callers = {
+      {"full", full, 4, true},
+      {"admin", "Bearer admin-token", 3, true},
+      {"write", "Bearer write-token", 2, true},
+      {"read", "Bearer read-token", 1, true},
+      {"out of scope", "Bearer elsewhere-token", 0, true},
+      {"wrong token", "Bearer read-token2", 0, false},
+      {"none", "", 0, false},
+  };
+  ASSERT_EQ(DocumentedScopes().size(), ApiHandler::Routes().size());
+  for (const Caller& caller : callers) {
+    for (const RouteCase& example : AllRoutes()) {
+      const ApiHandler::Route* route = handler_->RouteFor(example.method, example.path);
+      ASSERT_NE(route, nullptr);
+      const Needs needs = DocumentedScopes().at(RouteName(*route));
+      int want = example.want_status;
+      if (needs != Needs::kNothing) {
+        if (!caller.known) {
+          want = 401;
+        } else if (needs == Needs::kFullToken) {
+          if (caller.level < 4) want = 403;
+        } else if (needs != Needs::kAnyToken) {
+          const int level = needs == Needs::kRead ? 1 : needs == Needs::kWrite ? 2 : 3;
+          if (caller.level < level) want = 403;
+        }
+      }
+      SCOPED_TRACE(caller.name + ": " + example.method + " " + example.path);
+      HttpResponse r = Do(example.method, example.path, example.body, caller.authorization);
+      EXPECT_EQ(r.status, want) << r.body;
+      if (r.status == 403) {
+        EXPECT_TRUE(StartsWith(r.body, "forbidden: ")) << r.body;
+        // Create finds the name in the body, so its handler refuses it.
+        if (RouteName(*route) != "POST /vectors/index") {
+          EXPECT_EQ(r.route, "forbidden");
+        }
+      }
+      if (r.status == 401) {
+        EXPECT_EQ(Header(r, "WWW-Authenticate"), "Bearer");
+      }
+      if (example.method == "GET" && example.path == "/vectors/index" && r.status == 200) {
+        // The list shows a scoped token only what it may read.
+        EXPECT_EQ(r.body, caller.level > 0 ? "{\"names\":[\"docs\"],\"count\":1}\n"
+                                           : "{\"names\":[],\"count\":0}\n");
+      }
+      if (r.status != example.want_status) {
+        HttpResponse again = Do(example.method, example.path, example.body, full);
+        EXPECT_EQ(again.status, example.want_status) << again.body;
+      }
+    }
+    EXPECT_EQ(registry_.count(), 0u);
+  }
+  // /metrics rendered only for the callers allowed it (the full token, once
+  // itself and once for each refused caller's retry).
+  EXPECT_EQ(metrics_calls_.load(), static_cast<int>(callers.size()));
+}
+
+// A 403 says nothing about whether an index outside the token's scope
+// exists: the answer is the same for one that does and one that does not.
+TEST_F(ApiHandlerTest, ForbiddenIsTheSameForIndexesThatExistAndThatDoNot) {
+  ApiOptions options{std::string(kToken)};
+  options.scoped_tokens = {{"team-a", {"team-a-*"}, Access::kAdmin}};
+  handler_ = std::make_unique<ApiHandler>(&registry_, options, &ready_, nullptr);
+  const std::string full = "Bearer " + std::string(kToken);
+  ASSERT_EQ(Do("POST", "/vectors/index", R"({"name":"team-b-docs","dimension":2})", full).status,
+            201);
+  for (const char* name : {"team-b-docs", "team-b-absent"}) {
+    SCOPED_TRACE(name);
+    HttpResponse r = Do("POST", "/vectors/index/" + std::string(name) + "/search",
+                        R"({"vector":[1,2]})", "Bearer team-a");
+    EXPECT_EQ(r.status, 403);
+    EXPECT_EQ(r.body,
+              "forbidden: this token has no read access to index '" + std::string(name) + "'\n");
+  }
+  // Create names its index in the body: checked there, before anything is made.
+  HttpResponse create =
+      Do("POST", "/vectors/index", R"({"name":"team-b-new","dimension":2})", "Bearer team-a");
+  EXPECT_EQ(create.status, 403) << create.body;
+  EXPECT_EQ(Do("POST", "/vectors/index", R"({"name":"team-a-new","dimension":2})", "Bearer team-a")
+                .status,
+            201);
+  ExpectJson(Do("GET", "/vectors/index", "", full), 200,
+             "{\"names\":[\"team-a-new\",\"team-b-docs\"],\"count\":2}\n");
+  ExpectJson(Do("GET", "/vectors/index", "", "Bearer team-a"), 200,
+             "{\"names\":[\"team-a-new\"],\"count\":1}\n");
+}
+
 TEST_F(ApiHandlerTest, WithoutATokenNoHeaderIsNeeded) {
   EXPECT_EQ(Do("GET", "/vectors/index").status, 200);
   EXPECT_EQ(Do("GET", "/vectors/index", "", "Bearer anything").status, 200);

@@ -236,6 +236,7 @@ TEST(Config, OwnTableThatIsNotATableIsRefused) {
 // Every key vectord declares passes the check (and is applied).
 TEST(Config, EveryDeclaredKeyIsAccepted) {
   TempDir dir;
+  const std::string tokens = dir.Write("tokens.toml", "");
   const std::string path = dir.Write("all.toml", R"toml(
 [vectord]
 bind = "127.0.0.1:9300"
@@ -264,6 +265,7 @@ recall_sample_rate = 0.25
 
 [auth]
 token = "t"
+tokens_file = ")toml" + tokens + R"toml("
 
 [cluster]
 etcd_endpoints = []
@@ -844,6 +846,102 @@ TEST(Config, UsageListsEverySetting) {
         "--fsync", "--checkpoint-bytes", "--log-level", "--storaged-url", "token", "-config"}) {
     EXPECT_TRUE(Contains(usage, name)) << name;
   }
+}
+
+// ---------------------------------------------------------------------------
+// Scoped tokens
+
+TEST(Config, ScopedTokensComeFromTheFileAndTheTokensFile) {
+  TempDir dir;
+  ScopedCwd cwd(dir.path());
+  const std::string tokens_file = dir.Write("tokens.toml", R"([[auth.tokens]]
+token = "from-tokens-file"
+indexes = "team-b-*"
+access = "admin"
+)");
+  const std::string path = dir.Write("main.toml", R"([auth]
+token = "full"
+
+[[auth.tokens]]
+token = "reader"
+indexes = "team-a-*"
+access = "read"
+
+[[auth.tokens]]
+token = "writer"
+indexes = ["docs", "team-?-shared"]
+access = "write"
+)");
+  auto config = LoadConfig({"--config", path}, {{"VECTORD_AUTH_TOKENS_FILE", tokens_file}});
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->auth_token, "full");
+  ASSERT_EQ(config->auth_tokens.size(), 3u);
+  EXPECT_EQ(config->auth_tokens[0].token, "reader");
+  EXPECT_EQ(config->auth_tokens[0].indexes, std::vector<std::string>{"team-a-*"});
+  EXPECT_EQ(config->auth_tokens[0].access, Access::kRead);
+  EXPECT_EQ(config->auth_tokens[1].indexes, (std::vector<std::string>{"docs", "team-?-shared"}));
+  EXPECT_EQ(config->auth_tokens[1].access, Access::kWrite);
+  EXPECT_EQ(config->auth_tokens[2].token, "from-tokens-file");
+  EXPECT_EQ(config->auth_tokens[2].access, Access::kAdmin);
+  EXPECT_EQ(config->auth_tokens_file, tokens_file);
+
+  // The flag names the file too; no token is ever in the start-up line.
+  auto by_flag = LoadConfig({"--auth-tokens-file", tokens_file}, {});
+  ASSERT_TRUE(by_flag.ok()) << by_flag.status().ToString();
+  ASSERT_EQ(by_flag->auth_tokens.size(), 1u);
+  const std::string described = config->Describe();
+  EXPECT_TRUE(Contains(described, "auth_tokens=3")) << described;
+  for (const char* secret : {"full", "reader", "writer", "from-tokens-file"}) {
+    EXPECT_FALSE(Contains(described, std::string("=") + secret)) << described;
+    EXPECT_FALSE(Contains(described, secret)) << secret;
+  }
+}
+
+TEST(Config, BadScopedTokensAreRefusedWithoutShowingThem) {
+  TempDir dir;
+  ScopedCwd cwd(dir.path());
+  struct Case {
+    std::string toml;
+    std::string error;
+  };
+  const std::string entry = "[[auth.tokens]]\n";
+  const std::vector<Case> cases = {
+      {entry + "token = \"Zq9secret\"\nindexes = \"a*\"\n", "auth.tokens[0]: access is missing"},
+      {entry + "token = \"Zq9secret\"\nindexes = \"a*\"\naccess = \"owner\"\n",
+       "auth.tokens[0]: access must be read, write or admin, got 'owner'"},
+      {entry + "indexes = \"a*\"\naccess = \"read\"\n", "auth.tokens[0]: token is empty"},
+      {entry + "token = \"Zq9secret\"\naccess = \"read\"\n",
+       "auth.tokens[0]: indexes names no pattern"},
+      {entry + "token = \"Zq9secret\"\nindexes = \"\"\naccess = \"read\"\n",
+       "auth.tokens[0]: an indexes pattern is empty"},
+      {entry + "token = \"Zq9secret\"\nindexes = [1]\naccess = \"read\"\n",
+       "auth.tokens[0]: indexes: expected a string or strings"},
+      {entry + "token = \"Zq9secret\"\nindexes = \"a\"\naccess = \"read\"\nscope = \"x\"\n",
+       "auth.tokens[0]: unknown key scope"},
+      {entry + "token = \"Zq9secret\"\nindexes = \"a\"\naccess = \"read\"\n" + entry +
+           "token = \"Zq9secret\"\nindexes = \"b\"\naccess = \"admin\"\n",
+       "auth.tokens[1]: token is the same as auth.tokens[0]'s"},
+      {"[auth]\ntoken = \"Zq9secret\"\n" + entry +
+           "token = \"Zq9secret\"\nindexes = \"b\"\naccess = \"read\"\n",
+       "auth.tokens[0]: token is the same as auth.token"},
+      {"[auth]\ntokens = \"Zq9secret\"\n", "auth.tokens: expected [[auth.tokens]] tables"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.toml);
+    auto config = LoadConfig({"--config", dir.Write("bad.toml", c.toml)}, {});
+    ASSERT_FALSE(config.ok());
+    EXPECT_EQ(config.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_TRUE(Contains(config.status().message(), c.error)) << config.status().message();
+    EXPECT_FALSE(Contains(config.status().message(), "Zq9secret")) << config.status().message();
+  }
+  // A tokens file holds tokens and nothing else, and must exist.
+  const std::string other = dir.Write("other.toml", "[vectord]\nbind = \"127.0.0.1:1\"\n");
+  auto mixed = LoadConfig({"--auth-tokens-file", other}, {});
+  ASSERT_FALSE(mixed.ok());
+  EXPECT_TRUE(Contains(mixed.status().message(), "holds only [[auth.tokens]] entries"))
+      << mixed.status().message();
+  ExpectKeyError(LoadConfig({"--auth-tokens-file", (dir.path() / "absent.toml").string()}, {}),
+                 "auth.tokens_file");
 }
 
 // Found by fuzz/config_fuzzer (crash-90f4ac87, crash-5e1f07a2,

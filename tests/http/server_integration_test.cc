@@ -453,6 +453,65 @@ TEST(ServerAuth, TokenGuardsEverythingButProbes) {
   EXPECT_NE(log.find("auth_token=***"), std::string::npos);
 }
 
+// Scoped tokens from a tokens file named in the environment, over real
+// HTTP: each gets its scope, a known token outside it 403, and no token
+// reaches the log.
+TEST(ServerAuth, ScopedTokensFromATokensFile) {
+  TempDir dir;
+  const std::string tokens = dir.path() + "/tokens.toml";
+  std::ofstream(tokens) << "[[auth.tokens]]\ntoken = \"team-a-reader-5ecret\"\n"
+                           "indexes = \"team-a-*\"\naccess = \"read\"\n"
+                           "[[auth.tokens]]\ntoken = \"team-a-admin-5ecret\"\n"
+                           "indexes = [\"team-a-*\"]\naccess = \"admin\"\n";
+  auto server = ServerProcess::Start(
+      {"--data-dir", dir.path()},
+      {{"VECTORD_AUTH_TOKEN", "full-5ecret"}, {"VECTORD_AUTH_TOKENS_FILE", tokens}});
+  ASSERT_NE(server, nullptr);
+  TestClient client(server->port());
+  auto as = [](const char* token) {
+    return std::map<std::string, std::string>{{"Authorization", std::string("Bearer ") + token}};
+  };
+  const std::string item = R"({"items":[{"id":"a","vector":[1,2]}]})";
+  EXPECT_EQ(client
+                .Request("POST", "/vectors/index", R"({"name":"team-b-x","dimension":2})",
+                         as("full-5ecret"))
+                .status,
+            201);
+  EXPECT_EQ(client
+                .Request("POST", "/vectors/index", R"({"name":"team-a-x","dimension":2})",
+                         as("team-a-reader-5ecret"))
+                .status,
+            403);
+  EXPECT_EQ(client
+                .Request("POST", "/vectors/index", R"({"name":"team-a-x","dimension":2})",
+                         as("team-a-admin-5ecret"))
+                .status,
+            201);
+  EXPECT_EQ(client.Request("POST", "/vectors/index/team-a-x/add", item, as("team-a-reader-5ecret"))
+                .status,
+            403);
+  EXPECT_EQ(
+      client.Request("POST", "/vectors/index/team-a-x/add", item, as("team-a-admin-5ecret")).status,
+      200);
+  EXPECT_EQ(client
+                .Request("POST", "/vectors/index/team-a-x/search", R"({"vector":[1,2]})",
+                         as("team-a-reader-5ecret"))
+                .status,
+            200);
+  EXPECT_EQ(client
+                .Request("POST", "/vectors/index/team-b-x/search", R"({"vector":[1,2]})",
+                         as("team-a-admin-5ecret"))
+                .status,
+            403);
+  EXPECT_EQ(client.Request("GET", "/metrics", "", as("team-a-admin-5ecret")).status, 403);
+  EXPECT_EQ(client.Request("GET", "/vectors/index", "", as("team-a-reader-5ecret")).body,
+            "{\"names\":[\"team-a-x\"],\"count\":1}\n");
+  EXPECT_EQ(client.Request("GET", "/vectors/index", "", as("team-a-5ecret")).status, 401);
+  const std::string log = server->Log();
+  EXPECT_EQ(log.find("5ecret"), std::string::npos) << "a token leaked into the log";
+  EXPECT_NE(log.find("auth_tokens=2"), std::string::npos);
+}
+
 TEST(ServerConfig, InvalidConfigExitsWithCode2NamingTheKey) {
   TempDir dir;
   std::string log;
