@@ -4,6 +4,7 @@
 // in-flight requests, write every pending snapshot, exit 0).
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -161,6 +162,13 @@ int Run(int argc, char** argv) {
     options.fsync_interval = std::chrono::milliseconds(config->fsync_interval_ms);
     options.checkpoint_bytes = config->checkpoint_bytes;
     options.checkpoint_replay_seconds = config->checkpoint_replay_seconds;
+    // A quarter of the descriptors for log segments, the rest for
+    // connections, snapshots and the bucket's sockets.
+    if (rlimit files{}; getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY) {
+      options.max_open_log_files =
+          static_cast<size_t>(std::clamp<rlim_t>(files.rlim_cur / 4, 16, 4096));
+    }
+    LogInfo("log_files", {{"max_open", std::to_string(options.max_open_log_files)}});
     if (!config->storaged_url.empty()) {
       auto bucket = OpenBucket(*config);
       if (!bucket.ok()) {

@@ -88,6 +88,13 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                                      .Help("Duration of the longest checkpoint since start")
                                      .Register(*registry_)
                                      .Add({});
+  open_log_files_ = &prometheus::BuildGauge()
+                         .Name("vectord_wal_open_files")
+                         .Help("Write-ahead-log segments open now (bounded across all indexes)")
+                         .Register(*registry_)
+                         .Add({});
+  parked_log_files_ = counter("vectord_wal_file_closes_total",
+                              "Idle write-ahead-log segments closed to keep descriptors bounded");
 }
 
 Metrics::~Metrics() = default;
@@ -203,6 +210,9 @@ std::string Metrics::Render(const service::Registry& registry, const service::In
         static_cast<double>(stats.replayed_records - counted_.replayed_records));
     checkpoint_last_seconds_->Set(stats.last_checkpoint_seconds);
     checkpoint_longest_seconds_->Set(stats.longest_checkpoint_seconds);
+    open_log_files_->Set(static_cast<double>(stats.open_log_files));
+    parked_log_files_->Increment(
+        static_cast<double>(stats.parked_log_files - counted_.parked_log_files));
     if (storage->has_object_store()) {
       if (segment_uploads_ == nullptr) {
         auto counter = [&](const char* name, const char* help) {

@@ -71,6 +71,8 @@ class Metrics {
   prometheus::Counter* replayed_records_;
   prometheus::Gauge* checkpoint_last_seconds_;
   prometheus::Gauge* checkpoint_longest_seconds_;
+  prometheus::Gauge* open_log_files_;
+  prometheus::Counter* parked_log_files_;
   // Registered only with an object store.
   prometheus::Counter* segment_uploads_ = nullptr;
   prometheus::Counter* segment_upload_bytes_ = nullptr;

@@ -200,9 +200,9 @@ Result<Recovered> IndexStorage::OnRecover(const std::string& name, ThreadPool* w
   VECTORD_RETURN_IF_ERROR(StageRebuilt(name, *index, last, folder));
   VECTORD_RETURN_IF_ERROR(SwapInStaged(name));
   report.quarantine = objects_->PathOf(folder);
-  VECTORD_ASSIGN_OR_RETURN(
-      std::unique_ptr<store::LogWriter> log,
-      store::LogWriter::Open(fs_, LogDirectory(name), dimension, last + 1, nullptr));
+  VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<store::LogWriter> log,
+                           store::LogWriter::Open(fs_, LogDirectory(name), dimension, last + 1,
+                                                  nullptr, open_log_files_));
   if (mirror_ != nullptr) {
     const std::string leaf = report.quarantine.substr(report.quarantine.rfind('/') + 1);
     if (Status s = ReplaceBucketCopy(name, ParamsJson(*params), leaf); !s.ok()) {

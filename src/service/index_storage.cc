@@ -71,7 +71,8 @@ IndexStorage::IndexStorage(store::LocalObjectStore* objects, StorageOptions opti
     : objects_(objects),
       fs_(objects->file_system()),
       options_(std::move(options)),
-      mirror_(mirror) {}
+      mirror_(mirror),
+      open_log_files_(std::make_shared<store::OpenLogFiles>(options_.max_open_log_files)) {}
 
 Status IndexStorage::BucketError(const Status& status) const {
   return Status::Unavailable("object store " + mirror_->Describe() + ": " + status.message());
@@ -86,7 +87,7 @@ Status IndexStorage::OnCreate(Index& index) {
   VECTORD_RETURN_IF_ERROR(objects_->Delete(SnapshotKey(p.name)));
   VECTORD_ASSIGN_OR_RETURN(
       std::unique_ptr<store::LogWriter> log,
-      store::LogWriter::Open(fs_, LogDirectory(p.name), p.dimension, 1, nullptr));
+      store::LogWriter::Open(fs_, LogDirectory(p.name), p.dimension, 1, nullptr, open_log_files_));
   const std::string params = ParamsJson(p);
   // The local commit point. A publish that failed late (its directory fsync)
   // has already renamed the file into place: take it back, so that a create
@@ -479,7 +480,7 @@ Result<std::shared_ptr<Index>> IndexStorage::LoadOne(const std::string& name, Th
   std::optional<store::LogWriter::Tail> tail = log->tail();
   VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<store::LogWriter> writer,
                            store::LogWriter::Open(fs_, LogDirectory(name), dimension, last + 1,
-                                                  tail ? &*tail : nullptr));
+                                                  tail ? &*tail : nullptr, open_log_files_));
   if (mirror_ != nullptr) writer->AttachShipper(mirror_->MakeShipper(name, dimension, last));
   index->AttachLog(std::move(writer), options_.fsync_always, mirror_ != nullptr);
   index->SetAppliedSequence(last);
@@ -654,6 +655,8 @@ StorageStats IndexStorage::stats() const {
     std::lock_guard lock(mutex_);
     stats = stats_;
   }
+  stats.open_log_files = open_log_files_->open_files();
+  stats.parked_log_files = open_log_files_->parked();
   if (mirror_ != nullptr) {
     const store::ShippingTotals& totals = mirror_->shipping_totals();
     stats.segment_uploads = totals.objects.load(std::memory_order_relaxed);

@@ -48,6 +48,7 @@
 #include "store/file_system.h"
 #include "store/local_object_store.h"
 #include "store/log_reader.h"
+#include "store/open_log_files.h"
 
 namespace vectord::service {
 
@@ -66,6 +67,10 @@ struct StorageOptions {
   // passes checkpoint_bytes (the cap on log disk use).
   uint64_t checkpoint_bytes = uint64_t{64} << 20;
   double checkpoint_replay_seconds = 10;
+  // At most this many log segments open at once across every index; the
+  // least recently written are closed while idle and reopened by their next
+  // write (store/open_log_files.h), so descriptors do not grow per index.
+  size_t max_open_log_files = 256;
 };
 
 struct StorageStats {
@@ -83,6 +88,9 @@ struct StorageStats {
   uint64_t segment_upload_bytes = 0;
   uint64_t segment_upload_failures = 0;
   uint64_t snapshot_uploads = 0;
+  // Log segments open now, and closes for the budget so far.
+  uint64_t open_log_files = 0;
+  uint64_t parked_log_files = 0;
 };
 
 class IndexStorage final : public Persistence {
@@ -215,6 +223,8 @@ class IndexStorage final : public Persistence {
   store::FileSystem* const fs_;  // objects_'s
   const StorageOptions options_;
   BucketMirror* const mirror_;
+  // Shared with every log writer this storage opens (which may outlive it).
+  const std::shared_ptr<store::OpenLogFiles> open_log_files_;
 
   std::mutex checkpoint_mutex_;  // one checkpoint or drop at a time
 

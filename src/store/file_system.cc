@@ -179,6 +179,10 @@ Status ErrnoStatus(int error, std::string_view operation, std::string_view path)
   std::string msg = std::string(operation) + " " + std::string(path) + ": " + std::strerror(error);
   if (error == ENOSPC || error == EDQUOT) return Status::NoSpace(msg);
   if (error == ENOENT) return Status::NotFound(msg);
+  // Out of descriptors is a passing shortage, not damage: 503, retry.
+  if (error == EMFILE || error == ENFILE) {
+    return Status::Unavailable(msg + " (out of file descriptors; raise ulimit -n)");
+  }
   return Status::IOError(msg);
 }
 

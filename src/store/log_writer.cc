@@ -38,11 +38,12 @@ std::string LogWriter::SegmentName(uint64_t first_sequence) {
   return name;
 }
 
-Result<std::unique_ptr<LogWriter>> LogWriter::Open(FileSystem* fs, std::string dir,
-                                                   uint32_t dimension, uint64_t next_sequence,
-                                                   const Tail* tail) {
+Result<std::unique_ptr<LogWriter>> LogWriter::OpenLocked(FileSystem* fs, std::string dir,
+                                                         uint32_t dimension, uint64_t next_sequence,
+                                                         const Tail* tail,
+                                                         std::shared_ptr<OpenLogFiles> open_files) {
   VECTORD_RETURN_IF_ERROR(fs->CreateDirectories(dir));
-  std::unique_ptr<LogWriter> w(new LogWriter(fs, std::move(dir), dimension));
+  std::unique_ptr<LogWriter> w(new LogWriter(fs, std::move(dir), dimension, std::move(open_files)));
   std::lock_guard lock(w->mutex_);
   w->next_sequence_ = next_sequence;
   w->appended_through_ = next_sequence - 1;
@@ -65,13 +66,26 @@ Result<std::unique_ptr<LogWriter>> LogWriter::Open(FileSystem* fs, std::string d
       w->next_sequence_ = w->segment_first_;
       w->appended_through_ = w->durable_through_ = w->lost_through_ = w->segment_first_ - 1;
     }
-    w->file_ = std::move(file);
+    w->SetFile(std::move(file));
     w->file_path_ = tail->segment_path;
     w->durable_bytes_ = tail->valid_bytes;
     return w;
   }
   if (tail != nullptr) VECTORD_RETURN_IF_ERROR(fs->RemoveFile(tail->segment_path));
   VECTORD_RETURN_IF_ERROR(w->StartSegment(next_sequence));
+  return w;
+}
+
+Result<std::unique_ptr<LogWriter>> LogWriter::Open(FileSystem* fs, std::string dir,
+                                                   uint32_t dimension, uint64_t next_sequence,
+                                                   const Tail* tail,
+                                                   std::shared_ptr<OpenLogFiles> open_files) {
+  OpenLogFiles* budget = open_files.get();
+  VECTORD_ASSIGN_OR_RETURN(
+      std::unique_ptr<LogWriter> w,
+      OpenLocked(fs, std::move(dir), dimension, next_sequence, tail, std::move(open_files)));
+  // A new log makes room for itself, as a write does.
+  if (budget != nullptr) budget->Trim(w.get());
   return w;
 }
 
@@ -87,11 +101,65 @@ Status LogWriter::StartSegment(uint64_t first_sequence) {
     (void)fs_->RemoveFile(path);
     return s;
   }
-  file_ = std::move(file);
+  SetFile(std::move(file));
   file_path_ = std::move(path);
   segment_first_ = first_sequence;
   durable_bytes_ = log_format::kSegmentHeaderSize;
   return Status::Ok();
+}
+
+LogWriter::~LogWriter() {
+  // First: a Trim in progress may be looking at this writer.
+  if (open_files_ != nullptr) open_files_->Forget(this);
+}
+
+void LogWriter::SetFile(std::unique_ptr<WritableFile> file) {
+  file_ = std::move(file);
+  parked_ = false;
+  if (open_files_ == nullptr) return;
+  if (file_) {
+    open_files_->Touch(this);
+  } else {
+    open_files_->Forget(this);
+  }
+}
+
+Status LogWriter::Unpark() {
+  VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> file, fs_->OpenAppendable(file_path_));
+  // Nothing but this writer appends to the segment: a different length
+  // means someone else touched it while it was closed.
+  if (file->size() != parked_bytes_) {
+    return Status::IOError("write-ahead log segment " + file_path_ + " is " +
+                           std::to_string(file->size()) + " bytes after reopening, expected " +
+                           std::to_string(parked_bytes_));
+  }
+  SetFile(std::move(file));
+  return Status::Ok();
+}
+
+void LogWriter::TrimOpenFiles() {
+  if (open_files_ != nullptr) open_files_->Trim(this);
+}
+
+bool LogWriter::TryPark() {
+  std::unique_lock lock(mutex_, std::try_to_lock);
+  if (!lock.owns_lock()) return false;
+  if (!file_ || sync_in_progress_ || appended_through_ > durable_through_ || !broken_.ok()) {
+    return false;
+  }
+  parked_bytes_ = file_->size();
+  // Every record in the file is synced, so a failing close(2) cannot take
+  // an acknowledged one with it; the next write reopens and checks the
+  // length.
+  (void)file_->Close();
+  file_.reset();
+  parked_ = true;
+  return true;
+}
+
+bool LogWriter::parked() const {
+  std::lock_guard lock(mutex_);
+  return parked_;
 }
 
 Result<uint64_t> LogWriter::Append(log_format::RecordType type, std::string_view payload) {
@@ -107,7 +175,9 @@ Result<uint64_t> LogWriter::Append(log_format::RecordType type, std::string_view
     return Status::Unavailable(
         "object store is not keeping up: too many log records wait for upload");
   }
-  if (!file_) {
+  if (parked_) {
+    VECTORD_RETURN_IF_ERROR(Unpark());
+  } else if (!file_) {
     // A previous rotation failed to start a segment: try again now.
     VECTORD_RETURN_IF_ERROR(StartSegment(next_sequence_));
   }
@@ -125,6 +195,8 @@ Result<uint64_t> LogWriter::Append(log_format::RecordType type, std::string_view
   next_sequence_ = sequence + 1;
   appended_through_ = sequence;
   if (shipper_) shipper_->Enqueue(sequence, std::move(record));
+  lock.unlock();
+  TrimOpenFiles();
   return sequence;
 }
 
@@ -139,7 +211,7 @@ void LogWriter::Close(Status reason) {
     // A leader's fsync runs unlocked on file_: let it finish first.
     synced_.wait(lock, [this] { return !sync_in_progress_; });
     if (broken_.ok()) broken_ = reason;
-    file_.reset();
+    SetFile(nullptr);
   }
   synced_.notify_all();
   if (shipper_) shipper_->Stop(std::move(reason));
@@ -160,6 +232,9 @@ Status LogWriter::Sync(uint64_t sequence) {
     if (!sync_in_progress_) break;
     synced_.wait(lock);
   }
+  // A closed or parked segment has nothing unsynced (both are closed only
+  // once clean), so there is always a file here; but say so if not.
+  if (!file_) return Status::IOError("write-ahead log: no open segment to sync");
   // Lead: sync everything appended so far; the others wait for this one.
   sync_in_progress_ = true;
   const uint64_t target = appended_through_;
@@ -207,10 +282,12 @@ Result<uint64_t> LogWriter::Rotate() {
       return s;
     }
     durable_through_ = appended_through_;
-    file_.reset();
   }
+  SetFile(nullptr);  // also a parked segment: it is clean, and done with
   const uint64_t first = next_sequence_;
   VECTORD_RETURN_IF_ERROR(StartSegment(first));
+  lock.unlock();
+  TrimOpenFiles();
   return first;
 }
 
@@ -241,6 +318,7 @@ Status LogWriter::DropSegmentsThrough(uint64_t covered) {
 
 uint64_t LogWriter::current_segment_bytes() const {
   std::lock_guard lock(mutex_);
+  if (parked_) return parked_bytes_;
   return file_ ? file_->size() : 0;
 }
 

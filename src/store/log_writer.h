@@ -15,6 +15,10 @@
 // reached the log (a failed write, or a torn tail cut off at start-up). If a
 // truncation fails the log refuses writes until reopened.
 //
+// With an OpenLogFiles budget, the current segment is closed while the
+// writer is idle and clean if too many logs are open, and reopened by the
+// next write (open_log_files.h).
+//
 // Thread safety: all methods may be called from any thread.
 #pragma once
 
@@ -29,6 +33,7 @@
 #include "store/file_system.h"
 #include "store/log_format.h"
 #include "store/log_shipper.h"
+#include "store/open_log_files.h"
 
 namespace vectord::store {
 
@@ -42,9 +47,14 @@ class LogWriter {
     std::string segment_path;
     uint64_t valid_bytes = 0;
   };
-  static Result<std::unique_ptr<LogWriter>> Open(FileSystem* fs, std::string dir,
-                                                 uint32_t dimension, uint64_t next_sequence,
-                                                 const Tail* tail);
+  // `open_files` (optional) bounds the descriptors of every writer sharing
+  // it.
+  static Result<std::unique_ptr<LogWriter>> Open(
+      FileSystem* fs, std::string dir, uint32_t dimension, uint64_t next_sequence, const Tail* tail,
+      std::shared_ptr<OpenLogFiles> open_files = nullptr);
+  ~LogWriter();
+  LogWriter(const LogWriter&) = delete;
+  LogWriter& operator=(const LogWriter&) = delete;
 
   // Appends one record; returns its sequence. On failure nothing of it stays.
   Result<uint64_t> Append(log_format::RecordType type, std::string_view payload);
@@ -64,6 +74,13 @@ class LogWriter {
 
   static std::string SegmentName(uint64_t first_sequence);
 
+  // For OpenLogFiles::Trim: closes the current segment if the writer is not
+  // in use (its lock is free), has synced every record and is not broken;
+  // false otherwise. The next write reopens it.
+  bool TryPark();
+  // Whether the current segment is closed for the budget (for tests).
+  bool parked() const;
+
   // Refuses every later Append, Sync of an unsynced record and Rotate with
   // `reason`, and stops the shipper (waiting for an upload in flight): after
   // it returns the log neither writes a file nor puts an object. For a
@@ -80,13 +97,26 @@ class LogWriter {
   Status WaitShipped(uint64_t sequence);
 
  private:
-  LogWriter(FileSystem* fs, std::string dir, uint32_t dimension)
-      : fs_(fs), dir_(std::move(dir)), dimension_(dimension) {}
+  LogWriter(FileSystem* fs, std::string dir, uint32_t dimension,
+            std::shared_ptr<OpenLogFiles> open_files)
+      : fs_(fs), dir_(std::move(dir)), dimension_(dimension), open_files_(std::move(open_files)) {}
+  // Open's work, under the new writer's lock.
+  static Result<std::unique_ptr<LogWriter>> OpenLocked(FileSystem* fs, std::string dir,
+                                                       uint32_t dimension, uint64_t next_sequence,
+                                                       const Tail* tail,
+                                                       std::shared_ptr<OpenLogFiles> open_files);
   Status StartSegment(uint64_t first_sequence);
+  // Sets file_ (which may be null) and tells the budget; mutex_ held.
+  void SetFile(std::unique_ptr<WritableFile> file);
+  // Reopens a parked segment; mutex_ held.
+  Status Unpark();
+  // Lets the budget close other writers' files; mutex_ not held.
+  void TrimOpenFiles();
 
   FileSystem* const fs_;
   const std::string dir_;
   const uint32_t dimension_;
+  const std::shared_ptr<OpenLogFiles> open_files_;  // may be null
 
   mutable std::mutex mutex_;
   std::condition_variable synced_;
@@ -99,6 +129,8 @@ class LogWriter {
   uint64_t durable_bytes_ = 0;          // segment length covering durable records
   uint64_t lost_through_ = 0;           // not durable at or below this: an fsync failed
   bool sync_in_progress_ = false;
+  bool parked_ = false;                  // file_ closed for the budget; file_path_ is the segment
+  uint64_t parked_bytes_ = 0;            // its length when closed
   Status broken_;                        // set when a roll-back failed
   std::unique_ptr<LogShipper> shipper_;  // set before writes; its own locking
 };

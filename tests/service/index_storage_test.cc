@@ -238,6 +238,49 @@ TEST(IndexStorageKeys, Layout) {
   EXPECT_EQ(IndexStorage::SnapshotKey("v1.2"), "_vectors/v1.2.hnsw");
 }
 
+size_t OpenDescriptors() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+// Descriptors do not grow with the number of indexes: 200 indexes, each
+// written, checkpointed and written again, then restarted, with at most 8
+// log segments open; every write survives the restart.
+TEST_F(IndexStorageTest, LogDescriptorsStayBoundedOverManyIndexes) {
+  StorageOptions options = Options();
+  options.max_open_log_files = 8;
+  Restart(options);
+  const size_t before = OpenDescriptors();
+  std::map<std::string, Model> models;
+  for (int i = 0; i < 200; ++i) {
+    const std::string name = "tenant-" + std::to_string(i);
+    auto index = Create(name, 3);
+    ASSERT_NE(index, nullptr);
+    Add(index, {Item("a", {1, 2, float(i)})}, &models[name]);
+    if (i % 50 == 0) {
+      ASSERT_TRUE(storage().Checkpoint(index).ok());
+    }
+    ASSERT_LE(OpenDescriptors(), before + 8 + 1) << "after index " << i;
+  }
+  EXPECT_LE(storage().stats().open_log_files, 8u);
+  EXPECT_GE(storage().stats().parked_log_files, 190u);
+  // Writes to indexes whose logs were closed long ago reopen them.
+  for (int i = 0; i < 200; i += 7) {
+    const std::string name = "tenant-" + std::to_string(i);
+    Add(registry().Find(name), {Item("b", {float(i), 0, 1})}, &models[name]);
+  }
+  ASSERT_LE(OpenDescriptors(), before + 8 + 1);
+  Restart(options);
+  EXPECT_EQ(instance_->report.loaded, 200u);
+  EXPECT_LE(storage().stats().open_log_files, 8u);
+  for (const auto& [name, model] : models) {
+    auto index = registry().Find(name);
+    ASSERT_NE(index, nullptr) << name;
+    ExpectHolds(*index, model);
+  }
+}
+
 TEST_F(IndexStorageTest, LayoutOfANewIndex) {
   Restart();
   EXPECT_EQ(instance_->report.loaded, 0u);
