@@ -70,6 +70,10 @@ BucketMirror::BucketMirror(store::ObjectStore* bucket, store::LocalObjectStore* 
                            store::LogShipperOptions shipper_options)
     : bucket_(bucket), local_(local), fs_(local->file_system()), shipper_options_(shipper_options) {
   shipper_options_.totals = &totals_;
+  // One pool for every index's uploads: threads do not grow with indexes.
+  if (shipper_options_.pool == nullptr) {
+    shipper_options_.pool = std::make_shared<store::UploadPool>(kUploadThreads);
+  }
 }
 
 std::string BucketMirror::SegmentPrefix(std::string_view name) {

@@ -54,6 +54,10 @@ struct BucketIndex {
 
 class BucketMirror {
  public:
+  // Threads that upload log records for every index (store/upload_pool.h):
+  // enough to keep several PUTs in flight to a remote store.
+  static constexpr size_t kUploadThreads = 8;
+
   // Local files go through `local` and its FileSystem.
   BucketMirror(store::ObjectStore* bucket, store::LocalObjectStore* local,
                store::LogShipperOptions shipper_options = {});

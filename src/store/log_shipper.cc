@@ -7,30 +7,64 @@
 
 namespace vectord::store {
 
+struct LogShipper::State {
+  State(ObjectStore* store, std::string prefix, uint32_t dimension, uint64_t shipped_through,
+        LogShipperOptions options, UploadPool* pool)
+      : store(store),
+        prefix(std::move(prefix)),
+        dimension(dimension),
+        options(std::move(options)),
+        pool(pool),
+        shipped_through(shipped_through) {}
+
+  ObjectStore* const store;
+  const std::string prefix;
+  const uint32_t dimension;
+  const LogShipperOptions options;
+  UploadPool* const pool;  // the shipper's pool_: alive while the shipper is
+
+  mutable std::mutex mutex;
+  std::condition_variable shipped;                       // progress, failure or stop
+  std::deque<std::pair<uint64_t, std::string>> pending;  // guarded by mutex
+  size_t pending_bytes = 0;                              // guarded by mutex
+  uint64_t shipped_through;                              // guarded by mutex
+  uint64_t failures = 0;                                 // guarded by mutex
+  Status last_failure;    // guarded by mutex; ok once an upload lands
+  bool stopping = false;  // guarded by mutex
+  Status stop_reason;     // guarded by mutex; what waiters get once stopping
+  LogShipperStats stats;  // guarded by mutex
+  // An upload task is queued in the pool or running: at most one at a time.
+  bool scheduled = false;  // guarded by mutex
+  bool uploading = false;  // guarded by mutex; the store is being called
+  // The object being shipped (retried as the same object until it lands):
+  // the first `group_records` of pending, from `first` to `last`. Written
+  // only by the upload task, which the scheduled flag keeps to one at a time.
+  size_t group_records = 0;
+  uint64_t first = 0, last = 0;
+  std::string body;
+};
+
 LogShipper::LogShipper(ObjectStore* store, std::string prefix, uint32_t dimension,
-                       uint64_t shipped_through, LogShipperOptions options)
-    : store_(store),
-      prefix_(std::move(prefix)),
-      dimension_(dimension),
-      options_(options),
-      shipped_through_(shipped_through) {
-  thread_ = std::thread([this] { Run(); });
+                       uint64_t shipped_through, LogShipperOptions options) {
+  pool_ = options.pool != nullptr ? std::move(options.pool) : std::make_shared<UploadPool>(1);
+  options.pool = nullptr;
+  state_ = std::make_shared<State>(store, std::move(prefix), dimension, shipped_through,
+                                   std::move(options), pool_.get());
 }
 
 LogShipper::~LogShipper() { Stop(); }
 
 void LogShipper::Stop(Status reason) {
-  {
-    std::lock_guard lock(mutex_);
-    if (!stopping_) {
-      stopping_ = true;
-      stop_reason_ = std::move(reason);
-    }
+  State& s = *state_;
+  std::unique_lock lock(s.mutex);
+  if (!s.stopping) {
+    s.stopping = true;
+    s.stop_reason = std::move(reason);
   }
-  wake_.notify_all();
-  shipped_.notify_all();
-  std::lock_guard join(join_mutex_);
-  if (thread_.joinable()) thread_.join();
+  s.shipped.notify_all();
+  // An upload in flight finishes first: nothing reaches the store after
+  // this returns. A task still queued returns as soon as it runs.
+  s.shipped.wait(lock, [&] { return !s.uploading; });
 }
 
 std::string LogShipper::ObjectName(uint64_t first, uint64_t last) {
@@ -51,112 +85,121 @@ bool LogShipper::ParseObjectName(std::string_view name, uint64_t* first, uint64_
 }
 
 void LogShipper::Enqueue(uint64_t sequence, std::string record) {
-  {
-    std::lock_guard lock(mutex_);
-    pending_bytes_ += record.size();
-    pending_.emplace_back(sequence, std::move(record));
-  }
-  wake_.notify_one();
+  State& s = *state_;
+  std::lock_guard lock(s.mutex);
+  s.pending_bytes += record.size();
+  s.pending.emplace_back(sequence, std::move(record));
+  if (s.scheduled || s.stopping) return;
+  s.scheduled = true;
+  s.pool->Run([state = state_] { Upload(state); });
 }
 
 bool LogShipper::backlog_full() const {
-  std::lock_guard lock(mutex_);
-  return pending_bytes_ >= options_.max_backlog_bytes;
+  std::lock_guard lock(state_->mutex);
+  return state_->pending_bytes >= state_->options.max_backlog_bytes;
 }
 
 Status LogShipper::WaitShipped(uint64_t sequence) {
-  std::unique_lock lock(mutex_);
+  State& s = *state_;
+  std::unique_lock lock(s.mutex);
   // While uploads fail, answer at once rather than after another round of
   // retries: the caller turns this into a clear 503.
-  if (sequence > shipped_through_ && stopping_) return stop_reason_;
-  if (sequence > shipped_through_ && !last_failure_.ok()) return last_failure_;
-  const uint64_t failures_seen = failures_;
-  shipped_.wait(lock, [&] {
-    return sequence <= shipped_through_ || failures_ != failures_seen || stopping_;
+  if (sequence > s.shipped_through && s.stopping) return s.stop_reason;
+  if (sequence > s.shipped_through && !s.last_failure.ok()) return s.last_failure;
+  const uint64_t failures_seen = s.failures;
+  s.shipped.wait(lock, [&] {
+    return sequence <= s.shipped_through || s.failures != failures_seen || s.stopping;
   });
-  if (sequence <= shipped_through_) return Status::Ok();
-  if (stopping_) return stop_reason_;
-  return last_failure_;
+  if (sequence <= s.shipped_through) return Status::Ok();
+  if (s.stopping) return s.stop_reason;
+  return s.last_failure;
 }
 
 Status LogShipper::WaitShippedFor(uint64_t sequence, std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mutex_);
-  const bool shipped =
-      shipped_.wait_for(lock, timeout, [&] { return sequence <= shipped_through_ || stopping_; });
-  if (shipped && sequence <= shipped_through_) return Status::Ok();
-  if (stopping_) return stop_reason_;
-  if (!last_failure_.ok()) return last_failure_;
+  State& s = *state_;
+  std::unique_lock lock(s.mutex);
+  const bool shipped = s.shipped.wait_for(
+      lock, timeout, [&] { return sequence <= s.shipped_through || s.stopping; });
+  if (shipped && sequence <= s.shipped_through) return Status::Ok();
+  if (s.stopping) return s.stop_reason;
+  if (!s.last_failure.ok()) return s.last_failure;
   return Status::Unavailable("object store upload did not finish within " +
                              std::to_string(timeout.count()) + " ms");
 }
 
 uint64_t LogShipper::shipped_through() const {
-  std::lock_guard lock(mutex_);
-  return shipped_through_;
+  std::lock_guard lock(state_->mutex);
+  return state_->shipped_through;
 }
 
 size_t LogShipper::pending_records() const {
-  std::lock_guard lock(mutex_);
-  return pending_.size();
+  std::lock_guard lock(state_->mutex);
+  return state_->pending.size();
 }
 
 LogShipperStats LogShipper::stats() const {
-  std::lock_guard lock(mutex_);
-  return stats_;
+  std::lock_guard lock(state_->mutex);
+  return state_->stats;
 }
 
-void LogShipper::Run() {
-  std::unique_lock lock(mutex_);
-  size_t group_records = 0;  // the front records of pending_ that form the object in flight
-  std::string body;
-  uint64_t first = 0, last = 0;
-  while (true) {
-    wake_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
-    if (stopping_) return;
-    if (group_records == 0) {
-      // Records are only removed from pending_ by this thread, so the front
-      // group stays put while the lock is released for the upload.
-      first = pending_.front().first;
-      body = log_format::EncodeSegmentHeader(dimension_, first);
-      for (const auto& [sequence, record] : pending_) {
-        if (group_records > 0 && body.size() + record.size() > options_.max_object_bytes) break;
-        body += record;
-        last = sequence;
-        ++group_records;
-      }
-    }
-    const std::string key = prefix_ + ObjectName(first, last);
-    lock.unlock();
-    Status put = store_->Put(key, body);
-    lock.lock();
-    if (put.ok()) {
-      for (size_t i = 0; i < group_records; ++i) {
-        pending_bytes_ -= pending_.front().second.size();
-        pending_.pop_front();
-      }
-      group_records = 0;
-      shipped_through_ = last;
-      last_failure_ = Status::Ok();
-      ++stats_.objects;
-      stats_.bytes += body.size();
-      if (options_.totals != nullptr) {
-        options_.totals->objects.fetch_add(1, std::memory_order_relaxed);
-        options_.totals->bytes.fetch_add(body.size(), std::memory_order_relaxed);
-      }
-      shipped_.notify_all();
-      continue;
-    }
-    ++failures_;
-    ++stats_.failed_uploads;
-    if (options_.totals != nullptr) {
-      options_.totals->failed_uploads.fetch_add(1, std::memory_order_relaxed);
-    }
-    last_failure_ =
-        Status::Unavailable("object store upload of " + key + " failed: " + put.message());
-    shipped_.notify_all();
-    // Pause before retrying the same object; stop promptly on shutdown.
-    wake_.wait_for(lock, options_.retry_pause, [&] { return stopping_; });
+void LogShipper::Upload(const std::shared_ptr<State>& state) {
+  State& s = *state;
+  std::unique_lock lock(s.mutex);
+  if (s.stopping || s.pending.empty()) {
+    s.scheduled = false;
+    return;
   }
+  if (s.group_records == 0) {
+    // Records are only removed from pending by this task (one at a time per
+    // shipper), so the front group stays put while the lock is released.
+    s.first = s.pending.front().first;
+    s.body = log_format::EncodeSegmentHeader(s.dimension, s.first);
+    for (const auto& [sequence, record] : s.pending) {
+      if (s.group_records > 0 && s.body.size() + record.size() > s.options.max_object_bytes) break;
+      s.body += record;
+      s.last = sequence;
+      ++s.group_records;
+    }
+  }
+  const std::string key = s.prefix + ObjectName(s.first, s.last);
+  s.uploading = true;
+  lock.unlock();
+  Status put = s.store->Put(key, s.body);
+  lock.lock();
+  if (put.ok()) {
+    for (size_t i = 0; i < s.group_records; ++i) {
+      s.pending_bytes -= s.pending.front().second.size();
+      s.pending.pop_front();
+    }
+    s.group_records = 0;
+    s.shipped_through = s.last;
+    s.last_failure = Status::Ok();
+    ++s.stats.objects;
+    s.stats.bytes += s.body.size();
+    if (s.options.totals != nullptr) {
+      s.options.totals->objects.fetch_add(1, std::memory_order_relaxed);
+      s.options.totals->bytes.fetch_add(s.body.size(), std::memory_order_relaxed);
+    }
+  } else {
+    ++s.failures;
+    ++s.stats.failed_uploads;
+    if (s.options.totals != nullptr) {
+      s.options.totals->failed_uploads.fetch_add(1, std::memory_order_relaxed);
+    }
+    s.last_failure =
+        Status::Unavailable("object store upload of " + key + " failed: " + put.message());
+  }
+  s.uploading = false;
+  s.shipped.notify_all();
+  if (s.stopping || s.pending.empty()) {
+    s.scheduled = false;
+    return;
+  }
+  // The next group at once; the same object again after a pause. Other
+  // shippers' uploads use the pool's threads meanwhile.
+  const auto when =
+      put.ok() ? UploadPool::Clock::now() : UploadPool::Clock::now() + s.options.retry_pause;
+  s.pool->RunAt(when, [state] { Upload(state); });
 }
 
 }  // namespace vectord::store

@@ -2,9 +2,11 @@
 // as they are written, so that the bucket holds every acknowledged write.
 //
 // Records arrive from the LogWriter in sequence order (Enqueue is called
-// under the writer's lock). A background thread uploads them in groups: every
-// record that accumulated while the previous upload ran goes into the next
-// object, so concurrent writers share one PUT the way they share an fsync.
+// under the writer's lock). Uploads run on an UploadPool shared by every
+// shipper (so threads do not grow with the number of indexes), one at a time
+// per shipper, in groups: every record that accumulated while the previous
+// upload ran goes into the next object, so concurrent writers share one PUT
+// the way they share an fsync.
 // An object is a complete log segment in the format of docs/wal-format.md
 // (header with its first sequence, then the records, byte for byte as in the
 // local file), named
@@ -30,12 +32,13 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include "common/status.h"
 #include "store/object_store.h"
+#include "store/upload_pool.h"
 
 namespace vectord::store {
 
@@ -48,6 +51,8 @@ struct ShippingTotals {
 
 struct LogShipperOptions {
   ShippingTotals* totals = nullptr;  // optional; must outlive the shipper
+  // Where the uploads run; null: a pool of one thread of the shipper's own.
+  std::shared_ptr<UploadPool> pool = nullptr;
   size_t max_object_bytes = size_t{32} << 20;
   size_t max_backlog_bytes = size_t{512} << 20;
   std::chrono::milliseconds retry_pause{500};
@@ -92,26 +97,18 @@ class LogShipper {
   static bool ParseObjectName(std::string_view name, uint64_t* first, uint64_t* last);
 
  private:
-  void Run();
+  // Everything an upload task touches, shared with the tasks in the pool so
+  // that one running late (a retry due after Stop) finds it alive; after
+  // Stop such a task returns without touching the store.
+  struct State;
+  // Uploads one group, then schedules the next (or the retry); runs on the
+  // pool, one at a time per shipper.
+  static void Upload(const std::shared_ptr<State>& state);
 
-  ObjectStore* const store_;
-  const std::string prefix_;
-  const uint32_t dimension_;
-  const LogShipperOptions options_;
-
-  mutable std::mutex mutex_;
-  std::condition_variable wake_;                          // the thread: records queued, or stopping
-  std::condition_variable shipped_;                       // waiters: progress or failure
-  std::deque<std::pair<uint64_t, std::string>> pending_;  // guarded by mutex_
-  size_t pending_bytes_ = 0;                              // guarded by mutex_
-  uint64_t shipped_through_;                              // guarded by mutex_
-  uint64_t failures_ = 0;                                 // guarded by mutex_
-  Status last_failure_;    // guarded by mutex_; ok once an upload lands
-  bool stopping_ = false;  // guarded by mutex_
-  Status stop_reason_;     // guarded by mutex_; what waiters get once stopping_
-  LogShipperStats stats_;  // guarded by mutex_
-  std::mutex join_mutex_;  // one Stop() joins the thread
-  std::thread thread_;
+  // Kept alive while the shipper is (the state holds a plain pointer, so
+  // that tasks queued in the pool do not keep the pool alive).
+  std::shared_ptr<UploadPool> pool_;
+  std::shared_ptr<State> state_;
 };
 
 }  // namespace vectord::store

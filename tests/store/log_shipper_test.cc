@@ -572,6 +572,56 @@ TEST(LogShipperNameTest, ParseRefusesMalformedNames) {
   }
 }
 
+size_t ThreadsOfThisProcess() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
+
+// Forty shippers on one pool of two threads: no thread per shipper, every
+// record of every shipper lands, and a shipper whose uploads fail (waiting
+// out a long retry pause) holds no thread the others need.
+TEST_F(LogShipperTest, ManyShippersShareOnePool) {
+  auto pool = std::make_shared<UploadPool>(2);
+  const size_t threads_before = ThreadsOfThisProcess();
+  LogShipperOptions options;
+  options.pool = pool;
+  options.retry_pause = milliseconds(60000);
+  FlakyStore failing(bucket_);
+  failing.set_fail(true);
+  auto stuck = std::make_unique<LogShipper>(&failing, "_vectors/stuck.wal/", kDim, 0, options);
+  stuck->Enqueue(1, "never-lands");
+  std::vector<std::unique_ptr<LogShipper>> shippers;
+  for (int i = 0; i < 40; ++i) {
+    shippers.push_back(std::make_unique<LogShipper>(
+        bucket_, "_vectors/tenant" + std::to_string(i) + ".wal/", kDim, 0, options));
+  }
+  EXPECT_EQ(ThreadsOfThisProcess(), threads_before) << "a shipper started a thread of its own";
+  ASSERT_TRUE(Eventually([&] { return stuck->stats().failed_uploads > 0; }));
+  for (uint64_t sequence = 1; sequence <= 3; ++sequence) {
+    for (auto& shipper : shippers) shipper->Enqueue(sequence, "record-" + std::to_string(sequence));
+  }
+  for (auto& shipper : shippers) {
+    Status shipped = shipper->WaitShippedFor(3, milliseconds(10000));
+    ASSERT_TRUE(shipped.ok()) << shipped.ToString();
+    EXPECT_EQ(shipper->pending_records(), 0u);
+  }
+  for (int i = 0; i < 40; ++i) {
+    auto keys = bucket_->List("_vectors/tenant" + std::to_string(i) + ".wal/");
+    ASSERT_TRUE(keys.ok());
+    EXPECT_FALSE(keys->empty()) << i;
+  }
+  EXPECT_EQ(stuck->shipped_through(), 0u);
+  EXPECT_EQ(failing.failed().size(), 1u) << "the retry came before its pause";
+  // Stopping a shipper whose retry waits in the pool is prompt, and the pool
+  // drops the retry.
+  const auto start = Clock::now();
+  stuck.reset();
+  shippers.clear();
+  EXPECT_LT(Clock::now() - start, milliseconds(1000));
+  EXPECT_EQ(ThreadsOfThisProcess(), threads_before);
+}
+
 TEST_F(LogShipperTest, DestructionDuringFailingUploadsIsPrompt) {
   LogShipperOptions options;
   options.retry_pause = milliseconds(10000);  // the destructor must cut the pause short

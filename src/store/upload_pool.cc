@@ -1,0 +1,55 @@
+#include "store/upload_pool.h"
+
+namespace vectord::store {
+
+UploadPool::UploadPool(size_t threads) {
+  threads_.reserve(threads < 1 ? 1 : threads);
+  for (size_t i = 0; i < (threads < 1 ? 1 : threads); ++i) {
+    threads_.emplace_back([this] { Work(); });
+  }
+}
+
+UploadPool::~UploadPool() {
+  std::map<std::pair<Clock::time_point, uint64_t>, std::function<void()>> dropped;
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    dropped.swap(due_);
+  }
+  wake_.notify_all();
+  for (std::thread& t : threads_) t.join();
+  // `dropped` goes here, outside the lock: its captures may be the last
+  // owners of shippers' state.
+}
+
+void UploadPool::RunAt(Clock::time_point when, std::function<void()> task) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    due_.emplace(std::pair{when, scheduled_++}, std::move(task));
+  }
+  wake_.notify_one();
+}
+
+void UploadPool::Work() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    if (due_.empty()) {
+      wake_.wait(lock);
+      continue;
+    }
+    const Clock::time_point when = due_.begin()->first.first;
+    if (when > Clock::now()) {
+      wake_.wait_until(lock, when);
+      continue;
+    }
+    std::function<void()> task = std::move(due_.begin()->second);
+    due_.erase(due_.begin());
+    lock.unlock();
+    task();
+    task = nullptr;  // its captures go before the lock is taken again
+    lock.lock();
+  }
+}
+
+}  // namespace vectord::store
