@@ -166,7 +166,7 @@ int Run(int argc, char** argv) {
     // connections, snapshots and the bucket's sockets.
     if (rlimit files{}; getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY) {
       options.max_open_log_files =
-          static_cast<size_t>(std::clamp<rlim_t>(files.rlim_cur / 4, 16, 4096));
+          static_cast<size_t>(std::clamp<rlim_t>(files.rlim_cur / 4, 16, 1024));
     }
     LogInfo("log_files", {{"max_open", std::to_string(options.max_open_log_files)}});
     if (!config->storaged_url.empty()) {

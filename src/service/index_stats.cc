@@ -25,7 +25,16 @@ double BucketMillis(int bucket) {
 }  // namespace
 
 IndexStats::Minute& IndexStats::MinuteFor(int64_t minute) {
-  Minute& m = minutes_[static_cast<size_t>(minute % 2)];
+  Minutes* minutes = minutes_.load(std::memory_order_acquire);
+  if (minutes == nullptr) {
+    std::lock_guard lock(turnover_mutex_);
+    if (minutes_owner_ == nullptr) {
+      minutes_owner_ = std::make_unique<Minutes>();
+      minutes_.store(minutes_owner_.get(), std::memory_order_release);
+    }
+    minutes = minutes_owner_.get();
+  }
+  Minute& m = (*minutes)[static_cast<size_t>(minute % 2)];
   if (m.number.load(std::memory_order_acquire) != minute) {
     std::lock_guard lock(turnover_mutex_);
     if (m.number.load(std::memory_order_relaxed) != minute) {
@@ -51,9 +60,11 @@ IndexStatsSnapshot IndexStats::Read(Clock::time_point now) const {
   out.items_added = added_.load(std::memory_order_relaxed);
   out.items_deleted = deleted_.load(std::memory_order_relaxed);
 
+  const Minutes* minutes = minutes_.load(std::memory_order_acquire);
+  if (minutes == nullptr) return out;  // never searched
   const int64_t current = MinuteOf(now);
   std::array<uint64_t, kBuckets> counts{};
-  for (const Minute& m : minutes_) {
+  for (const Minute& m : *minutes) {
     const int64_t number = m.number.load(std::memory_order_acquire);
     if (number != current && number != current - 1) continue;  // older than the window
     for (int b = 0; b < kBuckets; ++b) counts[b] += m.counts[b].load(std::memory_order_relaxed);

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 
@@ -52,10 +53,16 @@ class IndexStats {
   // The histogram for `minute`, clearing the older one when a minute begins.
   Minute& MinuteFor(int64_t minute);
 
+  using Minutes = std::array<Minute, 2>;  // indexed by minute number % 2
+
   std::atomic<uint64_t> searches_{0};
   std::atomic<uint64_t> added_{0};
   std::atomic<uint64_t> deleted_{0};
-  std::array<Minute, 2> minutes_;  // indexed by minute number % 2
+  // Made by the first search: an index nobody searches (most of many
+  // thousands) does not carry the histograms' 1 KB. Set once, never freed
+  // before the stats.
+  std::atomic<Minutes*> minutes_{nullptr};
+  std::unique_ptr<Minutes> minutes_owner_;  // guarded by turnover_mutex_
   std::mutex turnover_mutex_;
 };
 
