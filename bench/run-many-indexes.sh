@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Many small indexes on one node (issue #21): for each count N, a fresh
+# vectord (local data dir, fsync always, ulimit -n 1024) gets N indexes of
+# 64-d, first empty, then ITEMS vectors each (one add per index), and the
+# script prints, per N:
+#   - create rate (indexes/s, 8 requests in flight through one curl);
+#   - resident memory per index beyond the empty server, empty and with data;
+#   - open descriptors and threads of the server;
+#   - restart: process start to GET /ready = 200, with every index on disk.
+# Requests go through one curl process (--parallel, keep-alive).
+#   bench/run-many-indexes.sh [COUNTS=1000,10000] [ITEMS=100]
+# BUILD names the build directory (default build-bench, Release; built here
+# when it has no vectord).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+counts=${1:-1000,10000}
+items=${2:-100}
+build=${BUILD:-build-bench}
+if [[ ! -x ${build}/src/vectord ]]; then
+  cmake -S . -B "${build}" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
+  cmake --build "${build}" --target vectord -j "$(nproc)"
+fi
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+  [[ -n ${server_pid} ]] && kill -9 "${server_pid}" 2>/dev/null || true
+  rm -rf "${work}"
+}
+trap cleanup EXIT
+
+port=$((20000 + RANDOM % 20000))
+url=http://127.0.0.1:${port}
+
+start_server() {
+  (
+    ulimit -n 1024
+    exec "${build}/src/vectord" --data-dir "${work}/data" --bind "127.0.0.1:${port}" \
+      --log-level warn >"${work}/log" 2>&1
+  ) &
+  server_pid=$!
+  for _ in $(seq 1 6000); do
+    [[ $(curl -s -o /dev/null -w '%{http_code}' "${url}/ready") == 200 ]] && return 0
+    kill -0 "${server_pid}" 2>/dev/null || { cat "${work}/log"; exit 1; }
+    sleep 0.01
+  done
+  echo "server not ready in 60 s" >&2
+  exit 1
+}
+stop_server() {
+  kill "${server_pid}"
+  wait "${server_pid}" 2>/dev/null || true
+  server_pid=
+}
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/${server_pid}/status"; }
+fds() { ls "/proc/${server_pid}/fd" | wc -l; }
+threads() { awk '/^Threads/ {print $2}' "/proc/${server_pid}/status"; }
+now() { date +%s.%N; }
+
+# One add body with ITEMS random 64-d vectors, shared by every index.
+awk -v n="${items}" 'BEGIN {
+  srand(7); printf "{\"items\":["
+  for (i = 0; i < n; i++) {
+    printf "%s{\"id\":\"v%d\",\"vector\":[", (i ? "," : ""), i
+    for (d = 0; d < 64; d++) printf "%s%.4f", (d ? "," : ""), rand() * 2 - 1
+    printf "]}"
+  }
+  printf "]}" }' >"${work}/add.json"
+
+echo "| indexes | create rate (/s) | RSS per empty index (B) | RSS per index with ${items} x 64-d (B) | descriptors | threads | restart to ready (s) |"
+echo "|---:|---:|---:|---:|---:|---:|---:|"
+for n in ${counts//,/ }; do
+  rm -rf "${work}/data"
+  start_server
+  base=$(rss_kb)
+  : >"${work}/create.cfg"
+  : >"${work}/add.cfg"
+  for i in $(seq 1 "${n}"); do
+    if ((i > 1)); then echo next >>"${work}/create.cfg"; echo next >>"${work}/add.cfg"; fi
+    printf 'url = "%s/vectors/index"\nrequest = "POST"\ndata = "{\\"name\\":\\"t%d\\",\\"dimension\\":64,\\"distance\\":\\"euclidean\\"}"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n' \
+      "${url}" "${i}" >>"${work}/create.cfg"
+    printf 'url = "%s/vectors/index/t%d/add"\nrequest = "POST"\ndata = "@%s"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n' \
+      "${url}" "${i}" "${work}/add.json" >>"${work}/add.cfg"
+  done
+  t0=$(now)
+  curl -s --no-progress-meter -Z --parallel-max 8 -H 'Content-Type: application/json' -K "${work}/create.cfg" >"${work}/create.codes"
+  t1=$(now)
+  created=$(grep -c '^201$' "${work}/create.codes" || true)
+  [[ ${created} == "${n}" ]] || { echo "only ${created} of ${n} creates answered 201" >&2; sort "${work}/create.codes" | uniq -c >&2; exit 1; }
+  empty=$(rss_kb)
+  curl -s --no-progress-meter -Z --parallel-max 8 -H 'Content-Type: application/json' -K "${work}/add.cfg" >"${work}/add.codes"
+  added=$(grep -c '^200$' "${work}/add.codes" || true)
+  [[ ${added} == "${n}" ]] || { echo "only ${added} of ${n} adds answered 200" >&2; exit 1; }
+  full=$(rss_kb)
+  descriptors=$(fds)
+  thread_count=$(threads)
+  stop_server
+  t2=$(now)
+  start_server
+  t3=$(now)
+  listed=$(curl -s "${url}/vectors/index" | grep -o '"count":[0-9]*' | cut -d: -f2)
+  [[ ${listed} == "${n}" ]] || { echo "restart lists ${listed} of ${n}" >&2; exit 1; }
+  stop_server
+  awk -v n="${n}" -v t0="${t0}" -v t1="${t1}" -v t2="${t2}" -v t3="${t3}" -v base="${base}" \
+    -v empty="${empty}" -v full="${full}" -v fd="${descriptors}" -v th="${thread_count}" 'BEGIN {
+      printf "| %d | %.0f | %.0f | %.0f | %d | %d | %.2f |\n", n, n / (t1 - t0),
+        (empty - base) * 1024 / n, (full - base) * 1024 / n, fd, th, t3 - t2 }'
+done
