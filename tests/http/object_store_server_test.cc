@@ -2,6 +2,7 @@
 // from the bucket alone, a bucket that is down at start or goes away while
 // serving, a torn upload, and disks that are behind or ahead of the bucket.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <filesystem>
 #include <fstream>
@@ -139,6 +140,54 @@ TEST_F(ObjectStoreServerTest, ANewHostRebuildsEveryIndexFromTheBucket) {
   HttpResult c = client.Request("GET", "/vectors/index/docs/items/c");
   EXPECT_NE(c.body.find("\"metadata\":[1,2]"), std::string::npos) << c.body;
   EXPECT_EQ(client.Request("GET", "/vectors/index/docs/items/b").status, 404);
+}
+
+// Many indexes under a low descriptor limit, with a bucket (issue #21):
+// log segments beyond the limit's quarter are closed while idle and every
+// index's records are shipped by the one upload pool. Every create and add
+// succeeds; after kill -9, a new host rebuilt from the bucket alone holds
+// every acknowledged item.
+TEST_F(ObjectStoreServerTest, ManyIndexesUnderALowDescriptorLimit) {
+  constexpr int kIndexes = 200;
+  TempDir first_disk;
+  {
+    // The child inherits the soft limit; the test process takes its own back.
+    rlimit saved{};
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    rlimit low = saved;
+    low.rlim_cur = 128;
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+    auto server = Start(first_disk.path());
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+    ASSERT_NE(server, nullptr);
+    TestClient client(server->port());
+    for (int i = 0; i < kIndexes; ++i) {
+      const std::string name = "tenant-" + std::to_string(i);
+      Create(client, name);
+      HttpResult added = Add(
+          client, name,
+          Item("a", static_cast<float>(i), "{}") + "," + Item("b", static_cast<float>(-i), "null"));
+      ASSERT_EQ(added.status, 200) << name << ": " << added.body;
+      EXPECT_NE(added.body.find("\"durability\":\"object_store\""), std::string::npos);
+    }
+    // A write to the first index, whose segment was closed long ago.
+    ASSERT_EQ(Add(client, "tenant-0", Item("c", 9, "{}")).status, 200);
+    const std::string metrics = client.Request("GET", "/metrics").body;
+    EXPECT_NE(metrics.find("vectord_wal_open_files 32"), std::string::npos) << metrics;
+    EXPECT_EQ(metrics.find("vectord_wal_file_closes_total 0\n"), std::string::npos);
+    server->Kill();
+  }
+  TempDir second_disk;
+  auto server = Start(second_disk.path());
+  ASSERT_NE(server, nullptr);
+  TestClient client(server->port());
+  HttpResult list = client.Request("GET", "/vectors/index");
+  EXPECT_NE(list.body.find("\"count\":" + std::to_string(kIndexes)), std::string::npos)
+      << list.body;
+  for (int i = 0; i < kIndexes; ++i) {
+    const std::string name = "tenant-" + std::to_string(i);
+    EXPECT_EQ(Length(client, name), i == 0 ? "3" : "2") << name;
+  }
 }
 
 TEST_F(ObjectStoreServerTest, WritesAfterAKillAreRebuiltFromShippedSegments) {
