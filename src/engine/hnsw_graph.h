@@ -126,7 +126,15 @@ void HnswGraph::GreedyDescend(const Space& space, int from_level, int to_level, 
       // As in SearchLayer: all the loads first, so that they overlap; and
       // only a neighbour nearer than the current node matters, so each
       // distance may stop once it is past that.
-      for (uint32_t i = 0; i < count; ++i) space.PrefetchStart(links[i]);
+      for (uint32_t i = 0; i < count; ++i) {
+        // A sketch space's own rows are for screening, which the descent
+        // does not do: fetch what it measures.
+        if constexpr (requires { space.PrefetchRefine(uint32_t{0}); }) {
+          space.PrefetchRefine(links[i]);
+        } else {
+          space.PrefetchStart(links[i]);
+        }
+      }
       for (uint32_t i = 0; i < count; ++i) {
         if (i + 1 < count) space.PrefetchAll(links[i + 1]);
         float d = space.DistanceBelow(links[i], *current_distance);

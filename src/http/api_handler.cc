@@ -289,7 +289,7 @@ std::span<const ApiHandler::Route> ApiHandler::Routes() {
       {"GET", "/dashboard", &ApiHandler::Dashboard, kInline, kPublic, kOther, "/dashboard/"},
       {"GET", "/cluster", &ApiHandler::ClusterState, kInline, kServer},
       {"GET", "/vectors/index", &ApiHandler::ListIndexes, kInline, kAnyToken},
-      {"POST", "/vectors/index", &ApiHandler::CreateIndex, kWorker, kIndexAdmin, kWrite},
+      {"POST", "/vectors/index", &ApiHandler::CreateIndex, kWorker, kNewIndex, kWrite},
       {"GET", "/vectors/index/{name}", &ApiHandler::GetIndex, kInline, kIndexRead, kRead},
       {"DELETE", "/vectors/index/{name}", &ApiHandler::DropIndex, kWorker, kIndexAdmin, kWrite},
       {"POST", "/vectors/index/{name}/add", &ApiHandler::AddItems, kWorker, kIndexWrite, kWrite},
@@ -406,7 +406,8 @@ std::optional<Access> ApiHandler::IndexAccess(Auth auth) {
   switch (auth) {
     case Auth::kIndexRead: return Access::kRead;
     case Auth::kIndexWrite: return Access::kWrite;
-    case Auth::kIndexAdmin: return Access::kAdmin;
+    case Auth::kIndexAdmin:
+    case Auth::kNewIndex: return Access::kAdmin;
     case Auth::kPublic:
     case Auth::kAnyToken:
     case Auth::kServer: break;
@@ -458,9 +459,7 @@ HttpResponse ApiHandler::Handle(HttpRequest& request) const {
     PathParams params;
     (void)Fits(match.route->pattern, request.path, &params);
     // A route that names its index in the body (create) checks it there.
-    const bool named_in_body = IndexAccess(match.route->auth).has_value() &&
-                               match.route->pattern.find("{name}") == std::string_view::npos;
-    if (!named_in_body) {
+    if (match.route->auth != Auth::kNewIndex) {
       if (std::optional<HttpResponse> refused = Forbidden(*grant, *match.route, params.name)) {
         refused->route = "forbidden";
         return std::move(*refused);

@@ -99,7 +99,9 @@ class ApiHandler {
     kServer = 2,      // the full-access token: server-wide state
     kIndexRead = 3,   // read access to the index the route names
     kIndexWrite = 4,  // write access to it
-    kIndexAdmin = 5,  // admin access to it (create: the name in the body)
+    kIndexAdmin = 5,  // admin access to it
+    kNewIndex = 6,    // admin access to the index named in the body (create;
+                      // the handler checks it once the body is decoded)
   };
   // The access an index route needs; nothing for the others.
   static std::optional<Access> IndexAccess(Auth auth);

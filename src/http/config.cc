@@ -340,8 +340,7 @@ Status ReadScopedTokens(const toml::table& root, const std::string& path,
                                    ": auth.tokens: expected [[auth.tokens]] tables");
   }
   for (size_t i = 0; i < entries->size(); ++i) {
-    const std::string which =
-        "config: " + path + ": auth.tokens[" + std::to_string(out->size()) + "]";
+    const std::string which = "config: " + path + ": auth.tokens[" + std::to_string(i) + "]";
     const toml::table* entry = (*entries)[i].as_table();
     if (entry == nullptr) return Status::InvalidArgument(which + ": expected a table");
     ScopedToken token;
@@ -670,7 +669,12 @@ Result<Config> LoadConfig(const std::vector<std::string>& args,
   VECTORD_RETURN_IF_ERROR(CheckClusterSettings(config));
   if (!config.auth_tokens_file.empty()) VECTORD_RETURN_IF_ERROR(ReadTokensFile(config));
   if (Status s = ValidateScopedTokens(config.auth_tokens, config.auth_token); !s.ok()) {
-    return Status::InvalidArgument("config: " + s.message());
+    return Status::InvalidArgument(
+        "config: " + s.message() +
+        (config.auth_tokens_file.empty()
+             ? ""
+             : " (counting the main file's [[auth.tokens]] first, then " + config.auth_tokens_file +
+                   "'s)"));
   }
   return config;
 }

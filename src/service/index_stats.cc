@@ -28,11 +28,11 @@ IndexStats::Minute& IndexStats::MinuteFor(int64_t minute) {
   Minutes* minutes = minutes_.load(std::memory_order_acquire);
   if (minutes == nullptr) {
     std::lock_guard lock(turnover_mutex_);
-    if (minutes_owner_ == nullptr) {
-      minutes_owner_ = std::make_unique<Minutes>();
-      minutes_.store(minutes_owner_.get(), std::memory_order_release);
+    minutes = minutes_.load(std::memory_order_relaxed);
+    if (minutes == nullptr) {
+      minutes = new Minutes();
+      minutes_.store(minutes, std::memory_order_release);
     }
-    minutes = minutes_owner_.get();
   }
   Minute& m = (*minutes)[static_cast<size_t>(minute % 2)];
   if (m.number.load(std::memory_order_acquire) != minute) {

@@ -36,6 +36,11 @@ class IndexStats {
  public:
   using Clock = std::chrono::steady_clock;
 
+  IndexStats() = default;
+  ~IndexStats() { delete minutes_.load(std::memory_order_relaxed); }
+  IndexStats(const IndexStats&) = delete;
+  IndexStats& operator=(const IndexStats&) = delete;
+
   void RecordSearch(double seconds, Clock::time_point now = Clock::now());
   void RecordAdded(uint64_t items) { added_.fetch_add(items, std::memory_order_relaxed); }
   void RecordDeleted(uint64_t items) { deleted_.fetch_add(items, std::memory_order_relaxed); }
@@ -59,10 +64,9 @@ class IndexStats {
   std::atomic<uint64_t> added_{0};
   std::atomic<uint64_t> deleted_{0};
   // Made by the first search: an index nobody searches (most of many
-  // thousands) does not carry the histograms' 1 KB. Set once, never freed
-  // before the stats.
+  // thousands) does not carry the histograms' 1 KB. Set once (under
+  // turnover_mutex_), deleted with the stats.
   std::atomic<Minutes*> minutes_{nullptr};
-  std::unique_ptr<Minutes> minutes_owner_;  // guarded by turnover_mutex_
   std::mutex turnover_mutex_;
 };
 

@@ -65,6 +65,11 @@ void LogShipper::Stop(Status reason) {
   // An upload in flight finishes first: nothing reaches the store after
   // this returns. A task still queued returns as soon as it runs.
   s.shipped.wait(lock, [&] { return !s.uploading; });
+  // Never shipped now: free them rather than leave them to a retry that
+  // may wait in the pool for its pause.
+  s.pending.clear();
+  s.pending_bytes = 0;
+  s.group_records = 0;
 }
 
 std::string LogShipper::ObjectName(uint64_t first, uint64_t last) {

@@ -147,6 +147,10 @@ bool LogWriter::TryPark() {
   if (!file_ || sync_in_progress_ || appended_through_ > durable_through_ || !broken_.ok()) {
     return false;
   }
+  // A record the object store has not taken may still need a cancel record
+  // after it (the service cancels a write whose upload failed); that append
+  // must not depend on reopening a file when descriptors are short.
+  if (shipper_ && shipper_->pending_records() > 0) return false;
   parked_bytes_ = file_->size();
   // Every record in the file is synced, so a failing close(2) cannot take
   // an acknowledged one with it; the next write reopens and checks the
@@ -195,6 +199,8 @@ Result<uint64_t> LogWriter::Append(log_format::RecordType type, std::string_view
   next_sequence_ = sequence + 1;
   appended_through_ = sequence;
   if (shipper_) shipper_->Enqueue(sequence, std::move(record));
+  // The most recently written is the last to be closed.
+  if (open_files_ != nullptr) open_files_->Touch(this);
   lock.unlock();
   TrimOpenFiles();
   return sequence;

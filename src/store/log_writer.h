@@ -74,10 +74,6 @@ class LogWriter {
 
   static std::string SegmentName(uint64_t first_sequence);
 
-  // For OpenLogFiles::Trim: closes the current segment if the writer is not
-  // in use (its lock is free), has synced every record and is not broken;
-  // false otherwise. The next write reopens it.
-  bool TryPark();
   // Whether the current segment is closed for the budget (for tests).
   bool parked() const;
 
@@ -97,6 +93,13 @@ class LogWriter {
   Status WaitShipped(uint64_t sequence);
 
  private:
+  friend class OpenLogFiles;  // TryPark
+
+  // For OpenLogFiles::Trim: closes the current segment if the writer is not
+  // in use (its lock is free), has synced every record, has none waiting
+  // for the object store (a cancel record may still have to follow them)
+  // and is not broken; false otherwise. The next write reopens it.
+  bool TryPark();
   LogWriter(FileSystem* fs, std::string dir, uint32_t dimension,
             std::shared_ptr<OpenLogFiles> open_files)
       : fs_(fs), dir_(std::move(dir)), dimension_(dimension), open_files_(std::move(open_files)) {}

@@ -1,5 +1,7 @@
 #include "store/open_log_files.h"
 
+#include <algorithm>
+
 #include "store/log_writer.h"
 
 namespace vectord::store {
@@ -13,6 +15,7 @@ void OpenLogFiles::Touch(LogWriter* writer) {
   }
   recency_.push_front(writer);
   where_.emplace(writer, recency_.begin());
+  open_.store(where_.size(), std::memory_order_relaxed);
 }
 
 void OpenLogFiles::Forget(LogWriter* writer) {
@@ -21,14 +24,20 @@ void OpenLogFiles::Forget(LogWriter* writer) {
   if (it == where_.end()) return;
   recency_.erase(it->second);
   where_.erase(it);
+  open_.store(where_.size(), std::memory_order_relaxed);
 }
 
 void OpenLogFiles::Trim(const LogWriter* keep) {
+  if (open_.load(std::memory_order_relaxed) <= capacity_) return;
   std::lock_guard lock(mutex_);
-  if (where_.size() <= capacity_) return;
   // From the least recently used up; a writer that cannot park now (busy,
-  // or holding unsynced records) keeps its place.
-  for (auto it = recency_.end(); it != recency_.begin() && where_.size() > capacity_;) {
+  // or holding records not yet synced or shipped) keeps its place. A later
+  // write tries again.
+  size_t looked_at = 0;
+  const size_t look_at_most = 2 * (where_.size() - std::min(where_.size(), capacity_)) + 16;
+  for (auto it = recency_.end();
+       it != recency_.begin() && where_.size() > capacity_ && looked_at < look_at_most;
+       ++looked_at) {
     --it;
     LogWriter* writer = *it;
     if (writer == keep || !writer->TryPark()) continue;
@@ -36,6 +45,7 @@ void OpenLogFiles::Trim(const LogWriter* keep) {
     it = recency_.erase(it);
     ++parked_;
   }
+  open_.store(where_.size(), std::memory_order_relaxed);
 }
 
 size_t OpenLogFiles::open_files() const {

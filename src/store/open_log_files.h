@@ -17,6 +17,7 @@
 // for a Trim in progress that might be looking at it.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <list>
@@ -33,13 +34,16 @@ class OpenLogFiles {
   OpenLogFiles(const OpenLogFiles&) = delete;
   OpenLogFiles& operator=(const OpenLogFiles&) = delete;
 
-  // `writer` has its file open and just used it.
+  // `writer` has its file open and just wrote to it (or opened it).
   void Touch(LogWriter* writer);
   // `writer` closed its file (or is going away).
   void Forget(LogWriter* writer);
   // Parks least recently used writers other than `keep` until at most
-  // `capacity` files are open, or every one left is busy or holds records
-  // not yet synced. Called by a writer after it lets go of its own lock.
+  // `capacity` files are open, or the oldest ones it looked at are all busy
+  // or hold records not yet synced or shipped (it looks at a bounded number,
+  // so that a budget full of busy writers does not make every write scan
+  // them all). Called by a writer after it lets go of its own lock; costs
+  // one atomic load while the budget is not exceeded.
   void Trim(const LogWriter* keep);
 
   size_t capacity() const { return capacity_; }
@@ -49,6 +53,7 @@ class OpenLogFiles {
 
  private:
   const size_t capacity_;
+  std::atomic<size_t> open_{0};  // where_.size(), readable without the lock
   mutable std::mutex mutex_;
   std::list<LogWriter*> recency_;  // most recent first; guarded by mutex_
   std::unordered_map<LogWriter*, std::list<LogWriter*>::iterator> where_;  // guarded by mutex_

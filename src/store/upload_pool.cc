@@ -1,12 +1,13 @@
 #include "store/upload_pool.h"
 
+#include <algorithm>
+
 namespace vectord::store {
 
 UploadPool::UploadPool(size_t threads) {
-  threads_.reserve(threads < 1 ? 1 : threads);
-  for (size_t i = 0; i < (threads < 1 ? 1 : threads); ++i) {
-    threads_.emplace_back([this] { Work(); });
-  }
+  const size_t count = std::max<size_t>(threads, 1);
+  threads_.reserve(count);
+  for (size_t i = 0; i < count; ++i) threads_.emplace_back([this] { Work(); });
 }
 
 UploadPool::~UploadPool() {

@@ -110,6 +110,20 @@ TEST_F(OpenLogFilesTest, ManyLogsStayWithinTheBudgetAndLoseNothing) {
   }
 }
 
+// The order is that of writes, not of opening: a log written often stays
+// open however long ago it was opened.
+TEST_F(OpenLogFilesTest, TheMostRecentlyWrittenStayOpen) {
+  auto budget = std::make_shared<OpenLogFiles>(2);
+  auto writers = OpenWriters(2, budget);  // 0 opened first
+  ASSERT_TRUE(writers[0]->Append(RecordType::kUpsert, "a").ok());
+  ASSERT_TRUE(writers[0]->SyncAll().ok());
+  auto third = LogWriter::Open(PosixFileSystem(), Dir(2), kDim, 1, nullptr, budget);
+  ASSERT_TRUE(third.ok());
+  // Writer 1, opened after 0 but never written since, goes first.
+  EXPECT_TRUE(writers[1]->parked());
+  EXPECT_FALSE(writers[0]->parked());
+}
+
 // A log with records written but not yet synced (the interval policy) keeps
 // its file open: closing it would leave the fsync they wait for to a
 // descriptor that never saw the write. Synced, it can be parked.
@@ -122,9 +136,10 @@ TEST_F(OpenLogFilesTest, UnsyncedRecordsKeepTheirFileOpen) {
   ASSERT_TRUE(writers[1]->Append(RecordType::kUpsert, "a").ok());
   ASSERT_TRUE(writers[2]->Append(RecordType::kUpsert, "b").ok());
   EXPECT_FALSE(writers[0]->parked());
-  EXPECT_FALSE(writers[0]->TryPark());
+  budget->Trim(writers[2].get());
+  EXPECT_FALSE(writers[0]->parked());
   ASSERT_TRUE(writers[0]->SyncAll().ok());
-  EXPECT_TRUE(writers[0]->TryPark());
+  budget->Trim(writers[2].get());
   EXPECT_TRUE(writers[0]->parked());
   ASSERT_TRUE(writers[0]->Append(RecordType::kUpsert, "reopened").ok());
   EXPECT_FALSE(writers[0]->parked());
@@ -140,7 +155,8 @@ TEST_F(OpenLogFilesTest, ASegmentChangedWhileParkedIsRefused) {
   auto writers = OpenWriters(2, budget);
   ASSERT_TRUE(writers[0]->Append(RecordType::kUpsert, "x").ok());
   ASSERT_TRUE(writers[0]->SyncAll().ok());
-  ASSERT_TRUE(writers[0]->TryPark());
+  ASSERT_TRUE(writers[1]->Append(RecordType::kUpsert, "y").ok());  // reopens 1, closes 0
+  ASSERT_TRUE(writers[0]->parked());
   std::string segment;
   for (const auto& entry : fs::directory_iterator(Dir(0))) segment = entry.path().string();
   const auto size = fs::file_size(segment);
