@@ -24,6 +24,7 @@
 #include "store/log_format.h"
 #include "store/log_reader.h"
 #include "store/log_writer.h"
+#include "store/open_log_files.h"
 #include "test_files.h"
 
 namespace vectord::store {
@@ -481,6 +482,36 @@ TEST_F(LogShipperTest, FailedUploadsAreReportedThenRetriedUnderTheSameKey) {
   const uint64_t later = Append(6);
   EXPECT_TRUE(writer_->WaitShipped(later).ok());
   ExpectBucketHoldsLog(Objects(), later);
+}
+
+// Under a descriptor budget, a log whose records the store has not taken
+// keeps its segment open even when synced: if the upload fails, the cancel
+// record that follows must not depend on reopening the file.
+TEST_F(LogShipperTest, ASegmentWithUnshippedRecordsIsNotClosed) {
+  auto budget = std::make_shared<OpenLogFiles>(1);
+  auto writer = LogWriter::Open(PosixFileSystem(), log_dir_, kDim, 1, nullptr, budget);
+  ASSERT_TRUE(writer.ok());
+  writer_ = std::move(writer).value();
+  writer_->AttachShipper(std::make_unique<LogShipper>(flaky_.get(), kPrefix, kDim, 0));
+  struct Unblock {
+    FlakyStore* store;
+    ~Unblock() { store->set_block(false); }
+  } unblock{flaky_.get()};
+  flaky_->set_block(true);
+  const uint64_t sequence = Append(RecordType::kUpsert, "held");
+  ASSERT_TRUE(writer_->Sync(sequence).ok());
+  ASSERT_TRUE(flaky_->WaitBlocked(1));
+  // Another log written now would close this one, were it not waiting.
+  auto other = LogWriter::Open(PosixFileSystem(), root_ + "/log/other.wal", kDim, 1, nullptr,
+                               budget);
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE((*other)->Append(RecordType::kUpsert, "x").ok());
+  EXPECT_FALSE(writer_->parked());
+  flaky_->set_block(false);
+  ASSERT_TRUE(writer_->WaitShipped(sequence).ok());
+  ASSERT_TRUE((*other)->Append(RecordType::kUpsert, "y").ok());
+  EXPECT_TRUE(writer_->parked());
+  ExpectBucketHoldsLog(Objects(), sequence);
 }
 
 TEST_F(LogShipperTest, BacklogLimitRefusesWritesButNotCancels) {
