@@ -502,8 +502,8 @@ TEST_F(LogShipperTest, ASegmentWithUnshippedRecordsIsNotClosed) {
   ASSERT_TRUE(writer_->Sync(sequence).ok());
   ASSERT_TRUE(flaky_->WaitBlocked(1));
   // Another log written now would close this one, were it not waiting.
-  auto other = LogWriter::Open(PosixFileSystem(), root_ + "/log/other.wal", kDim, 1, nullptr,
-                               budget);
+  auto other =
+      LogWriter::Open(PosixFileSystem(), root_ + "/log/other.wal", kDim, 1, nullptr, budget);
   ASSERT_TRUE(other.ok());
   ASSERT_TRUE((*other)->Append(RecordType::kUpsert, "x").ok());
   EXPECT_FALSE(writer_->parked());
