@@ -40,6 +40,37 @@ extern char** environ;
 namespace vectord {
 namespace {
 
+// Half of the machine's memory, or of the cgroup's limit when that is
+// lower: what [vectord] memory_limit means when it is not set.
+uint64_t DefaultMemoryLimit() {
+  uint64_t total = 0;
+  if (FILE* meminfo = std::fopen("/proc/meminfo", "r")) {
+    char line[256];
+    while (std::fgets(line, sizeof line, meminfo) != nullptr) {
+      unsigned long long kib = 0;
+      if (std::sscanf(line, "MemTotal: %llu kB", &kib) == 1) {
+        total = uint64_t{kib} * 1024;
+        break;
+      }
+    }
+    std::fclose(meminfo);
+  }
+  // cgroup v2, then v1; "max" or a huge v1 figure means none.
+  for (const char* path :
+       {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+    if (FILE* limit = std::fopen(path, "r")) {
+      unsigned long long bytes = 0;
+      if (std::fscanf(limit, "%llu", &bytes) == 1 && bytes > 0 &&
+          (total == 0 || bytes < total)) {
+        total = bytes;
+      }
+      std::fclose(limit);
+      break;
+    }
+  }
+  return total / 2;
+}
+
 LogLevel ParseLevel(const std::string& name) {
   if (name == "debug") return LogLevel::kDebug;
   if (name == "warn") return LogLevel::kWarn;
@@ -245,15 +276,27 @@ int Run(int argc, char** argv) {
     return pending <= 0;
   };
   if (storage) {
-    auto report = storage->LoadAll(registry, &workers, keep_trying);
+    // Indexes load on first use: start-up only lists them, so its time does
+    // not grow with their number (docs/design/many-indexes.md).
+    registry.SetPersistence(storage.get());
+    auto report = storage->Survey(registry, keep_trying);
     if (early_signal != 0) {
       LogInfo("stopped", {{"signal", early_signal}, {"note", "during start-up"}});
       server.Stop();
       return 0;
     }
-    registry.SetPersistence(storage.get());
     storage->Start();
-    LogInfo("rehydrate_done", {{"loaded", report.loaded}, {"failed", report.failed}});
+    const uint64_t memory_limit = config->memory_limit.value_or(DefaultMemoryLimit());
+    registry.StartUnloading(memory_limit);
+    // With a bucket every index is loaded once, to make disk and bucket
+    // agree on it (an index written while the bucket was away is uploaded);
+    // without one, until three quarters of the limit are in use.
+    registry.StartBackgroundLoading(std::move(report.names),
+                                    storage->has_object_store() ? 0 : memory_limit / 4 * 3);
+    LogInfo("rehydrate_done", {{"indexes", report.indexes},
+                               {"failed", report.failed},
+                               {"memory_limit", memory_limit},
+                               {"note", "indexes load on first use"}});
   }
   if (cluster) {
     // Joining is refused (and /ready says why) for a node id in use or a
@@ -298,6 +341,7 @@ int Run(int argc, char** argv) {
   }
   server.Stop();
   recall_monitor.Stop();
+  registry.StopBackground();
   // The writer key goes with the membership lease, revoked here: another
   // node takes over at once instead of after the lease.
   if (cluster) cluster->Stop();

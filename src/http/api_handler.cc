@@ -110,6 +110,7 @@ std::string IndexDetails(const service::Index& index) {
   w.Key("length").Int(static_cast<int64_t>(index.size()));
   w.Key("memory_bytes").Int(static_cast<int64_t>(index.memory_bytes()));
   w.Key("disk_vector_bytes").Int(static_cast<int64_t>(index.disk_vector_bytes()));
+  w.Key("loaded").Bool(true);
 
   const service::IndexStatsSnapshot stats = index.stats().Read();
   w.Key("stats").BeginObject();
@@ -390,7 +391,16 @@ bool ApiHandler::RunsInline(const HttpRequest& request) const {
        (options_.cluster != nullptr && QueryParam(request.query, "consistency") == "strong"))) {
     return false;
   }
-  return route == nullptr || route->runs == Runs::kInline;
+  if (route == nullptr) return true;
+  if (route->runs != Runs::kInline) return false;
+  // A first use loads the index (a snapshot read, maybe a download): not on
+  // an io thread, which other connections share.
+  PathParams params;
+  if (Fits(route->pattern, request.path, &params) && !params.name.empty() &&
+      registry_->Contains(params.name) && registry_->FindLoaded(params.name) == nullptr) {
+    return false;
+  }
+  return true;
 }
 
 HttpResponse ApiHandler::Error(int status, std::string_view message) {
@@ -665,9 +675,24 @@ Result<HttpResponse> ApiHandler::CreateIndex(HttpRequest& request, const PathPar
 }
 
 Result<HttpResponse> ApiHandler::GetIndex(HttpRequest&, const PathParams& path) const {
-  auto index = registry_->Find(path.name);
-  if (!index) return NoSuchIndex(path.name);
-  return Json(200, IndexDetails(*index));
+  // An unloaded index whose item count is known (it was loaded since
+  // start-up) answers from its stored parameters without loading; one not
+  // loaded since start-up is loaded, as only a load counts its items.
+  const std::optional<service::Registry::Summary> summary = registry_->Describe(path.name);
+  if (!summary) return NoSuchIndex(path.name);
+  if (summary->loaded || !summary->items) {
+    VECTORD_ASSIGN_OR_RETURN(const std::shared_ptr<service::Index> index,
+                             registry_->Open(path.name));
+    return Json(200, IndexDetails(*index));
+  }
+  VECTORD_ASSIGN_OR_RETURN(const service::IndexParams params, registry_->StoredParams(path.name));
+  JsonWriter w;
+  w.BeginObject();
+  WriteParams(w, params);
+  w.Key("length").Int(static_cast<int64_t>(*summary->items));
+  w.Key("loaded").Bool(false);
+  w.EndObject();
+  return Json(200, std::move(w).Finish());
 }
 
 Result<HttpResponse> ApiHandler::RecoverIndex(HttpRequest&, const PathParams& path) const {
@@ -708,8 +733,9 @@ Result<HttpResponse> ApiHandler::DropIndex(HttpRequest&, const PathParams& path)
 }
 
 Result<HttpResponse> ApiHandler::AddItems(HttpRequest& request, const PathParams& path) const {
-  auto index = registry_->Find(path.name);  // checked before the body, as the seed does
-  if (!index) return NoSuchIndex(path.name);
+  // Checked before the body, as the seed does.
+  VECTORD_ASSIGN_OR_RETURN(const std::shared_ptr<service::Index> index,
+                           registry_->Open(path.name));
   VECTORD_ASSIGN_OR_RETURN(const std::vector<service::NewItem> items, DecodeAdd(request.body));
   VECTORD_ASSIGN_OR_RETURN(const service::Durability durability,
                            service::ParseDurability(QueryParam(request.query, "durability")));
@@ -728,8 +754,8 @@ Result<HttpResponse> ApiHandler::AddItems(HttpRequest& request, const PathParams
 }
 
 Result<HttpResponse> ApiHandler::Search(HttpRequest& request, const PathParams& path) const {
-  auto index = registry_->Find(path.name);
-  if (!index) return NoSuchIndex(path.name);
+  VECTORD_ASSIGN_OR_RETURN(const std::shared_ptr<service::Index> index,
+                           registry_->Open(path.name));
   VECTORD_ASSIGN_OR_RETURN(const service::SearchSpec spec, DecodeSearch(request.body));
   VECTORD_ASSIGN_OR_RETURN(const std::vector<service::SearchHit> results, index->Search(spec));
   JsonWriter w;
@@ -740,8 +766,8 @@ Result<HttpResponse> ApiHandler::Search(HttpRequest& request, const PathParams& 
 }
 
 Result<HttpResponse> ApiHandler::SearchBatch(HttpRequest& request, const PathParams& path) const {
-  auto index = registry_->Find(path.name);
-  if (!index) return NoSuchIndex(path.name);
+  VECTORD_ASSIGN_OR_RETURN(const std::shared_ptr<service::Index> index,
+                           registry_->Open(path.name));
   VECTORD_ASSIGN_OR_RETURN(const std::vector<service::SearchSpec> specs,
                            DecodeSearchBatch(request.body));
   std::vector<std::optional<Result<std::vector<service::SearchHit>>>> results(specs.size());
@@ -766,8 +792,8 @@ Result<HttpResponse> ApiHandler::SearchBatch(HttpRequest& request, const PathPar
 }
 
 Result<HttpResponse> ApiHandler::DeleteItems(HttpRequest& request, const PathParams& path) const {
-  auto index = registry_->Find(path.name);
-  if (!index) return NoSuchIndex(path.name);
+  VECTORD_ASSIGN_OR_RETURN(const std::shared_ptr<service::Index> index,
+                           registry_->Open(path.name));
   VECTORD_ASSIGN_OR_RETURN(const std::vector<std::string> ids, DecodeIds(request.body));
   VECTORD_ASSIGN_OR_RETURN(const service::Durability durability,
                            service::ParseDurability(QueryParam(request.query, "durability")));
@@ -786,8 +812,8 @@ Result<HttpResponse> ApiHandler::DeleteItems(HttpRequest& request, const PathPar
 }
 
 Result<HttpResponse> ApiHandler::RecallCheck(HttpRequest& request, const PathParams& path) const {
-  auto index = registry_->Find(path.name);
-  if (!index) return NoSuchIndex(path.name);
+  VECTORD_ASSIGN_OR_RETURN(const std::shared_ptr<service::Index> index,
+                           registry_->Open(path.name));
   VECTORD_ASSIGN_OR_RETURN(const RecallCheckSpec spec, DecodeRecallCheck(request.body));
   const auto seed =
       static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
@@ -799,8 +825,8 @@ Result<HttpResponse> ApiHandler::RecallCheck(HttpRequest& request, const PathPar
 }
 
 Result<HttpResponse> ApiHandler::ScrollItems(HttpRequest& request, const PathParams& path) const {
-  auto index = registry_->Find(path.name);
-  if (!index) return NoSuchIndex(path.name);
+  VECTORD_ASSIGN_OR_RETURN(const std::shared_ptr<service::Index> index,
+                           registry_->Open(path.name));
   size_t limit = kDefaultScrollLimit;
   const std::string limit_text = QueryParam(request.query, "limit");
   if (!limit_text.empty()) {
@@ -843,8 +869,8 @@ Result<HttpResponse> ApiHandler::ScrollItems(HttpRequest& request, const PathPar
 }
 
 Result<HttpResponse> ApiHandler::GetItem(HttpRequest&, const PathParams& path) const {
-  auto index = registry_->Find(path.name);
-  if (!index) return NoSuchIndex(path.name);
+  VECTORD_ASSIGN_OR_RETURN(const std::shared_ptr<service::Index> index,
+                           registry_->Open(path.name));
   VECTORD_RETURN_IF_ERROR(service::ValidateItemId(path.id));
   std::optional<service::StoredItem> item = index->Get(path.id);
   if (!item) return Error(404, "not found");
@@ -858,8 +884,8 @@ Result<HttpResponse> ApiHandler::GetItem(HttpRequest&, const PathParams& path) c
 }
 
 Result<HttpResponse> ApiHandler::DeleteItem(HttpRequest& request, const PathParams& path) const {
-  auto index = registry_->Find(path.name);
-  if (!index) return NoSuchIndex(path.name);
+  VECTORD_ASSIGN_OR_RETURN(const std::shared_ptr<service::Index> index,
+                           registry_->Open(path.name));
   VECTORD_ASSIGN_OR_RETURN(const service::Durability durability,
                            service::ParseDurability(QueryParam(request.query, "durability")));
   const std::vector<std::string> ids = {path.id};

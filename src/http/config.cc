@@ -167,6 +167,18 @@ std::vector<Setting> Settings() {
          c.checkpoint_bytes = n;
          return Status::Ok();
        }},
+      {"vectord", "memory_limit", "VECTORD_MEMORY_LIMIT", "--memory-limit", false, true,
+       [](Config& c, std::string_view key, std::string_view v) {
+         uint64_t n = 0;
+         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+         if (ec != std::errc() || end != v.data() + v.size() || (n != 0 && n < (uint64_t{1} << 20))) {
+           return KeyError(key, "expected a byte count of at least 1048576 (1 MiB), or 0 for no "
+                                "limit, got '" +
+                                    std::string(v) + "'");
+         }
+         c.memory_limit = n;
+         return Status::Ok();
+       }},
       {"vectord", "checkpoint_replay_seconds", "VECTORD_CHECKPOINT_REPLAY_SECONDS",
        "--checkpoint-replay-seconds", false, false,
        [](Config& c, std::string_view key, std::string_view v) {
@@ -545,6 +557,7 @@ std::string Config::Describe() const {
       " fsync_interval_ms=" + std::to_string(fsync_interval_ms) +
       " checkpoint_bytes=" + std::to_string(checkpoint_bytes) +
       " checkpoint_replay_seconds=" + std::to_string(checkpoint_replay_seconds) +
+      " memory_limit=" + (memory_limit ? std::to_string(*memory_limit) : "default") +
       " workers=" + std::to_string(workers) + " write_nice=" + std::to_string(write_nice) +
       " io_threads=" + std::to_string(io_threads) +
       " max_connections=" + std::to_string(max_connections) +

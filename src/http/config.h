@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,11 @@ struct Config {
   // its log records after the last snapshot) passes this, or its last
   // checkpoint's duration if longer: the bound on start-up replay.
   double checkpoint_replay_seconds = 10;
+  // The memory the loaded indexes may hold; past it the least recently used
+  // are unloaded (and load again on their next use). nullopt: half of the
+  // machine's memory or of the cgroup's limit, whichever is lower; 0: no
+  // limit.
+  std::optional<uint64_t> memory_limit;
   std::string auth_token;  // full access; empty: none
   // Tokens limited to some indexes and an access level: the main file's
   // [[auth.tokens]], then those of auth_tokens_file (same shape). Never logged.

@@ -99,6 +99,54 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
 
 Metrics::~Metrics() = default;
 
+void Metrics::RenderLoading(const service::LoadingStats& stats) {
+  if (loads_ == nullptr) {
+    auto counter = [&](const char* name, const char* help) {
+      return &prometheus::BuildCounter().Name(name).Help(help).Register(*registry_).Add({});
+    };
+    auto gauge = [&](const char* name, const char* help) {
+      return &prometheus::BuildGauge().Name(name).Help(help).Register(*registry_).Add({});
+    };
+    loads_ = counter("vectord_index_loads_total", "Indexes loaded on first use since start");
+    load_failures_ = counter("vectord_index_load_failures_total",
+                             "Loads that failed (a failed index, or a store that did not answer)");
+    evictions_ = counter("vectord_index_evictions_total",
+                         "Indexes unloaded to keep the loaded ones under memory_limit");
+    loaded_indexes_ = gauge("vectord_indexes_loaded", "Indexes in memory now");
+    loaded_bytes_ = gauge("vectord_indexes_loaded_bytes",
+                          "Memory held by the loaded indexes, as the memory limit counts it");
+    memory_limit_ =
+        gauge("vectord_memory_limit_bytes", "The memory_limit the loaded indexes are kept under");
+    prometheus::Histogram::BucketBoundaries bounds(std::begin(service::LoadingStats::kLoadSecondsBounds),
+                                                   std::end(service::LoadingStats::kLoadSecondsBounds));
+    load_seconds_ = &prometheus::BuildHistogram()
+                         .Name("vectord_index_load_seconds")
+                         .Help("Time to load an index on first use (snapshot read and log replay)")
+                         .Register(*registry_)
+                         .Add({}, bounds);
+  }
+  loads_->Increment(static_cast<double>(stats.loads - loading_counted_.loads));
+  load_failures_->Increment(
+      static_cast<double>(stats.load_failures - loading_counted_.load_failures));
+  evictions_->Increment(static_cast<double>(stats.evictions - loading_counted_.evictions));
+  // The registry counts loads per cumulative bound; the histogram takes the
+  // new loads per bucket.
+  constexpr size_t kBounds = std::size(service::LoadingStats::kLoadSecondsBounds);
+  std::vector<double> increments(kBounds + 1);
+  uint64_t below = 0;
+  for (size_t i = 0; i < kBounds; ++i) {
+    const uint64_t within = stats.loads_within[i] - loading_counted_.loads_within[i];
+    increments[i] = static_cast<double>(within - below);
+    below = within;
+  }
+  increments[kBounds] = static_cast<double>(stats.loads - loading_counted_.loads - below);
+  load_seconds_->ObserveMultiple(increments, stats.load_seconds - loading_counted_.load_seconds);
+  loaded_indexes_->Set(static_cast<double>(stats.loaded_indexes));
+  loaded_bytes_->Set(static_cast<double>(stats.loaded_bytes));
+  memory_limit_->Set(static_cast<double>(stats.memory_limit));
+  loading_counted_ = stats;
+}
+
 void Metrics::ObserveRequest(const std::string& route, int status, double seconds) {
   requests_->Add({{"route", route}, {"code", std::to_string(status)}}).Increment();
   static const prometheus::Histogram::BucketBoundaries kBuckets = {
@@ -128,12 +176,14 @@ std::string Metrics::Render(const service::Registry& registry, const service::In
     for (const auto& p : cluster->Progress()) lag[p.name] = p.committed - p.applied;
     writer_term_->Set(static_cast<double>(cluster->term()));
   }
-  std::vector<std::string> names = registry.Names();
-  indexes_->Set(static_cast<double>(names.size()));
+  indexes_->Set(static_cast<double>(registry.count()));
+  RenderLoading(registry.loading_stats());
+  // Series per index for the loaded ones only: an unloaded index has no
+  // traffic, and loading it to report on it would defeat unloading.
+  const std::vector<std::shared_ptr<service::Index>> loaded = registry.All();
   std::set<std::string> present;
-  for (const std::string& name : names) {
-    auto index = registry.Find(name);
-    if (!index) continue;
+  for (const std::shared_ptr<service::Index>& index : loaded) {
+    const std::string& name = index->params().name;
     present.insert(name);
     auto [it, inserted] = index_gauges_.try_emplace(name);
     IndexGauges& g = it->second;
@@ -241,9 +291,8 @@ std::string Metrics::Render(const service::Registry& registry, const service::In
       snapshot_uploads_->Increment(
           static_cast<double>(stats.snapshot_uploads - counted_.snapshot_uploads));
       size_t pending = 0;
-      for (const std::string& name : names) {
-        auto index = registry.Find(name);
-        if (index && index->log() != nullptr && index->log()->shipper() != nullptr) {
+      for (const std::shared_ptr<service::Index>& index : loaded) {
+        if (index->log() != nullptr && index->log()->shipper() != nullptr) {
           pending += index->log()->shipper()->pending_records();
         }
       }

@@ -79,6 +79,14 @@ class Metrics {
   prometheus::Counter* segment_upload_failures_ = nullptr;
   prometheus::Counter* snapshot_uploads_ = nullptr;
   prometheus::Gauge* pending_records_ = nullptr;
+  // Loading on first use and unloading (registered at the first render).
+  prometheus::Counter* loads_ = nullptr;
+  prometheus::Counter* load_failures_ = nullptr;
+  prometheus::Counter* evictions_ = nullptr;
+  prometheus::Gauge* loaded_indexes_ = nullptr;
+  prometheus::Gauge* loaded_bytes_ = nullptr;
+  prometheus::Gauge* memory_limit_ = nullptr;
+  prometheus::Histogram* load_seconds_ = nullptr;
 
   std::mutex render_mutex_;
   struct IndexGauges {
@@ -95,6 +103,9 @@ class Metrics {
   // 1 for every index whose stored copy failed to load; guarded by render_mutex_
   std::map<std::string, prometheus::Gauge*> failed_gauges_;
   service::StorageStats counted_;  // guarded by render_mutex_
+  service::LoadingStats loading_counted_;  // guarded by render_mutex_
+
+  void RenderLoading(const service::LoadingStats& stats);  // under render_mutex_
 };
 
 }  // namespace vectord::http

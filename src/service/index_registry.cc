@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <limits>
+#include <new>
+
+#include "common/log.h"
 
 #include "service/index_name.h"
 #include "service/item_id.h"
@@ -139,12 +143,24 @@ void ReplayCost::CheckpointFailed(double budget) {
   retry_at_seconds_.store(seconds() + budget, std::memory_order_relaxed);
 }
 
+namespace {
+
+// What one id costs in the id order (Index::ordered_ids_): a red-black tree
+// node (three pointers and a colour) beside the string and its heap buffer
+// when too long for the string's own.
+size_t OrderedIdBytes(std::string_view id) {
+  return 32 + sizeof(std::string) + (id.size() > 15 ? id.size() + 1 : 0);
+}
+
+}  // namespace
+
 Index::Index(IndexParams params, std::unique_ptr<engine::HnswIndex> engine)
     : params_(std::move(params)), engine_(std::move(engine)) {
   // A loaded snapshot: index what it holds.
   std::vector<std::pair<uint32_t, std::string_view>> with_metadata;
   engine_->ForEachLive([&](uint32_t slot, std::string_view id, const std::string* payload) {
     ordered_ids_.emplace(id);
+    ordered_ids_bytes_ += OrderedIdBytes(id);
     if (payload != nullptr) with_metadata.emplace_back(slot, *payload);
   });
   metadata_.AddAll(with_metadata);
@@ -184,7 +200,10 @@ Status Index::ApplyUpsert(std::span<const engine::ItemInput> inputs, ThreadPool*
   metadata_.AddAll(added.items());
   std::unique_lock ids(ordered_ids_mutex_);
   for (const engine::ItemInput& input : inputs) {
-    if (ordered_ids_.find(input.id) == ordered_ids_.end()) ordered_ids_.emplace(input.id);
+    if (ordered_ids_.find(input.id) == ordered_ids_.end()) {
+      ordered_ids_.emplace(input.id);
+      ordered_ids_bytes_ += OrderedIdBytes(input.id);
+    }
   }
   return Status::Ok();
 }
@@ -197,7 +216,10 @@ size_t Index::ApplyDelete(std::span<const std::string_view> ids) {
   std::unique_lock lock(ordered_ids_mutex_);
   for (std::string_view id : ids) {
     auto it = ordered_ids_.find(id);
-    if (it != ordered_ids_.end() && !engine_->Contains(id)) ordered_ids_.erase(it);
+    if (it != ordered_ids_.end() && !engine_->Contains(id)) {
+      ordered_ids_bytes_ -= OrderedIdBytes(id);
+      ordered_ids_.erase(it);
+    }
   }
   return freed.size();
 }
@@ -530,11 +552,25 @@ ScrollPage Index::Scroll(std::string_view after, size_t limit, bool include_vect
 size_t Index::auxiliary_memory_bytes() const {
   size_t bytes = metadata_.memory_bytes();
   std::shared_lock lock(ordered_ids_mutex_);
-  for (const std::string& id : ordered_ids_) {
-    // A red-black tree node: three pointers and a colour beside the string.
-    bytes += 32 + sizeof(std::string) + (id.size() > 15 ? id.capacity() + 1 : 0);
+  return bytes + ordered_ids_bytes_;
+}
+
+size_t Index::budget_bytes() const {
+  // The metadata index is measured by walking it; re-measure once the index
+  // has changed by an eighth of its size since, so that the cost per write
+  // stays constant and the figure within about an eighth of the truth.
+  const uint64_t changes = change_count();
+  if (changes >= metadata_measured_at_.load(std::memory_order_relaxed) + size() / 8 + 1 ||
+      changes == 0) {
+    metadata_bytes_.store(metadata_.memory_bytes(), std::memory_order_relaxed);
+    metadata_measured_at_.store(changes, std::memory_order_relaxed);
   }
-  return bytes;
+  size_t ids;
+  {
+    std::shared_lock lock(ordered_ids_mutex_);
+    ids = ordered_ids_bytes_;
+  }
+  return engine_->memory_usage().total() + ids + metadata_bytes_.load(std::memory_order_relaxed);
 }
 
 size_t Index::memory_bytes() const {
@@ -543,30 +579,74 @@ size_t Index::memory_bytes() const {
 
 size_t Index::disk_vector_bytes() const { return engine_->memory_usage().disk_vector_bytes; }
 
+int64_t Registry::Now() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
+
+void Registry::Transition::Finish() {
+  {
+    std::lock_guard lock(mutex);
+    done = true;
+  }
+  done_cv.notify_all();
+}
+
+void Registry::Transition::Wait() {
+  std::unique_lock lock(mutex);
+  done_cv.wait(lock, [this] { return done; });
+}
+
+Registry::~Registry() { StopBackground(); }
+
+void Registry::SetLoadedLocked(Entry& entry, std::shared_ptr<Index> index, size_t bytes,
+                               bool use) {
+  index->set_recall_sample_rate(recall_sample_rate_.load(std::memory_order_relaxed));
+  entry.budget_bytes = bytes;
+  entry.items.reset();
+  entry.index = std::move(index);
+  entry.last_used.store(use ? Now() : 0, std::memory_order_relaxed);
+  loaded_bytes_ += bytes;
+  ++loaded_count_;
+}
+
+std::shared_ptr<Index> Registry::TakeLoadedLocked(Entry& entry) {
+  loaded_bytes_ -= entry.budget_bytes;
+  entry.budget_bytes = 0;
+  --loaded_count_;
+  entry.items = entry.index->size();
+  return std::exchange(entry.index, nullptr);
+}
+
 Result<std::shared_ptr<Index>> Registry::Create(const CreateSpec& spec) {
   VECTORD_ASSIGN_OR_RETURN(IndexParams params, ResolveParams(spec));
   VECTORD_ASSIGN_OR_RETURN(std::unique_ptr<engine::HnswIndex> engine,
                            engine::HnswIndex::Create(EngineOptions(params, vector_directory_)));
   auto index = std::make_shared<Index>(std::move(params), std::move(engine));
-  index->set_recall_sample_rate(recall_sample_rate_.load(std::memory_order_relaxed));
   const std::string& name = index->params().name;
 
   std::lock_guard lifecycle(lifecycle_mutex_);
-  if (Find(name)) return Status::AlreadyExists("index already exists: " + name);
+  if (Contains(name)) return Status::AlreadyExists("index already exists: " + name);
   if (auto failure = FailureOf(name)) {
     return Status::AlreadyExists("index failed to load: " + *failure);
   }
   // Durable before it is visible: a crash after the 201 still has the index.
-  if (persistence_ != nullptr) VECTORD_RETURN_IF_ERROR(persistence_->OnCreate(*index));
+  if (Persistence* p = persistence()) VECTORD_RETURN_IF_ERROR(p->OnCreate(*index));
+  const size_t bytes = index->budget_bytes();
   std::unique_lock lock(mutex_);
-  indexes_.emplace(name, index);
+  SetLoadedLocked(indexes_[name], index, bytes);
   return index;
 }
 
 Status Registry::Register(std::shared_ptr<Index> index) {
-  index->set_recall_sample_rate(recall_sample_rate_.load(std::memory_order_relaxed));
+  const size_t bytes = index->budget_bytes();
   std::unique_lock lock(mutex_);
-  auto [it, inserted] = indexes_.try_emplace(index->params().name, std::move(index));
+  auto [it, inserted] = indexes_.try_emplace(index->params().name);
+  if (!inserted) return Status::AlreadyExists("index already exists: " + it->first);
+  SetLoadedLocked(it->second, std::move(index), bytes);
+  return Status::Ok();
+}
+
+Status Registry::RegisterUnloaded(std::string name) {
+  std::unique_lock lock(mutex_);
+  auto [it, inserted] = indexes_.try_emplace(std::move(name));
   if (!inserted) return Status::AlreadyExists("index already exists: " + it->first);
   return Status::Ok();
 }
@@ -591,25 +671,148 @@ std::optional<std::string> Registry::FailureOf(std::string_view name) const {
   return it->second;
 }
 
-std::shared_ptr<Index> Registry::Find(std::string_view name) const {
+Status Registry::AbsentLocked(std::string_view name) const {
+  if (auto it = failed_.find(name); it != failed_.end()) {
+    return Status::Unavailable("index failed to load: " + it->second);
+  }
+  return Status::NotFound("not found");
+}
+
+Result<std::shared_ptr<Index>> Registry::Open(std::string_view name) {
+  {
+    std::shared_lock lock(mutex_);
+    auto it = indexes_.find(name);
+    if (it == indexes_.end()) return AbsentLocked(name);
+    if (it->second.index) {
+      it->second.last_used.store(Now(), std::memory_order_relaxed);
+      return it->second.index;
+    }
+  }
+  return Load(std::string(name));
+}
+
+Result<std::shared_ptr<Index>> Registry::Load(const std::string& name, bool use) {
+  std::shared_ptr<Transition> mine;
+  while (mine == nullptr) {
+    std::shared_ptr<Transition> other;
+    {
+      std::unique_lock lock(mutex_);
+      auto it = indexes_.find(name);
+      if (it == indexes_.end()) return AbsentLocked(name);
+      Entry& entry = it->second;
+      if (entry.index) {
+        if (use) entry.last_used.store(Now(), std::memory_order_relaxed);
+        return entry.index;
+      }
+      if (entry.transition) {
+        other = entry.transition;
+      } else {
+        mine = std::make_shared<Transition>();
+        entry.transition = mine;
+      }
+    }
+    if (other) other->Wait();  // another caller's load, or an unload to finish first
+  }
+  const auto started = std::chrono::steady_clock::now();
+  Persistence* p = persistence();
+  Result<std::shared_ptr<Index>> loaded =
+      Status::Unavailable("index " + name + " is not loaded yet: the server is starting");
+  if (p != nullptr) {
+    try {
+      loaded = p->OnLoad(name, workers_);
+    } catch (const std::bad_alloc&) {
+      loaded = Status::NoSpace("out of memory loading index " + name);
+    }
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const size_t bytes = loaded.ok() ? (*loaded)->budget_bytes() : 0;
+  // A store that does not answer, or a resource that ran out, may come back:
+  // the index stays unloaded and the next use tries again. Anything else is
+  // damage, reported as today's start-up reports it.
+  const bool transient = !loaded.ok() && (loaded.status().code() == StatusCode::kUnavailable ||
+                                          loaded.status().code() == StatusCode::kNoSpace);
+  {
+    std::unique_lock lock(mutex_);
+    auto it = indexes_.find(name);
+    if (it != indexes_.end()) {
+      it->second.transition.reset();
+      if (loaded.ok()) {
+        SetLoadedLocked(it->second, *loaded, bytes, use);
+        ++loading_.loads;
+        loading_.load_seconds += seconds;
+        for (size_t i = 0; i < std::size(LoadingStats::kLoadSecondsBounds); ++i) {
+          if (seconds <= LoadingStats::kLoadSecondsBounds[i]) ++loading_.loads_within[i];
+        }
+      } else {
+        ++loading_.load_failures;
+        if (!transient) {
+          indexes_.erase(it);
+          failed_[name] = loaded.status().message();
+        }
+      }
+    }
+  }
+  mine->Finish();
+  if (!loaded.ok()) {
+    LogError("index_load_failed", {{"index", name}, {"error", loaded.status().ToString()}});
+    if (!transient) return Status::Unavailable("index failed to load: " + loaded.status().message());
+    return loaded.status();
+  }
+  LogInfo("index_loaded", {{"index", name}, {"items", (*loaded)->size()}, {"seconds", seconds}});
+  const size_t limit = memory_limit_.load(std::memory_order_relaxed);
+  if (limit != 0 && bytes > limit) {
+    LogWarn("index_larger_than_memory_limit",
+            {{"index", name}, {"bytes", bytes}, {"memory_limit", limit}});
+  }
+  WakeUnloadingIfOver();
+  return loaded;
+}
+
+std::shared_ptr<Index> Registry::Find(std::string_view name) {
+  auto index = Open(name);
+  return index.ok() ? std::move(index).value() : nullptr;
+}
+
+std::shared_ptr<Index> Registry::FindLoaded(std::string_view name) const {
   std::shared_lock lock(mutex_);
   auto it = indexes_.find(name);
-  return it == indexes_.end() ? nullptr : it->second;
+  return it == indexes_.end() ? nullptr : it->second.index;
+}
+
+std::optional<Registry::Summary> Registry::Describe(std::string_view name) const {
+  std::shared_lock lock(mutex_);
+  auto it = indexes_.find(name);
+  if (it == indexes_.end()) return std::nullopt;
+  return Summary{it->second.index != nullptr, it->second.index, it->second.items};
+}
+
+Result<IndexParams> Registry::StoredParams(std::string_view name) const {
+  Persistence* p = persistence();
+  if (p == nullptr) return Status::NotFound("not found");
+  return p->StoredParams(std::string(name));
+}
+
+bool Registry::Contains(std::string_view name) const {
+  std::shared_lock lock(mutex_);
+  return indexes_.find(name) != indexes_.end();
 }
 
 std::vector<std::string> Registry::Names() const {
   std::shared_lock lock(mutex_);
   std::vector<std::string> names;
   names.reserve(indexes_.size());
-  for (const auto& [name, index] : indexes_) names.push_back(name);
+  for (const auto& [name, entry] : indexes_) names.push_back(name);
   return names;  // std::map keeps them sorted
 }
 
 std::vector<std::shared_ptr<Index>> Registry::All() const {
   std::shared_lock lock(mutex_);
   std::vector<std::shared_ptr<Index>> all;
-  all.reserve(indexes_.size());
-  for (const auto& [name, index] : indexes_) all.push_back(index);
+  all.reserve(loaded_count_);
+  for (const auto& [name, entry] : indexes_) {
+    if (entry.index) all.push_back(entry.index);
+  }
   return all;
 }
 
@@ -618,23 +821,40 @@ size_t Registry::count() const {
   return indexes_.size();
 }
 
+LoadingStats Registry::loading_stats() const {
+  std::shared_lock lock(mutex_);
+  LoadingStats stats = loading_;
+  stats.loaded_indexes = loaded_count_;
+  stats.loaded_bytes = loaded_bytes_;
+  stats.memory_limit = memory_limit_.load(std::memory_order_relaxed);
+  return stats;
+}
+
 Status Registry::Drop(std::string_view name) {
   std::lock_guard lifecycle(lifecycle_mutex_);
-  auto index = Find(name);
-  if (!index && FailureOf(name)) {
-    if (persistence_ != nullptr) {
-      VECTORD_RETURN_IF_ERROR(persistence_->OnQuarantine(std::string(name)).status());
+  auto quarantine = [&]() -> Status {
+    if (Persistence* p = persistence()) {
+      VECTORD_RETURN_IF_ERROR(p->OnQuarantine(std::string(name)).status());
     }
     std::unique_lock lock(mutex_);
-    failed_.erase(failed_.find(name));
+    if (auto it = failed_.find(name); it != failed_.end()) failed_.erase(it);
     return Status::Ok();
+  };
+  if (!Contains(name) && FailureOf(name)) return quarantine();
+  // An unloaded index is loaded first: its drop closes its log and removes
+  // its files as a loaded one's does.
+  auto opened = Open(name);
+  if (!opened.ok()) {
+    if (FailureOf(name)) return quarantine();  // it failed to load just now
+    return opened.status();
   }
-  if (!index) return Status::NotFound("not found");
-  if (persistence_ != nullptr) VECTORD_RETURN_IF_ERROR(persistence_->OnDrop(*index));
+  std::shared_ptr<Index> index = std::move(opened).value();
+  if (Persistence* p = persistence()) VECTORD_RETURN_IF_ERROR(p->OnDrop(*index));
   {
     std::unique_lock lock(mutex_);
     // Forget (a cluster replica's drop) does not wait for lifecycle_mutex_.
-    if (auto it = indexes_.find(name); it != indexes_.end() && it->second == index) {
+    if (auto it = indexes_.find(name); it != indexes_.end() && it->second.index == index) {
+      TakeLoadedLocked(it->second);
       indexes_.erase(it);
     }
   }
@@ -650,37 +870,203 @@ std::shared_ptr<Index> Registry::Forget(std::string_view name) {
     std::unique_lock lock(mutex_);
     auto it = indexes_.find(name);
     if (it == indexes_.end()) return nullptr;
-    index = std::move(it->second);
+    if (it->second.index) index = TakeLoadedLocked(it->second);
     indexes_.erase(it);
   }
-  index->MarkDropped();
+  if (index) index->MarkDropped();
   return index;
 }
 
 bool Registry::Replace(const std::shared_ptr<Index>& old, std::shared_ptr<Index> index) {
-  index->set_recall_sample_rate(recall_sample_rate_.load(std::memory_order_relaxed));
+  const size_t bytes = index->budget_bytes();
   std::unique_lock lock(mutex_);
   auto it = indexes_.find(old->params().name);
-  if (it == indexes_.end() || it->second != old) return false;
-  it->second = std::move(index);
+  if (it == indexes_.end() || it->second.index != old) return false;
+  TakeLoadedLocked(it->second);
+  SetLoadedLocked(it->second, std::move(index), bytes);
   return true;
 }
 
 Result<Recovered> Registry::Recover(std::string_view name) {
   std::lock_guard lifecycle(lifecycle_mutex_);
-  if (Find(name)) {
+  if (Contains(name)) {
     return Status::AlreadyExists("index " + std::string(name) +
                                  " is loaded: only an index that failed to load is recovered");
   }
   if (!FailureOf(name)) return Status::NotFound("not found");
-  if (persistence_ == nullptr) return Status::Unavailable("no storage to recover from");
-  VECTORD_ASSIGN_OR_RETURN(Recovered recovered,
-                           persistence_->OnRecover(std::string(name), workers_));
-  recovered.index->set_recall_sample_rate(recall_sample_rate_.load(std::memory_order_relaxed));
+  Persistence* p = persistence();
+  if (p == nullptr) return Status::Unavailable("no storage to recover from");
+  VECTORD_ASSIGN_OR_RETURN(Recovered recovered, p->OnRecover(std::string(name), workers_));
+  const size_t bytes = recovered.index->budget_bytes();
   std::unique_lock lock(mutex_);
   failed_.erase(failed_.find(name));
-  indexes_.emplace(std::string(name), recovered.index);
+  SetLoadedLocked(indexes_[std::string(name)], recovered.index, bytes);
   return recovered;
+}
+
+void Registry::Account(const std::shared_ptr<Index>& index) {
+  const size_t bytes = index->budget_bytes();
+  {
+    std::unique_lock lock(mutex_);
+    auto it = indexes_.find(index->params().name);
+    if (it == indexes_.end() || it->second.index != index) return;
+    loaded_bytes_ = loaded_bytes_ - it->second.budget_bytes + bytes;
+    it->second.budget_bytes = bytes;
+  }
+  WakeUnloadingIfOver();
+}
+
+void Registry::WakeUnloadingIfOver() {
+  const size_t limit = memory_limit_.load(std::memory_order_relaxed);
+  if (limit == 0) return;
+  {
+    std::shared_lock lock(mutex_);
+    if (loaded_bytes_ <= limit) return;
+  }
+  {
+    std::lock_guard lock(unloading_mutex_);
+    unloading_requested_ = true;
+  }
+  unloading_wake_.notify_one();
+}
+
+bool Registry::Unload(std::string_view name) { return UnloadIfIdle(std::string(name)); }
+
+bool Registry::UnloadIfIdle(const std::string& name) {
+  Persistence* p = persistence();
+  if (p == nullptr || !p->CanUnload()) return false;
+  std::shared_ptr<Index> victim;
+  auto transition = std::make_shared<Transition>();
+  size_t bytes = 0;
+  {
+    std::unique_lock lock(mutex_);
+    auto it = indexes_.find(name);
+    if (it == indexes_.end()) return false;
+    Entry& entry = it->second;
+    // Held by the registry alone: no operation has it, and none can get it
+    // without this lock.
+    if (!entry.index || entry.transition || entry.index.use_count() != 1) return false;
+    bytes = entry.budget_bytes;
+    victim = TakeLoadedLocked(entry);
+    entry.transition = transition;  // a load of the name waits for the unload
+  }
+  Status unloaded = p->OnUnload(victim);
+  if (unloaded.ok()) {
+    // Closes its log (and stops its shipper) before a new load of the name
+    // may open them.
+    victim.reset();
+  }
+  {
+    std::unique_lock lock(mutex_);
+    auto it = indexes_.find(name);  // still there: a drop loads it first, and waits
+    if (it != indexes_.end()) {
+      it->second.transition.reset();
+      if (!unloaded.ok()) SetLoadedLocked(it->second, std::move(victim), bytes);
+    }
+    ++(unloaded.ok() ? loading_.evictions : loading_.eviction_failures);
+  }
+  transition->Finish();
+  if (!unloaded.ok()) {
+    LogWarn("index_unload_failed", {{"index", name}, {"error", unloaded.ToString()}});
+  }
+  return unloaded.ok();
+}
+
+size_t Registry::UnloadDownTo(size_t target) {
+  std::vector<std::pair<int64_t, std::string>> candidates;
+  {
+    std::shared_lock lock(mutex_);
+    if (loaded_bytes_ <= target) return 0;
+    int64_t newest = std::numeric_limits<int64_t>::min();
+    for (const auto& [name, entry] : indexes_) {
+      if (entry.index) newest = std::max(newest, entry.last_used.load(std::memory_order_relaxed));
+    }
+    for (const auto& [name, entry] : indexes_) {
+      if (!entry.index || entry.transition || entry.index.use_count() != 1) continue;
+      const int64_t used = entry.last_used.load(std::memory_order_relaxed);
+      // The index used last stays: one larger than the limit is served alone
+      // rather than unloaded after every request.
+      if (used == newest) continue;
+      candidates.emplace_back(used, name);
+    }
+  }
+  std::sort(candidates.begin(), candidates.end());
+  size_t unloaded = 0;
+  for (const auto& [used, name] : candidates) {
+    {
+      std::shared_lock lock(mutex_);
+      if (loaded_bytes_ <= target) break;
+    }
+    if (UnloadIfIdle(name)) ++unloaded;
+  }
+  return unloaded;
+}
+
+void Registry::StartUnloading(size_t bytes) {
+  memory_limit_.store(bytes, std::memory_order_relaxed);
+  Persistence* p = persistence();
+  if (bytes == 0 || p == nullptr || !p->CanUnload() || unloading_thread_.joinable()) return;
+  {
+    std::lock_guard lock(unloading_mutex_);
+    stop_unloading_ = false;
+  }
+  unloading_thread_ = std::thread([this] { RunUnloading(); });
+}
+
+void Registry::StopBackground() {
+  stop_background_loading_.store(true, std::memory_order_relaxed);
+  if (background_loading_thread_.joinable()) background_loading_thread_.join();
+  {
+    std::lock_guard lock(unloading_mutex_);
+    stop_unloading_ = true;
+  }
+  unloading_wake_.notify_all();
+  if (unloading_thread_.joinable()) unloading_thread_.join();
+}
+
+void Registry::StartBackgroundLoading(std::vector<std::string> names, size_t stop_above) {
+  if (background_loading_thread_.joinable()) return;
+  stop_background_loading_.store(false, std::memory_order_relaxed);
+  background_loading_thread_ = std::thread(
+      [this, names = std::move(names), stop_above]() mutable {
+        RunBackgroundLoading(std::move(names), stop_above);
+      });
+}
+
+void Registry::RunBackgroundLoading(std::vector<std::string> names, size_t stop_above) {
+  const auto started = std::chrono::steady_clock::now();
+  size_t loaded = 0;
+  for (const std::string& name : names) {
+    if (stop_background_loading_.load(std::memory_order_relaxed)) return;
+    if (stop_above != 0) {
+      std::shared_lock lock(mutex_);
+      if (loaded_bytes_ > stop_above) break;
+    }
+    if (Load(name, /*use=*/false).ok()) ++loaded;
+  }
+  LogInfo("background_loading_done",
+          {{"indexes", names.size()},
+           {"loaded", loaded},
+           {"seconds",
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}});
+}
+
+void Registry::RunUnloading() {
+  std::unique_lock lock(unloading_mutex_);
+  while (!stop_unloading_) {
+    // Woken when a load or a write takes the sum over the limit; the timeout
+    // retries indexes that were in use or failed to unload.
+    unloading_wake_.wait_for(lock, std::chrono::seconds(1),
+                             [this] { return stop_unloading_ || unloading_requested_; });
+    if (stop_unloading_) break;
+    unloading_requested_ = false;
+    lock.unlock();
+    const size_t limit = memory_limit_.load(std::memory_order_relaxed);
+    // Down to 15/16 of the limit, so that the next few loads fit without
+    // another round.
+    UnloadDownTo(limit - limit / 16);
+    lock.lock();
+  }
 }
 
 std::string RecoveryReport::Summary() const {
@@ -711,7 +1097,10 @@ Result<WriteResult> Registry::Add(const std::shared_ptr<Index>& index,
                                    " per batch");
   }
   auto result = index->Add(items, workers_, durability);
-  if (result.ok() && persistence_ != nullptr) persistence_->OnWrite(index);
+  if (result.ok()) {
+    if (Persistence* p = persistence()) p->OnWrite(index);
+    Account(index);
+  }
   return result;
 }
 
@@ -721,7 +1110,10 @@ Result<WriteResult> Registry::Remove(const std::shared_ptr<Index>& index,
     return Status::InvalidArgument("ids: at most " + std::to_string(kMaxBatchItems) + " per batch");
   }
   auto result = index->Remove(ids, durability);
-  if (result.ok() && persistence_ != nullptr) persistence_->OnWrite(index);
+  if (result.ok()) {
+    if (Persistence* p = persistence()) p->OnWrite(index);
+    Account(index);
+  }
   return result;
 }
 

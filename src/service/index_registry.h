@@ -33,6 +33,7 @@
 #include <shared_mutex>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/status.h"
@@ -242,6 +243,10 @@ class Index : public std::enable_shared_from_this<Index> {
   // Everything the index holds in memory: the engine's vectors, codes and
   // links plus auxiliary_memory_bytes().
   size_t memory_bytes() const;
+  // memory_bytes() at a constant cost per call, for the registry's memory
+  // budget: the metadata index's share is re-measured only after the index
+  // has changed by an eighth of its size.
+  size_t budget_bytes() const;
   // The vector rows in use in the vector file of an index with vectors
   // "disk"; 0 for the others.
   size_t disk_vector_bytes() const;
@@ -318,6 +323,11 @@ class Index : public std::enable_shared_from_this<Index> {
   MetadataIndex metadata_;
   mutable std::shared_mutex ordered_ids_mutex_;
   std::set<std::string, std::less<>> ordered_ids_;  // live ids, for Scroll
+  size_t ordered_ids_bytes_ = 0;                     // guarded by ordered_ids_mutex_
+  // budget_bytes()'s last measure of the metadata index, and change_count()
+  // then.
+  mutable std::atomic<size_t> metadata_bytes_{0};
+  mutable std::atomic<uint64_t> metadata_measured_at_{0};
 };
 
 // What a recovery of a failed index kept and what it could not.
@@ -369,14 +379,73 @@ class Persistence {
   virtual Result<Recovered> OnRecover(const std::string& name, ThreadPool* workers) = 0;
   // After every successful write (e.g. to schedule a checkpoint).
   virtual void OnWrite(const std::shared_ptr<Index>& index) = 0;
+
+  // Loading on first use and unloading (docs/design/many-indexes.md). A
+  // persistence that keeps every index loaded (the cluster's) keeps these
+  // defaults, and the registry then never unloads.
+  virtual bool CanUnload() const { return false; }
+  // Loads a registered index that is not in memory, with its log attached.
+  // Unavailable (a bucket that does not answer, descriptors) leaves it
+  // unloaded; any other error makes it a failed index.
+  virtual Result<std::shared_ptr<Index>> OnLoad(const std::string& name, ThreadPool* workers) {
+    (void)workers;
+    return Status::Internal("index " + name + " is not loaded, and this storage cannot load it");
+  }
+  // Makes everything the index holds durable in its snapshot (a checkpoint
+  // when it has records since the last one) and forgets it, so that the
+  // registry may drop it from memory; nothing else holds the index. On an
+  // error the index stays loaded.
+  virtual Status OnUnload(const std::shared_ptr<Index>& index) {
+    return Status::Internal("index " + index->params().name + " cannot be unloaded");
+  }
+  // The stored parameters of an index, read without loading it.
+  virtual Result<IndexParams> StoredParams(const std::string& name) {
+    return Status::NotFound("no stored parameters for index " + name);
+  }
 };
 
+// Loads, unloads and evictions since start, for /metrics.
+struct LoadingStats {
+  uint64_t loads = 0;
+  uint64_t load_failures = 0;
+  uint64_t evictions = 0;
+  uint64_t eviction_failures = 0;
+  double load_seconds = 0;  // sum over loads
+  // Loads that took at most kLoadSecondsBounds[i] seconds (cumulative, as a
+  // Prometheus histogram's buckets).
+  static constexpr double kLoadSecondsBounds[] = {0.001, 0.005, 0.01, 0.05, 0.1,
+                                                  0.5,   1,     5,    30};
+  uint64_t loads_within[std::size(kLoadSecondsBounds)] = {};
+  size_t loaded_indexes = 0;
+  size_t loaded_bytes = 0;  // the budget's sum (Index::budget_bytes)
+  size_t memory_limit = 0;  // 0: none
+};
+
+// The registry: every index name the node serves, loaded or not.
+//
+// An index is loaded (in memory, with its log open) or unloaded (only its
+// name is held; its snapshot and log are on disk, and in the bucket when
+// there is one). Find loads an unloaded index on first use: one load per
+// name at a time, later callers wait for it. With a memory limit, a
+// background thread unloads the least recently used loaded indexes while
+// their sum of Index::budget_bytes() is above the limit; it only unloads an
+// index that nothing but the registry holds, so no operation is in flight on
+// it and none can start (every operation reaches an index through Find,
+// which copies the pointer under the registry's lock).
+//
+// Thread safety: every method may be called from any thread. The map is
+// guarded by a shared mutex held only for lookups and changes, never across a
+// load, an unload or a persistence call; creates, drops and recovers are
+// serialised with each other by a second mutex.
 class Registry {
  public:
   explicit Registry(ThreadPool* workers) : workers_(workers) {}
+  ~Registry();
 
   // Set once, before the server takes requests; null means ephemeral.
-  void SetPersistence(Persistence* persistence) { persistence_ = persistence; }
+  void SetPersistence(Persistence* persistence) {
+    persistence_.store(persistence, std::memory_order_release);
+  }
   // Where indexes with vectors "disk" make their (unnamed) vector files. Set
   // once, before the server takes requests.
   void SetVectorDirectory(std::string directory) { vector_directory_ = std::move(directory); }
@@ -387,12 +456,36 @@ class Registry {
   void SetRecallSampleRate(double rate) {
     recall_sample_rate_.store(rate, std::memory_order_relaxed);
   }
+  // Starts the thread that unloads least recently used indexes while the
+  // loaded ones hold more than `bytes` (0: never). Needs a persistence that
+  // CanUnload(); call after SetPersistence. Stopped by StopBackground or the
+  // destructor.
+  void StartUnloading(size_t bytes);
+  // Loads `names` one after another on a background thread, as loads that
+  // are not uses: each stays least recently used, first for the unloading
+  // thread to take. Stops early once the loaded indexes hold more than
+  // `stop_above` bytes (0: loads them all). After start-up this finds
+  // damage early, makes disk and bucket agree for every index, and warms
+  // the first searches.
+  void StartBackgroundLoading(std::vector<std::string> names, size_t stop_above);
+  // Stops both background threads (waits for a load or unload under way).
+  void StopBackground();
+  // Unloads least recently used indexes until the loaded ones hold at most
+  // `target` bytes or nothing more can be unloaded; returns how many it
+  // unloaded. The unloading thread's step, public for tests and benches.
+  size_t UnloadDownTo(size_t target);
+  // Unloads one index now (false if it is not loaded, is in use, or its
+  // unload failed).
+  bool Unload(std::string_view name);
 
   // AlreadyExists "index already exists: NAME" (or "index failed to load:
   // ..." for a name whose stored copy did not load), or InvalidArgument.
   Result<std::shared_ptr<Index>> Create(const CreateSpec& spec);
   // Adds an index loaded from storage; AlreadyExists if the name is taken.
   Status Register(std::shared_ptr<Index> index);
+  // Adds a stored index that is not loaded (Find loads it on first use);
+  // AlreadyExists if the name is taken.
+  Status RegisterUnloaded(std::string name);
 
   // An index whose stored copy did not load. It keeps its name: a create of
   // it is refused, its files are left alone, and a drop moves them to
@@ -406,10 +499,29 @@ class Registry {
   std::vector<FailedIndex> Failed() const;
   // The error of a failed index, or nullopt when `name` did not fail.
   std::optional<std::string> FailureOf(std::string_view name) const;
-  std::shared_ptr<Index> Find(std::string_view name) const;
-  std::vector<std::string> Names() const;  // sorted
-  std::vector<std::shared_ptr<Index>> All() const;
-  size_t count() const;
+
+  // The index, loaded first if it is not: NotFound "not found" for an
+  // unknown name, Unavailable "index failed to load: ..." for a failed one,
+  // or the load's error (Unavailable while its store does not answer).
+  Result<std::shared_ptr<Index>> Open(std::string_view name);
+  // Open, with null for every error.
+  std::shared_ptr<Index> Find(std::string_view name);
+  // The index if it is loaded now; null otherwise. Never loads.
+  std::shared_ptr<Index> FindLoaded(std::string_view name) const;
+  // What an index is without loading it.
+  struct Summary {
+    bool loaded = false;
+    std::shared_ptr<Index> index;  // when loaded
+    std::optional<size_t> items;   // unloaded: its count when it was last loaded
+  };
+  std::optional<Summary> Describe(std::string_view name) const;
+  // The stored parameters of an unloaded index (Persistence::StoredParams).
+  Result<IndexParams> StoredParams(std::string_view name) const;
+  bool Contains(std::string_view name) const;
+  std::vector<std::string> Names() const;  // every index, loaded or not; sorted
+  std::vector<std::shared_ptr<Index>> All() const;  // the loaded ones
+  size_t count() const;                             // every index, loaded or not
+  LoadingStats loading_stats() const;
   // NotFound "not found". A failed index is quarantined, not deleted.
   Status Drop(std::string_view name);
   // Removes an index without telling the persistence: a cluster replica's
@@ -430,14 +542,67 @@ class Registry {
   ThreadPool* workers() const { return workers_; }
 
  private:
+  // A load or an unload under way; whoever finds it waits for it.
+  struct Transition {
+    std::mutex mutex;
+    std::condition_variable done_cv;
+    bool done = false;  // guarded by mutex
+    void Finish();
+    void Wait();
+  };
+  struct Entry {
+    std::shared_ptr<Index> index;            // null while unloaded
+    std::shared_ptr<Transition> transition;  // set while a load or unload is under way
+    size_t budget_bytes = 0;                 // counted in loaded_bytes_ while loaded
+    std::optional<size_t> items;             // unloaded: the count when last loaded
+    // steady_clock ticks of the last Find; relaxed atomics, so that a Find
+    // under the shared lock may bump it.
+    std::atomic<int64_t> last_used{0};
+  };
+  using EntryMap = std::map<std::string, Entry, std::less<>>;
+
+  Persistence* persistence() const { return persistence_.load(std::memory_order_acquire); }
+  // Registers `index` (of `bytes`) as loaded under `entry`; caller holds
+  // mutex_.
+  void SetLoadedLocked(Entry& entry, std::shared_ptr<Index> index, size_t bytes,
+                       bool use = true);
+  // Takes the index out of `entry`; caller holds mutex_.
+  std::shared_ptr<Index> TakeLoadedLocked(Entry& entry);
+  // NotFound, or Unavailable for a failed index; caller holds mutex_.
+  Status AbsentLocked(std::string_view name) const;
+  // Open's slow path: loads `name` or waits for the load under way. A load
+  // that is not a `use` leaves the index least recently used.
+  Result<std::shared_ptr<Index>> Load(const std::string& name, bool use = true);
+  // After a write: re-counts the index's bytes, and wakes the unloading
+  // thread if the sum is over the limit.
+  void Account(const std::shared_ptr<Index>& index);
+  void WakeUnloadingIfOver();
+  // Unloads `name` if it is loaded and nothing else holds it.
+  bool UnloadIfIdle(const std::string& name);
+  void RunUnloading();
+  void RunBackgroundLoading(std::vector<std::string> names, size_t stop_above);
+  static int64_t Now();
+
   ThreadPool* const workers_;
-  Persistence* persistence_ = nullptr;
+  std::atomic<Persistence*> persistence_{nullptr};
   std::string vector_directory_;
   std::atomic<double> recall_sample_rate_{0};
-  std::mutex lifecycle_mutex_;  // serialises Create and Drop
+  std::mutex lifecycle_mutex_;  // serialises Create, Drop and Recover
   mutable std::shared_mutex mutex_;
-  std::map<std::string, std::shared_ptr<Index>, std::less<>> indexes_;  // guarded by mutex_
-  std::map<std::string, std::string, std::less<>> failed_;              // guarded by mutex_
+  EntryMap indexes_;                                        // guarded by mutex_
+  std::map<std::string, std::string, std::less<>> failed_;  // guarded by mutex_
+  size_t loaded_count_ = 0;                                 // guarded by mutex_
+  size_t loaded_bytes_ = 0;                                 // guarded by mutex_
+  LoadingStats loading_;                                    // counters; guarded by mutex_
+
+  std::mutex unloading_mutex_;
+  std::condition_variable unloading_wake_;
+  std::atomic<size_t> memory_limit_{0};  // 0: none
+  bool stop_unloading_ = false;       // guarded by unloading_mutex_
+  bool unloading_requested_ = false;  // guarded by unloading_mutex_
+  std::thread unloading_thread_;
+  std::atomic<bool> stop_background_loading_{false};
+  std::thread background_loading_thread_;
 };
 
 }  // namespace vectord::service

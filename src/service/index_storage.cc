@@ -1,5 +1,6 @@
 #include "service/index_storage.h"
 
+#include <algorithm>
 #include <set>
 #include <thread>
 
@@ -495,15 +496,29 @@ Result<std::shared_ptr<Index>> IndexStorage::LoadOne(const std::string& name, Th
   return index;
 }
 
-IndexStorage::LoadReport IndexStorage::LoadAll(Registry& registry, ThreadPool* workers,
-                                               const std::function<bool()>& keep_trying) {
+IndexStorage::LoadReport IndexStorage::Survey(Registry& registry,
+                                              const std::function<bool()>& keep_trying) {
+  LoadReport report = ListStored(registry, keep_trying);
+  for (const std::string& name : report.names) {
+    if (Status s = registry.RegisterUnloaded(name); !s.ok()) {
+      ++report.failed;
+      LogError("rehydrate_skip", {{"index", name}, {"error", s.ToString()}});
+      continue;
+    }
+    ++report.indexes;
+  }
+  return report;
+}
+
+IndexStorage::LoadReport IndexStorage::ListStored(Registry& registry,
+                                                  const std::function<bool()>& keep_trying) {
   LoadReport report;
   // Swaps of staged copies (recover, replacement from the bucket) that a
   // crash cut short.
   if (Status s = FinishStagedSwaps(); !s.ok()) {
     LogError("staged_swap_failed", {{"error", s.ToString()}});
   }
-  std::map<std::string, BucketIndex> bucket;
+  std::vector<std::string> bucket_only;
   if (mirror_ != nullptr) {
     auto surveyed = mirror_->Survey(keep_trying);
     if (!surveyed.ok()) {
@@ -512,13 +527,12 @@ IndexStorage::LoadReport IndexStorage::LoadAll(Registry& registry, ThreadPool* w
       ++report.failed;
       return report;
     }
-    bucket = std::move(surveyed).value();
-    for (auto& [name, listed] : bucket) {
+    for (auto& [name, listed] : *surveyed) {
       const bool local = objects_->Exists(ParamsKey(name));
       if (listed.has_params && !local) {
-        // A new host, or a disk that lost the index: the bucket has it.
-        // Local files without a params file that hold data are kept aside,
-        // not overwritten.
+        // A new host, or a disk that lost the index: the bucket has it, and
+        // its first load downloads it. Local files without a params file that
+        // hold data are kept aside, not overwritten.
         if (HoldsData(name)) {
           std::lock_guard checkpoint(checkpoint_mutex_);
           if (auto folder = QuarantineLocked(name); !folder.ok()) {
@@ -529,32 +543,17 @@ IndexStorage::LoadReport IndexStorage::LoadAll(Registry& registry, ThreadPool* w
             continue;
           }
         }
-        auto started = std::chrono::steady_clock::now();
-        Status s = RetryWhileUnavailable(
-            "hydrate_retry", name,
-            [&, &name = name, &listed = listed] {
-              return mirror_->Hydrate(name, &listed, LogDirectory(name));
-            },
-            keep_trying);
-        if (!s.ok()) {
-          // Only the partial download is removed: the bucket keeps its copy.
-          LogError("hydrate_failed", {{"index", name}, {"error", s.ToString()}});
-          RemoveLocalFiles(name);
-          ++report.failed;
-          registry.RegisterFailed(name, s);
-          report.failures.push_back({name, s});
-          continue;
-        }
-        LogInfo("hydrated_from_bucket", {{"index", name},
-                                         {"segments", listed.segments.size()},
-                                         {"seconds", SecondsSince(started)}});
+        bucket_only.push_back(name);
       } else if (!listed.has_params && !local) {
         // What a create or drop cut short left in the bucket.
         LogInfo("removing_bucket_leftovers", {{"index", name}});
         if (Status s = mirror_->DeleteIndex(name); !s.ok()) {
           LogWarn("bucket_cleanup_failed", {{"index", name}, {"error", s.ToString()}});
         }
+        continue;
       }
+      std::lock_guard lock(mutex_);
+      unreconciled_[name] = std::move(listed);
     }
   }
   auto keys = objects_->List(kPrefix);
@@ -622,13 +621,29 @@ IndexStorage::LoadReport IndexStorage::LoadAll(Registry& registry, ThreadPool* w
   }
   for (const std::string& name : with_params) {
     if (!ValidateIndexName(name).ok()) continue;
+    if (mirror_ != nullptr) {
+      // The first load makes disk and bucket agree (LoadAndReconcile); an
+      // index the bucket does not list gets no BucketIndex.
+      std::lock_guard lock(mutex_);
+      unreconciled_.try_emplace(name);
+    }
+    report.names.push_back(name);
+  }
+  report.names.insert(report.names.end(), bucket_only.begin(), bucket_only.end());
+  std::sort(report.names.begin(), report.names.end());
+  return report;
+}
+
+IndexStorage::LoadReport IndexStorage::LoadAll(Registry& registry, ThreadPool* workers,
+                                               const std::function<bool()>& keep_trying) {
+  LoadReport report = ListStored(registry, keep_trying);
+  {
+    std::lock_guard lock(mutex_);
+    load_keep_trying_ = keep_trying;
+  }
+  for (const std::string& name : report.names) {
     auto started = std::chrono::steady_clock::now();
-    auto listed = bucket.find(name);
-    auto index =
-        mirror_ == nullptr
-            ? LoadOne(name, workers)
-            : LoadAndReconcile(name, workers, listed == bucket.end() ? nullptr : &listed->second,
-                               keep_trying);
+    auto index = OnLoad(name, workers);
     if (!index.ok()) {
       ++report.failed;
       LogError("rehydrate_skip", {{"index", name}, {"error", index.status().ToString()}});
@@ -646,7 +661,83 @@ IndexStorage::LoadReport IndexStorage::LoadAll(Registry& registry, ThreadPool* w
     ++report.loaded;
     LogInfo("rehydrated", {{"index", name}, {"items", items}, {"seconds", SecondsSince(started)}});
   }
+  std::lock_guard lock(mutex_);
+  load_keep_trying_ = nullptr;
   return report;
+}
+
+Result<std::shared_ptr<Index>> IndexStorage::OnLoad(const std::string& name, ThreadPool* workers) {
+  std::optional<std::optional<BucketIndex>> unreconciled;
+  std::function<bool()> keep_trying;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = unreconciled_.find(name); it != unreconciled_.end()) {
+      unreconciled.emplace(std::move(it->second));
+      unreconciled_.erase(it);
+    }
+    keep_trying = load_keep_trying_;
+  }
+  if (!keep_trying) {
+    // A request waits for a bucket that blinks, but not for ever.
+    const auto until = std::chrono::steady_clock::now() + options_.load_retry_time;
+    keep_trying = [until] { return std::chrono::steady_clock::now() < until; };
+  }
+  if (mirror_ == nullptr || !unreconciled) return LoadOne(name, workers);
+  BucketIndex* listed = unreconciled->has_value() ? &**unreconciled : nullptr;
+  Result<std::shared_ptr<Index>> index = Status::Internal("not loaded");
+  const auto started = std::chrono::steady_clock::now();
+  if (listed != nullptr && listed->has_params && !objects_->Exists(ParamsKey(name))) {
+    Status s = RetryWhileUnavailable(
+        "hydrate_retry", name, [&] { return mirror_->Hydrate(name, listed, LogDirectory(name)); },
+        keep_trying);
+    if (s.ok()) {
+      LogInfo("hydrated_from_bucket", {{"index", name},
+                                       {"segments", listed->segments.size()},
+                                       {"seconds", SecondsSince(started)}});
+      index = LoadOne(name, workers);
+    } else {
+      // Only the partial download is removed: the bucket keeps its copy.
+      LogError("hydrate_failed", {{"index", name}, {"error", s.ToString()}});
+      RemoveLocalFiles(name);
+      index = s;
+    }
+  } else {
+    index = LoadAndReconcile(name, workers, listed, keep_trying);
+  }
+  if (!index.ok() && index.status().code() == StatusCode::kUnavailable) {
+    // The next load tries again from where this one stopped.
+    std::lock_guard lock(mutex_);
+    unreconciled_.try_emplace(name, std::move(*unreconciled));
+  }
+  return index;
+}
+
+Status IndexStorage::OnUnload(const std::shared_ptr<Index>& index) {
+  // Its next load reads the snapshot instead of replaying the log, and with
+  // a bucket the bucket's copy is current, so the shipper may go.
+  VECTORD_RETURN_IF_ERROR(Checkpoint(index));
+  std::lock_guard lock(mutex_);
+  const std::string& name = index->params().name;
+  if (auto it = checkpoint_due_.find(name); it != checkpoint_due_.end() && it->second == index) {
+    checkpoint_due_.erase(it);
+  }
+  known_.erase(name);
+  return Status::Ok();
+}
+
+Result<IndexParams> IndexStorage::StoredParams(const std::string& name) {
+  Result<std::string> text = objects_->Get(ParamsKey(name));
+  if (!text.ok() && text.status().code() == StatusCode::kNotFound && mirror_ != nullptr) {
+    // An index only the bucket holds until its first load.
+    text = mirror_->bucket()->Get(ParamsKey(name));
+    if (!text.ok() && text.status().code() != StatusCode::kNotFound) {
+      return BucketError(text.status());
+    }
+  }
+  if (!text.ok()) return text.status();
+  auto params = ParseParamsJson(*text);
+  if (!params.ok()) return params.status().WithContext(ParamsKey(name));
+  return params;
 }
 
 StorageStats IndexStorage::stats() const {

@@ -22,10 +22,14 @@
 // a new host rebuilds from: parameters are put there after the local create
 // and deleted before the local drop, each log's records are shipped as they
 // are written, and each checkpoint uploads its snapshot and deletes the
-// segment objects it covers. At start-up the bucket is surveyed first: an
-// index the disk lacks, or for which the bucket holds newer records, is
-// rebuilt locally from it; one the bucket lacks or holds older records of is
-// checkpointed to it.
+// segment objects it covers. At start-up the bucket is listed; at each
+// index's first load, an index the disk lacks, or for which the bucket holds
+// newer records, is rebuilt locally from it, and one the bucket lacks or
+// holds older records of is checkpointed to it.
+//
+// Indexes are loaded on first use and may be unloaded (Persistence::OnLoad,
+// OnUnload): an unloaded index has a current snapshot, locally and in the
+// bucket, and no open log.
 //
 // Thread safety: the Persistence methods may be called from any thread.
 // Checkpoints and drops are serialised by one mutex; a background thread
@@ -39,6 +43,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -71,6 +76,9 @@ struct StorageOptions {
   // least recently written are closed while idle and reopened by their next
   // write (store/open_log_files.h), so descriptors do not grow per index.
   size_t max_open_log_files = 256;
+  // How long a load on first use retries a bucket that does not answer
+  // before the request gets 503 (the next use tries again).
+  std::chrono::milliseconds load_retry_time{10000};
 };
 
 struct StorageStats {
@@ -108,26 +116,45 @@ class IndexStorage final : public Persistence {
   Result<std::string> OnQuarantine(const std::string& name) override;
   Result<Recovered> OnRecover(const std::string& name, ThreadPool* workers) override;
   void OnWrite(const std::shared_ptr<Index>& index) override;
+  bool CanUnload() const override { return true; }
+  // Reads the snapshot and replays the log after it. The first load of an
+  // index after Survey also makes disk and bucket agree (downloading an
+  // index only the bucket holds, or checkpointing to a bucket that is
+  // behind), retrying a bucket that does not answer for
+  // StorageOptions::load_retry_time.
+  Result<std::shared_ptr<Index>> OnLoad(const std::string& name, ThreadPool* workers) override;
+  // A checkpoint if the snapshot is not current (locally and in the bucket).
+  Status OnUnload(const std::shared_ptr<Index>& index) override;
+  Result<IndexParams> StoredParams(const std::string& name) override;
 
   struct LoadFailure {
     std::string name;
     Status error;  // names the file and, for damage, the byte offset
   };
   struct LoadReport {
-    size_t loaded = 0;
+    std::vector<std::string> names;  // every stored index, sorted
+    size_t indexes = 0;              // registered unloaded (Survey)
+    size_t loaded = 0;   // loaded (LoadAll)
     size_t failed = 0;
     // The indexes that did not load (also those whose params file is
     // missing while their snapshot or log holds data). Their files stay as
     // they are; nothing here deletes or overwrites them.
     std::vector<LoadFailure> failures;
   };
-  // Loads every stored index into the registry, replaying its log. An index
-  // that fails to load is logged with the reason (file and byte offset for
-  // log damage) and listed in the report; leftovers of unfinished creates
-  // (a log with no record and no snapshot) and of drops cut short are
-  // removed.
-  // With an object store it first waits for the bucket to answer, for as
-  // long as `keep_trying` says (then it loads nothing).
+  // Start-up: registers every stored index with the registry, unloaded
+  // (each loads on first use, OnLoad), without reading any index's data, so
+  // that its time does not depend on how many indexes there are. Finishes
+  // staged swaps cut short, removes leftovers of unfinished creates (a log
+  // with no record and no snapshot) and of drops cut short, and registers
+  // as failed an index whose params file is missing while its snapshot or
+  // log holds data (its files stay as they are). With an object store it
+  // first lists the bucket, for as long as `keep_trying` says (then it
+  // registers nothing): an index only the bucket holds is registered too.
+  LoadReport Survey(
+      Registry& registry, const std::function<bool()>& keep_trying = [] { return true; });
+  // Survey, but loading every index (an index that fails to load is logged
+  // with the reason — file and byte offset for log damage — registered as
+  // failed and listed in the report).
   LoadReport LoadAll(
       Registry& registry, ThreadPool* workers,
       const std::function<bool()>& keep_trying = [] { return true; });
@@ -153,6 +180,9 @@ class IndexStorage final : public Persistence {
   std::string LogDirectory(std::string_view name) const;
 
  private:
+  // What Survey and LoadAll share: the cleanups, the bucket's listing, and
+  // the names of the stored indexes (in the report); registers failed ones.
+  LoadReport ListStored(Registry& registry, const std::function<bool()>& keep_trying);
   void RunCheckpoints();
   // By its replay estimate or its current log segment's size.
   bool CheckpointDue(const Index& index) const;
@@ -235,7 +265,12 @@ class IndexStorage final : public Persistence {
   // The tag of the snapshot in the bucket, when it is known to be current.
   std::map<std::string, uint64_t> bucket_sequence_;               // guarded by mutex_
   std::map<std::string, std::shared_ptr<Index>> checkpoint_due_;  // guarded by mutex_
-  bool stopping_ = false;                                         // guarded by mutex_
+  // Indexes not loaded since Survey, with what the bucket listed for each
+  // (nullopt: nothing): their first load reconciles disk and bucket.
+  std::map<std::string, std::optional<BucketIndex>> unreconciled_;  // guarded by mutex_
+  // LoadAll's keep_trying while it runs; null otherwise.
+  std::function<bool()> load_keep_trying_;  // guarded by mutex_
+  bool stopping_ = false;                   // guarded by mutex_
   StorageStats stats_;                                            // guarded by mutex_
   std::thread checkpoint_thread_;
   // Under the interval policy: the periodic fsyncs, on their own thread so

@@ -252,6 +252,7 @@ fsync = "interval"
 fsync_interval_ms = 50
 checkpoint_bytes = 8192
 checkpoint_replay_seconds = 2.5
+memory_limit = 67108864
 log_level = "warn"
 workers = 3
 write_nice = 5
@@ -282,6 +283,7 @@ key_prefix = "/other/"
   EXPECT_EQ(config->max_connections, 99u);
   EXPECT_EQ(config->recall_sample_rate, 0.25);
   EXPECT_EQ(config->checkpoint_replay_seconds, 2.5);
+  EXPECT_EQ(config->memory_limit, std::optional<uint64_t>(67108864));
   EXPECT_EQ(config->DiskVectorsDirectory(), "/tmp/all-vectors");
   // The usage text lists exactly the settings: one line each, all in the file above.
   std::ifstream in(path);
@@ -669,6 +671,26 @@ TEST(Config, CheckpointReplaySecondsTakesFractionsWithinBounds) {
   ExpectKeyError(LoadConfig({"--config", path}, {}), "vectord.checkpoint_replay_seconds");
   path = dir.Write("f.toml", "[vectord]\ncheckpoint_replay_seconds = 0.0\n");
   ExpectKeyError(LoadConfig({"--config", path}, {}), "vectord.checkpoint_replay_seconds");
+}
+
+TEST(Config, MemoryLimitIsBytesOrZeroForNone) {
+  TempDir dir;
+  ScopedCwd cwd(dir.path());
+  auto unset = LoadConfig({}, {});
+  ASSERT_TRUE(unset.ok()) << unset.status().ToString();
+  EXPECT_FALSE(unset->memory_limit.has_value());  // main uses half the machine's memory
+  auto none = LoadConfig({"--memory-limit", "0"}, {});
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_EQ(none->memory_limit, std::optional<uint64_t>(0));
+  auto from_env = LoadConfig({}, {{"VECTORD_MEMORY_LIMIT", "1048576"}});
+  ASSERT_TRUE(from_env.ok()) << from_env.status().ToString();
+  EXPECT_EQ(from_env->memory_limit, std::optional<uint64_t>(1048576));
+  for (const std::string bad : {"1048575", "-1", "1G", "", "big"}) {
+    SCOPED_TRACE(bad);
+    ExpectKeyError(LoadConfig({"--memory-limit", bad}, {}), "--memory-limit");
+  }
+  std::string path = dir.Write("f.toml", "[vectord]\nmemory_limit = \"1048576\"\n");
+  ExpectKeyError(LoadConfig({"--config", path}, {}), "vectord.memory_limit");
 }
 
 TEST(Config, NumbersOutOfRangeAreRefused) {

@@ -129,9 +129,10 @@ TEST_F(ObjectStoreServerTest, ANewHostRebuildsEveryIndexFromTheBucket) {
   TempDir second_disk;
   auto server = Start(second_disk.path());
   ASSERT_NE(server, nullptr);
-  EXPECT_NE(server->Log().find("event=hydrated_from_bucket"), std::string::npos);
   TestClient client(server->port());
+  // The download happens after /ready, in the background or at first use.
   EXPECT_EQ(Length(client, "docs"), "2");
+  EXPECT_TRUE(server->WaitForLog("event=hydrated_from_bucket"));
   EXPECT_EQ(client.Request("GET", "/vectors/index/gone").status, 404);
   HttpResult a = client.Request("GET", "/vectors/index/docs/items/a");
   ASSERT_EQ(a.status, 200);
@@ -302,7 +303,7 @@ TEST_F(ObjectStoreServerTest, AnEmptyLastSegmentIsATornUploadAndIsSkipped) {
   TempDir other;
   auto server = Start(other.path());
   ASSERT_NE(server, nullptr);
-  EXPECT_NE(server->Log().find("event=bucket_torn_segment"), std::string::npos) << server->Log();
+  EXPECT_TRUE(server->WaitForLog("event=bucket_torn_segment")) << server->Log();
   TestClient client(server->port());
   EXPECT_EQ(Length(client, "docs"), "1");
   // The torn object is gone, so the next record's object cannot overlap it.
@@ -324,7 +325,7 @@ TEST_F(ObjectStoreServerTest, ANameWhoseBucketCopyDidNotLoadCannotBeCreatedOver)
   TempDir other;
   auto server = Start(other.path());
   ASSERT_NE(server, nullptr);
-  EXPECT_NE(server->Log().find("event=hydrate_failed"), std::string::npos) << server->Log();
+  EXPECT_TRUE(server->WaitForLog("event=hydrate_failed")) << server->Log();
   TestClient client(server->port());
   // ...it is shown as failed, with the reason...
   HttpResult info = client.Request("GET", "/vectors/index/docs");
@@ -351,7 +352,7 @@ TEST_F(ObjectStoreServerTest, ADiskBehindTheBucketTakesTheBucketsCopy) {
   }
   auto server = Start(old_disk.path());
   ASSERT_NE(server, nullptr);
-  EXPECT_NE(server->Log().find("event=bucket_ahead_of_disk"), std::string::npos) << server->Log();
+  EXPECT_TRUE(server->WaitForLog("event=bucket_ahead_of_disk")) << server->Log();
   TestClient client(server->port());
   EXPECT_EQ(Length(client, "docs"), "2");
 }
@@ -369,7 +370,9 @@ TEST_F(ObjectStoreServerTest, AnIndexOnlyOnDiskIsUploadedWhenTheBucketIsConfigur
   {
     auto server = Start(disk.path());
     ASSERT_NE(server, nullptr);
-    EXPECT_NE(server->Log().find("event=bucket_behind_disk"), std::string::npos) << server->Log();
+    // The background loading after /ready uploads it.
+    EXPECT_TRUE(server->WaitForLog("event=bucket_behind_disk")) << server->Log();
+    EXPECT_TRUE(server->WaitForLog("event=background_loading_done")) << server->Log();
     server->Kill();
   }
   TempDir empty;
@@ -453,8 +456,7 @@ TEST_F(ObjectStoreServerTest, ADamagedLocalCopyIsReplacedFromTheBucketAtStartUp)
   ASSERT_NO_FATAL_FAILURE(DamageLocalRecord(disk.path(), 1));
   auto server = Start(disk.path());
   ASSERT_NE(server, nullptr);
-  EXPECT_NE(server->Log().find("event=local_copy_replaced_from_bucket"), std::string::npos)
-      << server->Log();
+  EXPECT_TRUE(server->WaitForLog("event=local_copy_replaced_from_bucket")) << server->Log();
   TestClient client(server->port());
   EXPECT_EQ(Length(client, "docs"), "3");
   EXPECT_TRUE(std::filesystem::exists(disk.path() + "/_quarantine"));

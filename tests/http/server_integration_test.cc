@@ -265,9 +265,11 @@ TEST_F(ServerTest, IndexesSurviveARestart) {
             "{\"results\":[{\"id\":\"a\",\"distance\":0,\"metadata\":{\"k\":\"v\"}}]}\n");
 }
 
-// The damaged index is not served, but shown with its reason (the seed's
-// names and count stay as they were).
-TEST_F(ServerTest, ACorruptIndexFileIsReportedFailedAtStart) {
+// Start-up reads no index, so damage is found when the index is first read
+// (at its first use, or by the loading in the background after /ready): from
+// then on it is not served, but shown with its reason (the seed's names and
+// count stay as they were).
+TEST_F(ServerTest, ACorruptIndexFileIsReportedFailedOnceRead) {
   CreateDocs();
   ASSERT_EQ(Post("/vectors/index", "{\"name\":\"good\",\"dimension\":2}").status, 201);
   ASSERT_EQ(
@@ -285,12 +287,16 @@ TEST_F(ServerTest, ACorruptIndexFileIsReportedFailedAtStart) {
   server_ = ServerProcess::Start({"--data-dir", dir_.path() + "/data"});
   ASSERT_NE(server_, nullptr);
   client_ = std::make_unique<TestClient>(server_->port());
+  const HttpResult use = Post("/vectors/index/docs/search", "{\"vector\":[1,2,3]}");
+  EXPECT_EQ(use.status, 503);
+  EXPECT_EQ(use.body.rfind("index failed to load: ", 0), 0u) << use.body;
   const std::string list = Get("/vectors/index").body;
   EXPECT_EQ(list.rfind(R"({"names":["good"],"count":1,"failed":[{"name":"docs","error":")", 0), 0u)
       << list;
   EXPECT_EQ(Get("/vectors/index/docs").status, 503);
+  EXPECT_EQ(Get("/vectors/index/good").status, 200);
   std::string log = server_->Log();
-  EXPECT_NE(log.find("event=rehydrate_skip index=docs"), std::string::npos) << log;
+  EXPECT_NE(log.find("event=index_load_failed index=docs"), std::string::npos) << log;
   EXPECT_NE(log.find("corruption"), std::string::npos) << log;
 }
 

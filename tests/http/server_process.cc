@@ -121,6 +121,15 @@ void ServerProcess::Kill() {
 
 std::string ServerProcess::Log() const { return ReadFileText(log_path_); }
 
+bool ServerProcess::WaitForLog(std::string_view text, std::chrono::milliseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (Log().find(text) == std::string::npos) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
 int ServerProcess::RunToExit(std::vector<std::string> args, std::map<std::string, std::string> env,
                              std::string* log) {
   return RunProgram(VECTORD_BINARY, args, env, std::chrono::seconds(30), log);

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "support/child_process.h"
@@ -36,6 +37,10 @@ class ServerProcess {
   // Waits for the process to exit by itself; nullopt on timeout.
   std::optional<int> WaitExit(std::chrono::milliseconds timeout);
   std::string Log() const;
+  // Waits until the log holds `text` (events of work done in the background
+  // after /ready); whether it did within `timeout`.
+  bool WaitForLog(std::string_view text,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(20)) const;
 
   // Runs the binary to completion (for config errors); returns exit code and
   // fills `log` with what it printed.

@@ -186,7 +186,7 @@ struct Node {
     return Status::Ok();
   }
 
-  std::shared_ptr<Index> Find(const std::string& name) const { return registry.Find(name); }
+  std::shared_ptr<Index> Find(const std::string& name) const { return registry.FindLoaded(name); }
 
   // Holds until this node's replica has everything etcd says is committed.
   Status StrongRead(const std::string& name) {

@@ -138,10 +138,20 @@ class IndexStorageTest : public ::testing::Test {
     instance_->registry = std::make_unique<Registry>(&pool_);
     instance_->registry->SetVectorDirectory(dir_);
     instance_->registry->SetPersistence(instance_->storage.get());
-    instance_->report = instance_->storage->LoadAll(*instance_->registry, &pool_);
+    instance_->report = survey_only_
+                            ? instance_->storage->Survey(*instance_->registry)
+                            : instance_->storage->LoadAll(*instance_->registry, &pool_);
     return *instance_;
   }
   Instance& Restart() { return Restart(Options()); }
+  // The server's start-up: indexes registered unloaded, each loaded on first
+  // use.
+  Instance& RestartLazily(StorageOptions options) {
+    survey_only_ = true;
+    Instance& instance = Restart(std::move(options));
+    survey_only_ = false;
+    return instance;
+  }
 
   Registry& registry() { return *instance_->registry; }
   IndexStorage& storage() { return *instance_->storage; }
@@ -227,6 +237,7 @@ class IndexStorageTest : public ::testing::Test {
   }
 
   std::string dir_;
+  bool survey_only_ = false;
   ThreadPool pool_;
   std::unique_ptr<store::LocalObjectStore> objects_;
   std::unique_ptr<Instance> instance_;
@@ -279,6 +290,237 @@ TEST_F(IndexStorageTest, LogDescriptorsStayBoundedOverManyIndexes) {
     ASSERT_NE(index, nullptr) << name;
     ExpectHolds(*index, model);
   }
+}
+
+// Start-up reads no index: every one is registered unloaded and loads on
+// first use, once, with everything it held.
+TEST_F(IndexStorageTest, StartUpRegistersIndexesUnloadedAndTheFirstUseLoadsThem) {
+  Restart();
+  std::map<std::string, Model> models;
+  for (int i = 0; i < 30; ++i) {
+    const std::string name = "t" + std::to_string(i);
+    auto index = Create(name, 4);
+    ASSERT_NE(index, nullptr);
+    AddRandom(index, 20, i, "a", &models[name]);
+    if (i % 3 == 0) {
+      ASSERT_TRUE(storage().Checkpoint(index).ok());
+    }
+    AddRandom(index, 5, 100 + i, "b", &models[name]);  // after the snapshot: replayed
+  }
+  RestartLazily(Options());
+  EXPECT_EQ(instance_->report.indexes, 30u);
+  EXPECT_EQ(registry().count(), 30u);
+  EXPECT_EQ(registry().Names().size(), 30u);
+  EXPECT_TRUE(registry().All().empty());
+  EXPECT_EQ(registry().loading_stats().loaded_indexes, 0u);
+  EXPECT_EQ(registry().FindLoaded("t0"), nullptr);
+  auto summary = registry().Describe("t4");
+  ASSERT_TRUE(summary.has_value());
+  EXPECT_FALSE(summary->loaded);
+  EXPECT_FALSE(summary->items.has_value());  // not loaded since start-up
+  auto params = registry().StoredParams("t4");
+  ASSERT_TRUE(params.ok()) << params.status().ToString();
+  EXPECT_EQ(params->dimension, 4u);
+
+  // Eight callers at once: one load, the same index for all.
+  std::vector<std::shared_ptr<Index>> got(8);
+  {
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < got.size(); ++t) {
+      threads.emplace_back([&, t] { got[t] = registry().Find("t7"); });
+    }
+    for (auto& thread : threads) thread.join();
+  }
+  for (const auto& index : got) {
+    EXPECT_EQ(index, got[0]);
+  }
+  ASSERT_NE(got[0], nullptr);
+  EXPECT_EQ(registry().loading_stats().loads, 1u);
+  EXPECT_EQ(registry().loading_stats().loaded_indexes, 1u);
+  for (const auto& [name, model] : models) {
+    auto index = registry().Open(name);
+    ASSERT_TRUE(index.ok()) << index.status().ToString();
+    ExpectHolds(**index, model);
+  }
+  EXPECT_EQ(registry().loading_stats().loads, 30u);
+  EXPECT_EQ(registry().Open("nope").status().code(), StatusCode::kNotFound);
+}
+
+// An unloaded index keeps every acknowledged write: it is checkpointed as it
+// goes, reloads from its snapshot, takes writes again, and survives a crash.
+TEST_F(IndexStorageTest, UnloadCheckpointsAndTheNextUseReloadsEverything) {
+  Restart();
+  Model model;
+  auto docs = Create("docs", 4);
+  ASSERT_NE(docs, nullptr);
+  AddRandom(docs, 50, 1, "a", &model);
+  Remove(docs, {"a3", "a4"}, &model);
+  EXPECT_FALSE(registry().Unload("docs"));  // `docs` is held here: in use
+  docs.reset();
+  ASSERT_TRUE(registry().Unload("docs"));
+  EXPECT_EQ(registry().FindLoaded("docs"), nullptr);
+  EXPECT_TRUE(fs::exists(HnswPath("docs")));
+  auto summary = registry().Describe("docs");
+  ASSERT_TRUE(summary.has_value());
+  EXPECT_FALSE(summary->loaded);
+  EXPECT_EQ(summary->items, std::optional<size_t>(48));
+  EXPECT_EQ(registry().loading_stats().evictions, 1u);
+  EXPECT_EQ(storage().stats().open_log_files, 0u);  // its log is closed
+
+  docs = registry().Find("docs");
+  ASSERT_NE(docs, nullptr);
+  ExpectHolds(*docs, model);
+  EXPECT_EQ(storage().stats().replayed_records, 0u);  // a snapshot read, no replay
+  AddRandom(docs, 10, 2, "b", &model);
+  docs.reset();
+  ASSERT_TRUE(registry().Unload("docs"));
+  ASSERT_TRUE(registry().Unload("docs") == false);  // already unloaded
+  docs = registry().Find("docs");
+  AddRandom(docs, 10, 3, "c", &model);  // only in the log
+  docs.reset();
+  RestartLazily(Options());  // a crash: no final checkpoint
+  docs = registry().Find("docs");
+  ASSERT_NE(docs, nullptr);
+  ExpectHolds(*docs, model);
+}
+
+// A drop of an unloaded index removes it like a loaded one's; a damaged
+// index found at its first use becomes a failed index, as at start-up.
+TEST_F(IndexStorageTest, DropOfAnUnloadedIndexAndDamageFoundAtFirstUse) {
+  Restart();
+  Model model;
+  for (const std::string name : {"gone", "damaged", "fine"}) {
+    auto index = Create(name, 4);
+    ASSERT_NE(index, nullptr);
+    AddRandom(index, 10, 1, "a", &model);
+    ASSERT_TRUE(storage().Checkpoint(index).ok());
+  }
+  {
+    std::ofstream out(HnswPath("damaged"), std::ios::binary | std::ios::in | std::ios::out);
+    out.seekp(40);
+    out.write("XXXXXXXX", 8);
+  }
+  RestartLazily(Options());
+  EXPECT_TRUE(registry().Failed().empty());  // nothing read yet
+  ASSERT_TRUE(registry().Drop("gone").ok());
+  EXPECT_FALSE(registry().Contains("gone"));
+  EXPECT_FALSE(fs::exists(JsonPath("gone")));
+  EXPECT_FALSE(fs::exists(HnswPath("gone")));
+  EXPECT_FALSE(fs::exists(WalPath("gone")));
+
+  auto damaged = registry().Open("damaged");
+  ASSERT_FALSE(damaged.ok());
+  EXPECT_EQ(damaged.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(damaged.status().message().find("index failed to load: "), std::string::npos)
+      << damaged.status().ToString();
+  EXPECT_NE(damaged.status().message().find("damaged.hnsw"), std::string::npos);
+  ASSERT_EQ(registry().Failed().size(), 1u);
+  EXPECT_EQ(registry().Failed()[0].name, "damaged");
+  EXPECT_FALSE(registry().Contains("damaged"));
+  EXPECT_TRUE(fs::exists(HnswPath("damaged")));  // kept as it is
+  EXPECT_EQ(registry().loading_stats().load_failures, 1u);
+  ASSERT_NE(registry().Find("fine"), nullptr);
+}
+
+// With a memory limit the least recently used indexes are unloaded, the
+// recently used ones stay, and an index in use is never unloaded.
+TEST_F(IndexStorageTest, MemoryLimitUnloadsTheLeastRecentlyUsed) {
+  Restart();
+  std::map<std::string, Model> models;
+  for (int i = 0; i < 10; ++i) {
+    const std::string name = "t" + std::to_string(i);
+    auto index = Create(name, 16);
+    ASSERT_NE(index, nullptr);
+    AddRandom(index, 200, i, "a", &models[name]);
+  }
+  const size_t each = registry().FindLoaded("t0")->budget_bytes();
+  ASSERT_GT(each, 16u * 200 * 4);
+  EXPECT_GE(registry().loading_stats().loaded_bytes, 10 * each);
+  // Used last, most recent first: t9, t8, t7; t0 is held.
+  auto held = registry().Find("t0");
+  for (const char* name : {"t7", "t8", "t9"}) ASSERT_NE(registry().Find(name), nullptr);
+  const size_t unloaded = registry().UnloadDownTo(4 * each + each / 2);
+  EXPECT_EQ(unloaded, 6u);
+  for (const char* name : {"t0", "t7", "t8", "t9"}) {
+    EXPECT_NE(registry().FindLoaded(name), nullptr) << name;
+  }
+  EXPECT_EQ(registry().loading_stats().loaded_indexes, 4u);
+  EXPECT_LE(registry().loading_stats().loaded_bytes, 4 * each + each / 2);
+  held.reset();
+
+  // The unloading thread does the same on its own after a load or a write.
+  registry().StartUnloading(3 * each + each / 2);
+  for (int i = 0; i < 10; ++i) {
+    const std::string name = "t" + std::to_string(i);
+    auto index = registry().Find(name);
+    ASSERT_NE(index, nullptr);
+    AddRandom(index, 3, 50 + i, "b", &models[name]);
+  }
+  EXPECT_TRUE(WaitFor([&] { return registry().loading_stats().loaded_indexes <= 3; }))
+      << registry().loading_stats().loaded_indexes;
+  EXPECT_NE(registry().FindLoaded("t9"), nullptr);  // the last used stays
+  registry().StopBackground();
+  for (const auto& [name, model] : models) ExpectHolds(*registry().Find(name), model);
+}
+
+// Loads, unloads, writes and searches at once over a few indexes with a
+// limit that holds about two of them (run under ThreadSanitizer in CI):
+// every acknowledged write is there at the end, and after a crash.
+TEST_F(IndexStorageTest, ChurnUnderATightMemoryLimitLosesNothing) {
+  Restart();
+  constexpr int kIndexes = 6, kThreads = 4, kRounds = 40;
+  for (int i = 0; i < kIndexes; ++i) ASSERT_NE(Create("c" + std::to_string(i), 8), nullptr);
+  const size_t limit = 2 * registry().FindLoaded("c0")->budget_bytes() + 4096;
+  registry().StartUnloading(limit);
+  std::vector<std::map<std::string, Model>> models(kThreads);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 rng(t);
+      for (int r = 0; r < kRounds; ++r) {
+        const std::string name = "c" + std::to_string(rng() % kIndexes);
+        auto index = registry().Open(name);
+        if (!index.ok()) {
+          ++failures;
+          continue;
+        }
+        std::vector<NewItem> items;
+        for (int k = 0; k < 5; ++k) {
+          items.push_back(Item("w" + std::to_string(t) + "-" + std::to_string(r * 5 + k),
+                               RandomVector(rng, 8)));
+        }
+        if (!registry().Add(*index, items).ok()) ++failures;
+        for (NewItem& item : items) models[t][name][item.id] = {item.vector, item.metadata};
+        SearchSpec search;
+        search.vector = RandomVector(rng, 8);
+        if (!(*index)->Search(search).ok()) ++failures;
+        if (r % 8 == 0) registry().Unload("c" + std::to_string(rng() % kIndexes));
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  registry().StopBackground();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT(registry().loading_stats().evictions, 0u);
+  EXPECT_GT(registry().loading_stats().loads, 0u);
+  auto check = [&] {
+    for (int i = 0; i < kIndexes; ++i) {
+      const std::string name = "c" + std::to_string(i);
+      Model all;
+      for (const auto& per_thread : models) {
+        if (auto it = per_thread.find(name); it != per_thread.end()) {
+          all.insert(it->second.begin(), it->second.end());
+        }
+      }
+      auto index = registry().Find(name);
+      ASSERT_NE(index, nullptr) << name;
+      ExpectHolds(*index, all);
+    }
+  };
+  check();
+  RestartLazily(Options());
+  check();
 }
 
 TEST_F(IndexStorageTest, LayoutOfANewIndex) {
