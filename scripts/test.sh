@@ -23,9 +23,11 @@ run_suite build "optimised"
 # The multi-process kill rounds run in full in the optimised build; under the
 # sanitizers (several times slower) fewer rounds check the same code paths
 # for memory errors and races: 1 failover, 2 kills during a recover, 8 + 3
-# crash rounds. bench/run-cluster-failover.sh and bench/run-recover-kill.sh
+# crash rounds, 200 of the 2,000 indexes. bench/run-cluster-failover.sh and bench/run-recover-kill.sh
 # run many.
 export VECTORD_TEST_FAILOVER_ROUNDS=1 VECTORD_TEST_RECOVER_KILL_ROUNDS=2 VECTORD_TEST_CRASH_ROUNDS=8
+# The many-indexes test: 2,000 indexes optimised, 200 under the sanitizers.
+export VECTORD_TEST_MANY_INDEXES=200
 # The sanitizer builds compile at -O1 with line tables only (-g1): what the
 # sanitizers' documentation asks for, and stack traces still name file and
 # line. At -O2 -g the ASan+UBSan build alone took 17 of CI's minutes on 2

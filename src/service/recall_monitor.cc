@@ -279,6 +279,9 @@ void RecallMonitor::Loop() {
       measured = RunOnce(index, NextRandom(seed), &cpu);
       if (measured) next = (next + i + 1) % indexes.size();
     }
+    // Not held while sleeping: an index only the registry holds may be
+    // unloaded.
+    indexes.clear();
     // Sleep so that the work stays within the budget's share of a core.
     const auto pause =
         measured
