@@ -6,9 +6,15 @@
 #   - create rate (indexes/s, 8 requests in flight through one curl);
 #   - resident memory per index beyond the empty server, empty and with data;
 #   - open descriptors and threads of the server;
-#   - restart: process start to GET /ready = 200, with every index on disk.
+#   - restart: process start to GET /ready = 200, with every index on disk,
+#     under --memory-limit LIMIT (default 64 MiB: most indexes stay
+#     unloaded);
+#   - the first search of 300 random indexes after the restart (each loads
+#     its index: cold), p50 and p99 as curl times them one after another,
+#     then the same searches again (warm), and the RSS beyond the empty
+#     server after them.
 # Requests go through one curl process (--parallel, keep-alive).
-#   bench/run-many-indexes.sh [COUNTS=1000,10000] [ITEMS=100]
+#   bench/run-many-indexes.sh [COUNTS=1000,10000] [ITEMS=100]   (LIMIT=bytes)
 # BUILD names the build directory (default build-bench, Release; built here
 # when it has no vectord).
 set -euo pipefail
@@ -16,6 +22,7 @@ cd "$(dirname "$0")/.."
 counts=${1:-1000,10000}
 items=${2:-100}
 build=${BUILD:-build-bench}
+limit=${LIMIT:-67108864}
 if [[ ! -x ${build}/src/vectord ]]; then
   cmake -S . -B "${build}" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
   cmake --build "${build}" --target vectord -j "$(nproc)"
@@ -35,7 +42,7 @@ start_server() {
   (
     ulimit -n 1024
     exec "${build}/src/vectord" --data-dir "${work}/data" --bind "127.0.0.1:${port}" \
-      --log-level warn >"${work}/log" 2>&1
+      --log-level warn "$@" >"${work}/log" 2>&1
   ) &
   server_pid=$!
   for _ in $(seq 1 6000); do
@@ -66,8 +73,19 @@ awk -v n="${items}" 'BEGIN {
   }
   printf "]}" }' >"${work}/add.json"
 
-echo "| indexes | create rate (/s) | RSS per empty index (B) | RSS per index with ${items} x 64-d (B) | descriptors | threads | restart to ready (s) |"
-echo "|---:|---:|---:|---:|---:|---:|---:|"
+# One search body (a 64-d query).
+awk 'BEGIN { srand(11); printf "{\"k\":10,\"vector\":["
+  for (d = 0; d < 64; d++) printf "%s%.4f", (d ? "," : ""), rand() * 2 - 1
+  printf "]}" }' >"${work}/search.json"
+# p50 and p99 in ms of the times (s), one per line, in file $1.
+percentiles() {
+  sort -g "$1" | awk '{ t[NR] = $1 } END {
+    p50 = t[int(NR * 0.50 + 0.5)]; p99 = t[int(NR * 0.99 + 0.5)]
+    printf "%.1f / %.1f", p50 * 1000, p99 * 1000 }'
+}
+
+echo "| indexes | create rate (/s) | RSS per empty index (B) | RSS per index with ${items} x 64-d (B) | descriptors | threads | restart to ready (s) | first search, cold: p50 / p99 (ms) | again, warm (ms) | RSS after, beyond empty server (MB) |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for n in ${counts//,/ }; do
   rm -rf "${work}/data"
   start_server
@@ -95,13 +113,28 @@ for n in ${counts//,/ }; do
   thread_count=$(threads)
   stop_server
   t2=$(now)
-  start_server
+  start_server --memory-limit "${limit}"
   t3=$(now)
   listed=$(curl -s "${url}/vectors/index" | grep -o '"count":[0-9]*' | cut -d: -f2)
   [[ ${listed} == "${n}" ]] || { echo "restart lists ${listed} of ${n}" >&2; exit 1; }
+  : >"${work}/search.cfg"
+  for i in $(shuf -i 1-"${n}" -n 300 --random-source=<(yes)); do
+    printf 'url = "%s/vectors/index/t%d/search"\nrequest = "POST"\ndata = "@%s"\noutput = "/dev/null"\nwrite-out = "%%{http_code} %%{time_total}\\n"\nnext\n' \
+      "${url}" "${i}" "${work}/search.json" >>"${work}/search.cfg"
+  done
+  for pass in cold warm; do
+    curl -s --no-progress-meter -H 'Content-Type: application/json' -K "${work}/search.cfg" >"${work}/${pass}.out"
+    bad=$(grep -vc '^200 ' "${work}/${pass}.out" || true)
+    [[ ${bad} == 0 ]] || { echo "${bad} ${pass} searches failed" >&2; sort "${work}/${pass}.out" | head >&2; exit 1; }
+    cut -d' ' -f2 "${work}/${pass}.out" >"${work}/${pass}.times"
+  done
+  after=$(rss_kb)
   stop_server
   awk -v n="${n}" -v t0="${t0}" -v t1="${t1}" -v t2="${t2}" -v t3="${t3}" -v base="${base}" \
-    -v empty="${empty}" -v full="${full}" -v fd="${descriptors}" -v th="${thread_count}" 'BEGIN {
-      printf "| %d | %.0f | %.0f | %.0f | %d | %d | %.2f |\n", n, n / (t1 - t0),
-        (empty - base) * 1024 / n, (full - base) * 1024 / n, fd, th, t3 - t2 }'
+    -v empty="${empty}" -v full="${full}" -v fd="${descriptors}" -v th="${thread_count}" \
+    -v cold="$(percentiles "${work}/cold.times")" -v warm="$(percentiles "${work}/warm.times")" \
+    -v after="${after}" 'BEGIN {
+      printf "| %d | %.0f | %.0f | %.0f | %d | %d | %.2f | %s | %s | %.1f |\n", n, n / (t1 - t0),
+        (empty - base) * 1024 / n, (full - base) * 1024 / n, fd, th, t3 - t2, cold, warm,
+        (after - base) / 1024 }'
 done
