@@ -60,8 +60,7 @@ uint64_t DefaultMemoryLimit() {
        {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
     if (FILE* limit = std::fopen(path, "r")) {
       unsigned long long bytes = 0;
-      if (std::fscanf(limit, "%llu", &bytes) == 1 && bytes > 0 &&
-          (total == 0 || bytes < total)) {
+      if (std::fscanf(limit, "%llu", &bytes) == 1 && bytes > 0 && (total == 0 || bytes < total)) {
         total = bytes;
       }
       std::fclose(limit);

@@ -734,8 +734,7 @@ Result<HttpResponse> ApiHandler::DropIndex(HttpRequest&, const PathParams& path)
 
 Result<HttpResponse> ApiHandler::AddItems(HttpRequest& request, const PathParams& path) const {
   // Checked before the body, as the seed does.
-  VECTORD_ASSIGN_OR_RETURN(const std::shared_ptr<service::Index> index,
-                           registry_->Open(path.name));
+  VECTORD_ASSIGN_OR_RETURN(const std::shared_ptr<service::Index> index, registry_->Open(path.name));
   VECTORD_ASSIGN_OR_RETURN(const std::vector<service::NewItem> items, DecodeAdd(request.body));
   VECTORD_ASSIGN_OR_RETURN(const service::Durability durability,
                            service::ParseDurability(QueryParam(request.query, "durability")));
@@ -754,8 +753,7 @@ Result<HttpResponse> ApiHandler::AddItems(HttpRequest& request, const PathParams
 }
 
 Result<HttpResponse> ApiHandler::Search(HttpRequest& request, const PathParams& path) const {
-  VECTORD_ASSIGN_OR_RETURN(const std::shared_ptr<service::Index> index,
-                           registry_->Open(path.name));
+  VECTORD_ASSIGN_OR_RETURN(const std::shared_ptr<service::Index> index, registry_->Open(path.name));
   VECTORD_ASSIGN_OR_RETURN(const service::SearchSpec spec, DecodeSearch(request.body));
   VECTORD_ASSIGN_OR_RETURN(const std::vector<service::SearchHit> results, index->Search(spec));
   JsonWriter w;
@@ -766,8 +764,7 @@ Result<HttpResponse> ApiHandler::Search(HttpRequest& request, const PathParams& 
 }
 
 Result<HttpResponse> ApiHandler::SearchBatch(HttpRequest& request, const PathParams& path) const {
-  VECTORD_ASSIGN_OR_RETURN(const std::shared_ptr<service::Index> index,
-                           registry_->Open(path.name));
+  VECTORD_ASSIGN_OR_RETURN(const std::shared_ptr<service::Index> index, registry_->Open(path.name));
   VECTORD_ASSIGN_OR_RETURN(const std::vector<service::SearchSpec> specs,
                            DecodeSearchBatch(request.body));
   std::vector<std::optional<Result<std::vector<service::SearchHit>>>> results(specs.size());
@@ -792,8 +789,7 @@ Result<HttpResponse> ApiHandler::SearchBatch(HttpRequest& request, const PathPar
 }
 
 Result<HttpResponse> ApiHandler::DeleteItems(HttpRequest& request, const PathParams& path) const {
-  VECTORD_ASSIGN_OR_RETURN(const std::shared_ptr<service::Index> index,
-                           registry_->Open(path.name));
+  VECTORD_ASSIGN_OR_RETURN(const std::shared_ptr<service::Index> index, registry_->Open(path.name));
   VECTORD_ASSIGN_OR_RETURN(const std::vector<std::string> ids, DecodeIds(request.body));
   VECTORD_ASSIGN_OR_RETURN(const service::Durability durability,
                            service::ParseDurability(QueryParam(request.query, "durability")));
@@ -812,8 +808,7 @@ Result<HttpResponse> ApiHandler::DeleteItems(HttpRequest& request, const PathPar
 }
 
 Result<HttpResponse> ApiHandler::RecallCheck(HttpRequest& request, const PathParams& path) const {
-  VECTORD_ASSIGN_OR_RETURN(const std::shared_ptr<service::Index> index,
-                           registry_->Open(path.name));
+  VECTORD_ASSIGN_OR_RETURN(const std::shared_ptr<service::Index> index, registry_->Open(path.name));
   VECTORD_ASSIGN_OR_RETURN(const RecallCheckSpec spec, DecodeRecallCheck(request.body));
   const auto seed =
       static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
@@ -825,8 +820,7 @@ Result<HttpResponse> ApiHandler::RecallCheck(HttpRequest& request, const PathPar
 }
 
 Result<HttpResponse> ApiHandler::ScrollItems(HttpRequest& request, const PathParams& path) const {
-  VECTORD_ASSIGN_OR_RETURN(const std::shared_ptr<service::Index> index,
-                           registry_->Open(path.name));
+  VECTORD_ASSIGN_OR_RETURN(const std::shared_ptr<service::Index> index, registry_->Open(path.name));
   size_t limit = kDefaultScrollLimit;
   const std::string limit_text = QueryParam(request.query, "limit");
   if (!limit_text.empty()) {
@@ -869,8 +863,7 @@ Result<HttpResponse> ApiHandler::ScrollItems(HttpRequest& request, const PathPar
 }
 
 Result<HttpResponse> ApiHandler::GetItem(HttpRequest&, const PathParams& path) const {
-  VECTORD_ASSIGN_OR_RETURN(const std::shared_ptr<service::Index> index,
-                           registry_->Open(path.name));
+  VECTORD_ASSIGN_OR_RETURN(const std::shared_ptr<service::Index> index, registry_->Open(path.name));
   VECTORD_RETURN_IF_ERROR(service::ValidateItemId(path.id));
   std::optional<service::StoredItem> item = index->Get(path.id);
   if (!item) return Error(404, "not found");
@@ -884,8 +877,7 @@ Result<HttpResponse> ApiHandler::GetItem(HttpRequest&, const PathParams& path) c
 }
 
 Result<HttpResponse> ApiHandler::DeleteItem(HttpRequest& request, const PathParams& path) const {
-  VECTORD_ASSIGN_OR_RETURN(const std::shared_ptr<service::Index> index,
-                           registry_->Open(path.name));
+  VECTORD_ASSIGN_OR_RETURN(const std::shared_ptr<service::Index> index, registry_->Open(path.name));
   VECTORD_ASSIGN_OR_RETURN(const service::Durability durability,
                            service::ParseDurability(QueryParam(request.query, "durability")));
   const std::vector<std::string> ids = {path.id};

@@ -171,10 +171,12 @@ std::vector<Setting> Settings() {
        [](Config& c, std::string_view key, std::string_view v) {
          uint64_t n = 0;
          auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-         if (ec != std::errc() || end != v.data() + v.size() || (n != 0 && n < (uint64_t{1} << 20))) {
-           return KeyError(key, "expected a byte count of at least 1048576 (1 MiB), or 0 for no "
-                                "limit, got '" +
-                                    std::string(v) + "'");
+         if (ec != std::errc() || end != v.data() + v.size() ||
+             (n != 0 && n < (uint64_t{1} << 20))) {
+           return KeyError(key,
+                           "expected a byte count of at least 1048576 (1 MiB), or 0 for no "
+                           "limit, got '" +
+                               std::string(v) + "'");
          }
          c.memory_limit = n;
          return Status::Ok();

@@ -117,8 +117,9 @@ void Metrics::RenderLoading(const service::LoadingStats& stats) {
                           "Memory held by the loaded indexes, as the memory limit counts it");
     memory_limit_ =
         gauge("vectord_memory_limit_bytes", "The memory_limit the loaded indexes are kept under");
-    prometheus::Histogram::BucketBoundaries bounds(std::begin(service::LoadingStats::kLoadSecondsBounds),
-                                                   std::end(service::LoadingStats::kLoadSecondsBounds));
+    prometheus::Histogram::BucketBoundaries bounds(
+        std::begin(service::LoadingStats::kLoadSecondsBounds),
+        std::end(service::LoadingStats::kLoadSecondsBounds));
     load_seconds_ = &prometheus::BuildHistogram()
                          .Name("vectord_index_load_seconds")
                          .Help("Time to load an index on first use (snapshot read and log replay)")

@@ -102,7 +102,7 @@ class Metrics {
   std::map<std::string, IndexGauges> index_gauges_;  // guarded by render_mutex_
   // 1 for every index whose stored copy failed to load; guarded by render_mutex_
   std::map<std::string, prometheus::Gauge*> failed_gauges_;
-  service::StorageStats counted_;  // guarded by render_mutex_
+  service::StorageStats counted_;          // guarded by render_mutex_
   service::LoadingStats loading_counted_;  // guarded by render_mutex_
 
   void RenderLoading(const service::LoadingStats& stats);  // under render_mutex_

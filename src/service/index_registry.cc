@@ -5,9 +5,9 @@
 #include <deque>
 #include <limits>
 #include <new>
+#include <thread>
 
 #include "common/log.h"
-
 #include "service/index_name.h"
 #include "service/item_id.h"
 #include "service/log_records.h"
@@ -602,8 +602,7 @@ void Registry::Transition::Wait() {
 
 Registry::~Registry() { StopBackground(); }
 
-void Registry::SetLoadedLocked(Entry& entry, std::shared_ptr<Index> index, size_t bytes,
-                               bool use) {
+void Registry::SetLoadedLocked(Entry& entry, std::shared_ptr<Index> index, size_t bytes, bool use) {
   index->set_recall_sample_rate(recall_sample_rate_.load(std::memory_order_relaxed));
   entry.budget_bytes = bytes;
   entry.items.reset();
@@ -636,8 +635,11 @@ Result<std::shared_ptr<Index>> Registry::Create(const CreateSpec& spec) {
   // Durable before it is visible: a crash after the 201 still has the index.
   if (Persistence* p = persistence()) VECTORD_RETURN_IF_ERROR(p->OnCreate(*index));
   const size_t bytes = index->budget_bytes();
-  std::unique_lock lock(mutex_);
-  SetLoadedLocked(indexes_[name], index, bytes);
+  {
+    std::unique_lock lock(mutex_);
+    SetLoadedLocked(indexes_[name], index, bytes);
+  }
+  WakeUnloadingIfOver();
   return index;
 }
 
@@ -762,7 +764,8 @@ Result<std::shared_ptr<Index>> Registry::Load(const std::string& name, bool use)
   mine->Finish();
   if (!loaded.ok()) {
     LogError("index_load_failed", {{"index", name}, {"error", loaded.status().ToString()}});
-    if (!transient) return Status::Unavailable("index failed to load: " + loaded.status().message());
+    if (!transient)
+      return Status::Unavailable("index failed to load: " + loaded.status().message());
     return loaded.status();
   }
   LogInfo("index_loaded", {{"index", name}, {"items", (*loaded)->size()}, {"seconds", seconds}});
@@ -895,10 +898,13 @@ bool Registry::Replace(const std::shared_ptr<Index>& old, std::shared_ptr<Index>
 
 Result<Recovered> Registry::Recover(std::string_view name) {
   std::lock_guard lifecycle(lifecycle_mutex_);
-  if (Contains(name)) {
+  // An index not read since start-up may be damaged without anyone knowing
+  // yet: load it to find out.
+  if (Contains(name) && Open(name).ok()) {
     return Status::AlreadyExists("index " + std::string(name) +
                                  " is loaded: only an index that failed to load is recovered");
   }
+  if (Contains(name)) return Open(name).status();  // a store that did not answer
   if (!FailureOf(name)) return Status::NotFound("not found");
   Persistence* p = persistence();
   if (p == nullptr) return Status::Unavailable("no storage to recover from");
@@ -958,8 +964,11 @@ bool Registry::UnloadIfIdle(const std::string& name) {
   }
   Status unloaded = p->OnUnload(victim);
   if (unloaded.ok()) {
-    // Closes its log (and stops its shipper) before a new load of the name
-    // may open them.
+    // A background pass of the persistence (an interval fsync) may have
+    // taken a reference from its own list before OnUnload removed it there;
+    // it lets go within one pass. The index must be gone — its log closed,
+    // its shipper stopped — before a new load of the name opens them.
+    while (victim.use_count() > 1) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     victim.reset();
   }
   {
@@ -1033,10 +1042,9 @@ void Registry::StopBackground() {
 void Registry::StartBackgroundLoading(std::vector<std::string> names, size_t stop_above) {
   if (background_loading_thread_.joinable()) return;
   stop_background_loading_.store(false, std::memory_order_relaxed);
-  background_loading_thread_ = std::thread(
-      [this, names = std::move(names), stop_above]() mutable {
-        RunBackgroundLoading(std::move(names), stop_above);
-      });
+  background_loading_thread_ = std::thread([this, names = std::move(names), stop_above]() mutable {
+    RunBackgroundLoading(std::move(names), stop_above);
+  });
 }
 
 void Registry::RunBackgroundLoading(std::vector<std::string> names, size_t stop_above) {

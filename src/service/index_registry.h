@@ -323,7 +323,7 @@ class Index : public std::enable_shared_from_this<Index> {
   MetadataIndex metadata_;
   mutable std::shared_mutex ordered_ids_mutex_;
   std::set<std::string, std::less<>> ordered_ids_;  // live ids, for Scroll
-  size_t ordered_ids_bytes_ = 0;                     // guarded by ordered_ids_mutex_
+  size_t ordered_ids_bytes_ = 0;                    // guarded by ordered_ids_mutex_
   // budget_bytes()'s last measure of the metadata index, and change_count()
   // then.
   mutable std::atomic<size_t> metadata_bytes_{0};
@@ -413,8 +413,7 @@ struct LoadingStats {
   double load_seconds = 0;  // sum over loads
   // Loads that took at most kLoadSecondsBounds[i] seconds (cumulative, as a
   // Prometheus histogram's buckets).
-  static constexpr double kLoadSecondsBounds[] = {0.001, 0.005, 0.01, 0.05, 0.1,
-                                                  0.5,   1,     5,    30};
+  static constexpr double kLoadSecondsBounds[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30};
   uint64_t loads_within[std::size(kLoadSecondsBounds)] = {};
   size_t loaded_indexes = 0;
   size_t loaded_bytes = 0;  // the budget's sum (Index::budget_bytes)
@@ -518,7 +517,7 @@ class Registry {
   // The stored parameters of an unloaded index (Persistence::StoredParams).
   Result<IndexParams> StoredParams(std::string_view name) const;
   bool Contains(std::string_view name) const;
-  std::vector<std::string> Names() const;  // every index, loaded or not; sorted
+  std::vector<std::string> Names() const;           // every index, loaded or not; sorted
   std::vector<std::shared_ptr<Index>> All() const;  // the loaded ones
   size_t count() const;                             // every index, loaded or not
   LoadingStats loading_stats() const;
@@ -564,8 +563,7 @@ class Registry {
   Persistence* persistence() const { return persistence_.load(std::memory_order_acquire); }
   // Registers `index` (of `bytes`) as loaded under `entry`; caller holds
   // mutex_.
-  void SetLoadedLocked(Entry& entry, std::shared_ptr<Index> index, size_t bytes,
-                       bool use = true);
+  void SetLoadedLocked(Entry& entry, std::shared_ptr<Index> index, size_t bytes, bool use = true);
   // Takes the index out of `entry`; caller holds mutex_.
   std::shared_ptr<Index> TakeLoadedLocked(Entry& entry);
   // NotFound, or Unavailable for a failed index; caller holds mutex_.
@@ -598,8 +596,8 @@ class Registry {
   std::mutex unloading_mutex_;
   std::condition_variable unloading_wake_;
   std::atomic<size_t> memory_limit_{0};  // 0: none
-  bool stop_unloading_ = false;       // guarded by unloading_mutex_
-  bool unloading_requested_ = false;  // guarded by unloading_mutex_
+  bool stop_unloading_ = false;          // guarded by unloading_mutex_
+  bool unloading_requested_ = false;     // guarded by unloading_mutex_
   std::thread unloading_thread_;
   std::atomic<bool> stop_background_loading_{false};
   std::thread background_loading_thread_;

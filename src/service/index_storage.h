@@ -134,7 +134,7 @@ class IndexStorage final : public Persistence {
   struct LoadReport {
     std::vector<std::string> names;  // every stored index, sorted
     size_t indexes = 0;              // registered unloaded (Survey)
-    size_t loaded = 0;   // loaded (LoadAll)
+    size_t loaded = 0;               // loaded (LoadAll)
     size_t failed = 0;
     // The indexes that did not load (also those whose params file is
     // missing while their snapshot or log holds data). Their files stay as
@@ -271,7 +271,7 @@ class IndexStorage final : public Persistence {
   // LoadAll's keep_trying while it runs; null otherwise.
   std::function<bool()> load_keep_trying_;  // guarded by mutex_
   bool stopping_ = false;                   // guarded by mutex_
-  StorageStats stats_;                                            // guarded by mutex_
+  StorageStats stats_;                      // guarded by mutex_
   std::thread checkpoint_thread_;
   // Under the interval policy: the periodic fsyncs, on their own thread so
   // that a long checkpoint (or snapshot upload) cannot stretch the interval.

@@ -64,6 +64,9 @@ TEST(FailedIndex, IsShownRefusesCreateAndIsQuarantinedOnDelete) {
   auto server = ServerProcess::Start(args);
   ASSERT_NE(server, nullptr);
   TestClient client(server->port());
+  // Start-up reads no index: the loading in the background after /ready
+  // finds the damage.
+  ASSERT_TRUE(server->WaitForLog("event=index_load_failed index=bad")) << server->Log();
 
   HttpResult list = client.Request("GET", "/vectors/index");
   ASSERT_EQ(list.status, 200);

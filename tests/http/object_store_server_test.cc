@@ -250,8 +250,8 @@ TEST_F(ObjectStoreServerTest, ManyIndexesUnderAMemoryLimitLoseNothingAcrossAKill
   };
   run([&](TestClient& client, int t) {
     for (int i = t; i < kIndexes; i += kThreads) {
-      HttpResult created = client.Request(
-          "POST", "/vectors/index", "{\"name\":\"" + name_of(i) + "\",\"dimension\":3}");
+      HttpResult created = client.Request("POST", "/vectors/index",
+                                          "{\"name\":\"" + name_of(i) + "\",\"dimension\":3}");
       HttpResult added = Add(client, name_of(i), item(i, 0) + "," + item(i, 1) + "," + item(i, 2));
       if (created.status != 201 || added.status != 200) {
         ADD_FAILURE() << name_of(i) << ": " << created.body << added.body;
@@ -285,14 +285,15 @@ TEST_F(ObjectStoreServerTest, ManyIndexesUnderAMemoryLimitLoseNothingAcrossAKill
   run([&](TestClient& client, int t) {
     std::mt19937 rng(t);
     while (!killed) {
-      const int i = t + kThreads * static_cast<int>(rng() % ((kIndexes - t + kThreads - 1) / kThreads));
+      const int i =
+          t + kThreads * static_cast<int>(rng() % ((kIndexes - t + kThreads - 1) / kThreads));
       const int k = static_cast<int>(rng() % (acknowledged[i] + 1));
-      HttpResult found = client.Request("POST", "/vectors/index/" + name_of(i) + "/search",
-                                        "{\"vector\":[" + std::to_string(i) + "," +
-                                            std::to_string(k) + ",1],\"k\":1}");
+      HttpResult found = client.Request(
+          "POST", "/vectors/index/" + name_of(i) + "/search",
+          "{\"vector\":[" + std::to_string(i) + "," + std::to_string(k) + ",1],\"k\":1}");
       if (found.status == 0 || killed) break;
-      if (found.status != 200 || found.body.find("\"id\":\"k" + std::to_string(k) + "\"") ==
-                                     std::string::npos) {
+      if (found.status != 200 ||
+          found.body.find("\"id\":\"k" + std::to_string(k) + "\"") == std::string::npos) {
         ADD_FAILURE() << name_of(i) << " k" << k << ": " << found.status << " " << found.body;
         ++failures;
         break;
@@ -328,8 +329,8 @@ TEST_F(ObjectStoreServerTest, ManyIndexesUnderAMemoryLimitLoseNothingAcrossAKill
   run([&](TestClient& client, int t) {
     for (int i = t; i < kIndexes; i += kThreads) {
       for (int k = 0; k <= acknowledged[i]; ++k) {
-        HttpResult got = client.Request("GET", "/vectors/index/" + name_of(i) + "/items/k" +
-                                                   std::to_string(k));
+        HttpResult got =
+            client.Request("GET", "/vectors/index/" + name_of(i) + "/items/k" + std::to_string(k));
         if (got.status != 200) {
           ADD_FAILURE() << name_of(i) << " lost acknowledged k" << k << ": " << got.status;
           ++failures;

@@ -138,9 +138,8 @@ class IndexStorageTest : public ::testing::Test {
     instance_->registry = std::make_unique<Registry>(&pool_);
     instance_->registry->SetVectorDirectory(dir_);
     instance_->registry->SetPersistence(instance_->storage.get());
-    instance_->report = survey_only_
-                            ? instance_->storage->Survey(*instance_->registry)
-                            : instance_->storage->LoadAll(*instance_->registry, &pool_);
+    instance_->report = survey_only_ ? instance_->storage->Survey(*instance_->registry)
+                                     : instance_->storage->LoadAll(*instance_->registry, &pool_);
     return *instance_;
   }
   Instance& Restart() { return Restart(Options()); }
