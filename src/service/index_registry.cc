@@ -730,6 +730,9 @@ Result<std::shared_ptr<Index>> Registry::Load(const std::string& name, bool use)
       loaded = p->OnLoad(name, workers_);
     } catch (const std::bad_alloc&) {
       loaded = Status::NoSpace("out of memory loading index " + name);
+    } catch (const std::exception& e) {
+      // Whatever happened, the transition must finish: waiters would hang.
+      loaded = Status::Internal("loading index " + name + ": " + e.what());
     }
   }
   const double seconds =
@@ -900,11 +903,14 @@ Result<Recovered> Registry::Recover(std::string_view name) {
   std::lock_guard lifecycle(lifecycle_mutex_);
   // An index not read since start-up may be damaged without anyone knowing
   // yet: load it to find out.
-  if (Contains(name) && Open(name).ok()) {
-    return Status::AlreadyExists("index " + std::string(name) +
-                                 " is loaded: only an index that failed to load is recovered");
+  if (Contains(name)) {
+    auto opened = Open(name);
+    if (opened.ok()) {
+      return Status::AlreadyExists("index " + std::string(name) +
+                                   " is loaded: only an index that failed to load is recovered");
+    }
+    if (Contains(name)) return opened.status();  // a store that did not answer
   }
-  if (Contains(name)) return Open(name).status();  // a store that did not answer
   if (!FailureOf(name)) return Status::NotFound("not found");
   Persistence* p = persistence();
   if (p == nullptr) return Status::Unavailable("no storage to recover from");
@@ -962,7 +968,12 @@ bool Registry::UnloadIfIdle(const std::string& name) {
     victim = TakeLoadedLocked(entry);
     entry.transition = transition;  // a load of the name waits for the unload
   }
-  Status unloaded = p->OnUnload(victim);
+  Status unloaded;
+  try {
+    unloaded = p->OnUnload(victim);
+  } catch (const std::exception& e) {
+    unloaded = Status::Internal(std::string("unloading: ") + e.what());
+  }
   if (unloaded.ok()) {
     // A background pass of the persistence (an interval fsync) may have
     // taken a reference from its own list before OnUnload removed it there;
@@ -1000,8 +1011,9 @@ size_t Registry::UnloadDownTo(size_t target) {
       if (!entry.index || entry.transition || entry.index.use_count() != 1) continue;
       const int64_t used = entry.last_used.load(std::memory_order_relaxed);
       // The index used last stays: one larger than the limit is served alone
-      // rather than unloaded after every request.
-      if (used == newest) continue;
+      // rather than unloaded after every request. (Background loads are not
+      // uses: with no use since start-up, no index is protected.)
+      if (used == newest && newest > 0) continue;
       candidates.emplace_back(used, name);
     }
   }

@@ -683,6 +683,21 @@ Result<std::shared_ptr<Index>> IndexStorage::OnLoad(const std::string& name, Thr
     keep_trying = [until] { return std::chrono::steady_clock::now() < until; };
   }
   if (mirror_ == nullptr || !unreconciled) return LoadOne(name, workers);
+  // A load that fails for a passing reason (the registry keeps the index
+  // unloaded: a store that did not answer, no space, no memory) leaves the
+  // reconciliation to the next load, from where this one stopped.
+  bool settled = false;
+  struct PutBack {
+    IndexStorage* storage;
+    const std::string& name;
+    std::optional<std::optional<BucketIndex>>& unreconciled;
+    bool& settled;
+    ~PutBack() {
+      if (settled) return;
+      std::lock_guard lock(storage->mutex_);
+      storage->unreconciled_.try_emplace(name, std::move(*unreconciled));
+    }
+  } put_back{this, name, unreconciled, settled};
   BucketIndex* listed = unreconciled->has_value() ? &**unreconciled : nullptr;
   Result<std::shared_ptr<Index>> index = Status::Internal("not loaded");
   const auto started = std::chrono::steady_clock::now();
@@ -704,11 +719,8 @@ Result<std::shared_ptr<Index>> IndexStorage::OnLoad(const std::string& name, Thr
   } else {
     index = LoadAndReconcile(name, workers, listed, keep_trying);
   }
-  if (!index.ok() && index.status().code() == StatusCode::kUnavailable) {
-    // The next load tries again from where this one stopped.
-    std::lock_guard lock(mutex_);
-    unreconciled_.try_emplace(name, std::move(*unreconciled));
-  }
+  settled = index.ok() || (index.status().code() != StatusCode::kUnavailable &&
+                           index.status().code() != StatusCode::kNoSpace);
   return index;
 }
 

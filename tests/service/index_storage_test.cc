@@ -462,6 +462,29 @@ TEST_F(IndexStorageTest, MemoryLimitUnloadsTheLeastRecentlyUsed) {
   for (const auto& [name, model] : models) ExpectHolds(*registry().Find(name), model);
 }
 
+// The background loader after start-up (every index, as with a bucket) is
+// kept under the limit too, though nothing has been used yet.
+TEST_F(IndexStorageTest, BackgroundLoadingStaysUnderTheLimit) {
+  Restart();
+  std::map<std::string, Model> models;
+  for (int i = 0; i < 12; ++i) {
+    const std::string name = "t" + std::to_string(i);
+    auto index = Create(name, 16);
+    ASSERT_NE(index, nullptr);
+    AddRandom(index, 100, i, "a", &models[name]);
+  }
+  const size_t each = registry().FindLoaded("t0")->budget_bytes();
+  RestartLazily(Options());
+  registry().StartUnloading(3 * each + each / 2);
+  registry().StartBackgroundLoading(registry().Names(), 0);
+  EXPECT_TRUE(WaitFor([&] { return registry().loading_stats().loads == 12; }));
+  EXPECT_TRUE(WaitFor([&] { return registry().loading_stats().loaded_indexes <= 3; }))
+      << registry().loading_stats().loaded_indexes;
+  registry().StopBackground();
+  EXPECT_GE(registry().loading_stats().evictions, 9u);
+  for (const auto& [name, model] : models) ExpectHolds(*registry().Find(name), model);
+}
+
 // Loads, unloads, writes and searches at once over a few indexes with a
 // limit that holds about two of them (run under ThreadSanitizer in CI):
 // every acknowledged write is there at the end, and after a crash.
