@@ -119,7 +119,8 @@ for n in ${counts//,/ }; do
   [[ ${listed} == "${n}" ]] || { echo "restart lists ${listed} of ${n}" >&2; exit 1; }
   : >"${work}/search.cfg"
   for i in $(shuf -i 1-"${n}" -n 300 --random-source=<(yes)); do
-    printf 'url = "%s/vectors/index/t%d/search"\nrequest = "POST"\ndata = "@%s"\noutput = "/dev/null"\nwrite-out = "%%{http_code} %%{time_total}\\n"\nnext\n' \
+    [[ -s ${work}/search.cfg ]] && echo next >>"${work}/search.cfg"
+    printf 'url = "%s/vectors/index/t%d/search"\nrequest = "POST"\ndata = "@%s"\noutput = "/dev/null"\nwrite-out = "%%{http_code} %%{time_total}\\n"\n' \
       "${url}" "${i}" "${work}/search.json" >>"${work}/search.cfg"
   done
   for pass in cold warm; do

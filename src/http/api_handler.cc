@@ -531,8 +531,12 @@ std::optional<HttpResponse> ApiHandler::ForwardIfNotWriter(const HttpRequest& re
     return Error(503, "the cluster has no writer at the moment (an election is under way): retry");
   }
   return options_.forwarder->Forward(writer->node, writer->url, request, [&] {
+    // Abandoned only when another node is the writer: the same node starting
+    // a new term (as it does after a failed commit) still answers this
+    // forward, definitely (its commit checks its own term), and abandoning it
+    // would turn that answer into "outcome unknown".
     const std::optional<service::WriterInfo> now = cluster->Writer();
-    return now && now->node == writer->node && now->term == writer->term && !cluster->IsWriter();
+    return now && now->node == writer->node && !cluster->IsWriter();
   });
 }
 
