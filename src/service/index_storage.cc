@@ -15,7 +15,6 @@
 namespace vectord::service {
 namespace {
 
-constexpr std::string_view kPrefix = storage_keys::kPrefix;
 
 // Counts what passes through to the store's writer.
 class CountingSink final : public ByteSink {
@@ -556,39 +555,30 @@ IndexStorage::LoadReport IndexStorage::ListStored(Registry& registry,
       unreconciled_[name] = std::move(listed);
     }
   }
-  auto keys = objects_->List(kPrefix);
-  if (!keys.ok()) {
+  // One read of the directory, not of every log directory in it: start-up
+  // must not grow with the number of indexes.
+  const std::string directory = objects_->PathOf(storage_keys::kDirectory);
+  Result<std::vector<std::string>> entries = std::vector<std::string>();
+  if (fs_->Exists(directory)) entries = fs_->ListDirectory(directory);
+  if (!entries.ok()) {
     LogError("rehydrate_list_failed",
-             {{"store", objects_->Describe()}, {"error", keys.status().ToString()}});
+             {{"store", objects_->Describe()}, {"error", entries.status().ToString()}});
     ++report.failed;
     return report;
   }
   std::set<std::string> with_params, with_other, dropping;
-  for (const std::string& key : *keys) {
-    std::string_view rest = std::string_view(key).substr(kPrefix.size());
-    size_t slash = rest.find('/');
-    std::string_view file = rest.substr(0, slash);
+  for (const std::string& entry : *entries) {
+    const std::string_view file = entry;
     auto strip = [&](std::string_view suffix) -> std::optional<std::string> {
       if (file.size() > suffix.size() && file.substr(file.size() - suffix.size()) == suffix) {
         return std::string(file.substr(0, file.size() - suffix.size()));
       }
       return std::nullopt;
     };
-    if (slash == std::string_view::npos) {
-      if (auto n = strip(".json")) with_params.insert(*n);
-      if (auto n = strip(".hnsw")) with_other.insert(*n);
-      if (auto n = strip(".json.dropping")) dropping.insert(*n);
-    } else if (auto n = strip(".wal")) {
-      with_other.insert(*n);
-    }
-  }
-  // Log directories, which List (files only) misses when they are empty.
-  if (auto entries = fs_->ListDirectory(objects_->PathOf(storage_keys::kDirectory)); entries.ok()) {
-    for (const std::string& entry : *entries) {
-      if (entry.size() > 4 && entry.compare(entry.size() - 4, 4, ".wal") == 0) {
-        with_other.insert(entry.substr(0, entry.size() - 4));
-      }
-    }
+    if (auto n = strip(".json")) with_params.insert(*n);
+    if (auto n = strip(".hnsw")) with_other.insert(*n);
+    if (auto n = strip(".json.dropping")) dropping.insert(*n);
+    if (auto n = strip(".wal")) with_other.insert(*n);  // a log directory
   }
   // A drop cut short after its commit point: finish it.
   for (const std::string& name : dropping) {
