@@ -15,7 +15,6 @@
 namespace vectord::service {
 namespace {
 
-
 // Counts what passes through to the store's writer.
 class CountingSink final : public ByteSink {
  public:
