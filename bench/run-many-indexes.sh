@@ -84,7 +84,7 @@ percentiles() {
     printf "%.1f / %.1f", p50 * 1000, p99 * 1000 }'
 }
 
-echo "| indexes | create rate (/s) | RSS per empty index (B) | RSS per index with ${items} x 64-d (B) | descriptors | threads | restart to ready (s) | first search, cold: p50 / p99 (ms) | again, warm (ms) | RSS after, beyond empty server (MB) |"
+echo "| indexes | create rate (/s) | RSS per empty index (B) | RSS per index with ${items} x 64-d (B) | descriptors | threads | restart to ready (s) | first search, cold: p50 / p99 (ms) | again, warm (ms) | RSS after, beyond empty server (MiB) |"
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for n in ${counts//,/ }; do
   rm -rf "${work}/data"
