@@ -60,6 +60,8 @@ class [[nodiscard]] Status {
 
   // Returns a copy whose message is "context: message"; ok stays ok.
   Status WithContext(std::string_view context) const;
+  // Returns a copy whose message is followed by `more`; ok stays ok.
+  Status WithSuffix(std::string_view more) const;
 
  private:
   Status(StatusCode code, std::string msg) : code_(code), message_(std::move(msg)) {}

@@ -6,7 +6,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <exception>
 #include <memory>
+
+#include "common/log.h"
 
 namespace vectord {
 
@@ -56,7 +59,13 @@ void ThreadPool::WorkerLoop() {
       task = std::move(queue_.front());
       queue_.pop_front();
     }
-    task();
+    // A task that throws (an allocation that failed) must not take the
+    // worker, and with it the process, down; its owner answers for it.
+    try {
+      task();
+    } catch (const std::exception& e) {
+      LogError("worker_task_failed", {{"error", e.what()}});
+    }
   }
 }
 
@@ -72,13 +81,22 @@ struct ParallelForState {
   std::atomic<size_t> done{0};
   std::mutex mutex;
   std::condition_variable all_done;
+  std::exception_ptr first_failure;  // guarded by mutex
 
   void Work() {
     size_t finished = 0;
     for (;;) {
       size_t i = next.fetch_add(1, std::memory_order_relaxed);
       if (i >= count) break;
-      (*fn)(i);
+      // A call that throws still counts as done: the caller waits for every
+      // index before it returns (and rethrows), so no helper is left using
+      // `fn` after it is gone.
+      try {
+        (*fn)(i);
+      } catch (...) {
+        std::lock_guard lock(mutex);
+        if (!first_failure) first_failure = std::current_exception();
+      }
       ++finished;
     }
     if (finished == 0) return;
@@ -107,6 +125,7 @@ void ThreadPool::ParallelFor(size_t count, const std::function<void(size_t)>& fn
   state->Work();
   std::unique_lock lock(state->mutex);
   state->all_done.wait(lock, [&] { return state->done.load(std::memory_order_acquire) == count; });
+  if (state->first_failure) std::rethrow_exception(state->first_failure);
 }
 
 }  // namespace vectord

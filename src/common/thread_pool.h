@@ -33,11 +33,13 @@ class ThreadPool {
 
   size_t size() const { return workers_.size(); }
 
-  // Runs task on a worker, some time later.
+  // Runs task on a worker, some time later. An exception it throws is
+  // logged and dropped: the task must report its own failures.
   void Submit(std::function<void()> task);
 
   // Calls fn(i) for every i in [0, count), spread over the workers and the
-  // calling thread; returns when all calls have returned. `max_parallelism`
+  // calling thread; returns when all calls have returned. If any call
+  // throws, the others still run and the first exception is rethrown here. `max_parallelism`
   // caps how many threads take part (0 = the pool's size + the caller).
   void ParallelFor(size_t count, const std::function<void(size_t)>& fn, size_t max_parallelism = 0);
 

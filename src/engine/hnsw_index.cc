@@ -1,6 +1,7 @@
 #include "engine/hnsw_index.h"
 
 #include <algorithm>
+#include <new>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -96,6 +97,7 @@ Status HnswIndex::Upsert(std::span<const ItemInput> items, ThreadPool* pool,
   }
   VECTORD_ASSIGN_OR_RETURN(const PlacedBatch batch, PlaceItems(items));
   InsertPlaced(items, batch, pool);
+  if (fail_next_upsert_.exchange(false, std::memory_order_relaxed)) throw std::bad_alloc();
   PublishPlaced(batch, changes);
   if (quantizer_ == nullptr && options_.quantization == Quantization::kSq8 &&
       size() >= kQuantizerTrainingItems) {

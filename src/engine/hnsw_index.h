@@ -126,6 +126,11 @@ class HnswIndex {
   // applying cannot then fail for want of space: NoSpace here instead.
   Status Reserve(size_t count);
 
+  // For tests: the next Upsert throws std::bad_alloc after linking its items
+  // into the graph and before publishing them — what an allocation failing
+  // part way leaves behind.
+  void FailNextUpsertPartWayForTesting() { fail_next_upsert_.store(true); }
+
   // Deletes the items with these ids; absent ids are skipped. Returns the
   // slots that were freed from search, in the order of `ids`.
   std::vector<uint32_t> Remove(std::span<const std::string_view> ids);
@@ -280,6 +285,7 @@ class HnswIndex {
   // 0: walks read no sketches. Relaxed: a search reads it once.
   std::atomic<float> sketch_epsilon_{kDefaultSketchEpsilon};
   // Every slot in the graph has codes: searches may walk them.
+  std::atomic<bool> fail_next_upsert_{false};
   std::atomic<bool> codes_ready_{false};
   // Every live item's code row decodes to its vector exactly (so the
   // quantiser is on a unit grid). Cleared, before the node can be reached,

@@ -4,6 +4,8 @@
 #include <charconv>
 #include <chrono>
 #include <ctime>
+#include <exception>
+#include <new>
 
 #include "common/json_writer.h"
 #include "common/log.h"
@@ -395,10 +397,11 @@ bool ApiHandler::RunsInline(const HttpRequest& request) const {
   if (route->runs != Runs::kInline) return false;
   // A first use loads the index (a snapshot read, maybe a download): not on
   // an io thread, which other connections share.
+  // (A diverged one is loaded again, too.)
   PathParams params;
-  if (Fits(route->pattern, request.path, &params) && !params.name.empty() &&
-      registry_->Contains(params.name) && registry_->FindLoaded(params.name) == nullptr) {
-    return false;
+  if (Fits(route->pattern, request.path, &params) && !params.name.empty()) {
+    std::optional<service::Registry::Summary> summary = registry_->Describe(params.name);
+    if (summary && (!summary->loaded || summary->index->diverged())) return false;
   }
   return true;
 }
@@ -476,7 +479,22 @@ HttpResponse ApiHandler::Handle(HttpRequest& request) const {
       }
     }
   }
-  return Dispatch(request, match, *grant);
+  // An allocation that fails answers this request alone; the io thread or
+  // worker running it goes on serving others. Writes check what can fail
+  // before they are logged, and one that fails after is cancelled in the log
+  // (service::Index), so the message can say that nothing changed.
+  try {
+    return Dispatch(request, match, *grant);
+  } catch (const std::bad_alloc&) {
+    HttpResponse r = Error(507, "out of memory: the request was refused and changed nothing; "
+                                "retry later or with a smaller request");
+    r.route = "out_of_memory";
+    return r;
+  } catch (const std::exception& e) {
+    HttpResponse r = Error(500, std::string("internal: ") + e.what());
+    r.route = "internal";
+    return r;
+  }
 }
 
 HttpResponse ApiHandler::Dispatch(HttpRequest& request, const PathMatch& match,

@@ -141,6 +141,7 @@ class ApiHandler {
   ApiHandler(service::Registry* registry, ApiOptions options, const std::atomic<bool>* ready,
              std::function<std::string()> metrics_text);
 
+  // Never throws: a failed allocation answers 507, any other exception 500.
   HttpResponse Handle(HttpRequest& request) const;
   // Whether `request` is answered on the io thread: its route runs inline,
   // or no route takes it (a 404 or 405 is a few bytes of work).

@@ -264,7 +264,19 @@ Status HttpServer::Start() {
   for (auto& context : impl_->contexts) impl_->work.push_back(net::make_work_guard(*context));
   impl_->Accept();
   for (auto& context : impl_->contexts) {
-    impl_->threads.emplace_back([c = context.get()] { c->run(); });
+    impl_->threads.emplace_back([c = context.get()] {
+      // An exception out of a handler (Beast growing a buffer when memory
+      // ran out) unwinds run(); that connection is dropped, the others on
+      // this thread go on.
+      for (;;) {
+        try {
+          c->run();
+          return;
+        } catch (const std::exception& e) {
+          LogError("io_handler_failed", {{"error", e.what()}});
+        }
+      }
+    });
   }
   return Status::Ok();
 }

@@ -36,6 +36,8 @@ Result<element> ParseObject(std::string& body) {
   element root;
   auto error = parser.parse(body.data(), body.size(), false).get(root);
   if (error == simdjson::EMPTY) return DecodeError("EOF");
+  // The parser grows its buffers to the document: not the client's fault.
+  if (error == simdjson::MEMALLOC) return Status::NoSpace("out of memory decoding the body");
   if (error) return DecodeError(simdjson::error_message(error));
   if (root.type() != element_type::OBJECT) {
     return DecodeError("expected a JSON object at the top level");

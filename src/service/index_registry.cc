@@ -290,8 +290,7 @@ Result<std::string_view> Index::LogThenApply(store::log_format::RecordType type,
   if (!durable.ok()) {
     // The record stays in the log but will not be applied: tell replay to
     // skip it too, so a restart cannot resurrect a write that failed.
-    const uint64_t canceled[] = {sequence};
-    auto cancel = log_->Append(store::log_format::RecordType::kCancel, EncodeCancel(canceled));
+    auto cancel = AppendCancel(sequence);
     if (cancel.ok()) {
       {
         // The cancel record takes a sequence number no write will claim.
@@ -304,21 +303,7 @@ Result<std::string_view> Index::LogThenApply(store::log_format::RecordType type,
       // fsync this may fail too, and the disk is then the operator's problem.
       if (durability == Durability::kObjectStore) (void)log_->Sync(*cancel);
     }
-    // With an object store the record itself is queued for upload whatever
-    // its level, and may have landed already (a reply lost after the PUT
-    // succeeded). Until the cancel lands after it, a host rebuilt from the
-    // bucket alone (this disk lost) would apply the write this answer
-    // reports as failed: wait a little for it, then say so.
-    if (store::LogShipper* shipper = log_->shipper();
-        shipper != nullptr && durable.code() != StatusCode::kNotFound &&
-        (!cancel.ok() || !shipper->WaitShippedFor(*cancel, kCancelUploadWait).ok())) {
-      durable = Status::Unavailable(
-          durable.message() +
-          "; outcome unknown: the write is not applied here, but the object store may hold it "
-          "and does not yet hold its cancellation (still being retried) — until it does, a "
-          "rebuild of this index from the object store alone could apply it; retry the write "
-          "(adds replace by id, deletes are idempotent)");
-    }
+    durable = CancelShipped(std::move(durable), cancel);
   }
 
   // Apply in log order, so that replay after a crash rebuilds exactly this
@@ -326,26 +311,89 @@ Result<std::string_view> Index::LogThenApply(store::log_format::RecordType type,
   std::unique_lock lock(apply_mutex_);
   apply_turn_.wait(lock, [&] { return next_apply_ == sequence; });
   Status applied = durable;
+  bool apply_failed = false;
   if (applied.ok()) {
     const auto started = std::chrono::steady_clock::now();
     // The turn must pass on even if applying throws (allocation failure),
     // or every later writer of this index would wait forever.
     try {
       applied = apply();
+    } catch (const std::bad_alloc&) {
+      applied = Status::NoSpace("out of memory applying the write");
+      diverged_.store(true, std::memory_order_release);
     } catch (const std::exception& e) {
       applied = Status::Internal(std::string("applying a logged write failed: ") + e.what());
+      diverged_.store(true, std::memory_order_release);
     }
+    apply_failed = !applied.ok();
     // What replaying this record after a restart would cost, about.
     replay_cost_.Add(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  }
+  // A durable record that could not be applied is cancelled like one that
+  // did not become durable: the answer is a failure, so a restart must not
+  // apply it either. (The engine checks a batch and reserves its room before
+  // the log, so this is an allocation that failed part way, or a bug.)
+  Result<uint64_t> cancel = Status::Ok();
+  if (apply_failed) {
+    cancel = AppendCancel(sequence);
+    if (cancel.ok()) no_op_sequences_.insert(*cancel);
   }
   if (applied.ok()) applied_sequence_.store(sequence, std::memory_order_release);
   next_apply_ = sequence + 1;
   while (no_op_sequences_.erase(next_apply_) != 0) ++next_apply_;
   lock.unlock();
   apply_turn_.notify_all();
+  if (apply_failed) {
+    if (!cancel.ok()) {
+      return applied.WithSuffix(
+          "; outcome unknown: the write is in the log and its cancellation could not be "
+          "written (" +
+          cancel.status().message() + "), so a restart may apply it");
+    }
+    if (durability == Durability::kFsync || durability == Durability::kObjectStore) {
+      Status synced = log_->Sync(*cancel);
+      if (!synced.ok()) {
+        return applied.WithSuffix(
+            "; outcome unknown: the cancellation of the logged write could not be synced (" +
+            synced.message() + "), so a restart may apply it");
+      }
+    }
+    applied = CancelShipped(std::move(applied), cancel);
+    if (diverged()) {
+      return applied.WithSuffix("; the write is cancelled, and index " + params_.name +
+                                " is reloaded from its snapshot and log before its next use");
+    }
+    return applied;
+  }
   if (!applied.ok()) return applied;
   return DurabilityName(durability);
+}
+
+Result<uint64_t> Index::AppendCancel(uint64_t sequence) {
+  const uint64_t canceled[] = {sequence};
+  try {
+    return log_->Append(store::log_format::RecordType::kCancel, EncodeCancel(canceled));
+  } catch (const std::bad_alloc&) {
+    return Status::NoSpace("out of memory");
+  }
+}
+
+Status Index::CancelShipped(Status failure, const Result<uint64_t>& cancel) {
+  // With an object store the record itself is queued for upload whatever
+  // its level, and may have landed already (a reply lost after the PUT
+  // succeeded). Until the cancel lands after it, a host rebuilt from the
+  // bucket alone (this disk lost) would apply the write this answer
+  // reports as failed: wait a little for it, then say so.
+  store::LogShipper* shipper = log_->shipper();
+  if (shipper == nullptr || failure.code() == StatusCode::kNotFound) return failure;
+  if (cancel.ok() && shipper->WaitShippedFor(*cancel, kCancelUploadWait).ok()) return failure;
+  return Status::Unavailable(
+      failure.message() +
+      "; outcome unknown: the write is not applied here, but the object store may hold it "
+      "and does not yet hold its cancellation (still being retried) — until it does, a "
+      "rebuild of this index from the object store alone could apply it; retry the write "
+      "(adds replace by id, deletes are idempotent)");
 }
 
 Status Index::ApplyCommitted(const store::LogRecord& record, ThreadPool* workers) {
@@ -433,7 +481,13 @@ Result<WriteResult> Index::Add(std::span<const NewItem> items, ThreadPool* worke
     result.durability = DurabilityName(Durability::kObjectStore);
   } else if (!log_) {
     std::lock_guard lock(apply_mutex_);
-    VECTORD_RETURN_IF_ERROR(ApplyUpsert(inputs, workers));
+    try {
+      VECTORD_RETURN_IF_ERROR(ApplyUpsert(inputs, workers));
+    } catch (const std::bad_alloc&) {
+      // Without a log there is nothing to rebuild a clean copy from.
+      return Status::NoSpace("out of memory applying the write; index " + params_.name +
+                             " has no persistence and may hold part of the batch");
+    }
     result.durability = "none";
   } else {
     VECTORD_ASSIGN_OR_RETURN(
@@ -687,16 +741,38 @@ Status Registry::AbsentLocked(std::string_view name) const {
 }
 
 Result<std::shared_ptr<Index>> Registry::Open(std::string_view name) {
+  bool diverged = false;
   {
     std::shared_lock lock(mutex_);
     auto it = indexes_.find(name);
     if (it == indexes_.end()) return AbsentLocked(name);
     if (it->second.index) {
-      it->second.last_used.store(Now(), std::memory_order_relaxed);
-      return it->second.index;
+      diverged = it->second.index->diverged();
+      if (!diverged) {
+        it->second.last_used.store(Now(), std::memory_order_relaxed);
+        return it->second.index;
+      }
     }
   }
+  if (diverged) VECTORD_RETURN_IF_ERROR(UnloadDiverged(std::string(name)));
   return Load(std::string(name));
+}
+
+Status Registry::UnloadDiverged(const std::string& name) {
+  // Operations that hold it already finish on it first (they may see part
+  // of the failed write); new ones wait here for the clean copy.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!UnloadIfIdle(name)) {
+    std::shared_ptr<Index> loaded = FindLoaded(name);
+    if (loaded == nullptr || !loaded->diverged()) return Status::Ok();  // another caller did it
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Status::Unavailable("index " + name +
+                                 " is being reloaded after a write that failed part way; retry");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  LogWarn("index_reloading_after_failed_write", {{"index", name}});
+  return Status::Ok();
 }
 
 Result<std::shared_ptr<Index>> Registry::Load(const std::string& name, bool use) {

@@ -281,6 +281,12 @@ class Index : public std::enable_shared_from_this<Index> {
   uint64_t change_count() const { return changes_.load(std::memory_order_acquire); }
   bool dropped() const { return dropped_.load(std::memory_order_acquire); }
   void MarkDropped() { dropped_.store(true, std::memory_order_release); }
+  // Set when applying a logged write threw (memory ran out part way): the
+  // write is cancelled in the log, but the engine may hold part of it. Such
+  // an index is never checkpointed; the registry replaces it with a fresh
+  // load from its snapshot and log (which skip the cancelled write) before
+  // its next use.
+  bool diverged() const { return diverged_.load(std::memory_order_acquire); }
 
  private:
   // Logs `payload`, waits for the durability asked for, then runs `apply`
@@ -289,6 +295,11 @@ class Index : public std::enable_shared_from_this<Index> {
   Result<std::string_view> LogThenApply(store::log_format::RecordType type,
                                         const std::string& payload, Durability durability,
                                         Apply&& apply, uint64_t* sequence_out);
+  // Appends the record that tells replay to skip `sequence`.
+  Result<uint64_t> AppendCancel(uint64_t sequence);
+  // `failure`, or "outcome unknown" when an object store may hold the
+  // cancelled record without its cancel record (waits a little for it).
+  Status CancelShipped(Status failure, const Result<uint64_t>& cancel);
   // Cluster mode: commits through commit_log_, then applies.
   template <typename Apply>
   Result<uint64_t> CommitThenApply(store::log_format::RecordType type, std::string payload,
@@ -306,6 +317,7 @@ class Index : public std::enable_shared_from_this<Index> {
   bool ship_by_default_ = false;
   std::atomic<uint64_t> changes_{0};
   std::atomic<bool> dropped_{false};
+  std::atomic<bool> diverged_{false};
 
   mutable std::mutex apply_mutex_;
   // Notified after every applied record: the next writer's turn, and
@@ -571,6 +583,10 @@ class Registry {
   // Open's slow path: loads `name` or waits for the load under way. A load
   // that is not a `use` leaves the index least recently used.
   Result<std::shared_ptr<Index>> Load(const std::string& name, bool use = true);
+  // Unloads a diverged index (without a checkpoint) once no operation holds
+  // it, so that the next load rebuilds it from snapshot and log; waits up
+  // to 5 s, then Unavailable.
+  Status UnloadDiverged(const std::string& name);
   // After a write: re-counts the index's bytes, and wakes the unloading
   // thread if the sum is over the limit.
   void Account(const std::shared_ptr<Index>& index);

@@ -1,6 +1,7 @@
 #include "service/index_storage.h"
 
 #include <algorithm>
+#include <new>
 #include <set>
 #include <thread>
 
@@ -259,9 +260,26 @@ void IndexStorage::OnWrite(const std::shared_ptr<Index>& index) {
 }
 
 Status IndexStorage::Checkpoint(const std::shared_ptr<Index>& index) {
+  // Writing a snapshot allocates (buffers, the id order). Out of memory, it
+  // fails as on a full disk: the previous snapshot and the log still hold
+  // everything, and the temporary file is removed at the next start-up.
+  try {
+    return WriteCheckpoint(index);
+  } catch (const std::bad_alloc&) {
+    return Status::NoSpace("out of memory writing a checkpoint of index " + index->params().name);
+  }
+}
+
+Status IndexStorage::WriteCheckpoint(const std::shared_ptr<Index>& index) {
   std::lock_guard checkpoint(checkpoint_mutex_);
   if (index->dropped() || index->log() == nullptr) return Status::Ok();
   const std::string& name = index->params().name;
+  if (index->diverged()) {
+    // Its memory may hold part of a cancelled write; the log is the truth.
+    return Status::Unavailable("index " + name +
+                           " is not checkpointed: a write failed part way in memory, and the "
+                           "index is reloaded from its snapshot and log at its next use");
+  }
   bool local_current = false, bucket_current = true;
   uint64_t tag = 0;
   {
@@ -714,9 +732,20 @@ Result<std::shared_ptr<Index>> IndexStorage::OnLoad(const std::string& name, Thr
 }
 
 Status IndexStorage::OnUnload(const std::shared_ptr<Index>& index) {
-  // Its next load reads the snapshot instead of replaying the log, and with
-  // a bucket the bucket's copy is current, so the shipper may go.
-  VECTORD_RETURN_IF_ERROR(Checkpoint(index));
+  if (index->diverged()) {
+    // Not checkpointed (see Checkpoint): the next load replays the log,
+    // which must then be whole on disk and, with a bucket, in the bucket.
+    store::LogWriter* log = index->log();
+    VECTORD_RETURN_IF_ERROR(log->SyncAll());
+    if (store::LogShipper* shipper = log->shipper()) {
+      VECTORD_RETURN_IF_ERROR(
+          shipper->WaitShippedFor(log->last_sequence(), std::chrono::seconds(10)));
+    }
+  } else {
+    // Its next load reads the snapshot instead of replaying the log, and
+    // with a bucket the bucket's copy is current, so the shipper may go.
+    VECTORD_RETURN_IF_ERROR(Checkpoint(index));
+  }
   std::lock_guard lock(mutex_);
   const std::string& name = index->params().name;
   if (auto it = checkpoint_due_.find(name); it != checkpoint_due_.end() && it->second == index) {

@@ -180,6 +180,8 @@ class IndexStorage final : public Persistence {
   std::string LogDirectory(std::string_view name) const;
 
  private:
+  // Checkpoint's work; may throw std::bad_alloc.
+  Status WriteCheckpoint(const std::shared_ptr<Index>& index);
   // What Survey and LoadAll share: the cleanups, the bucket's listing, and
   // the names of the stored indexes (in the report); registers failed ones.
   LoadReport ListStored(Registry& registry, const std::function<bool()>& keep_trying);

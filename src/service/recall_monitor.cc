@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <new>
 #include <numeric>
 #include <unordered_set>
 
@@ -276,7 +277,12 @@ void RecallMonitor::Loop() {
     for (size_t i = 0; i < indexes.size() && !measured; ++i) {
       Index& index = *indexes[(next + i) % indexes.size()];
       if (index.dropped()) continue;
-      measured = RunOnce(index, NextRandom(seed), &cpu);
+      // An exact scan allocates; when memory is short it is simply skipped.
+      try {
+        measured = RunOnce(index, NextRandom(seed), &cpu);
+      } catch (const std::bad_alloc&) {
+        measured = false;
+      }
       if (measured) next = (next + i + 1) % indexes.size();
     }
     // Not held while sleeping: an index only the registry holds may be

@@ -1,6 +1,9 @@
 #include "store/upload_pool.h"
 
 #include <algorithm>
+#include <exception>
+
+#include "common/log.h"
 
 namespace vectord::store {
 
@@ -47,7 +50,13 @@ void UploadPool::Work() {
     std::function<void()> task = std::move(due_.begin()->second);
     due_.erase(due_.begin());
     lock.unlock();
-    task();
+    // An upload that throws (memory ran out) must not end the process: its
+    // record stays unshipped, and WaitShipped's callers time out and say so.
+    try {
+      task();
+    } catch (const std::exception& e) {
+      LogError("upload_task_failed", {{"error", e.what()}});
+    }
     task = nullptr;  // its captures go before the lock is taken again
     lock.lock();
   }

@@ -7,6 +7,8 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <new>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -38,6 +40,25 @@ TEST(ThreadPool, ParallelForRunsEveryIndexExactlyOnce) {
     pool.ParallelFor(count, [&](size_t i) { hits[i].fetch_add(1); });
     for (size_t i = 0; i < count; ++i) EXPECT_EQ(hits[i].load(), 1) << "index " << i;
   }
+}
+
+// A call that throws (an allocation that failed) does not end the process
+// or leave helpers running on a dead `fn`: every other index still runs and
+// the caller gets the exception; the pool goes on working.
+TEST(ThreadPool, ParallelForRethrowsAfterEveryIndexRan) {
+  ThreadPool pool(3);
+  std::vector<std::atomic<int>> seen(1000);
+  EXPECT_THROW(pool.ParallelFor(seen.size(),
+                                [&](size_t i) {
+                                  seen[i].fetch_add(1);
+                                  if (i % 97 == 5) throw std::bad_alloc();
+                                }),
+               std::bad_alloc);
+  for (size_t i = 0; i < seen.size(); ++i) ASSERT_EQ(seen[i].load(), 1) << i;
+  std::atomic<int> ran{0};
+  pool.Submit([] { throw std::runtime_error("a task that fails"); });
+  pool.ParallelFor(100, [&](size_t) { ran.fetch_add(1); });
+  EXPECT_EQ(ran.load(), 100);
 }
 
 TEST(ThreadPool, NestedParallelForDoesNotDeadlock) {

@@ -383,6 +383,54 @@ TEST_F(IndexStorageTest, UnloadCheckpointsAndTheNextUseReloadsEverything) {
   ExpectHolds(*docs, model);
 }
 
+// Memory that runs out while a logged write is being applied leaves part of
+// it in the engine. The write is cancelled in the log, the answer is 507,
+// the index is never checkpointed in that state, and its next use gets a
+// copy rebuilt from snapshot and log: without the write, as answered.
+TEST_F(IndexStorageTest, AWriteThatFailsWhileApplyingIsCancelledAndTheIndexRebuilt) {
+  Restart();
+  Model model;
+  auto docs = Create("docs", 4);
+  ASSERT_NE(docs, nullptr);
+  AddRandom(docs, 30, 1, "a", &model);
+  ASSERT_TRUE(storage().Checkpoint(docs).ok());
+  AddRandom(docs, 20, 2, "b", &model);  // only in the log
+
+  docs->engine().FailNextUpsertPartWayForTesting();
+  std::mt19937 rng(3);
+  std::vector<NewItem> failed;
+  for (int i = 0; i < 10; ++i) failed.push_back(Item("x" + std::to_string(i), RandomVector(rng, 4)));
+  auto result = registry().Add(docs, failed, Durability::kDefault);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), StatusCode::kNoSpace) << result.status().ToString();
+  EXPECT_NE(result.status().message().find("cancelled"), std::string::npos)
+      << result.status().message();
+  EXPECT_TRUE(docs->diverged());
+  EXPECT_FALSE(storage().Checkpoint(docs).ok());  // never saved in that state
+
+  // The next use waits for the holders of the diverged copy to let go.
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    docs.reset();
+  });
+  auto reopened = registry().Open("docs");
+  release.join();
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  docs = *reopened;
+  EXPECT_FALSE(docs->diverged());
+  ExpectHolds(*docs, model);
+  EXPECT_FALSE(docs->engine().Get("x0").has_value());
+
+  AddRandom(docs, 10, 4, "c", &model);  // writes go on after the cancel record
+  ExpectHolds(*docs, model);
+  docs.reset();
+  RestartLazily(Options());  // a crash: the log replays without the failed write
+  docs = registry().Find("docs");
+  ASSERT_NE(docs, nullptr);
+  ExpectHolds(*docs, model);
+  EXPECT_FALSE(docs->engine().Get("x0").has_value());
+}
+
 // A drop of an unloaded index removes it like a loaded one's; a damaged
 // index found at its first use becomes a failed index, as at start-up.
 TEST_F(IndexStorageTest, DropOfAnUnloadedIndexAndDamageFoundAtFirstUse) {
