@@ -14,7 +14,10 @@
 #     then the same searches again (warm), and the RSS beyond the empty
 #     server after them.
 # Requests go through one curl process (--parallel, keep-alive).
-#   bench/run-many-indexes.sh [COUNTS=1000,10000] [ITEMS=100]   (LIMIT=bytes)
+# BUCKET=1 adds an S3 bucket (s3rver on loopback, a fresh one per count):
+# every index is then also in the bucket, writes wait for it, and the
+# restart lists it.
+#   bench/run-many-indexes.sh [COUNTS=1000,10000] [ITEMS=100]   (LIMIT=bytes, BUCKET=1)
 # BUILD names the build directory (default build-bench, Release; built here
 # when it has no vectord).
 set -euo pipefail
@@ -29,20 +32,39 @@ if [[ ! -x ${build}/src/vectord ]]; then
 fi
 work=$(mktemp -d)
 server_pid=
+s3_pid=
 cleanup() {
   [[ -n ${server_pid} ]] && kill -9 "${server_pid}" 2>/dev/null || true
+  [[ -n ${s3_pid} ]] && kill "${s3_pid}" 2>/dev/null || true
   rm -rf "${work}"
 }
 trap cleanup EXIT
 
 port=$((20000 + RANDOM % 20000))
 url=http://127.0.0.1:${port}
+s3_port=$((port + 1))
+bucket_args=()
+if [[ ${BUCKET:-0} == 1 ]]; then
+  bucket_args=(--storaged-url "http://127.0.0.1:${s3_port}/bench")
+  export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
+fi
+start_bucket() {
+  [[ ${BUCKET:-0} == 1 ]] || return 0
+  [[ -n ${s3_pid} ]] && { kill "${s3_pid}" 2>/dev/null || true; wait "${s3_pid}" 2>/dev/null || true; }
+  rm -rf "${work}/s3" && mkdir -p "${work}/s3"
+  NODE_OPTIONS=--openssl-legacy-provider s3rver -d "${work}/s3" -a 127.0.0.1 -p "${s3_port}" \
+    --configure-bucket bench --silent &
+  s3_pid=$!
+  for _ in $(seq 200); do (echo >"/dev/tcp/127.0.0.1/${s3_port}") 2>/dev/null && return 0; sleep 0.1; done
+  echo "s3rver did not come up" >&2
+  exit 1
+}
 
 start_server() {
   (
     ulimit -n 1024
     exec "${build}/src/vectord" --data-dir "${work}/data" --bind "127.0.0.1:${port}" \
-      --log-level warn "$@" >"${work}/log" 2>&1
+      --log-level warn "${bucket_args[@]}" "$@" >"${work}/log" 2>&1
   ) &
   server_pid=$!
   for _ in $(seq 1 6000); do
@@ -88,6 +110,7 @@ echo "| indexes | create rate (/s) | RSS per empty index (B) | RSS per index wit
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for n in ${counts//,/ }; do
   rm -rf "${work}/data"
+  start_bucket
   start_server
   base=$(rss_kb)
   # The curl configs, written by awk (a shell loop takes minutes at 100,000).

@@ -192,6 +192,8 @@ int Run(int argc, char** argv) {
     options.fsync_interval = std::chrono::milliseconds(config->fsync_interval_ms);
     options.checkpoint_bytes = config->checkpoint_bytes;
     options.checkpoint_replay_seconds = config->checkpoint_replay_seconds;
+    // /ready must not wait for a listing of every index in the bucket.
+    options.list_bucket_after_start = true;
     // A quarter of the descriptors for log segments, the rest for
     // connections, snapshots and the bucket's sockets.
     if (rlimit files{}; getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY) {
@@ -288,10 +290,16 @@ int Run(int argc, char** argv) {
     const uint64_t memory_limit = config->memory_limit.value_or(DefaultMemoryLimit());
     registry.StartUnloading(memory_limit);
     // With a bucket every index is loaded once, to make disk and bucket
-    // agree on it (an index written while the bucket was away is uploaded);
-    // without one, until three quarters of the limit are in use.
-    registry.StartBackgroundLoading(std::move(report.names),
-                                    storage->has_object_store() ? 0 : memory_limit / 4 * 3);
+    // agree on it (an index written while the bucket was away is uploaded),
+    // once the bucket is listed; without one, until three quarters of the
+    // limit are in use.
+    if (storage->has_object_store()) {
+      storage->StartBucketListing(registry, [&registry](std::vector<std::string> names) {
+        registry.StartBackgroundLoading(std::move(names), 0);
+      });
+    } else {
+      registry.StartBackgroundLoading(std::move(report.names), memory_limit / 4 * 3);
+    }
     LogInfo("rehydrate_done", {{"indexes", report.indexes},
                                {"failed", report.failed},
                                {"memory_limit", memory_limit},
@@ -340,6 +348,8 @@ int Run(int argc, char** argv) {
   }
   server.Stop();
   recall_monitor.Stop();
+  // First: when it finishes, the listing starts the background loading.
+  if (storage) storage->StopBucketListing();
   registry.StopBackground();
   // The writer key goes with the membership lease, revoked here: another
   // node takes over at once instead of after the lease.

@@ -395,6 +395,8 @@ bool ApiHandler::RunsInline(const HttpRequest& request) const {
   }
   if (route == nullptr) return true;
   if (route->runs != Runs::kInline) return false;
+  // Shortly after start-up a name may wait for the bucket's listing.
+  if (registry_->discovering()) return false;
   // A first use loads the index (a snapshot read, maybe a download): not on
   // an io thread, which other connections share.
   // (A diverged one is loaded again, too.)
@@ -659,6 +661,8 @@ Result<HttpResponse> ApiHandler::Dashboard(HttpRequest&, const PathParams&) cons
 }
 
 Result<HttpResponse> ApiHandler::ListIndexes(HttpRequest&, const PathParams& path) const {
+  // Every index: also those only the bucket holds, still being listed.
+  VECTORD_RETURN_IF_ERROR(registry_->WaitDiscovered());
   std::vector<std::string> names = registry_->Names();
   std::erase_if(names, [&](const std::string& name) { return !path.grant.MaySee(name); });
   JsonWriter w;
@@ -680,13 +684,6 @@ Result<HttpResponse> ApiHandler::ListIndexes(HttpRequest&, const PathParams& pat
   return Json(200, std::move(w).Finish());
 }
 
-HttpResponse ApiHandler::NoSuchIndex(std::string_view name) const {
-  if (auto failure = registry_->FailureOf(name)) {
-    return Error(503, "index failed to load: " + *failure);
-  }
-  return Error(404, "not found");
-}
-
 Result<HttpResponse> ApiHandler::CreateIndex(HttpRequest& request, const PathParams& path) const {
   VECTORD_ASSIGN_OR_RETURN(const service::CreateSpec spec, DecodeCreate(request.body));
   if (!path.grant.Allows(spec.name, Access::kAdmin)) {
@@ -700,9 +697,10 @@ Result<HttpResponse> ApiHandler::GetIndex(HttpRequest&, const PathParams& path) 
   // An unloaded index whose item count is known (it was loaded since
   // start-up) answers from its stored parameters without loading; one not
   // loaded since start-up is loaded, as only a load counts its items.
+  // An unknown name goes through Open too: it may be one the bucket's
+  // listing has not registered yet (Open waits for it), or a failed index.
   const std::optional<service::Registry::Summary> summary = registry_->Describe(path.name);
-  if (!summary) return NoSuchIndex(path.name);
-  if (summary->loaded || !summary->items) {
+  if (!summary || summary->loaded || !summary->items) {
     VECTORD_ASSIGN_OR_RETURN(const std::shared_ptr<service::Index> index,
                              registry_->Open(path.name));
     return Json(200, IndexDetails(*index));

@@ -151,8 +151,6 @@ class ApiHandler {
 
   // Go's http.Error: text/plain, message and newline.
   static HttpResponse Error(int status, std::string_view message);
-  // 404 "not found", or 503 with the reason for an index that failed to load.
-  HttpResponse NoSuchIndex(std::string_view name) const;
 
  private:
   // The rows whose pattern fits a path: one pattern, one row per method.

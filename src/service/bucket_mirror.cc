@@ -80,26 +80,13 @@ std::string BucketMirror::SegmentPrefix(std::string_view name) {
   return storage_keys::LogDirectory(name) + "/";
 }
 
-Result<std::map<std::string, BucketIndex>> BucketMirror::Survey(
-    const std::function<bool()>& keep_trying) {
-  auto pause = std::chrono::milliseconds(1000);
-  Result<std::vector<std::string>> keys = Status::Internal("not listed");
-  while (true) {
-    keys = bucket_->List(storage_keys::kPrefix);
-    if (keys.ok()) break;
-    LogError("object_store_unreachable", {{"store", bucket_->Describe()},
-                                          {"error", keys.status().ToString()},
-                                          {"retry_in_ms", pause.count()}});
-    // Sleep in short steps so that a shutdown request is noticed quickly.
-    const auto until = std::chrono::steady_clock::now() + pause;
-    while (std::chrono::steady_clock::now() < until) {
-      if (!keep_trying()) return keys.status();
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    pause = std::min(pause * 2, std::chrono::milliseconds(30000));
-  }
+namespace {
+
+// What the keys of a listing say about each index. Keys that are not ours
+// are left out.
+std::map<std::string, BucketIndex> IndexesIn(const std::vector<std::string>& keys) {
   std::map<std::string, BucketIndex> indexes;
-  for (const std::string& key : *keys) {
+  for (const std::string& key : keys) {
     std::string_view rest = std::string_view(key).substr(storage_keys::kPrefix.size());
     auto with_suffix = [&](std::string_view file, std::string_view suffix) -> std::string {
       if (file.size() > suffix.size() && file.substr(file.size() - suffix.size()) == suffix) {
@@ -136,6 +123,66 @@ Result<std::map<std::string, BucketIndex>> BucketMirror::Survey(
               });
   }
   return indexes;
+}
+
+// Runs `attempt` until the store answers (anything but Unavailable), pausing
+// 1 s doubling to 30 s between attempts and logging each failure, or until
+// `keep_trying` says stop.
+Status RetryUntilAnswered(const store::ObjectStore& bucket, const std::function<Status()>& attempt,
+                          const std::function<bool()>& keep_trying) {
+  auto pause = std::chrono::milliseconds(1000);
+  while (true) {
+    Status status = attempt();
+    if (status.code() != StatusCode::kUnavailable) return status;
+    LogError("object_store_unreachable", {{"store", bucket.Describe()},
+                                          {"error", status.ToString()},
+                                          {"retry_in_ms", pause.count()}});
+    // Sleep in short steps so that a shutdown request is noticed quickly.
+    const auto until = std::chrono::steady_clock::now() + pause;
+    while (std::chrono::steady_clock::now() < until) {
+      if (!keep_trying()) return status;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    pause = std::min(pause * 2, std::chrono::milliseconds(30000));
+  }
+}
+
+}  // namespace
+
+Result<std::map<std::string, BucketIndex>> BucketMirror::Survey(
+    const std::function<bool()>& keep_trying) {
+  Result<std::vector<std::string>> keys = Status::Internal("not listed");
+  VECTORD_RETURN_IF_ERROR(RetryUntilAnswered(
+      *bucket_,
+      [&] {
+        keys = bucket_->List(storage_keys::kPrefix);
+        return keys.status();
+      },
+      keep_trying));
+  return IndexesIn(*keys);
+}
+
+Status BucketMirror::WaitAnswering(const std::function<bool()>& keep_trying) {
+  // Any key will do: "not found" is an answer.
+  const std::string probe = std::string(storage_keys::kPrefix) + ".probe";
+  return RetryUntilAnswered(
+      *bucket_,
+      [&] {
+        Status s = bucket_->GetRange(probe, 0, 1).status();
+        return s.code() == StatusCode::kNotFound ? Status::Ok() : s;
+      },
+      keep_trying);
+}
+
+Result<std::optional<BucketIndex>> BucketMirror::ListOne(const std::string& name) {
+  // "<name>." also lists "<name>.x"'s keys (names may hold dots): parsed,
+  // they fall under another name.
+  VECTORD_ASSIGN_OR_RETURN(const std::vector<std::string> keys,
+                           bucket_->List(std::string(storage_keys::kPrefix) + name + "."));
+  std::map<std::string, BucketIndex> indexes = IndexesIn(keys);
+  auto it = indexes.find(name);
+  if (it == indexes.end()) return std::optional<BucketIndex>();
+  return std::optional<BucketIndex>(std::move(it->second));
 }
 
 Result<std::vector<BucketSegment>> BucketMirror::ListSegments(const std::string& name) {

@@ -22,6 +22,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,6 +70,12 @@ class BucketMirror {
   // (1 s doubling to 30 s) and logging each failure; gives up only when
   // `keep_trying` returns false.
   Result<std::map<std::string, BucketIndex>> Survey(const std::function<bool()>& keep_trying);
+  // Start-up without the whole listing: waits, as Survey does, until the
+  // bucket answers one small request.
+  Status WaitAnswering(const std::function<bool()>& keep_trying);
+  // What the bucket holds for one index, in one listing request (nullopt:
+  // nothing). Survey's entry for it, for an index loaded before Survey ran.
+  Result<std::optional<BucketIndex>> ListOne(const std::string& name);
 
   // What the bucket's copy of an index covers: its snapshot's tag (0 without
   // one) and the highest log sequence it holds (that tag or its last

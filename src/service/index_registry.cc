@@ -681,6 +681,8 @@ Result<std::shared_ptr<Index>> Registry::Create(const CreateSpec& spec) {
   auto index = std::make_shared<Index>(std::move(params), std::move(engine));
   const std::string& name = index->params().name;
 
+  // The name may be one the bucket holds and its listing has not reached.
+  VECTORD_RETURN_IF_ERROR(WaitDiscovered());
   std::lock_guard lifecycle(lifecycle_mutex_);
   if (Contains(name)) return Status::AlreadyExists("index already exists: " + name);
   if (auto failure = FailureOf(name)) {
@@ -745,7 +747,17 @@ Result<std::shared_ptr<Index>> Registry::Open(std::string_view name) {
   {
     std::shared_lock lock(mutex_);
     auto it = indexes_.find(name);
-    if (it == indexes_.end()) return AbsentLocked(name);
+    if (it == indexes_.end()) {
+      Status absent = AbsentLocked(name);
+      lock.unlock();
+      if (absent.code() != StatusCode::kNotFound) return absent;
+      // Perhaps one the bucket's listing has not registered yet.
+      if (!discovering()) return absent;
+      VECTORD_RETURN_IF_ERROR(WaitDiscovered());
+      lock.lock();
+      it = indexes_.find(name);
+      if (it == indexes_.end()) return AbsentLocked(name);
+    }
     if (it->second.index) {
       diverged = it->second.index->diverged();
       if (!diverged) {
@@ -756,6 +768,24 @@ Result<std::shared_ptr<Index>> Registry::Open(std::string_view name) {
   }
   if (diverged) VECTORD_RETURN_IF_ERROR(UnloadDiverged(std::string(name)));
   return Load(std::string(name));
+}
+
+void Registry::SetDiscovering(bool discovering) {
+  {
+    std::lock_guard lock(discovery_mutex_);
+    discovering_ = discovering;
+  }
+  discovered_.notify_all();
+}
+
+Status Registry::WaitDiscovered() const {
+  std::unique_lock lock(discovery_mutex_);
+  if (discovered_.wait_for(lock, kDiscoveryWait, [this] { return !discovering_; })) {
+    return Status::Ok();
+  }
+  return Status::Unavailable(
+      "the object store is still being listed at start-up (indexes only it holds are not known "
+      "yet); retry");
 }
 
 Status Registry::UnloadDiverged(const std::string& name) {
@@ -919,6 +949,8 @@ LoadingStats Registry::loading_stats() const {
 }
 
 Status Registry::Drop(std::string_view name) {
+  // A listing of the bucket still under way could bring the name back.
+  VECTORD_RETURN_IF_ERROR(WaitDiscovered());
   std::lock_guard lifecycle(lifecycle_mutex_);
   auto quarantine = [&]() -> Status {
     if (Persistence* p = persistence()) {
@@ -976,6 +1008,8 @@ bool Registry::Replace(const std::shared_ptr<Index>& old, std::shared_ptr<Index>
 }
 
 Result<Recovered> Registry::Recover(std::string_view name) {
+  // A listing of the bucket still under way could bring the name back.
+  VECTORD_RETURN_IF_ERROR(WaitDiscovered());
   std::lock_guard lifecycle(lifecycle_mutex_);
   // An index not read since start-up may be damaged without anyone knowing
   // yet: load it to find out.

@@ -552,6 +552,16 @@ class Registry {
 
   ThreadPool* workers() const { return workers_; }
 
+  // While the persistence is still finding stored indexes (a bucket listed
+  // after start-up), a name not registered yet may be one of them: Open of
+  // an unknown name, Create, Drop and Recover wait for the end of it (up to
+  // kDiscoveryWait, then Unavailable "... retry").
+  void SetDiscovering(bool discovering);
+  // Ok once discovery is over; Unavailable if it is not within the wait.
+  Status WaitDiscovered() const;
+  bool discovering() const { return discovering_.load(std::memory_order_acquire); }
+  static constexpr std::chrono::seconds kDiscoveryWait{10};
+
  private:
   // A load or an unload under way; whoever finds it waits for it.
   struct Transition {
@@ -608,6 +618,10 @@ class Registry {
   size_t loaded_count_ = 0;                                 // guarded by mutex_
   size_t loaded_bytes_ = 0;                                 // guarded by mutex_
   LoadingStats loading_;                                    // counters; guarded by mutex_
+
+  mutable std::mutex discovery_mutex_;
+  mutable std::condition_variable discovered_;
+  std::atomic<bool> discovering_{false};  // written under discovery_mutex_
 
   std::mutex unloading_mutex_;
   std::condition_variable unloading_wake_;

@@ -389,6 +389,7 @@ void IndexStorage::Stop() {
     stopping_ = true;
   }
   wake_.notify_all();
+  StopBucketListing();
   if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
   if (sync_thread_.joinable()) sync_thread_.join();
 }
@@ -535,42 +536,25 @@ IndexStorage::LoadReport IndexStorage::ListStored(Registry& registry,
     LogError("staged_swap_failed", {{"error", s.ToString()}});
   }
   std::vector<std::string> bucket_only;
+  const bool list_later = mirror_ != nullptr && options_.list_bucket_after_start;
   if (mirror_ != nullptr) {
-    auto surveyed = mirror_->Survey(keep_trying);
+    // Listing a bucket of many indexes takes long: with list_later only its
+    // answering is waited for here (StartBucketListing lists it).
+    Result<std::map<std::string, BucketIndex>> surveyed = std::map<std::string, BucketIndex>();
+    if (list_later) {
+      if (Status answering = mirror_->WaitAnswering(keep_trying); !answering.ok()) {
+        surveyed = answering;
+      }
+    } else {
+      surveyed = mirror_->Survey(keep_trying);
+    }
     if (!surveyed.ok()) {
       LogError("rehydrate_abandoned",
                {{"store", mirror_->Describe()}, {"error", surveyed.status().ToString()}});
       ++report.failed;
       return report;
     }
-    for (auto& [name, listed] : *surveyed) {
-      const bool local = objects_->Exists(ParamsKey(name));
-      if (listed.has_params && !local) {
-        // A new host, or a disk that lost the index: the bucket has it, and
-        // its first load downloads it. Local files without a params file that
-        // hold data are kept aside, not overwritten.
-        if (HoldsData(name)) {
-          std::lock_guard checkpoint(checkpoint_mutex_);
-          if (auto folder = QuarantineLocked(name); !folder.ok()) {
-            LogError("quarantine_failed", {{"index", name}, {"error", folder.status().ToString()}});
-            ++report.failed;
-            registry.RegisterFailed(name, folder.status());
-            report.failures.push_back({name, folder.status()});
-            continue;
-          }
-        }
-        bucket_only.push_back(name);
-      } else if (!listed.has_params && !local) {
-        // What a create or drop cut short left in the bucket.
-        LogInfo("removing_bucket_leftovers", {{"index", name}});
-        if (Status s = mirror_->DeleteIndex(name); !s.ok()) {
-          LogWarn("bucket_cleanup_failed", {{"index", name}, {"error", s.ToString()}});
-        }
-        continue;
-      }
-      std::lock_guard lock(mutex_);
-      unreconciled_[name] = std::move(listed);
-    }
+    ReconcileListing(registry, std::move(*surveyed), &bucket_only, &report);
   }
   // One read of the directory, not of every log directory in it: start-up
   // must not grow with the number of indexes.
@@ -632,11 +616,16 @@ IndexStorage::LoadReport IndexStorage::ListStored(Registry& registry,
       // The first load makes disk and bucket agree (LoadAndReconcile); an
       // index the bucket does not list gets no BucketIndex.
       std::lock_guard lock(mutex_);
-      unreconciled_.try_emplace(name);
+      if (list_later) {
+        unlisted_.insert(name);
+      } else {
+        unreconciled_.try_emplace(name);
+      }
     }
     report.names.push_back(name);
   }
   report.names.insert(report.names.end(), bucket_only.begin(), bucket_only.end());
+  if (list_later) registry.SetDiscovering(true);
   std::sort(report.names.begin(), report.names.end());
   return report;
 }
@@ -673,14 +662,100 @@ IndexStorage::LoadReport IndexStorage::LoadAll(Registry& registry, ThreadPool* w
   return report;
 }
 
+void IndexStorage::ReconcileListing(Registry& registry,
+                                    std::map<std::string, BucketIndex> surveyed,
+                                    std::vector<std::string>* bucket_only, LoadReport* report) {
+  for (auto& [name, listed] : surveyed) {
+    const bool local = objects_->Exists(ParamsKey(name));
+    // Listed after start-up: a name the local survey registered as failed
+    // keeps its files as they are (recover decides).
+    if (!local && (registry.Contains(name) || registry.FailureOf(name))) continue;
+    if (listed.has_params && !local) {
+      // A new host, or a disk that lost the index: the bucket has it, and
+      // its first load downloads it. Local files without a params file that
+      // hold data are kept aside, not overwritten.
+      if (HoldsData(name)) {
+        std::lock_guard checkpoint(checkpoint_mutex_);
+        if (auto folder = QuarantineLocked(name); !folder.ok()) {
+          LogError("quarantine_failed", {{"index", name}, {"error", folder.status().ToString()}});
+          ++report->failed;
+          registry.RegisterFailed(name, folder.status());
+          report->failures.push_back({name, folder.status()});
+          continue;
+        }
+      }
+      bucket_only->push_back(name);
+    } else if (!listed.has_params && !local) {
+      // What a create or drop cut short left in the bucket.
+      LogInfo("removing_bucket_leftovers", {{"index", name}});
+      if (Status s = mirror_->DeleteIndex(name); !s.ok()) {
+        LogWarn("bucket_cleanup_failed", {{"index", name}, {"error", s.ToString()}});
+      }
+      continue;
+    } else if (options_.list_bucket_after_start) {
+      // A local index: its listing is kept for its first load, unless that
+      // load came first and listed the index itself.
+      std::lock_guard lock(mutex_);
+      if (unlisted_.erase(name) == 0) continue;
+    }
+    std::lock_guard lock(mutex_);
+    unreconciled_[name] = std::move(listed);
+  }
+}
+
+void IndexStorage::StartBucketListing(Registry& registry,
+                                      std::function<void(std::vector<std::string>)> listed) {
+  if (mirror_ == nullptr || !options_.list_bucket_after_start || listing_thread_.joinable()) {
+    return;
+  }
+  stop_listing_.store(false);
+  listing_thread_ = std::thread([this, &registry, listed = std::move(listed)] {
+    RunBucketListing(registry, listed);
+  });
+}
+
+void IndexStorage::StopBucketListing() {
+  stop_listing_.store(true);
+  if (listing_thread_.joinable()) listing_thread_.join();
+}
+
+void IndexStorage::RunBucketListing(Registry& registry,
+                                    const std::function<void(std::vector<std::string>)>& listed) {
+  const auto started = std::chrono::steady_clock::now();
+  auto surveyed = mirror_->Survey([this] { return !stop_listing_.load(); });
+  if (!surveyed.ok()) return;  // stopping: the process is going down
+  std::vector<std::string> bucket_only;
+  LoadReport report;
+  ReconcileListing(registry, std::move(*surveyed), &bucket_only, &report);
+  for (const std::string& name : bucket_only) {
+    if (Status s = registry.RegisterUnloaded(name); !s.ok()) {
+      LogWarn("bucket_index_not_registered", {{"index", name}, {"error", s.ToString()}});
+    }
+  }
+  {
+    // Local indexes the bucket does not hold: nothing to reconcile with.
+    std::lock_guard lock(mutex_);
+    for (const std::string& name : unlisted_) unreconciled_.try_emplace(name);
+    unlisted_.clear();
+  }
+  registry.SetDiscovering(false);
+  LogInfo("bucket_listed", {{"indexes_only_in_bucket", bucket_only.size()},
+                            {"failed", report.failed},
+                            {"seconds", SecondsSince(started)}});
+  if (listed) listed(registry.Names());
+}
+
 Result<std::shared_ptr<Index>> IndexStorage::OnLoad(const std::string& name, ThreadPool* workers) {
   std::optional<std::optional<BucketIndex>> unreconciled;
+  bool unlisted = false;
   std::function<bool()> keep_trying;
   {
     std::lock_guard lock(mutex_);
     if (auto it = unreconciled_.find(name); it != unreconciled_.end()) {
       unreconciled.emplace(std::move(it->second));
       unreconciled_.erase(it);
+    } else {
+      unlisted = unlisted_.erase(name) != 0;
     }
     keep_trying = load_keep_trying_;
   }
@@ -688,6 +763,24 @@ Result<std::shared_ptr<Index>> IndexStorage::OnLoad(const std::string& name, Thr
     // A request waits for a bucket that blinks, but not for ever.
     const auto until = std::chrono::steady_clock::now() + options_.load_retry_time;
     keep_trying = [until] { return std::chrono::steady_clock::now() < until; };
+  }
+  if (unlisted) {
+    // Loaded before the bucket's listing came: one listing of its own keys.
+    std::optional<BucketIndex> own;
+    Status s = RetryWhileUnavailable(
+        "bucket_list_retry", name,
+        [&] {
+          auto one = mirror_->ListOne(name);
+          if (one.ok()) own = std::move(*one);
+          return one.status();
+        },
+        keep_trying);
+    if (!s.ok()) {
+      std::lock_guard lock(mutex_);
+      unlisted_.insert(name);  // the next load tries again
+      return s;
+    }
+    unreconciled.emplace(std::move(own));
   }
   if (mirror_ == nullptr || !unreconciled) return LoadOne(name, workers);
   // A load that fails for a passing reason (the registry keeps the index

@@ -41,6 +41,8 @@
 #include <condition_variable>
 #include <functional>
 #include <map>
+#include <atomic>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -79,6 +81,10 @@ struct StorageOptions {
   // How long a load on first use retries a bucket that does not answer
   // before the request gets 503 (the next use tries again).
   std::chrono::milliseconds load_retry_time{10000};
+  // With an object store, Survey waits only until the bucket answers and
+  // leaves the listing of it to StartBucketListing, so that start-up does
+  // not grow with what the bucket holds.
+  bool list_bucket_after_start = false;
 };
 
 struct StorageStats {
@@ -152,6 +158,17 @@ class IndexStorage final : public Persistence {
   // registers nothing): an index only the bucket holds is registered too.
   LoadReport Survey(
       Registry& registry, const std::function<bool()>& keep_trying = [] { return true; });
+  // With StorageOptions::list_bucket_after_start: lists the bucket on a
+  // thread of its own (retrying while it does not answer, until Stop), and
+  // then registers the indexes only it holds, removes what unfinished
+  // creates and drops left in it, and calls `listed` with every index's
+  // name. The registry is told to wait for it (Registry::SetDiscovering).
+  // An index loaded before then lists its own keys (BucketMirror::ListOne).
+  void StartBucketListing(Registry& registry,
+                          std::function<void(std::vector<std::string>)> listed);
+  // Ends the listing (waiting for a listing request in flight); Stop does
+  // it too.
+  void StopBucketListing();
   // Survey, but loading every index (an index that fails to load is logged
   // with the reason — file and byte offset for log damage — registered as
   // failed and listed in the report).
@@ -185,6 +202,13 @@ class IndexStorage final : public Persistence {
   // What Survey and LoadAll share: the cleanups, the bucket's listing, and
   // the names of the stored indexes (in the report); registers failed ones.
   LoadReport ListStored(Registry& registry, const std::function<bool()>& keep_trying);
+  // The bucket half of ListStored: indexes only the bucket holds are
+  // registered (and appended to `bucket_only`), leftovers removed, and the
+  // listing of each local index kept for its first load.
+  void ReconcileListing(Registry& registry, std::map<std::string, BucketIndex> surveyed,
+                        std::vector<std::string>* bucket_only, LoadReport* report);
+  void RunBucketListing(Registry& registry,
+                        const std::function<void(std::vector<std::string>)>& listed);
   void RunCheckpoints();
   // By its replay estimate or its current log segment's size.
   bool CheckpointDue(const Index& index) const;
@@ -270,6 +294,11 @@ class IndexStorage final : public Persistence {
   // Indexes not loaded since Survey, with what the bucket listed for each
   // (nullopt: nothing): their first load reconciles disk and bucket.
   std::map<std::string, std::optional<BucketIndex>> unreconciled_;  // guarded by mutex_
+  // Local indexes not loaded yet whose bucket listing has not come
+  // (list_bucket_after_start): their first load lists their keys itself.
+  std::set<std::string> unlisted_;  // guarded by mutex_
+  std::thread listing_thread_;
+  std::atomic<bool> stop_listing_{false};
   // LoadAll's keep_trying while it runs; null otherwise.
   std::function<bool()> load_keep_trying_;  // guarded by mutex_
   bool stopping_ = false;                   // guarded by mutex_

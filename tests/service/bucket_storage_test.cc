@@ -76,6 +76,7 @@ struct Node {
   // for an index the test still holds (its log is closed, its shipper
   // stopped, before the mirror whose counters the shipper updates goes).
   ~Node() {
+    storage->StopBucketListing();  // it holds the registry
     for (const std::shared_ptr<Index>& index : registry->All()) {
       if (index->log() != nullptr) index->log()->Close(Status::Unavailable("the node was killed"));
     }
@@ -469,5 +470,93 @@ TEST_F(BucketStorageTest, RecoverWithACompleteBucketCopyIsRefusedAndLoadsIt) {
   EXPECT_FALSE(fs::exists(bucket_dir_ + "/_quarantine"));
 }
 
+// Start-up with a bucket of many indexes must not wait for the bucket's
+// listing: it waits only until the bucket answers, registers the local
+// indexes, and lists the bucket afterwards. Meanwhile a local index loads
+// with a listing of its own keys, and a name only the bucket holds (or a
+// create, which could collide with one) waits for the listing, which then
+// registers it and removes what unfinished creates left in the bucket.
+TEST_F(BucketStorageTest, TheBucketIsListedAfterStartUpAndNamesWaitForIt) {
+  std::string dir;
+  {
+    Node& first = StartNode();
+    dir = first.data_dir;
+    ASSERT_NE(CreateDocsHoldingA1(first), nullptr);
+    auto remote = Create(first, "remote");
+    ASSERT_NE(remote, nullptr);
+    ASSERT_TRUE(Add(first, remote, {Item("r1", 1)}).ok());
+    Kill(first);
+  }
+  // This disk lost "remote"; the bucket also holds what a create cut short
+  // left (a snapshot with no parameters).
+  for (const char* file : {"_vectors/remote.json", "_vectors/remote.wal"}) {
+    fs::remove_all(dir + "/" + file);
+  }
+  {
+    auto leftover = bucket_->Create("_vectors/leftover.hnsw");
+    ASSERT_TRUE(leftover.ok());
+    ASSERT_TRUE((*leftover)->Write("x", 1).ok());
+    ASSERT_TRUE((*leftover)->Commit().ok());
+  }
+
+  bucket_->HoldListsOf("_vectors/");
+  auto node = std::make_unique<Node>();
+  node->data_dir = dir;
+  node->objects = std::move(store::LocalObjectStore::OpenRoot(dir, false)).value();
+  node->mirror = std::make_unique<BucketMirror>(bucket_.get(), node->objects.get());
+  StorageOptions options;
+  options.data_dir = dir;
+  options.checkpoint_bytes = uint64_t{1} << 40;
+  options.list_bucket_after_start = true;
+  node->storage = std::make_unique<IndexStorage>(node->objects.get(), options, node->mirror.get());
+  node->registry = std::make_unique<Registry>(&pool_);
+  node->registry->SetPersistence(node->storage.get());
+  node->report = node->storage->Survey(*node->registry, [] { return false; });
+  EXPECT_EQ(node->report.failed, 0u);
+  EXPECT_EQ(node->report.names, (Ids{"docs"}));
+  Registry& registry = *node->registry;
+  EXPECT_TRUE(registry.discovering());
+
+  std::vector<std::string> listed;
+  std::atomic<bool> listing_done{false};
+  node->storage->StartBucketListing(registry, [&](std::vector<std::string> names) {
+    listed = std::move(names);
+    listing_done = true;
+  });
+  // A local index loads while the bucket's listing is held.
+  auto docs = registry.Open("docs");
+  ASSERT_TRUE(docs.ok()) << docs.status().ToString();
+  EXPECT_EQ((*docs)->size(), 1u);
+  EXPECT_TRUE(registry.discovering());
+  // A name only the bucket holds waits for the listing.
+  std::atomic<bool> opened{false};
+  Result<std::shared_ptr<Index>> remote = Status::Internal("not yet");
+  std::thread opener([&] {
+    remote = registry.Open("remote");
+    opened = true;
+  });
+  std::this_thread::sleep_for(100ms);
+  EXPECT_FALSE(opened.load());
+  bucket_->ReleaseLists();
+  opener.join();
+  ASSERT_TRUE(remote.ok()) << remote.status().ToString();
+  EXPECT_TRUE((*remote)->engine().Get("r1").has_value());
+  for (int i = 0; i < 500 && !listing_done.load(); ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(listing_done.load());
+  EXPECT_FALSE(registry.discovering());
+  EXPECT_EQ(listed, (Ids{"docs", "remote"}));
+  EXPECT_FALSE(bucket_root_->Exists("_vectors/leftover.hnsw"));
+  EXPECT_EQ(registry.Open("nothing").status().code(), StatusCode::kNotFound);
+  auto fresh = Create(*node, "fresh");
+  ASSERT_NE(fresh, nullptr);
+  ASSERT_TRUE(Add(*node, fresh, {Item("f1", 1)}).ok());
+  docs->reset();
+  remote->reset();
+  fresh.reset();
+  nodes_.push_back(std::move(node));
+}
+
+
 }  // namespace
 }  // namespace vectord::service
+

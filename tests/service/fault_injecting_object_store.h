@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,7 +70,24 @@ class FaultInjectingObjectStore final : public store::ObjectStore {
   }
   Result<std::vector<std::string>> List(std::string_view prefix) override {
     if (down_.load() && Matches(prefix)) return Status::Unavailable("test store is down");
+    {
+      // A listing of a large bucket, taking as long as the test wants.
+      std::unique_lock lock(mutex_);
+      released_.wait(lock, [&] { return !held_list_ || prefix != *held_list_; });
+    }
     return base_->List(prefix);
+  }
+  // Lists of exactly `prefix` wait until ReleaseLists().
+  void HoldListsOf(std::string prefix) {
+    std::lock_guard lock(mutex_);
+    held_list_ = std::move(prefix);
+  }
+  void ReleaseLists() {
+    {
+      std::lock_guard lock(mutex_);
+      held_list_.reset();
+    }
+    released_.notify_all();
   }
   Result<std::string> GetRange(std::string_view key, uint64_t offset, uint64_t length) override {
     if (down_.load() && Matches(key)) return Status::Unavailable("test store is down");
@@ -127,6 +145,7 @@ class FaultInjectingObjectStore final : public store::ObjectStore {
   std::condition_variable released_;
   std::string filter_;                // guarded by mutex_
   bool holding_ = false;              // guarded by mutex_
+  std::optional<std::string> held_list_;  // guarded by mutex_
   std::vector<std::string> written_;  // guarded by mutex_
   std::atomic<int> held_{0};
   std::atomic<bool> down_{false};
