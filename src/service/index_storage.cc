@@ -103,7 +103,16 @@ Status IndexStorage::OnCreate(Index& index) {
     // segment keys would collide with this index's), then commit there too.
     // A name whose parameters are in the bucket is an index that failed to
     // load at start-up: creating it anew would destroy the bucket's copy.
-    auto exists = mirror_->HasParams(p.name);
+    // Once the bucket is listed, a name not registered has nothing there
+    // unless a drop or create of it failed half-way (bucket_unclean_): the
+    // checks (four requests) are skipped, and a create costs one PUT.
+    bool known_clean = false;
+    {
+      std::lock_guard lock(mutex_);
+      known_clean = bucket_listed_ && bucket_unclean_.count(p.name) == 0;
+    }
+    Result<bool> exists = false;
+    if (!known_clean) exists = mirror_->HasParams(p.name);
     Status put = exists.status();
     if (exists.ok() && *exists) {
       log.reset();
@@ -113,8 +122,18 @@ Status IndexStorage::OnCreate(Index& index) {
                                    " (in the object store; it did not load at start-up, see the "
                                    "log)");
     }
-    if (put.ok()) put = mirror_->DeleteIndex(p.name);
+    if (put.ok() && !known_clean) put = mirror_->DeleteIndex(p.name);
     if (put.ok()) put = mirror_->PutParams(p.name, params);
+    {
+      // A failed put may have landed (a reply lost): the next create of the
+      // name checks.
+      std::lock_guard lock(mutex_);
+      if (put.ok()) {
+        bucket_unclean_.erase(p.name);
+      } else {
+        bucket_unclean_.insert(p.name);
+      }
+    }
     if (!put.ok()) {
       log.reset();
       (void)objects_->Delete(ParamsKey(p.name));
@@ -155,6 +174,8 @@ Status IndexStorage::OnDrop(Index& index) {
     // or the next start-up.
     if (Status s = mirror_->DeleteData(name); !s.ok()) {
       LogWarn("bucket_drop_cleanup_failed", {{"index", name}, {"error", s.ToString()}});
+      std::lock_guard lock(mutex_);
+      bucket_unclean_.insert(name);
     }
   }
   Status s = objects_->Delete(SnapshotKey(name));
@@ -176,7 +197,11 @@ Result<std::string> IndexStorage::OnQuarantine(const std::string& name) {
     // The bucket's copy did not load either (or the index would be served
     // from it): it goes to the bucket's quarantine first, so that the name
     // is free everywhere; if the bucket cannot be reached, nothing changes.
-    if (Status s = mirror_->QuarantineIndex(name, folder); !s.ok()) return BucketError(s);
+    if (Status s = mirror_->QuarantineIndex(name, folder); !s.ok()) {
+      std::lock_guard lock(mutex_);
+      bucket_unclean_.insert(name);  // it may have stopped half-way
+      return BucketError(s);
+    }
   }
   return QuarantineLocked(name, folder);
 }
@@ -555,6 +580,10 @@ IndexStorage::LoadReport IndexStorage::ListStored(Registry& registry,
       return report;
     }
     ReconcileListing(registry, std::move(*surveyed), &bucket_only, &report);
+    if (!list_later) {
+      std::lock_guard lock(mutex_);
+      bucket_listed_ = true;
+    }
   }
   // One read of the directory, not of every log directory in it: start-up
   // must not grow with the number of indexes.
@@ -690,6 +719,8 @@ void IndexStorage::ReconcileListing(Registry& registry,
       LogInfo("removing_bucket_leftovers", {{"index", name}});
       if (Status s = mirror_->DeleteIndex(name); !s.ok()) {
         LogWarn("bucket_cleanup_failed", {{"index", name}, {"error", s.ToString()}});
+        std::lock_guard lock(mutex_);
+        bucket_unclean_.insert(name);
       }
       continue;
     } else if (options_.list_bucket_after_start) {
@@ -737,6 +768,7 @@ void IndexStorage::RunBucketListing(Registry& registry,
     std::lock_guard lock(mutex_);
     for (const std::string& name : unlisted_) unreconciled_.try_emplace(name);
     unlisted_.clear();
+    bucket_listed_ = true;
   }
   registry.SetDiscovering(false);
   LogInfo("bucket_listed", {{"indexes_only_in_bucket", bucket_only.size()},

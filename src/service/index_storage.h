@@ -297,6 +297,11 @@ class IndexStorage final : public Persistence {
   // Local indexes not loaded yet whose bucket listing has not come
   // (list_bucket_after_start): their first load lists their keys itself.
   std::set<std::string> unlisted_;  // guarded by mutex_
+  // Whether the bucket has been listed since start-up (and its leftovers
+  // removed): from then on a name not registered has no objects there,
+  // except these, whose drop, create or quarantine failed half-way.
+  bool bucket_listed_ = false;              // guarded by mutex_
+  std::set<std::string> bucket_unclean_;    // guarded by mutex_
   std::thread listing_thread_;
   std::atomic<bool> stop_listing_{false};
   // LoadAll's keep_trying while it runs; null otherwise.
