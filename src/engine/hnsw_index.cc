@@ -1,10 +1,10 @@
 #include "engine/hnsw_index.h"
 
 #include <algorithm>
-#include <new>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <numeric>
 #include <unordered_map>
 

@@ -395,15 +395,17 @@ bool ApiHandler::RunsInline(const HttpRequest& request) const {
   }
   if (route == nullptr) return true;
   if (route->runs != Runs::kInline) return false;
-  // Shortly after start-up a name may wait for the bucket's listing.
-  if (registry_->discovering()) return false;
   // A first use loads the index (a snapshot read, maybe a download): not on
-  // an io thread, which other connections share.
-  // (A diverged one is loaded again, too.)
+  // an io thread, which other connections share. (A diverged one is loaded
+  // again, too.) Shortly after start-up, the index list and a name not known
+  // yet may wait a moment for the bucket's listing.
   PathParams params;
   if (Fits(route->pattern, request.path, &params) && !params.name.empty()) {
     std::optional<service::Registry::Summary> summary = registry_->Describe(params.name);
-    if (summary && (!summary->loaded || summary->index->diverged())) return false;
+    if (!summary) return !registry_->discovering();
+    if (!summary->loaded || summary->index->diverged()) return false;
+  } else if (route->handler == &ApiHandler::ListIndexes && registry_->discovering()) {
+    return false;
   }
   return true;
 }
@@ -460,6 +462,26 @@ std::optional<HttpResponse> ApiHandler::Forbidden(const Grant& grant, const Rout
 }
 
 HttpResponse ApiHandler::Handle(HttpRequest& request) const {
+  // An allocation that fails answers this request alone; the io thread or
+  // worker running it goes on serving others. A write is applied whole or
+  // not at all whatever fails (service::Index cancels a logged write it
+  // could not apply, or rebuilds it whole from the log), so a retry is safe.
+  try {
+    return Authorize(request);
+  } catch (const std::bad_alloc&) {
+    HttpResponse r = Error(507,
+                           "out of memory: retry later or with a smaller request (a write is "
+                           "applied whole or not at all; retrying one is safe)");
+    r.route = "out_of_memory";
+    return r;
+  } catch (const std::exception& e) {
+    HttpResponse r = Error(500, std::string("internal: ") + e.what());
+    r.route = "internal";
+    return r;
+  }
+}
+
+HttpResponse ApiHandler::Authorize(HttpRequest& request) const {
   const PathMatch match = Match(request.method, request.path);
   // Before anything else, even for paths no route serves: a route added
   // later is covered without anyone remembering to.
@@ -481,22 +503,7 @@ HttpResponse ApiHandler::Handle(HttpRequest& request) const {
       }
     }
   }
-  // An allocation that fails answers this request alone; the io thread or
-  // worker running it goes on serving others. Writes check what can fail
-  // before they are logged, and one that fails after is cancelled in the log
-  // (service::Index), so the message can say that nothing changed.
-  try {
-    return Dispatch(request, match, *grant);
-  } catch (const std::bad_alloc&) {
-    HttpResponse r = Error(507, "out of memory: the request was refused and changed nothing; "
-                                "retry later or with a smaller request");
-    r.route = "out_of_memory";
-    return r;
-  } catch (const std::exception& e) {
-    HttpResponse r = Error(500, std::string("internal: ") + e.what());
-    r.route = "internal";
-    return r;
-  }
+  return Dispatch(request, match, *grant);
 }
 
 HttpResponse ApiHandler::Dispatch(HttpRequest& request, const PathMatch& match,

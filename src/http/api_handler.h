@@ -141,7 +141,8 @@ class ApiHandler {
   ApiHandler(service::Registry* registry, ApiOptions options, const std::atomic<bool>* ready,
              std::function<std::string()> metrics_text);
 
-  // Never throws: a failed allocation answers 507, any other exception 500.
+  // A failed allocation answers 507, any other exception 500 (it throws
+  // only if even that answer cannot be built).
   HttpResponse Handle(HttpRequest& request) const;
   // Whether `request` is answered on the io thread: its route runs inline,
   // or no route takes it (a 404 or 405 is a few bytes of work).
@@ -167,6 +168,8 @@ class ApiHandler {
   // 403 for a known token outside its scope on `route`; nothing when allowed.
   static std::optional<HttpResponse> Forbidden(const Grant& grant, const Route& route,
                                                std::string_view index_name);
+  // Handle's work: authentication and scope, then Dispatch.
+  HttpResponse Authorize(HttpRequest& request) const;
   HttpResponse Dispatch(HttpRequest& request, const PathMatch& match, const Grant& grant) const;
   bool HasMetrics() const { return static_cast<bool>(metrics_text_); }
   // Cluster mode, on a node that is not the writer: the writer's answer.

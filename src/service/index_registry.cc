@@ -156,6 +156,7 @@ size_t OrderedIdBytes(std::string_view id) {
 
 Index::Index(IndexParams params, std::unique_ptr<engine::HnswIndex> engine)
     : params_(std::move(params)), engine_(std::move(engine)) {
+  no_op_sequences_.reserve(8);  // see AddNoOp
   // A loaded snapshot: index what it holds.
   std::vector<std::pair<uint32_t, std::string_view>> with_metadata;
   engine_->ForEachLive([&](uint32_t slot, std::string_view id, const std::string* payload) {
@@ -295,7 +296,7 @@ Result<std::string_view> Index::LogThenApply(store::log_format::RecordType type,
       {
         // The cancel record takes a sequence number no write will claim.
         std::lock_guard lock(apply_mutex_);
-        no_op_sequences_.insert(*cancel);
+        AddNoOp(*cancel);
       }
       // A failed upload leaves the record queued, and it may still reach the
       // bucket; the cancel must be on disk before the 503 goes out, or a
@@ -312,38 +313,50 @@ Result<std::string_view> Index::LogThenApply(store::log_format::RecordType type,
   apply_turn_.wait(lock, [&] { return next_apply_ == sequence; });
   Status applied = durable;
   bool apply_failed = false;
-  if (applied.ok()) {
-    const auto started = std::chrono::steady_clock::now();
-    // The turn must pass on even if applying throws (allocation failure),
-    // or every later writer of this index would wait forever.
-    try {
-      applied = apply();
-    } catch (const std::bad_alloc&) {
-      applied = Status::NoSpace("out of memory applying the write");
-      diverged_.store(true, std::memory_order_release);
-    } catch (const std::exception& e) {
-      applied = Status::Internal(std::string("applying a logged write failed: ") + e.what());
-      diverged_.store(true, std::memory_order_release);
-    }
-    apply_failed = !applied.ok();
-    // What replaying this record after a restart would cost, about.
-    replay_cost_.Add(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-  }
-  // A durable record that could not be applied is cancelled like one that
-  // did not become durable: the answer is a failure, so a restart must not
-  // apply it either. (The engine checks a batch and reserves its room before
-  // the log, so this is an allocation that failed part way, or a bug.)
   Result<uint64_t> cancel = Status::Ok();
-  if (apply_failed) {
-    cancel = AppendCancel(sequence);
-    if (cancel.ok()) no_op_sequences_.insert(*cancel);
+  {
+    // The turn passes on however this block is left (an allocation that
+    // fails below), or every later writer of this index would wait forever.
+    // Left by an exception, the record stays in the log uncancelled: the
+    // write is then applied whole when the index is rebuilt from it.
+    struct PassTurn {
+      Index& index;
+      uint64_t sequence;
+      std::unique_lock<std::mutex>& lock;
+      ~PassTurn() {
+        index.next_apply_ = sequence + 1;
+        while (index.TakeNoOp(index.next_apply_)) ++index.next_apply_;
+        lock.unlock();
+        index.apply_turn_.notify_all();
+      }
+    } pass{*this, sequence, lock};
+    if (applied.ok()) {
+      const auto started = std::chrono::steady_clock::now();
+      try {
+        applied = apply();
+      } catch (const std::exception& e) {
+        diverged_.store(true, std::memory_order_release);
+        applied =
+            dynamic_cast<const std::bad_alloc*>(&e) != nullptr
+                ? Status::NoSpace("out of memory applying the write")
+                : Status::Internal(std::string("applying a logged write failed: ") + e.what());
+      }
+      apply_failed = !applied.ok();
+      // What replaying this record after a restart would cost, about.
+      replay_cost_.Add(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    }
+    // A durable record that could not be applied is cancelled like one that
+    // did not become durable: the answer is a failure, so a restart must not
+    // apply it either. (The engine checks a batch and reserves its room
+    // before the log, so this is an allocation that failed part way, or a
+    // bug.)
+    if (apply_failed) {
+      cancel = AppendCancel(sequence);
+      if (cancel.ok()) AddNoOp(*cancel);
+    }
+    if (applied.ok()) applied_sequence_.store(sequence, std::memory_order_release);
   }
-  if (applied.ok()) applied_sequence_.store(sequence, std::memory_order_release);
-  next_apply_ = sequence + 1;
-  while (no_op_sequences_.erase(next_apply_) != 0) ++next_apply_;
-  lock.unlock();
-  apply_turn_.notify_all();
   if (apply_failed) {
     if (!cancel.ok()) {
       return applied.WithSuffix(
@@ -368,6 +381,19 @@ Result<std::string_view> Index::LogThenApply(store::log_format::RecordType type,
   }
   if (!applied.ok()) return applied;
   return DurabilityName(durability);
+}
+
+void Index::AddNoOp(uint64_t sequence) {
+  // Room was reserved: when memory is short this does not allocate.
+  no_op_sequences_.push_back(sequence);
+}
+
+bool Index::TakeNoOp(uint64_t sequence) {
+  auto it = std::find(no_op_sequences_.begin(), no_op_sequences_.end(), sequence);
+  if (it == no_op_sequences_.end()) return false;
+  *it = no_op_sequences_.back();
+  no_op_sequences_.pop_back();
+  return true;
 }
 
 Result<uint64_t> Index::AppendCancel(uint64_t sequence) {
@@ -720,6 +746,14 @@ void Registry::RegisterFailed(std::string name, const Status& error) {
   failed_[std::move(name)] = error.message();
 }
 
+bool Registry::ClearFailure(std::string_view name) {
+  std::unique_lock lock(mutex_);
+  auto it = failed_.find(name);
+  if (it == failed_.end()) return false;
+  failed_.erase(it);
+  return true;
+}
+
 std::vector<Registry::FailedIndex> Registry::Failed() const {
   std::shared_lock lock(mutex_);
   std::vector<FailedIndex> failed;
@@ -751,9 +785,9 @@ Result<std::shared_ptr<Index>> Registry::Open(std::string_view name) {
       Status absent = AbsentLocked(name);
       lock.unlock();
       if (absent.code() != StatusCode::kNotFound) return absent;
-      // Perhaps one the bucket's listing has not registered yet.
-      if (!discovering()) return absent;
-      VECTORD_RETURN_IF_ERROR(WaitDiscovered());
+      // Perhaps one the bucket's listing has not registered yet — or has
+      // just registered, so look again either way.
+      if (discovering()) VECTORD_RETURN_IF_ERROR(WaitDiscovered());
       lock.lock();
       it = indexes_.find(name);
       if (it == indexes_.end()) return AbsentLocked(name);

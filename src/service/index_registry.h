@@ -287,6 +287,11 @@ class Index : public std::enable_shared_from_this<Index> {
   // load from its snapshot and log (which skip the cancelled write) before
   // its next use.
   bool diverged() const { return diverged_.load(std::memory_order_acquire); }
+  // diverged(), after the write being applied now (if any) has finished.
+  bool DivergedOnceApplied() const {
+    std::lock_guard lock(apply_mutex_);
+    return diverged();
+  }
 
  private:
   // Logs `payload`, waits for the durability asked for, then runs `apply`
@@ -295,6 +300,9 @@ class Index : public std::enable_shared_from_this<Index> {
   Result<std::string_view> LogThenApply(store::log_format::RecordType type,
                                         const std::string& payload, Durability durability,
                                         Apply&& apply, uint64_t* sequence_out);
+  // The no-op records (caller holds apply_mutex_).
+  void AddNoOp(uint64_t sequence);
+  bool TakeNoOp(uint64_t sequence);
   // Appends the record that tells replay to skip `sequence`.
   Result<uint64_t> AppendCancel(uint64_t sequence);
   // `failure`, or "outcome unknown" when an object store may hold the
@@ -323,8 +331,10 @@ class Index : public std::enable_shared_from_this<Index> {
   // Notified after every applied record: the next writer's turn, and
   // WaitApplied.
   mutable std::condition_variable apply_turn_;
-  uint64_t next_apply_ = 1;             // guarded by apply_mutex_
-  std::set<uint64_t> no_op_sequences_;  // log records nobody applies; guarded by apply_mutex_
+  uint64_t next_apply_ = 1;  // guarded by apply_mutex_
+  // Log records nobody applies (cancel records); few at a time. Guarded by
+  // apply_mutex_.
+  std::vector<uint64_t> no_op_sequences_;
   std::atomic<uint64_t> applied_sequence_{0};
 
   mutable IndexStats stats_;
@@ -506,6 +516,9 @@ class Registry {
     std::string error;  // file and, for damage, the byte offset
   };
   void RegisterFailed(std::string name, const Status& error);
+  // Forgets that `name` failed (its files were dealt with); false if it had
+  // not.
+  bool ClearFailure(std::string_view name);
   // Sorted by name.
   std::vector<FailedIndex> Failed() const;
   // The error of a failed index, or nullopt when `name` did not fail.
@@ -555,12 +568,14 @@ class Registry {
   // While the persistence is still finding stored indexes (a bucket listed
   // after start-up), a name not registered yet may be one of them: Open of
   // an unknown name, Create, Drop and Recover wait for the end of it (up to
-  // kDiscoveryWait, then Unavailable "... retry").
+  // kDiscoveryWait, then Unavailable "... retry"). The wait is short: the
+  // waiting request holds a worker thread, and a listing of a large bucket
+  // takes long.
   void SetDiscovering(bool discovering);
   // Ok once discovery is over; Unavailable if it is not within the wait.
   Status WaitDiscovered() const;
   bool discovering() const { return discovering_.load(std::memory_order_acquire); }
-  static constexpr std::chrono::seconds kDiscoveryWait{10};
+  static constexpr std::chrono::seconds kDiscoveryWait{1};
 
  private:
   // A load or an unload under way; whoever finds it waits for it.

@@ -302,8 +302,8 @@ Status IndexStorage::WriteCheckpoint(const std::shared_ptr<Index>& index) {
   if (index->diverged()) {
     // Its memory may hold part of a cancelled write; the log is the truth.
     return Status::Unavailable("index " + name +
-                           " is not checkpointed: a write failed part way in memory, and the "
-                           "index is reloaded from its snapshot and log at its next use");
+                               " is not checkpointed: a write failed part way in memory, and the "
+                               "index is reloaded from its snapshot and log at its next use");
   }
   bool local_current = false, bucket_current = true;
   uint64_t tag = 0;
@@ -336,6 +336,12 @@ Status IndexStorage::WriteCheckpoint(const std::shared_ptr<Index>& index) {
                              objects_->Create(SnapshotKey(name)));
     CountingSink counter(*writer);
     VECTORD_RETURN_IF_ERROR(index->engine().Save(counter, tag));
+    // A write that failed part way while Save read the engine may be in
+    // it: once the apply under way has finished, diverged() says so.
+    if (index->DivergedOnceApplied()) {
+      return Status::Unavailable("index " + name +
+                                 " is not checkpointed: a write failed part way in memory");
+    }
     VECTORD_RETURN_IF_ERROR(writer->Commit());
     index->replay_cost().Discount(covered);
     VECTORD_RETURN_IF_ERROR(index->log()->DropSegmentsThrough(tag));
@@ -579,7 +585,7 @@ IndexStorage::LoadReport IndexStorage::ListStored(Registry& registry,
       ++report.failed;
       return report;
     }
-    ReconcileListing(registry, std::move(*surveyed), &bucket_only, &report);
+    ReconcileListing(registry, std::move(*surveyed), &bucket_only, &report, nullptr);
     if (!list_later) {
       std::lock_guard lock(mutex_);
       bucket_listed_ = true;
@@ -691,14 +697,18 @@ IndexStorage::LoadReport IndexStorage::LoadAll(Registry& registry, ThreadPool* w
   return report;
 }
 
-void IndexStorage::ReconcileListing(Registry& registry,
-                                    std::map<std::string, BucketIndex> surveyed,
-                                    std::vector<std::string>* bucket_only, LoadReport* report) {
+void IndexStorage::ReconcileListing(Registry& registry, std::map<std::string, BucketIndex> surveyed,
+                                    std::vector<std::string>* bucket_only, LoadReport* report,
+                                    std::map<std::string, BucketIndex>* loaded_meanwhile) {
   for (auto& [name, listed] : surveyed) {
     const bool local = objects_->Exists(ParamsKey(name));
-    // Listed after start-up: a name the local survey registered as failed
-    // keeps its files as they are (recover decides).
-    if (!local && (registry.Contains(name) || registry.FailureOf(name))) continue;
+    if (!local && registry.Contains(name)) continue;  // its own since
+    if (!local && registry.FailureOf(name)) {
+      // Listed after start-up, a name whose local data lacks its params
+      // file was registered as failed by the local survey. With a copy in
+      // the bucket it is served from there, as when the listing came first.
+      if (!listed.has_params || !registry.ClearFailure(name)) continue;
+    }
     if (listed.has_params && !local) {
       // A new host, or a disk that lost the index: the bucket has it, and
       // its first load downloads it. Local files without a params file that
@@ -727,7 +737,10 @@ void IndexStorage::ReconcileListing(Registry& registry,
       // A local index: its listing is kept for its first load, unless that
       // load came first and listed the index itself.
       std::lock_guard lock(mutex_);
-      if (unlisted_.erase(name) == 0) continue;
+      if (unlisted_.erase(name) == 0) {
+        if (loaded_meanwhile != nullptr) (*loaded_meanwhile)[name] = std::move(listed);
+        continue;
+      }
     }
     std::lock_guard lock(mutex_);
     unreconciled_[name] = std::move(listed);
@@ -740,9 +753,8 @@ void IndexStorage::StartBucketListing(Registry& registry,
     return;
   }
   stop_listing_.store(false);
-  listing_thread_ = std::thread([this, &registry, listed = std::move(listed)] {
-    RunBucketListing(registry, listed);
-  });
+  listing_thread_ = std::thread(
+      [this, &registry, listed = std::move(listed)] { RunBucketListing(registry, listed); });
 }
 
 void IndexStorage::StopBucketListing() {
@@ -753,20 +765,57 @@ void IndexStorage::StopBucketListing() {
 void IndexStorage::RunBucketListing(Registry& registry,
                                     const std::function<void(std::vector<std::string>)>& listed) {
   const auto started = std::chrono::steady_clock::now();
-  auto surveyed = mirror_->Survey([this] { return !stop_listing_.load(); });
-  if (!surveyed.ok()) return;  // stopping: the process is going down
+  auto keep_trying = [this] { return !stop_listing_.load(); };
+  std::map<std::string, BucketIndex> surveyed;
+  // Until it succeeds: every create, drop and unknown name waits for it. A
+  // store that refuses the listing (permissions) or sends one that does not
+  // parse is retried as patiently as one that does not answer.
+  for (auto pause = std::chrono::milliseconds(1000);;
+       pause = std::min(pause * 2, std::chrono::milliseconds(30000))) {
+    Status failure;
+    try {
+      auto got = mirror_->Survey(keep_trying);
+      if (got.ok()) {
+        surveyed = std::move(got).value();
+        break;
+      }
+      failure = got.status();
+    } catch (const std::exception& e) {
+      failure = Status::NoSpace(std::string("listing the bucket: ") + e.what());
+    }
+    if (!keep_trying()) return;  // the process is going down
+    LogError("bucket_listing_failed",
+             {{"error", failure.ToString()}, {"retry_in_ms", pause.count()}});
+    for (const auto until = std::chrono::steady_clock::now() + pause;
+         std::chrono::steady_clock::now() < until;) {
+      if (!keep_trying()) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  if (!keep_trying()) return;
   std::vector<std::string> bucket_only;
   LoadReport report;
-  ReconcileListing(registry, std::move(*surveyed), &bucket_only, &report);
+  std::map<std::string, BucketIndex> loaded_meanwhile;
+  ReconcileListing(registry, std::move(surveyed), &bucket_only, &report, &loaded_meanwhile);
   for (const std::string& name : bucket_only) {
     if (Status s = registry.RegisterUnloaded(name); !s.ok()) {
       LogWarn("bucket_index_not_registered", {{"index", name}, {"error", s.ToString()}});
     }
   }
   {
-    // Local indexes the bucket does not hold: nothing to reconcile with.
     std::lock_guard lock(mutex_);
-    for (const std::string& name : unlisted_) unreconciled_.try_emplace(name);
+    // Local indexes whose first load took them out of unlisted_ before the
+    // listing reached them and then failed to list their own keys are back
+    // in it: the listing's entry is theirs. Names the bucket does not hold
+    // have nothing to reconcile with.
+    for (const std::string& name : unlisted_) {
+      auto it = loaded_meanwhile.find(name);
+      if (it != loaded_meanwhile.end()) {
+        unreconciled_[name] = std::move(it->second);
+      } else {
+        unreconciled_.try_emplace(name);
+      }
+    }
     unlisted_.clear();
     bucket_listed_ = true;
   }

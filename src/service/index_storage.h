@@ -37,15 +37,15 @@
 // fsyncs.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <map>
-#include <atomic>
-#include <set>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -164,8 +164,7 @@ class IndexStorage final : public Persistence {
   // creates and drops left in it, and calls `listed` with every index's
   // name. The registry is told to wait for it (Registry::SetDiscovering).
   // An index loaded before then lists its own keys (BucketMirror::ListOne).
-  void StartBucketListing(Registry& registry,
-                          std::function<void(std::vector<std::string>)> listed);
+  void StartBucketListing(Registry& registry, std::function<void(std::vector<std::string>)> listed);
   // Ends the listing (waiting for a listing request in flight); Stop does
   // it too.
   void StopBucketListing();
@@ -204,9 +203,11 @@ class IndexStorage final : public Persistence {
   LoadReport ListStored(Registry& registry, const std::function<bool()>& keep_trying);
   // The bucket half of ListStored: indexes only the bucket holds are
   // registered (and appended to `bucket_only`), leftovers removed, and the
-  // listing of each local index kept for its first load.
+  // listing of each local index kept for its first load. The entries of
+  // local indexes whose first load had begun go to `loaded_meanwhile`.
   void ReconcileListing(Registry& registry, std::map<std::string, BucketIndex> surveyed,
-                        std::vector<std::string>* bucket_only, LoadReport* report);
+                        std::vector<std::string>* bucket_only, LoadReport* report,
+                        std::map<std::string, BucketIndex>* loaded_meanwhile);
   void RunBucketListing(Registry& registry,
                         const std::function<void(std::vector<std::string>)>& listed);
   void RunCheckpoints();
@@ -300,8 +301,8 @@ class IndexStorage final : public Persistence {
   // Whether the bucket has been listed since start-up (and its leftovers
   // removed): from then on a name not registered has no objects there,
   // except these, whose drop, create or quarantine failed half-way.
-  bool bucket_listed_ = false;              // guarded by mutex_
-  std::set<std::string> bucket_unclean_;    // guarded by mutex_
+  bool bucket_listed_ = false;            // guarded by mutex_
+  std::set<std::string> bucket_unclean_;  // guarded by mutex_
   std::thread listing_thread_;
   std::atomic<bool> stop_listing_{false};
   // LoadAll's keep_trying while it runs; null otherwise.

@@ -92,11 +92,19 @@ bool LogShipper::ParseObjectName(std::string_view name, uint64_t* first, uint64_
 void LogShipper::Enqueue(uint64_t sequence, std::string record) {
   State& s = *state_;
   std::lock_guard lock(s.mutex);
-  s.pending_bytes += record.size();
+  const size_t bytes = record.size();
   s.pending.emplace_back(sequence, std::move(record));
+  s.pending_bytes += bytes;
   if (s.scheduled || s.stopping) return;
+  // Out of memory, nothing stays queued: the writer takes the record back.
+  try {
+    s.pool->Run([state = state_] { Upload(state); });
+  } catch (...) {
+    s.pending.pop_back();
+    s.pending_bytes -= bytes;
+    throw;
+  }
   s.scheduled = true;
-  s.pool->Run([state = state_] { Upload(state); });
 }
 
 bool LogShipper::backlog_full() const {
@@ -154,23 +162,42 @@ void LogShipper::Upload(const std::shared_ptr<State>& state) {
     s.scheduled = false;
     return;
   }
-  if (s.group_records == 0) {
-    // Records are only removed from pending by this task (one at a time per
-    // shipper), so the front group stays put while the lock is released.
-    s.first = s.pending.front().first;
-    s.body = log_format::EncodeSegmentHeader(s.dimension, s.first);
-    for (const auto& [sequence, record] : s.pending) {
-      if (s.group_records > 0 && s.body.size() + record.size() > s.options.max_object_bytes) break;
-      s.body += record;
-      s.last = sequence;
-      ++s.group_records;
+  // Memory that runs out here (building the object, or in the store's
+  // client) fails this attempt like an upload that failed: retried after a
+  // pause, never leaving the shipper stuck as "uploading".
+  Status put;
+  std::string key;
+  try {
+    if (s.group_records == 0) {
+      // Records are only removed from pending by this task (one at a time
+      // per shipper), so the front group stays put while the lock is
+      // released.
+      s.first = s.pending.front().first;
+      s.body = log_format::EncodeSegmentHeader(s.dimension, s.first);
+      for (const auto& [sequence, record] : s.pending) {
+        if (s.group_records > 0 && s.body.size() + record.size() > s.options.max_object_bytes) {
+          break;
+        }
+        s.body += record;
+        s.last = sequence;
+        ++s.group_records;
+      }
     }
+    key = s.prefix + ObjectName(s.first, s.last);
+    s.uploading = true;
+    lock.unlock();
+    try {
+      put = s.store->Put(key, s.body);
+    } catch (const std::exception& e) {
+      put = Status::Unavailable(e.what());
+    }
+    lock.lock();
+  } catch (const std::exception& e) {
+    if (!lock.owns_lock()) lock.lock();
+    s.group_records = 0;  // the group is built again next time
+    s.body.clear();
+    put = Status::Unavailable(std::string("building the upload: ") + e.what());
   }
-  const std::string key = s.prefix + ObjectName(s.first, s.last);
-  s.uploading = true;
-  lock.unlock();
-  Status put = s.store->Put(key, s.body);
-  lock.lock();
   if (put.ok()) {
     for (size_t i = 0; i < s.group_records; ++i) {
       s.pending_bytes -= s.pending.front().second.size();
@@ -204,7 +231,11 @@ void LogShipper::Upload(const std::shared_ptr<State>& state) {
   // shippers' uploads use the pool's threads meanwhile.
   const auto when =
       put.ok() ? UploadPool::Clock::now() : UploadPool::Clock::now() + s.options.retry_pause;
-  s.pool->RunAt(when, [state] { Upload(state); });
+  try {
+    s.pool->RunAt(when, [state] { Upload(state); });
+  } catch (const std::exception&) {
+    s.scheduled = false;  // the next record appended schedules it again
+  }
 }
 
 }  // namespace vectord::store

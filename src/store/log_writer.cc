@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <new>
 
 #include "common/crc32c.h"
 #include "common/little_endian.h"
@@ -196,11 +197,26 @@ Result<uint64_t> LogWriter::Append(log_format::RecordType type, std::string_view
       broken_ = Status::IOError("write-ahead log is unusable until restart: " + t.message());
     return s;
   }
+  if (shipper_) {
+    // Queued for the object store before it counts as appended: when memory
+    // runs out queueing it, nothing is queued and the file is cut back.
+    try {
+      shipper_->Enqueue(sequence, std::move(record));
+    } catch (const std::bad_alloc&) {
+      Status t = file_->Truncate(size_before);
+      if (!t.ok())
+        broken_ = Status::IOError("write-ahead log is unusable until restart: " + t.message());
+      return Status::NoSpace("out of memory queueing a log record for the object store");
+    }
+  }
   next_sequence_ = sequence + 1;
   appended_through_ = sequence;
-  if (shipper_) shipper_->Enqueue(sequence, std::move(record));
-  // The most recently written is the last to be closed.
-  if (open_files_ != nullptr) open_files_->Touch(this);
+  // The most recently written is the last to be closed (bookkeeping only:
+  // if it cannot get memory, the file is merely closed out of turn).
+  try {
+    if (open_files_ != nullptr) open_files_->Touch(this);
+  } catch (const std::bad_alloc&) {
+  }
   lock.unlock();
   TrimOpenFiles();
   return sequence;

@@ -14,7 +14,12 @@ void OpenLogFiles::Touch(LogWriter* writer) {
     return;
   }
   recency_.push_front(writer);
-  where_.emplace(writer, recency_.begin());
+  try {
+    where_.emplace(writer, recency_.begin());
+  } catch (...) {
+    recency_.pop_front();  // never an entry Forget cannot find
+    throw;
+  }
   open_.store(where_.size(), std::memory_order_relaxed);
 }
 

@@ -470,6 +470,29 @@ TEST_F(BucketStorageTest, RecoverWithACompleteBucketCopyIsRefusedAndLoadsIt) {
   EXPECT_FALSE(fs::exists(bucket_dir_ + "/_quarantine"));
 }
 
+// Once the bucket is listed a create skips its checks of the bucket — but
+// not for a name whose drop could not delete its segment objects: those
+// would otherwise come back into the new index of the same name.
+TEST_F(BucketStorageTest, ACreateAfterADropThatLeftSegmentsClearsThem) {
+  Node& node = StartNode();
+  auto docs = CreateDocsHoldingA1(node);
+  ASSERT_NE(docs, nullptr);
+  ASSERT_TRUE(Add(node, docs, {Item("a2", 2)}).ok());  // a second segment object
+  docs.reset();
+  bucket_->SetFilter("_vectors/docs.wal/");
+  bucket_->SetDown(true);  // the segments cannot be listed or deleted
+  ASSERT_TRUE(node.registry->Drop("docs").ok());
+  bucket_->SetDown(false);
+  bucket_->SetFilter("");
+  ASSERT_FALSE(bucket_root_->List("_vectors/docs.wal/")->empty());  // left behind
+
+  auto again = Create(node, "docs");
+  ASSERT_NE(again, nullptr);
+  ASSERT_TRUE(Add(node, again, {Item("b1", 1)}).ok());
+  again.reset();
+  EXPECT_EQ(IdsOnANewHostAfterKilling(node), (Ids{"b1"}));
+}
+
 // Start-up with a bucket of many indexes must not wait for the bucket's
 // listing: it waits only until the bucket answers, registers the local
 // indexes, and lists the bucket afterwards. Meanwhile a local index loads
@@ -511,6 +534,12 @@ TEST_F(BucketStorageTest, TheBucketIsListedAfterStartUpAndNamesWaitForIt) {
   node->storage = std::make_unique<IndexStorage>(node->objects.get(), options, node->mirror.get());
   node->registry = std::make_unique<Registry>(&pool_);
   node->registry->SetPersistence(node->storage.get());
+  // Before `node` goes, so that a failed assertion does not leave its
+  // listing thread blocked in the held listing.
+  struct ReleaseListsOnExit {
+    FaultInjectingObjectStore* bucket;
+    ~ReleaseListsOnExit() { bucket->ReleaseLists(); }
+  } release_on_exit{bucket_.get()};
   node->report = node->storage->Survey(*node->registry, [] { return false; });
   EXPECT_EQ(node->report.failed, 0u);
   EXPECT_EQ(node->report.names, (Ids{"docs"}));
@@ -556,7 +585,5 @@ TEST_F(BucketStorageTest, TheBucketIsListedAfterStartUpAndNamesWaitForIt) {
   nodes_.push_back(std::move(node));
 }
 
-
 }  // namespace
 }  // namespace vectord::service
-

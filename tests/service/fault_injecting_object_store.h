@@ -143,10 +143,10 @@ class FaultInjectingObjectStore final : public store::ObjectStore {
   store::ObjectStore* const base_;
   mutable std::mutex mutex_;
   std::condition_variable released_;
-  std::string filter_;                // guarded by mutex_
-  bool holding_ = false;              // guarded by mutex_
+  std::string filter_;                    // guarded by mutex_
+  bool holding_ = false;                  // guarded by mutex_
   std::optional<std::string> held_list_;  // guarded by mutex_
-  std::vector<std::string> written_;  // guarded by mutex_
+  std::vector<std::string> written_;      // guarded by mutex_
   std::atomic<int> held_{0};
   std::atomic<bool> down_{false};
   std::atomic<bool> lose_next_reply_{false};

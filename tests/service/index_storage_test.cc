@@ -399,7 +399,8 @@ TEST_F(IndexStorageTest, AWriteThatFailsWhileApplyingIsCancelledAndTheIndexRebui
   docs->engine().FailNextUpsertPartWayForTesting();
   std::mt19937 rng(3);
   std::vector<NewItem> failed;
-  for (int i = 0; i < 10; ++i) failed.push_back(Item("x" + std::to_string(i), RandomVector(rng, 4)));
+  for (int i = 0; i < 10; ++i)
+    failed.push_back(Item("x" + std::to_string(i), RandomVector(rng, 4)));
   auto result = registry().Add(docs, failed, Durability::kDefault);
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().code(), StatusCode::kNoSpace) << result.status().ToString();
