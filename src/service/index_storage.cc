@@ -859,7 +859,9 @@ Result<std::shared_ptr<Index>> IndexStorage::OnLoad(const std::string& name, Thr
     if (!s.ok()) {
       std::lock_guard lock(mutex_);
       unlisted_.insert(name);  // the next load tries again
-      return s;
+      // Not damage of the index: the registry keeps it, unloaded.
+      return Status::Unavailable("listing the object store for index " + name + ": " +
+                                 s.message());
     }
     unreconciled.emplace(std::move(own));
   }
