@@ -860,8 +860,7 @@ Result<std::shared_ptr<Index>> IndexStorage::OnLoad(const std::string& name, Thr
       std::lock_guard lock(mutex_);
       unlisted_.insert(name);  // the next load tries again
       // Not damage of the index: the registry keeps it, unloaded.
-      return Status::Unavailable("listing the object store for index " + name + ": " +
-                                 s.message());
+      return Status::Unavailable("listing the object store for index " + name + ": " + s.message());
     }
     unreconciled.emplace(std::move(own));
   }
